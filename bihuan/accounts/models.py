@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from bihuan.core.scope import Scope, ScopedQuerySet, minimal_prefixes
+from bihuan.orgs.models import OrgUnit
+
+
+class ScopeMode(models.TextChoices):
+    ALL = "all", _("all units")
+    SUBTREE = "subtree", _("unit and below")
+    UNIT = "unit", _("unit only")
+    SELF = "self", _("own records only")
+    CUSTOM = "custom", _("custom set of units")
+
+
+class Role(models.Model):
+    """A named set of permissions, with the scope mode a new binding starts with."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=60)
+    permissions = models.JSONField(_("permissions"), default=list)
+    default_scope = models.CharField(_("default scope"), max_length=10, choices=ScopeMode.choices,
+                                     default=ScopeMode.SUBTREE)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("role")
+        verbose_name_plural = _("roles")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BihuanUserQuerySet(ScopedQuerySet):
+    pass
+
+
+class BihuanUserManager(UserManager.from_queryset(BihuanUserQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    display_name = models.CharField(_("display name"), max_length=60, blank=True)
+    failed_logins = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    must_change_password = models.BooleanField(default=False)
+
+    # A user is in scope of an admin through any of their bindings.
+    scope_resource = "accounts.user"
+    scope_path_field = "bindings__unit__path"
+    scope_unit_field = "bindings__unit_id"
+    scope_owner_field = "id"
+    scope_multi_valued = True
+
+    objects = BihuanUserManager()
+
+    class Meta:
+        ordering = ["username"]
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    # --- data scope ------------------------------------------------------------------
+    def _active_bindings(self) -> list[Binding]:
+        cached = getattr(self, "_bindings_cache", None)
+        if cached is None:
+            cached = list(
+                self.bindings.select_related("unit", "role").prefetch_related("custom_units")
+            )
+            self._bindings_cache = cached
+        return cached
+
+    def has_perm_anywhere(self, perm: str) -> bool:
+        return self.is_active and any(perm in b.role.permissions for b in self._active_bindings())
+
+    def get_scope(self, perm: str) -> Scope:
+        """Union of every binding whose role grants ``perm``. No binding → empty scope."""
+        if not self.is_active:
+            return Scope()
+        all_, paths, units, self_id = False, set(), set(), None
+        for b in self._active_bindings():
+            if perm not in b.role.permissions:
+                continue
+            if b.scope == ScopeMode.ALL:
+                all_ = True
+            elif b.scope == ScopeMode.SUBTREE:
+                paths.add(b.unit.path)
+            elif b.scope == ScopeMode.UNIT:
+                units.add(b.unit_id)
+            elif b.scope == ScopeMode.SELF:
+                self_id = self.pk
+                units.add(b.unit_id)  # one always sees the unit one is bound to
+            elif b.scope == ScopeMode.CUSTOM:
+                paths.update(u.path for u in b.custom_units.all())
+        return Scope(all=all_, subtree_paths=minimal_prefixes(paths), unit_ids=frozenset(units), user_id=self_id)
+
+    def scope_units(self, perm: str = "orgs.unit.view"):
+        """The top units of the user's scope, for /api/v1/me and the home page."""
+        scope = self.get_scope(perm)
+        if scope.all:
+            return OrgUnit.objects.filter(parent__isnull=True)
+        return OrgUnit.objects.filter(models.Q(path__in=scope.subtree_paths) | models.Q(id__in=scope.unit_ids))
+
+    def forget_bindings(self) -> None:
+        self.__dict__.pop("_bindings_cache", None)
+
+
+class Binding(models.Model):
+    """User × unit × role, with a scope mode. A user's bindings are unioned."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="bindings", verbose_name=_("user"))
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="bindings", verbose_name=_("unit"))
+    role = models.ForeignKey(Role, on_delete=models.PROTECT, related_name="bindings", verbose_name=_("role"))
+    scope = models.CharField(_("scope"), max_length=10, choices=ScopeMode.choices, default=ScopeMode.SUBTREE)
+    custom_units = models.ManyToManyField(OrgUnit, blank=True, related_name="+", verbose_name=_("custom units"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["unit__path", "role_id"]
+        constraints = [models.UniqueConstraint(fields=["user", "unit", "role"], name="binding_unique")]
+        verbose_name = _("binding")
+        verbose_name_plural = _("bindings")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.unit} ({self.role})"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class ApiToken(models.Model):
+    """A bearer token. Only its SHA-256 is stored; the token is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=60, blank=True)
+    prefix = models.CharField(max_length=12, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @staticmethod
+    def digest_of(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()

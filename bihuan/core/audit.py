@@ -1,0 +1,176 @@
+"""The one path to the audit log.
+
+``record()`` appends an entry; it is the only writer. ``seal()`` chains committed
+entries in order; ``verify()`` checks every MAC and the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .context import current_actor
+from .models import AuditEntry, ChainHead
+from .protect import mask_payload
+
+GENESIS = "0" * 64
+
+
+def hash_algo() -> str:
+    """SM3 where OpenSSL offers it, SHA-256 otherwise (named in each entry)."""
+    return "sm3" if "sm3" in hashlib.algorithms_available else "sha256"
+
+
+def _canonical(entry: AuditEntry) -> bytes:
+    payload = {
+        "uid": str(entry.uid),
+        "ts": entry.ts.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_id": entry.actor_id,
+        "actor_name": entry.actor_name,
+        "ip": entry.ip,
+        "request_id": entry.request_id,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "unit_id": entry.unit_id,
+        "unit_path": entry.unit_path,
+        "before": entry.before,
+        "after": entry.after,
+        "extra": entry.extra,
+        "algo": entry.algo,
+    }
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _mac(entry: AuditEntry) -> str:
+    return hmac.new(settings.BIHUAN_AUDIT_KEY.encode(), _canonical(entry), entry.algo).hexdigest()
+
+
+def _link(prev: str, entry: AuditEntry, seq: int) -> str:
+    h = hashlib.new(entry.algo)
+    h.update(f"{prev}|{seq}|{entry.mac}".encode())
+    return h.hexdigest()
+
+
+def _jsonable(value):
+    # Round-trip through JSON so the MAC is computed over exactly what the DB stores.
+    return json.loads(json.dumps(value, default=str, ensure_ascii=False)) if value is not None else None
+
+
+def record(action: str, obj=None, *, object_type: str = "", object_id=None, unit=None,
+           before=None, after=None, extra=None, now: datetime | None = None, actor=None) -> AuditEntry:
+    """Append one audit entry. Personal data in before/after/extra is masked here."""
+    who = actor or current_actor()
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = obj.pk if object_id is None else object_id
+        if unit is None:
+            unit = getattr(obj, "audit_unit", None)
+    entry = AuditEntry(
+        ts=now or timezone.now(),
+        actor_id=who.user_id,
+        actor_name=who.username[:150],
+        ip=who.ip[:64],
+        request_id=who.request_id[:32],
+        action=action,
+        object_type=object_type,
+        object_id="" if object_id is None else str(object_id),
+        unit_id=getattr(unit, "pk", None),
+        unit_path=getattr(unit, "path", "") or "",
+        before=_jsonable(mask_payload(before)),
+        after=_jsonable(mask_payload(after)),
+        extra=_jsonable(mask_payload(extra)),
+        algo=hash_algo(),
+    )
+    entry.mac = _mac(entry)
+    entry.save(force_insert=True)
+    return entry
+
+
+def _try_lock() -> bool:
+    """Non-blocking exclusive right to seal (PostgreSQL advisory lock)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_xact_lock(74201)")
+            return bool(cur.fetchone()[0])
+    return True  # SQLite: the IMMEDIATE transaction already serialises writers.
+
+
+def seal(batch: int = 5000, *, blocking: bool = True) -> int:
+    """Chain up to ``batch`` committed, unsealed entries in id order. Returns how many."""
+    with transaction.atomic():
+        if not blocking and not _try_lock():
+            return 0
+        head, _ = ChainHead.objects.select_for_update().get_or_create(pk=1)
+        rows = list(AuditEntry.objects.filter(seq__isnull=True).order_by("id")[:batch])
+        if not rows:
+            return 0
+        now = timezone.now()
+        prev, seq = head.chain_hash or GENESIS, head.seq
+        for row in rows:
+            seq += 1
+            row.seq, row.chain_hash, row.sealed_at = seq, _link(prev, row, seq), now
+            prev = row.chain_hash
+        AuditEntry.objects.bulk_update(rows, ["seq", "chain_hash", "sealed_at"], batch_size=1000)
+        head.seq, head.chain_hash, head.algo, head.updated_at = seq, prev, rows[-1].algo, now
+        head.save()
+        return len(rows)
+
+
+def seal_all() -> int:
+    total = 0
+    while n := seal():
+        total += n
+    return total
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    sealed_head: int = 0
+    unsealed: int = 0
+    broken: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken
+
+
+def verify(progress=None) -> VerifyReport:
+    """Recompute every MAC and the chain. Reports the first broken link, and bad unsealed rows."""
+    report = VerifyReport()
+    head = ChainHead.objects.filter(pk=1).first()
+    prev, expected = GENESIS, 1
+    qs = AuditEntry.objects.filter(seq__isnull=False).order_by("seq")
+    for row in qs.iterator(chunk_size=2000):
+        report.checked += 1
+        if progress:
+            progress(1)
+        if report.broken:
+            continue
+        if row.seq != expected:
+            report.broken.append({"seq": expected, "id": None, "reason": f"entry #{expected} missing (next found is #{row.seq})"})
+            continue
+        if not hmac.compare_digest(_mac(row), row.mac):
+            report.broken.append({"seq": row.seq, "id": row.id, "reason": "entry content altered (MAC mismatch)"})
+            continue
+        if _link(prev, row, row.seq) != row.chain_hash:
+            report.broken.append({"seq": row.seq, "id": row.id, "reason": "chain link broken"})
+            continue
+        prev, expected = row.chain_hash, expected + 1
+    report.sealed_head = expected - 1
+    if not report.broken and head and (head.seq != report.sealed_head or (head.seq and head.chain_hash != prev)):
+        report.broken.append({"seq": report.sealed_head + 1, "id": None,
+                              "reason": f"sealed entries after #{report.sealed_head} removed (head says #{head.seq})"})
+    for row in AuditEntry.objects.filter(seq__isnull=True).order_by("id").iterator(chunk_size=2000):
+        report.unsealed += 1
+        if not hmac.compare_digest(_mac(row), row.mac):
+            report.broken.append({"seq": None, "id": row.id, "reason": "unsealed entry not written by Bihuan (MAC mismatch)"})
+    return report
