@@ -5,6 +5,8 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .scope import ScopedManager
+
 
 class AuditEntry(models.Model):
     """One append-only record of something someone did.
@@ -34,6 +36,14 @@ class AuditEntry(models.Model):
     seq = models.BigIntegerField(null=True, blank=True, unique=True)
     chain_hash = models.CharField(max_length=64, blank=True)
     sealed_at = models.DateTimeField(null=True, blank=True)
+
+    # Readers see entries about units in their scope (and, with "self" scope, their own acts).
+    scope_resource = "core.audit"
+    scope_path_field = "unit_path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = "actor_id"
+
+    objects = ScopedManager()
 
     class Meta:
         ordering = ["-id"]
