@@ -11,7 +11,7 @@ PGUSER ?= postgres
 PGTESTDB ?= bihuan
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-sqlite test-postgres lint serve worker seed messages clean
+.PHONY: install demo test test-sqlite test-postgres lint serve worker seed messages clean
 
 $(BIN)/python:
 	@command -v $(PY) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
