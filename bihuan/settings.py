@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "bihuan.core",
     "bihuan.orgs",
     "bihuan.accounts",
+    "bihuan.people",
+    "bihuan.loop",
     "bihuan.api",
     "bihuan.web",
 ]
