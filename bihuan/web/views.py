@@ -1,14 +1,25 @@
 from __future__ import annotations
 
+from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from bihuan import __version__
+from bihuan.accounts import services as account_services
+from bihuan.core.errors import ServiceError
+
+from .forms import LoginForm, PasswordChangeForm, apply_service_error
+
+PAGE_SIZE = 25
 
 
 @require_GET
@@ -28,12 +39,46 @@ def forbidden(request, exception=None):
     return render(request, "web/403.html", status=403)
 
 
+def require_perm(request, perm: str) -> None:
+    """403 when the user holds ``perm`` nowhere; what they may reach is then up to restrict()."""
+    if not request.user.has_perm_anywhere(perm):
+        raise PermissionDenied
+
+
+def paginate(request, qs, per_page: int = PAGE_SIZE):
+    return Paginator(qs, per_page).get_page(request.GET.get("page"))
+
+
+def querystring_without(request, *names: str) -> str:
+    """The current query string minus ``names`` (for pagination links that keep filters)."""
+    q = request.GET.copy()
+    for n in names:
+        q.pop(n, None)
+    return q.urlencode()
+
+
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 
 @login_required
+def password_change(request):
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            account_services.set_password(request.user, request.user, form.cleaned_data["new_password1"])
+        except ServiceError as exc:
+            apply_service_error(form, exc, {"password": "new_password1"})
+        else:
+            update_session_auth_hash(request, request.user)  # stay logged in after the change
+            messages.success(request, _("Your password has been changed."))
+            return redirect("web:home")
+    return render(request, "web/password_change.html", {"form": form})
+
+
+@login_required
 def home(request):
-    units = request.user.scope_units().order_by("path")[:50]
-    return render(request, "web/home.html", {"scope_units": units})
+    units = request.user.scope_units().order_by("path")
+    return render(request, "web/home.html", {"page": paginate(request, units, 50)})
