@@ -1,0 +1,54 @@
+"""What a person does in the browser: log in, browse their part of the tree, hit a 404, switch language."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def people(transactional_db, _builtin_roles, users, tree):
+    return users, tree
+
+
+def test_village_secretary_logs_in_and_sees_the_village(log_in, people, live_server):
+    page = log_in("lumiao_secretary")
+    assert page.url.rstrip("/") == live_server.url
+    assert "芦庙村" in page.locator('[data-testid="scope-units"]').inner_text()
+    page.click('[data-testid="scope-units"] a')
+    assert page.locator('[data-testid="unit-name"]').inner_text() == "芦庙村"
+    assert page.locator('[data-testid="unit-row"]').count() == 2
+
+
+def test_unit_of_another_county_is_a_404_page(log_in, people, live_server):
+    _, tree = people
+    page = log_in("lumiao_secretary")
+    resp = page.goto(f"{live_server.url}/orgs/{tree.xuemiao.pk}/")
+    assert resp.status == 404
+    assert page.locator('[data-testid="not-found"]').is_visible()
+    assert "薛庙社区" not in page.content()
+
+
+def test_switch_language_to_english_and_back(log_in, people, live_server):
+    page = log_in("lumiao_secretary")
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
+    assert "退出" in page.content()
+    page.click('[data-testid="lang-switch"]')
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert "Log out" in page.content()
+    page.click('[data-testid="lang-switch"]')
+    page.wait_for_load_state()
+    assert page.locator("html").get_attribute("lang") == "zh-hans"
+    assert "退出" in page.content()
+
+
+def test_tree_page_fits_a_phone(log_in, people, live_server):
+    users, tree = people
+    page = log_in("rencheng_admin")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for url in (f"{live_server.url}/orgs/", f"{live_server.url}/orgs/{tree.liying.pk}/"):
+        page.goto(url)
+        overflow = page.evaluate("() => document.body.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{url} overflows by {overflow}px"
