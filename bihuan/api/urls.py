@@ -58,6 +58,9 @@ def _http_error(request, exc: HttpError):
 
 from bihuan.accounts.api import router as accounts_router  # noqa: E402
 from bihuan.orgs.api import router as orgs_router  # noqa: E402
+from bihuan.people.api import households_router, people_router  # noqa: E402
 
 api.add_router("/", accounts_router)
 api.add_router("/orgs", orgs_router)
+api.add_router("/people", people_router)
+api.add_router("/households", households_router)

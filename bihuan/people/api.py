@@ -1,0 +1,356 @@
+"""``/api/v1/people`` and ``/api/v1/households``: same scope, masking and validation as the web."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Router, Schema
+
+from bihuan.core.errors import ServiceError
+from bihuan.core.pagination import cursor_page
+from bihuan.orgs.models import OrgUnit, PartyOrg
+
+from . import selectors, services
+from .models import FLAG_FIELDS, Household, Person
+
+people_router = Router(tags=["people"])
+households_router = Router(tags=["households"])
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    gender: str
+    birth_date: date | None
+    id_number: str  # always masked
+    phone: str  # always masked
+    address: str
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    household_id: int | None
+    relation: str
+    party_status: str
+    party_joined: date | None
+    party_branch_id: int | None
+    is_resident: bool
+    is_volunteer: bool
+    is_lecturer: bool
+    is_reserve: bool
+    education: str
+    skills: str
+    grid_role: str
+    flags: list[str]
+    version: int
+
+    @staticmethod
+    def resolve_id_number(obj):
+        return obj.id_number_masked
+
+    @staticmethod
+    def resolve_phone(obj):
+        return obj.phone_masked
+
+    @staticmethod
+    def resolve_unit_code(obj):
+        return obj.unit.code
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+    @staticmethod
+    def resolve_flags(obj):
+        return selectors.flags_of(obj)
+
+
+class PersonPage(Schema):
+    items: list[PersonOut]
+    next_cursor: str | None
+
+
+class PersonIn(Schema):
+    unit: str  # division code (or id) of the village, community or grid
+    name: str
+    gender: str = ""
+    birth_date: date | None = None
+    id_number: str = ""
+    phone: str = ""
+    address: str = ""
+    household_id: int | None = None
+    relation: str = ""
+    party_status: str = ""
+    party_joined: date | None = None
+    party_branch_id: int | None = None
+    is_volunteer: bool = False
+    is_lecturer: bool = False
+    is_reserve: bool = False
+    education: str = ""
+    skills: str = ""
+    grid_role: str = ""
+
+
+class PersonPatch(Schema):
+    version: int | None = None
+    unit: str | None = None
+    name: str | None = None
+    gender: str | None = None
+    birth_date: date | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    household_id: int | None = None
+    relation: str | None = None
+    party_status: str | None = None
+    party_joined: date | None = None
+    party_branch_id: int | None = None
+    is_volunteer: bool | None = None
+    is_lecturer: bool | None = None
+    is_reserve: bool | None = None
+    education: str | None = None
+    skills: str | None = None
+    grid_role: str | None = None
+
+
+class VulnerabilityIn(Schema):
+    living_alone: bool | None = None
+    elderly: bool | None = None
+    hardship: bool | None = None
+    disability: bool | None = None
+    chronic_illness: bool | None = None
+    left_behind_child: bool | None = None
+    needs: str | None = None
+    surveyed_on: date | None = None
+
+
+class RevealIn(Schema):
+    field: str
+    reason: str
+
+
+class RevealOut(Schema):
+    field: str
+    value: str
+
+
+def _unit(user, code_or_pk: str | None, resource: str, action: str = "change") -> OrgUnit:
+    unit = selectors.unit_in_scope(user, code_or_pk, resource, action)
+    if unit is None:
+        raise ServiceError(_("No current unit with this code is in your scope."), {"unit": _("Unknown unit.")})
+    return unit
+
+
+def _household(user, pk: int | None) -> Household | None:
+    if pk is None:
+        return None
+    h = Household.objects.restrict(user, "view").filter(pk=pk).first()
+    if h is None:
+        raise ServiceError(_("No such household in your scope."), {"household_id": _("Unknown household.")})
+    return h
+
+
+def _branch(user, pk: int | None) -> PartyOrg | None:
+    if pk is None:
+        return None
+    b = PartyOrg.objects.restrict(user, "view").filter(pk=pk).first()
+    if b is None:
+        raise ServiceError(_("No such party organisation in your scope."),
+                           {"party_branch_id": _("Unknown party organisation.")})
+    return b
+
+
+def _person(user, pk: int, action: str = "view") -> Person:
+    return Person.objects.select_related("unit", "vulnerability").get_scoped_or_404(user, action, pk=pk)
+
+
+@people_router.get("", response=PersonPage, summary="Search persons (scope-filtered, masked)")
+def list_people(request, q: str = "", unit: str = "", role: str = "", flag: str = "", age_band: str = "",
+                education: str = "", cursor: str | None = None, limit: int = 50):
+    f = selectors.PersonFilter(q=q, role=role, flag=flag, age_band=age_band, education=education)
+    if unit:
+        f.unit = selectors.unit_in_scope(request.user, unit)
+        if f.unit is None:
+            return {"items": [], "next_cursor": None}
+    qs = selectors.persons(request.user, f, today=timezone.localdate()).select_related("unit", "vulnerability")
+    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@people_router.get("/{person_id}", response=PersonOut, summary="One person (masked)")
+def get_person(request, person_id: int):
+    return _person(request.user, person_id)
+
+
+@people_router.post("", response={201: PersonOut}, summary="Register a person")
+def create_person(request, payload: PersonIn):
+    data = payload.dict()
+    unit = _unit(request.user, data.pop("unit"), "people.person")
+    household = _household(request.user, data.pop("household_id"))
+    branch = _branch(request.user, data.pop("party_branch_id"))
+    person = services.create_person(request.user, unit=unit, household=household, party_branch=branch, **data)
+    return 201, _person(request.user, person.pk)
+
+
+@people_router.patch("/{person_id}", response=PersonOut, summary="Change a person (send version to detect conflicts)")
+def update_person(request, person_id: int, payload: PersonPatch):
+    person = _person(request.user, person_id)
+    data = payload.dict(exclude_unset=True)
+    if "unit" in data:
+        data["unit"] = _unit(request.user, data["unit"], "people.person")
+    if "household_id" in data:
+        data["household"] = _household(request.user, data.pop("household_id"))
+    if "party_branch_id" in data:
+        data["party_branch"] = _branch(request.user, data.pop("party_branch_id"))
+    services.update_person(request.user, person, **data)
+    return _person(request.user, person_id)
+
+
+@people_router.put("/{person_id}/vulnerability", response=PersonOut, summary="Set vulnerability flags and needs")
+def set_vulnerability(request, person_id: int, payload: VulnerabilityIn):
+    person = _person(request.user, person_id)
+    data = payload.dict(exclude_unset=True)
+    flags = {f: data[f] for f in FLAG_FIELDS if data.get(f) is not None}
+    services.set_vulnerability(request.user, person, flags=flags, needs=data.get("needs"),
+                               surveyed_on=data.get("surveyed_on"))
+    return _person(request.user, person_id)
+
+
+@people_router.post("/{person_id}/reveal", response=RevealOut,
+                    summary="Reveal the full ID number or phone (needs permission and a reason; audited)")
+def reveal(request, person_id: int, payload: RevealIn):
+    person = _person(request.user, person_id)
+    value = services.reveal(request.user, person, payload.field, payload.reason)
+    return {"field": payload.field, "value": value}
+
+
+# --- households ----------------------------------------------------------------------------
+
+class MemberOut(Schema):
+    id: int
+    name: str
+    relation: str
+    gender: str
+    birth_date: date | None
+    id_number: str
+
+    @staticmethod
+    def resolve_id_number(obj):
+        return obj.id_number_masked
+
+
+class HouseholdOut(Schema):
+    id: int
+    code: str
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    address: str
+    head_id: int | None
+    head_name: str | None
+    carer_id: int | None
+    carer_name: str | None
+    version: int
+
+    @staticmethod
+    def resolve_unit_code(obj):
+        return obj.unit.code
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+    @staticmethod
+    def resolve_head_name(obj):
+        return obj.head.name if obj.head_id else None
+
+    @staticmethod
+    def resolve_carer_name(obj):
+        return obj.carer.name if obj.carer_id else None
+
+
+class HouseholdDetail(HouseholdOut):
+    members: list[MemberOut]
+
+
+class HouseholdPage(Schema):
+    items: list[HouseholdOut]
+    next_cursor: str | None
+
+
+class HouseholdIn(Schema):
+    unit: str
+    address: str
+    code: str = ""
+    head_id: int | None = None
+    carer_id: int | None = None
+
+
+class HouseholdPatch(Schema):
+    version: int | None = None
+    unit: str | None = None
+    address: str | None = None
+    head_id: int | None = None
+    carer_id: int | None = None
+
+
+def _hh(user, pk: int) -> Household:
+    return Household.objects.select_related("unit", "head", "carer").get_scoped_or_404(user, "view", pk=pk)
+
+
+def _member_person(user, pk: int | None, field: str) -> Person | None:
+    if pk is None:
+        return None
+    p = Person.objects.restrict(user, "view").filter(pk=pk).first()
+    if p is None:
+        raise ServiceError(_("No such person in your scope."), {field: _("Unknown person.")})
+    return p
+
+
+def _detail(h: Household, user) -> dict:
+    members = Person.objects.restrict(user, "view").filter(household=h).order_by("id")[:100]
+    out = HouseholdOut.from_orm(h).dict()
+    out["members"] = list(members)
+    return out
+
+
+@households_router.get("", response=HouseholdPage, summary="List households (scope-filtered)")
+def list_households(request, unit: str = "", q: str = "", cursor: str | None = None, limit: int = 50):
+    u = None
+    if unit:
+        u = selectors.unit_in_scope(request.user, unit, "people.household")
+        if u is None:
+            return {"items": [], "next_cursor": None}
+    qs = selectors.households(request.user, unit=u, q=q).select_related("unit", "head", "carer")
+    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@households_router.get("/{household_id}", response=HouseholdDetail, summary="One household with its members")
+def get_household(request, household_id: int):
+    return _detail(_hh(request.user, household_id), request.user)
+
+
+@households_router.post("", response={201: HouseholdDetail}, summary="Register a household")
+def create_household(request, payload: HouseholdIn):
+    unit = _unit(request.user, payload.unit, "people.household")
+    h = services.create_household(request.user, unit=unit, address=payload.address, code=payload.code,
+                                  head=_member_person(request.user, payload.head_id, "head_id"),
+                                  carer=_member_person(request.user, payload.carer_id, "carer_id"))
+    return 201, _detail(_hh(request.user, h.pk), request.user)
+
+
+@households_router.patch("/{household_id}", response=HouseholdDetail, summary="Change a household")
+def update_household(request, household_id: int, payload: HouseholdPatch):
+    h = _hh(request.user, household_id)
+    data = payload.dict(exclude_unset=True)
+    if "unit" in data:
+        data["unit"] = _unit(request.user, data["unit"], "people.household")
+    if "head_id" in data:
+        data["head"] = _member_person(request.user, data.pop("head_id"), "head_id")
+    if "carer_id" in data:
+        data["carer"] = _member_person(request.user, data.pop("carer_id"), "carer_id")
+    services.update_household(request.user, h, **data)
+    return _detail(_hh(request.user, household_id), request.user)
+
