@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views, views_audit, views_orgs, views_users
+from . import views, views_audit, views_orgs, views_tabular, views_users
 
 app_name = "web"
 
@@ -28,4 +28,13 @@ urlpatterns = [
     # Audit log (read-only)
     path("audit/", views_audit.audit_list, name="audit"),
     path("audit/<int:pk>/", views_audit.audit_entry, name="audit_entry"),
+]
+
+# Import/export of the tree (generic tabular views; later registers add their own lines).
+urlpatterns += [
+    path("orgs/export/", views_tabular.export_view, {"kind": "orgs"}, name="orgs_export"),
+    path("orgs/import/", views_tabular.import_upload, {"kind": "orgs"}, name="orgs_import"),
+    path("orgs/import/preview/", views_tabular.import_preview, {"kind": "orgs"}, name="orgs_import_preview"),
+    path("orgs/import/apply/", views_tabular.import_apply, {"kind": "orgs"}, name="orgs_import_apply"),
+    path("orgs/import/report/", views_tabular.import_report, {"kind": "orgs"}, name="orgs_import_report"),
 ]
