@@ -15,13 +15,31 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(autouse=True)
-def _builtin_roles(transactional_db):
-    # Transactional tests flush the database, taking the roles created by the data migration with it.
+def _ensure_builtin_roles(config) -> None:
+    from pytest_django.plugin import blocking_manager_key
+
     from bihuan.accounts.models import Role
     from bihuan.accounts.roles import ensure_builtin_roles
 
-    ensure_builtin_roles(Role)
+    with config.stash[blocking_manager_key].unblock():
+        ensure_builtin_roles(Role)
+
+
+@pytest.fixture(autouse=True)
+def _builtin_roles(request, transactional_db):
+    # An earlier transactional test may have flushed the roles the data migration made.
+    _ensure_builtin_roles(request.config)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the flush that ends a live-server test, put the built-in roles back.
+
+    Later transactional tests then find the database as migrations left it.
+    """
+    yield
+    if "transactional_db" in getattr(item, "fixturenames", ()):
+        _ensure_builtin_roles(item.config)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def people(transactional_db, _builtin_roles, users, tree):
+def people(transactional_db, users, tree):
     return users, tree
 
 
