@@ -78,6 +78,9 @@ def _as_text(value) -> str:
     return str(value).strip()
 
 
+as_text = _as_text  # public name: a cell value as trimmed text (numbers without ".0", dates ISO)
+
+
 def text(max_length: int | None = None, pattern: str | None = None, pattern_message: str = ""):
     rx = re.compile(pattern) if pattern else None
 
