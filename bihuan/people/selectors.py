@@ -11,6 +11,7 @@ from datetime import date
 
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 
+from bihuan.core.scope import scope_q
 from bihuan.orgs.models import OrgUnit
 
 from . import validators
@@ -121,24 +122,23 @@ def households(user, *, unit: OrgUnit | None = None, q: str = "", action: str = 
     return qs
 
 
-def unit_in_scope(user, code_or_pk, resource: str = "people.person", action: str = "view") -> OrgUnit | None:
-    """A current unit by code (or pk) that ``user`` may reach for ``resource.action``."""
+def units_in_scope(user, resource: str = "people.person", action: str = "view") -> QuerySet:
+    """Units where ``user`` may ``action`` ``resource`` records (the system: all)."""
     if user is None:
-        qs = OrgUnit.objects.all()
-    else:
-        from bihuan.core.scope import scope_q
+        return OrgUnit.objects.all()
+    scope = user.get_scope(f"{resource}.{action}")
+    if scope.empty:
+        return OrgUnit.objects.none()
+    q = scope_q(OrgUnit, scope)
+    return OrgUnit.objects.filter(q) if q is not None else OrgUnit.objects.all()
 
-        scope = user.get_scope(f"{resource}.{action}")
-        if scope.empty:
-            return None
-        q = scope_q(OrgUnit, scope)
-        qs = OrgUnit.objects.filter(q) if q is not None else OrgUnit.objects.all()
-    s = str(code_or_pk or "").strip()
-    if not s:
+
+def unit_in_scope(user, code, resource: str = "people.person", action: str = "view") -> OrgUnit | None:
+    """The current unit with division ``code`` inside that scope, or None."""
+    code = str(code or "").strip()
+    if not code:
         return None
-    if len(s) >= 6:
-        return qs.filter(code=s, valid_to__isnull=True).first()
-    return qs.filter(pk=int(s)).first() if s.isdigit() else None
+    return units_in_scope(user, resource, action).filter(code=code, valid_to__isnull=True).first()
 
 
 def grid_overview(user, grid: OrgUnit) -> dict:

@@ -38,3 +38,16 @@ urlpatterns += [
     path("orgs/import/apply/", views_tabular.import_apply, {"kind": "orgs"}, name="orgs_import_apply"),
     path("orgs/import/report/", views_tabular.import_report, {"kind": "orgs"}, name="orgs_import_report"),
 ]
+
+# People registers (bihuan.people.tabular): persons, households, the reserve-talent pool.
+for _kind in ("people", "households", "reserve"):
+    urlpatterns += [
+        path(f"people/io/{_kind}/export/", views_tabular.export_view, {"kind": _kind}, name=f"{_kind}_export"),
+        path(f"people/io/{_kind}/import/", views_tabular.import_upload, {"kind": _kind}, name=f"{_kind}_import"),
+        path(f"people/io/{_kind}/import/preview/", views_tabular.import_preview, {"kind": _kind},
+             name=f"{_kind}_import_preview"),
+        path(f"people/io/{_kind}/import/apply/", views_tabular.import_apply, {"kind": _kind},
+             name=f"{_kind}_import_apply"),
+        path(f"people/io/{_kind}/import/report/", views_tabular.import_report, {"kind": _kind},
+             name=f"{_kind}_import_report"),
+    ]

@@ -1,0 +1,367 @@
+"""Pages for persons, households, grids and the reserve pool.
+
+Reads go through ``selectors`` (and so ``restrict``); writes through ``services``. Lists use
+keyset pages ("next" carries a cursor), so they cost the same on page 1 and page 10,000.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from bihuan.core.errors import NotFound, ServiceError
+from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
+from bihuan.core.pagination import cursor_page
+from bihuan.orgs.models import Level
+
+from . import forms, selectors, services
+from .choices import AgeBand, Education, Flag
+from .models import FLAG_FIELDS, Household, Person, Vulnerability
+
+PAGE = 25
+
+
+def _perm(request, perm: str) -> None:
+    if not request.user.has_perm_anywhere(perm):
+        raise PermissionDenied
+
+
+def _page(request, qs, order=("id",)):
+    try:
+        return cursor_page(qs, order=list(order), cursor=request.GET.get("cursor") or None, limit=PAGE)
+    except ServiceError:
+        raise Http404
+
+
+def _qs_without(request, *names) -> str:
+    q = request.GET.copy()
+    for n in names:
+        q.pop(n, None)
+    return q.urlencode()
+
+
+def _refused(request, exc: ServiceError):
+    if isinstance(exc, NotFound):
+        raise Http404
+    if isinstance(exc, ServicePermissionDenied):
+        raise PermissionDenied
+    return None
+
+
+# --- persons ---------------------------------------------------------------------------------
+
+@login_required
+def person_list(request):
+    _perm(request, "people.person.view")
+    form = forms.PersonFilterForm(request.GET or None)
+    f = selectors.PersonFilter()
+    unit_unknown = False
+    if form.is_valid():
+        d = form.cleaned_data
+        f.q, f.role, f.flag = d["q"], d["role"], d["flag"]
+        if d["unit"]:
+            f.unit = selectors.unit_in_scope(request.user, d["unit"])
+            unit_unknown = f.unit is None
+    qs = Person.objects.none() if unit_unknown else selectors.persons(request.user, f)
+    page = _page(request, qs.select_related("unit", "vulnerability"))
+    return render(request, "people/person_list.html", {
+        "form": form, "page": page, "qs": _qs_without(request, "cursor"), "unit_unknown": unit_unknown,
+        "can_change": request.user.has_perm_anywhere("people.person.change")})
+
+
+def _detail_context(request, person: Person, **extra) -> dict:
+    user = request.user
+    vul = Vulnerability.objects.filter(person=person).first()
+    can_needs = Person.objects.restrict(user, "needs").filter(pk=person.pk).exists()
+    ctx = {
+        "person": person, "vul": vul, "flags": [Flag(f).label for f in FLAG_FIELDS if vul and getattr(vul, f)],
+        "can_change": Person.objects.restrict(user, "change").filter(pk=person.pk).exists(),
+        "can_reveal": Person.objects.restrict(user, "reveal").filter(pk=person.pk).exists(),
+        "can_needs": can_needs,
+        "needs": services.read_needs(user, person) if can_needs and vul and vul.needs_enc else "",
+        "household": Household.objects.restrict(user, "view").filter(pk=person.household_id).first(),
+        "cared": Household.objects.restrict(user, "view").filter(carer=person).order_by("code")[:50],
+        "reveal_form": forms.RevealForm(),
+    }
+    ctx.update(extra)
+    return ctx
+
+
+@login_required
+def person_detail(request, pk: int):
+    _perm(request, "people.person.view")
+    person = Person.objects.select_related("unit", "party_branch").get_scoped_or_404(request.user, "view", pk=pk)
+    return render(request, "people/person_detail.html", _detail_context(request, person))
+
+
+@login_required
+@require_POST
+def person_reveal(request, pk: int):
+    person = Person.objects.select_related("unit").get_scoped_or_404(request.user, "view", pk=pk)
+    form = forms.RevealForm(request.POST)
+    revealed = None
+    if form.is_valid():
+        try:
+            value = services.reveal(request.user, person, form.cleaned_data["field"], form.cleaned_data["reason"])
+        except ServiceError as exc:
+            _refused(request, exc)
+            forms.apply_error(form, exc)
+        else:
+            revealed = {"field": form.cleaned_data["field"], "value": value}
+    resp = render(request, "people/person_detail.html",
+                  _detail_context(request, person, reveal_form=form, revealed=revealed),
+                  status=200 if revealed else 400)
+    resp["Cache-Control"] = "no-store"  # a revealed number must not sit in a cache
+    return resp
+
+
+def _person_data(d: dict, *, editing: bool) -> dict:
+    data = {k: d[k] for k in ("name", "gender", "birth_date", "address", "party_status", "party_joined",
+                              "is_volunteer", "is_lecturer", "is_reserve", "education", "skills", "grid_role")}
+    for k in ("id_number", "phone"):
+        if d[k] or not editing:
+            data[k] = d[k]
+    return data
+
+
+@login_required
+def person_create(request):
+    _perm(request, "people.person.change")
+    initial = {"unit": request.GET.get("unit", "")}
+    form = forms.PersonForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        unit = selectors.unit_in_scope(request.user, d["unit"], "people.person", "change")
+        if unit is None:
+            form.add_error("unit", _("No current unit with this code is in your scope."))
+        else:
+            try:
+                person = services.create_person(request.user, unit=unit, **_person_data(d, editing=False))
+            except ServiceError as exc:
+                _refused(request, exc)
+                forms.apply_error(form, exc)
+            else:
+                messages.success(request, _("Person registered."))
+                return redirect("people:person_detail", pk=person.pk)
+    return render(request, "people/person_form.html", {"form": form, "title": _("Register a person")},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def person_edit(request, pk: int):
+    _perm(request, "people.person.change")
+    person = Person.objects.select_related("unit").get_scoped_or_404(request.user, "change", pk=pk)
+    initial = {k: getattr(person, k) for k in ("name", "gender", "birth_date", "address", "party_status",
+                                               "party_joined", "is_volunteer", "is_lecturer", "is_reserve",
+                                               "education", "skills", "grid_role", "version")}
+    initial["unit"] = person.unit.code
+    form = forms.PersonForm(request.POST or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        unit = selectors.unit_in_scope(request.user, d["unit"], "people.person", "change")
+        if unit is None:
+            form.add_error("unit", _("No current unit with this code is in your scope."))
+        else:
+            try:
+                services.update_person(request.user, person, unit=unit, version=d["version"],
+                                       **_person_data(d, editing=True))
+            except ServiceError as exc:
+                _refused(request, exc)
+                forms.apply_error(form, exc)
+            else:
+                messages.success(request, _("Changes saved."))
+                return redirect("people:person_detail", pk=person.pk)
+    return render(request, "people/person_form.html", {"form": form, "person": person, "title": _("Edit person")},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def person_vulnerability(request, pk: int):
+    _perm(request, "people.person.change")
+    person = Person.objects.select_related("unit").get_scoped_or_404(request.user, "change", pk=pk)
+    can_needs = Person.objects.restrict(request.user, "needs").filter(pk=person.pk).exists()
+    vul = Vulnerability.objects.filter(person=person).first()
+    initial = {f: getattr(vul, f) for f in FLAG_FIELDS} if vul else {}
+    if vul:
+        initial["surveyed_on"] = vul.surveyed_on
+        if can_needs:
+            initial["needs"] = services.read_needs(request.user, person)
+    form = forms.VulnerabilityForm(request.POST or None, initial=initial, can_needs=can_needs)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.set_vulnerability(request.user, person, flags=form.flags(),
+                                       needs=form.cleaned_data.get("needs") if can_needs else None,
+                                       surveyed_on=form.cleaned_data["surveyed_on"])
+        except ServiceError as exc:
+            _refused(request, exc)
+            forms.apply_error(form, exc)
+        else:
+            messages.success(request, _("Survey result saved."))
+            return redirect("people:person_detail", pk=person.pk)
+    return render(request, "people/person_form.html",
+                  {"form": form, "person": person, "title": _("Vulnerability survey")})
+
+
+# --- households ---------------------------------------------------------------------------------
+
+@login_required
+def household_list(request):
+    _perm(request, "people.household.view")
+    unit, unit_unknown = None, False
+    if request.GET.get("unit"):
+        unit = selectors.unit_in_scope(request.user, request.GET["unit"], "people.household")
+        unit_unknown = unit is None
+    qs = Household.objects.none() if unit_unknown else selectors.households(request.user, unit=unit,
+                                                                            q=request.GET.get("q", ""))
+    page = _page(request, qs.select_related("unit", "carer", "head"))
+    return render(request, "people/household_list.html", {
+        "page": page, "qs": _qs_without(request, "cursor"), "unit_unknown": unit_unknown,
+        "q": request.GET.get("q", ""), "unit_code": request.GET.get("unit", ""),
+        "can_change": request.user.has_perm_anywhere("people.household.change")})
+
+
+def _carer_candidates(user, household: Household):
+    """Party members of the household's village (its grid's parent), for the carer choice."""
+    village = household.unit if household.unit.level != Level.GRID else household.unit.parent
+    return (selectors.persons(user, selectors.PersonFilter(unit=village, role="party_member"))
+            .select_related("unit").order_by("name", "id")[:300])
+
+
+@login_required
+def household_detail(request, pk: int):
+    _perm(request, "people.household.view")
+    h = Household.objects.select_related("unit", "head", "carer").get_scoped_or_404(request.user, "view", pk=pk)
+    can_change = Household.objects.restrict(request.user, "change").filter(pk=h.pk).exists()
+    members = (Person.objects.restrict(request.user, "view").filter(household=h)
+               .select_related("vulnerability").order_by("id")[:100])
+    ctx = {"h": h, "members": members, "can_change": can_change}
+    if can_change:
+        ctx["member_form"] = forms.MemberForm()
+        ctx["carer_form"] = forms.CarerForm(initial={"carer": h.carer_id},
+                                            candidates=_carer_candidates(request.user, h))
+    return render(request, "people/household_detail.html", ctx)
+
+
+@login_required
+def household_create(request):
+    _perm(request, "people.household.change")
+    form = forms.HouseholdForm(request.POST or None, initial={"unit": request.GET.get("unit", "")})
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        unit = selectors.unit_in_scope(request.user, d["unit"], "people.household", "change")
+        if unit is None:
+            form.add_error("unit", _("No current unit with this code is in your scope."))
+        else:
+            try:
+                h = services.create_household(request.user, unit=unit, address=d["address"], code=d["code"])
+            except ServiceError as exc:
+                _refused(request, exc)
+                forms.apply_error(form, exc)
+            else:
+                messages.success(request, _("Household registered."))
+                return redirect("people:household_detail", pk=h.pk)
+    return render(request, "people/person_form.html", {"form": form, "title": _("Register a household")},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def household_member(request, pk: int):
+    _perm(request, "people.household.change")
+    h = Household.objects.get_scoped_or_404(request.user, "change", pk=pk)
+    form = forms.MemberForm(request.POST)
+    if form.is_valid():
+        ref = form.cleaned_data["person"].strip()
+        qs = Person.objects.restrict(request.user, "change")
+        if len(ref) >= 15:
+            qs = qs.filter(selectors.search_q(ref))
+        else:
+            qs = qs.filter(pk=int(ref)) if ref.isdigit() else qs.none()
+        person = qs.first()
+        if person is None:
+            messages.error(request, _("No such person in your scope."))
+        else:
+            try:
+                services.add_member(request.user, h, person, form.cleaned_data["relation"])
+            except ServiceError as exc:
+                _refused(request, exc)
+                messages.error(request, str(exc.message))
+            else:
+                messages.success(request, _("Member added."))
+    return redirect("people:household_detail", pk=h.pk)
+
+
+@login_required
+@require_POST
+def household_carer(request, pk: int):
+    _perm(request, "people.household.change")
+    h = Household.objects.select_related("unit").get_scoped_or_404(request.user, "change", pk=pk)
+    form = forms.CarerForm(request.POST, candidates=_carer_candidates(request.user, h))
+    if form.is_valid():
+        pk_ = form.cleaned_data["carer"]
+        carer = Person.objects.restrict(request.user, "view").filter(pk=pk_).first() if pk_ else None
+        try:
+            services.link_carer(request.user, h, carer)
+        except ServiceError as exc:
+            _refused(request, exc)
+            messages.error(request, "; ".join(str(m) for m in exc.field_errors.values()) or str(exc.message))
+        else:
+            messages.success(request, _("Linked party member saved."))
+    else:
+        messages.error(request, _("Choose a party member of this village."))
+    return redirect("people:household_detail", pk=h.pk)
+
+
+# --- grids and the reserve pool -------------------------------------------------------------------
+
+@login_required
+def grid_list(request):
+    """The grids where the user may see households (a grid worker: their own)."""
+    _perm(request, "people.household.view")
+    grids = selectors.units_in_scope(request.user, "people.household").filter(level=Level.GRID)
+    page = _page(request, grids.select_related("parent"), order=("code", "id"))
+    return render(request, "people/grid_list.html", {"page": page, "qs": _qs_without(request, "cursor")})
+
+
+@login_required
+def grid_detail(request, pk: int):
+    """A grid's households with whoever looks after each, and its carers."""
+    _perm(request, "people.household.view")
+    grid = selectors.units_in_scope(request.user, "people.household").filter(pk=pk).first()
+    if grid is None:
+        raise Http404
+    data = selectors.grid_overview(request.user, grid)
+    page = _page(request, data["households"], order=("code", "id"))
+    return render(request, "people/grid_detail.html", {
+        "grid": grid, "page": page, "carers": data["carers"][:100], "uncared": data["uncared"],
+        "qs": _qs_without(request, "cursor")})
+
+
+@login_required
+def reserve_pool(request):
+    _perm(request, "people.person.view")
+    form = forms.ReserveFilterForm(request.GET or None)
+    today = timezone.localdate()
+    f = selectors.PersonFilter(role="reserve")
+    unit_unknown = False
+    if form.is_valid():
+        d = form.cleaned_data
+        f.age_band, f.education = d["age_band"], d["education"]
+        if d["unit"]:
+            f.unit = selectors.unit_in_scope(request.user, d["unit"])
+            unit_unknown = f.unit is None
+    qs = Person.objects.none() if unit_unknown else selectors.persons(request.user, f, today=today)
+    stats = selectors.reserve_pool(request.user, f.unit, today=today) if not unit_unknown else None
+    bands = [(AgeBand(b).label, (stats or {}).get("by_band", {}).get(b, 0)) for b in AgeBand.values]
+    educations = [(Education(e).label if e else _("not set"), n)
+                  for e, n in sorted((stats or {}).get("by_education", {}).items())]
+    return render(request, "people/reserve.html", {
+        "form": form, "page": _page(request, qs.select_related("unit")), "qs": _qs_without(request, "cursor"),
+        "stats": stats, "bands": bands, "educations": educations, "unit_unknown": unit_unknown,
+        "unit": f.unit, "today": today})
