@@ -7,6 +7,7 @@ urlpatterns = [
     path("healthz", web_views.healthz, name="healthz"),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("people/", include("bihuan.people.urls")),
     path("", include("bihuan.web.urls")),
 ]
 
