@@ -58,3 +58,18 @@ LOOP_GRANTS = {
 for _spec in BUILTIN_ROLES:
     _spec["permissions"] = [*_spec["permissions"],
                             *[p for p in LOOP_GRANTS.get(_spec["code"], []) if p not in _spec["permissions"]]]
+
+
+# --- the loop (issue 4): granted on top of the lists above ---------------------------------
+LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "loop.matter.handle",
+            "loop.matter.evaluate", "loop.matter.supervise"]
+LOOP_GRANTS = {
+    "city_admin": [*LOOP_ALL, "loop.matter.reveal", "loop.category.manage", "core.calendar.manage"],
+    "county_admin": LOOP_ALL,
+    "township_staff": LOOP_ALL,
+    "village_secretary": ["loop.matter.view", "loop.matter.create", "loop.matter.handle"],
+    "grid_worker": ["loop.matter.view", "loop.matter.create"],
+}
+for _spec in BUILTIN_ROLES:
+    _spec["permissions"] = [*_spec["permissions"],
+                            *[p for p in LOOP_GRANTS.get(_spec["code"], []) if p not in _spec["permissions"]]]

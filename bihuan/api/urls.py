@@ -64,3 +64,6 @@ api.add_router("/", accounts_router)
 api.add_router("/orgs", orgs_router)
 api.add_router("/people", people_router)
 api.add_router("/households", households_router)
+from bihuan.loop.api import router as loop_router  # noqa: E402
+
+api.add_router("/", loop_router)

@@ -66,3 +66,25 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"head {self.seq}"
+
+
+class CalendarOverride(models.Model):
+    """An admin's correction to the statutory working-day calendar (see ``core.calendar``).
+
+    A local holiday, an adjusted workday (调休) the package does not know, or the whole
+    holiday arrangement of a year the package has no data for. Any override in a year
+    marks that year as known to the calendar.
+    """
+
+    date = models.DateField(_("date"), unique=True)
+    is_workday = models.BooleanField(_("working day"))
+    note = models.CharField(_("note"), max_length=100, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = _("calendar override")
+        verbose_name_plural = _("calendar overrides")
+
+    def __str__(self) -> str:
+        return f"{self.date} {'workday' if self.is_workday else 'rest day'}"

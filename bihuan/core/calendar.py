@@ -1,0 +1,217 @@
+"""Working time on the Chinese statutory calendar (法定节假日 and 调休), with local overrides.
+
+Whether a date is a working day is decided, in order, by:
+
+1. an admin's ``CalendarOverride`` for that date (a local holiday, a late-announced 调休 …);
+2. the ``chinesecalendar`` package, for the years it has data for;
+3. otherwise the year is **unknown**: ``CalendarUnknownYear`` is raised. A year becomes
+   known when an admin enters at least one override in it (they are expected to enter that
+   year's whole arrangement from the State Council notice).
+
+Nothing here guesses silently. Callers that must still produce a deadline (the loop does, so
+a resident's demand is never refused because of a calendar gap) call with ``strict=False``:
+the unknown year is then treated as Monday–Friday and the returned ``WorkingTime`` carries
+the unknown years in ``warnings`` so the UI and API can show them.
+
+Office hours are 08:30–12:00 and 13:30–17:30 Asia/Shanghai (7.5 working hours a day).
+All functions take and return aware datetimes; naive ones are read as Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils.translation import gettext_lazy as _
+
+TZ = ZoneInfo("Asia/Shanghai")
+OFFICE_HOURS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
+HOURS_PER_DAY = sum((datetime.combine(date.min, b) - datetime.combine(date.min, a)).seconds
+                    for a, b in OFFICE_HOURS) / 3600
+DAY_END = OFFICE_HOURS[-1][1]
+
+
+class CalendarUnknownYear(Exception):
+    """A date falls in a year with neither statutory data nor any admin override."""
+
+    def __init__(self, years):
+        self.years = sorted(set(years))
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        ys = ", ".join(str(y) for y in self.years)
+        return str(_("The working-day calendar has no data for %(years)s; add the year's holidays and "
+                     "adjusted workdays as calendar overrides.") % {"years": ys})
+
+
+def package_years() -> range:
+    """Years the installed ``chinesecalendar`` covers."""
+    from chinese_calendar.constants import holidays
+
+    return range(min(holidays).year, max(holidays).year + 1)
+
+
+def _package_is_workday(d: date) -> bool:
+    from chinese_calendar import is_workday
+
+    return is_workday(d)
+
+
+@dataclass
+class WorkCalendar:
+    """One consistent view of the calendar: overrides are read once per year touched.
+
+    Build one per operation (or per seed run); it does not see overrides saved after it read them.
+    """
+
+    strict: bool = True
+    warnings: set[int] = field(default_factory=set)
+    _overrides: dict[int, dict[date, bool]] = field(default_factory=dict)
+
+    def _year_overrides(self, year: int) -> dict[date, bool]:
+        if year not in self._overrides:
+            from .models import CalendarOverride
+
+            rows = CalendarOverride.objects.filter(date__year=year).values_list("date", "is_workday")
+            self._overrides[year] = dict(rows)
+        return self._overrides[year]
+
+    def year_known(self, year: int) -> bool:
+        return year in package_years() or bool(self._year_overrides(year))
+
+    def is_workday(self, d: date) -> bool:
+        ov = self._year_overrides(d.year)
+        if d in ov:
+            return ov[d]
+        if d.year in package_years():
+            return _package_is_workday(d)
+        if ov:  # the admins have entered this year: weekends otherwise
+            return d.weekday() < 5
+        if self.strict:
+            raise CalendarUnknownYear([d.year])
+        self.warnings.add(d.year)
+        return d.weekday() < 5
+
+    def next_workday(self, d: date, *, include: bool = True) -> date:
+        if not include:
+            d += timedelta(days=1)
+        for _i in range(400):
+            if self.is_workday(d):
+                return d
+            d += timedelta(days=1)
+        raise ValueError("no working day within 400 days")  # pragma: no cover - a broken override table
+
+    # --- working days --------------------------------------------------------------------
+    def add_working_days(self, start: datetime | date, n: int) -> datetime:
+        """End of office hours (17:30) on the ``n``-th working day after ``start``'s day.
+
+        The start day itself is not counted ("N个工作日内" starts the next working day).
+        ``n = 0`` means the end of the start day if it is a working day, else of the next one.
+        """
+        d = _local(start).date() if isinstance(start, datetime) else start
+        if n <= 0:
+            d = self.next_workday(d)
+        else:
+            for _i in range(n):
+                d = self.next_workday(d, include=False)
+        return datetime.combine(d, DAY_END, tzinfo=TZ)
+
+    # --- working hours -------------------------------------------------------------------
+    def _intervals(self, d: date):
+        if not self.is_workday(d):
+            return []
+        return [(datetime.combine(d, a, tzinfo=TZ), datetime.combine(d, b, tzinfo=TZ)) for a, b in OFFICE_HOURS]
+
+    def add_working_hours(self, start: datetime, hours: float) -> datetime:
+        """The moment ``hours`` working hours after ``start`` (office hours on working days only)."""
+        t = _local(start)
+        remaining = timedelta(hours=hours)
+        d = t.date()
+        if remaining <= timedelta(0):
+            return t
+        for _i in range(4000):
+            for a, b in self._intervals(d):
+                if t >= b:
+                    continue
+                begin = max(a, t)
+                span = b - begin
+                if remaining <= span:
+                    return begin + remaining
+                remaining -= span
+                t = b
+            d += timedelta(days=1)
+            t = datetime.combine(d, time(0), tzinfo=TZ)
+        raise ValueError("working-hour span too large")  # pragma: no cover
+
+    def working_hours_between(self, a: datetime, b: datetime) -> float:
+        """Working hours from ``a`` to ``b``; negative when ``b`` is before ``a``."""
+        a, b = _local(a), _local(b)
+        if b < a:
+            return -self.working_hours_between(b, a)
+        total = timedelta(0)
+        d = a.date()
+        while d <= b.date():
+            for s, e in self._intervals(d):
+                lo, hi = max(s, a), min(e, b)
+                if hi > lo:
+                    total += hi - lo
+            d += timedelta(days=1)
+        return total.total_seconds() / 3600
+
+
+def _local(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=TZ)
+    return value.astimezone(TZ)
+
+
+# --- module-level shortcuts (strict: an unknown year raises) -------------------------------
+
+def is_workday(d: date) -> bool:
+    return WorkCalendar().is_workday(d)
+
+
+def add_working_days(start: datetime | date, n: int) -> datetime:
+    return WorkCalendar().add_working_days(start, n)
+
+
+def add_working_hours(start: datetime, hours: float) -> datetime:
+    return WorkCalendar().add_working_hours(start, hours)
+
+
+def working_hours_between(a: datetime, b: datetime) -> float:
+    return WorkCalendar().working_hours_between(a, b)
+
+
+def unknown_years(years) -> list[int]:
+    """Of ``years``, those the calendar has no data for (for a warning banner)."""
+    cal = WorkCalendar()
+    return [y for y in sorted(set(years)) if not cal.year_known(y)]
+
+
+def set_override(d: date, is_workday: bool, note: str = ""):
+    """Create or change the override for one date (audited)."""
+    from . import audit
+    from .models import CalendarOverride
+
+    before = CalendarOverride.objects.filter(date=d).values("is_workday", "note").first()
+    obj, _created = CalendarOverride.objects.update_or_create(
+        date=d, defaults={"is_workday": is_workday, "note": (note or "")[:100]})
+    audit.record("core.calendar.override", obj, before=before,
+                 after={"date": d, "is_workday": is_workday, "note": obj.note})
+    return obj
+
+
+def delete_override(d: date) -> bool:
+    from . import audit
+    from .models import CalendarOverride
+
+    obj = CalendarOverride.objects.filter(date=d).first()
+    if obj is None:
+        return False
+    audit.record("core.calendar.override.delete", obj, before={"date": d, "is_workday": obj.is_workday,
+                                                               "note": obj.note})
+    obj.delete()
+    return True

@@ -1,0 +1,353 @@
+"""``/api/v1/matters`` and ``/api/v1/stats/units``: the loop over REST.
+
+Views parse and authorise; ``loop.services`` changes state; ``loop.selectors`` and
+``loop.metrics`` read. Scope: everything goes through ``Matter.objects.restrict`` — a matter
+outside the caller's scope is a 404, exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.http import JsonResponse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import Field, Query, Router, Schema
+
+from bihuan.core.errors import NotFound, ServiceError
+from bihuan.core.pagination import cursor_page
+from bihuan.orgs.models import OrgUnit
+
+from . import metrics, selectors, services, transitions
+from .models import Category, IdempotencyKey, Kind, Matter, Source
+
+router = Router(tags=["loop"])
+
+
+# --- schemas ------------------------------------------------------------------------------------
+
+class UnitRef(Schema):
+    id: int
+    name: str
+
+
+class MatterOut(Schema):
+    id: int
+    kind: str
+    title: str
+    description: str
+    category_id: int
+    category: str
+    source: str
+    state: str
+    state_label: str
+    version: int
+    location_unit: UnitRef
+    dispatch_unit: UnitRef
+    handling_unit: UnitRef | None
+    assisting_units: list[UnitRef]
+    address: str
+    reporter_name: str
+    reporter_phone: str = Field(description="masked")
+    created_at: datetime
+    dispatched_at: datetime | None
+    accept_due_at: datetime | None
+    accepted_at: datetime | None
+    warn_at: datetime | None
+    due_at: datetime | None
+    reported_at: datetime | None
+    closed_at: datetime | None
+    flagged: bool
+    merged_into: int | None
+    light: str
+    overdue: bool
+    remaining_hours: float | None
+    calendar_warning: str
+    actions: list[str]
+
+
+class MatterListItem(Schema):
+    id: int
+    kind: str
+    title: str
+    category_id: int
+    state: str
+    version: int
+    location_unit_id: int
+    handling_unit_id: int | None
+    created_at: datetime
+    due_at: datetime | None
+    flagged: bool
+    light: str
+
+
+class MatterPage(Schema):
+    items: list[MatterListItem]
+    next_cursor: str | None
+
+
+class AttachmentIn(Schema):
+    name: str
+    content_type: str
+    data_base64: str
+
+
+class MatterIn(Schema):
+    category: str = Field(description="category code or id")
+    location_unit: int
+    title: str
+    description: str
+    kind: str | None = None
+    reporter_name: str = ""
+    reporter_phone: str = ""
+    address: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    attachments: list[AttachmentIn] = []
+
+
+class ActionIn(Schema):
+    version: int
+    comment: str = ""
+    reason: str = ""
+    handling_unit: int | None = None
+    assisting_units: list[int] = []
+    passed: bool | None = None
+    satisfaction: str = ""
+    resolved: bool | None = None
+    days: int | None = None
+    approve: bool | None = None
+    into: int | None = None
+    title: str = ""
+    description: str = ""
+    attachments: list[AttachmentIn] = []
+
+
+class EventOut(Schema):
+    seq: int
+    at: datetime
+    actor: str
+    actor_unit: str | None
+    action: str
+    from_state: str
+    to_state: str
+    comment: str
+    data: dict
+    attachments: list[dict]
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _uploads(items: list[AttachmentIn]) -> list[services.Upload]:
+    out = []
+    for a in items or []:
+        try:
+            content = base64.b64decode(a.data_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ServiceError(_("Attachment %(name)s is not valid base64.") % {"name": a.name},
+                               {"attachments": _("Invalid base64.")})
+        out.append(services.Upload(a.name, a.content_type, content))
+    return out
+
+
+def _ref(u: OrgUnit | None):
+    return {"id": u.pk, "name": u.name} if u else None
+
+
+def matter_out(user, m: Matter, now: datetime) -> dict:
+    st = selectors.matter_status(m, now)
+    return {
+        "id": m.pk, "kind": m.kind, "title": m.title, "description": m.description,
+        "category_id": m.category_id, "category": m.category.name, "source": m.source,
+        "state": m.state, "state_label": str(m.get_state_display()), "version": m.version,
+        "location_unit": _ref(m.location_unit), "dispatch_unit": _ref(m.dispatch_unit),
+        "handling_unit": _ref(m.handling_unit),
+        "assisting_units": [_ref(a.unit) for a in m.assists.select_related("unit")],
+        "address": m.address, "reporter_name": m.reporter_name, "reporter_phone": m.reporter_phone_masked,
+        "created_at": m.created_at, "dispatched_at": m.dispatched_at, "accept_due_at": m.accept_due_at,
+        "accepted_at": m.accepted_at, "warn_at": m.warn_at, "due_at": m.due_at, "reported_at": m.reported_at,
+        "closed_at": m.closed_at, "flagged": m.flagged, "merged_into": m.merged_into_id,
+        "light": st.light, "overdue": st.overdue, "remaining_hours": st.remaining_hours,
+        "calendar_warning": m.calendar_warning, "actions": services.available_actions(user, m),
+    }
+
+
+def _category(value: str) -> Category:
+    value = str(value or "")
+    qs = Category.objects.filter(active=True)
+    cat = (qs.filter(pk=int(value)).first() if value.isdigit() else None) or qs.filter(code=value).first()
+    if cat is None:
+        raise ServiceError(_("Unknown category."), {"category": _("Unknown or inactive category.")})
+    return cat
+
+
+def _json(data) -> dict:
+    return json.loads(json.dumps(data, default=str, ensure_ascii=False))
+
+
+# --- endpoints ----------------------------------------------------------------------------------
+
+@router.post("/matters", response={201: MatterOut, 200: MatterOut}, summary="Register a matter (Idempotency-Key)")
+def create_matter(request, payload: MatterIn):
+    user = request.user
+    now = timezone.now()
+    key = (request.headers.get("Idempotency-Key") or "").strip()[:100]
+    body_hash = hashlib.sha256(request.body or b"").hexdigest()
+    if key:
+        prior = IdempotencyKey.objects.filter(user_id=user.pk, scope="matters.create", key=key).first()
+        if prior is not None:
+            if prior.request_hash != body_hash:
+                raise ServiceError(_("This Idempotency-Key was used with a different request."),
+                                   {"Idempotency-Key": _("Reused with a different body.")}, code="idempotency_mismatch")
+            resp = JsonResponse(prior.response, status=prior.status, json_dumps_params={"ensure_ascii": False})
+            resp["Idempotent-Replayed"] = "true"
+            return resp
+    loc = OrgUnit.objects.filter(pk=payload.location_unit).first()
+    if loc is None:
+        raise NotFound()
+    if payload.kind and payload.kind not in Kind.values:
+        raise ServiceError(_("Unknown kind."), {"kind": _("Unknown kind.")})
+    try:
+        with transaction.atomic():
+            m = services.create_matter(
+                user, category=_category(payload.category), location_unit=loc, title=payload.title,
+                description=payload.description, kind=payload.kind, source=Source.API,
+                reporter_name=payload.reporter_name, reporter_phone=payload.reporter_phone, address=payload.address,
+                lat=payload.lat, lon=payload.lon, uploads=_uploads(payload.attachments), now=now)
+            body = _json(matter_out(user, m, now))
+            if key:
+                IdempotencyKey.objects.create(user_id=user.pk, scope="matters.create", key=key,
+                                              request_hash=body_hash, status=201, response=body, matter=m)
+    except IntegrityError:
+        # A concurrent request with the same key won: replay its result.
+        prior = IdempotencyKey.objects.filter(user_id=user.pk, scope="matters.create", key=key).first()
+        if prior is None:
+            raise
+        return JsonResponse(prior.response, status=prior.status, json_dumps_params={"ensure_ascii": False})
+    return 201, body
+
+
+@router.get("/matters", response=MatterPage, summary="List matters in scope (filters, cursor pagination)")
+def list_matters(request, state: str | None = None, kind: str | None = None, category: str | None = None,
+                 unit: int | None = None, light: str | None = None, overdue: bool | None = None,
+                 flagged: bool | None = None, created_from: datetime | None = None,
+                 created_to: datetime | None = None, tab: str | None = None, q: str | None = None,
+                 cursor: str | None = None, limit: int = 50):
+    user, now = request.user, timezone.now()
+    unit_obj = None
+    if unit is not None:
+        unit_obj = OrgUnit.objects.filter(pk=unit).first()
+        if unit_obj is None:
+            return {"items": [], "next_cursor": None}
+    if light and light not in selectors.LIGHTS:
+        raise ServiceError(_("Unknown light."), {"light": "green, yellow, red or none"})
+    qs = selectors.matters_for(user, now=now, state=state.split(",") if state else None, kind=kind,
+                               category=category, unit=unit_obj, light=light, overdue=overdue, flagged=flagged,
+                               created_from=created_from, created_to=created_to, q=q)
+    if tab:
+        if tab not in selectors.INBOX_TABS:
+            raise ServiceError(_("Unknown tab."), {"tab": ", ".join(selectors.INBOX_TABS)})
+        qs = qs.filter(pk__in=selectors.inbox(user, tab, now=now).values("pk"))
+    qs = selectors.with_light(qs, now)
+    page = cursor_page(qs, order=["-created_at", "-id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.get("/matters/{matter_id}", response=MatterOut, summary="One matter with its derived status")
+def get_matter(request, matter_id: int):
+    now = timezone.now()
+    m = services.get_matter(request.user, matter_id)
+    return matter_out(request.user, m, now)
+
+
+@router.get("/matters/{matter_id}/events", response=list[EventOut], summary="The matter's timeline")
+def matter_events(request, matter_id: int):
+    m = services.get_matter(request.user, matter_id)
+    return [{"seq": e.seq, "at": e.at, "actor": e.actor_name, "actor_unit": e.actor_unit.name if e.actor_unit else None,
+             "action": e.action, "from_state": e.from_state, "to_state": e.to_state, "comment": e.comment,
+             "data": e.data, "attachments": [{"id": a.pk, "name": a.name, "content_type": a.content_type,
+                                              "size": a.size} for a in e.attachments.all()]}
+            for e in selectors.timeline(m)]
+
+
+@router.get("/matters/{matter_id}/similar", response=list[MatterListItem],
+            summary="Similar matters (same category, same township, last 90 days)")
+def similar(request, matter_id: int):
+    now = timezone.now()
+    m = services.get_matter(request.user, matter_id)
+    visible = Matter.objects.restrict(request.user, "view")
+    ids = [x.pk for x in selectors.similar_matters(m, now=now)]
+    return list(selectors.with_light(visible.filter(pk__in=ids), now).order_by("-created_at"))
+
+
+@router.post("/matters/{matter_id}/actions/{action}", response=MatterOut, summary="Perform a transition")
+def act(request, matter_id: int, action: str, payload: ActionIn):
+    if action not in transitions.ACTIONS and action != "similar_sweep":
+        raise ServiceError(_("Unknown action %(a)s.") % {"a": action},
+                           {"action": ", ".join(transitions.ACTIONS)}, code="unknown_action")
+    user, now = request.user, timezone.now()
+    params = payload.dict()
+    params["uploads"] = _uploads(payload.attachments)
+    services.perform(user, matter_id, action, version=payload.version, params=params, now=now)
+    m = services.get_matter(user, matter_id)
+    return matter_out(user, m, now)
+
+
+# --- supervision reads ----------------------------------------------------------------------
+
+def _unit_in_scope(user, unit_id: int) -> OrgUnit:
+    unit = OrgUnit.objects.filter(pk=unit_id).first()
+    if unit is None:
+        raise NotFound()
+    scope = user.get_scope("loop.matter.view")
+    if not (scope.all or scope.covers_path(unit.path) or unit.pk in scope.unit_ids):
+        raise NotFound()
+    return unit
+
+
+@router.get("/stats/units", summary="Metrics for the unit's children over a period")
+def stats_units(request, unit: int, from_: datetime | None = Query(None, alias="from"),  # noqa: B008
+                to: datetime | None = None):
+    now = timezone.now()
+    u = _unit_in_scope(request.user, unit)
+    end = to or now
+    start = from_ or end.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    if start >= end:
+        raise ServiceError(_("'from' must be before 'to'."), {"from": _("Empty period.")})
+    return _json(metrics.children_metrics(u, start=start, end=end, now=now))
+
+
+@router.get("/supervision/board", summary="Open, yellow, red and flagged matters by child unit")
+def board(request, unit: int):
+    u = _unit_in_scope(request.user, unit)
+    return selectors.supervision_board(request.user, u, now=timezone.now())
+
+
+@router.get("/supervision/backlog", summary="Open matters of a unit by age and light (清仓见底)")
+def backlog(request, unit: int):
+    u = _unit_in_scope(request.user, unit)
+    return selectors.backlog(request.user, u, now=timezone.now())
+
+
+@router.get("/supervision/hotspots", summary="Category × unit over a threshold in a window (未诉先办)")
+def hotspot_list(request, unit: int, window_days: int = 30, threshold: int = 3):
+    u = _unit_in_scope(request.user, unit)
+    return selectors.hotspots(request.user, u, now=timezone.now(), window_days=max(1, min(window_days, 366)),
+                              threshold=max(1, threshold))
+
+
+@router.get("/inbox", summary="Inbox tab counts for the caller")
+def inbox_counts(request):
+    return selectors.inbox_counts(request.user, now=timezone.now())
+
+
+@router.get("/categories", summary="Active matter categories")
+def categories(request):
+    return [{"id": c.pk, "code": c.code, "name": c.name, "kind": c.kind, "accept_hours": float(c.accept_hours),
+             "handle_days": c.handle_days, "warn_percent": c.warn_percent, "max_extensions": c.max_extensions}
+            for c in Category.objects.filter(active=True)]

@@ -1,0 +1,266 @@
+"""Reads of the loop. Every derived value is computed here from deadlines, events and ``now``.
+
+* **light** — ``red`` when overdue; ``yellow`` when the warning point has passed, or when a
+  dispatched matter has not been accepted within its acceptance limit; ``green`` otherwise
+  for open matters; ``none`` for closed and merged ones.
+* **overdue** — dispatched or in progress with ``due_at < now``, or reported after ``due_at``.
+
+All of them are SQL expressions (``Q``/``Case``) so lists, tabs, counts and boards filter and
+aggregate in the database; ``matter_status()`` gives the same values for one matter in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Case, CharField, Count, F, Q, QuerySet, Value, When
+from django.db.models.functions import StrIndex, Substr
+
+from bihuan.core.calendar import WorkCalendar
+from bihuan.core.errors import NotFound
+from bihuan.orgs.models import OrgUnit
+
+from .models import FINAL_STATES, OPEN_STATES, Matter, State
+
+S = State
+LIGHTS = ("green", "yellow", "red", "none")
+
+
+# --- derived values as SQL ----------------------------------------------------------------------
+
+def overdue_q(now: datetime) -> Q:
+    return (Q(state__in=[S.DISPATCHED, S.IN_PROGRESS], due_at__lt=now)
+            | Q(state=S.REPORTED, reported_at__gt=F("due_at")))
+
+
+def due_soon_q(now: datetime) -> Q:
+    """Yellow: still within the deadline, but past the warning point or not accepted in time."""
+    running = Q(state__in=[S.DISPATCHED, S.IN_PROGRESS], due_at__gte=now)
+    return running & (Q(warn_at__lte=now) | Q(state=S.DISPATCHED, accept_due_at__lt=now))
+
+
+def light_q(light: str, now: datetime) -> Q:
+    if light == "red":
+        return overdue_q(now)
+    if light == "yellow":
+        return due_soon_q(now) & ~overdue_q(now)
+    if light == "green":
+        return Q(state__in=OPEN_STATES) & ~overdue_q(now) & ~due_soon_q(now)
+    if light == "none":
+        return Q(state__in=FINAL_STATES)
+    return Q(pk__in=[])
+
+
+def light_expr(now: datetime) -> Case:
+    return Case(
+        When(state__in=FINAL_STATES, then=Value("none")),
+        When(overdue_q(now), then=Value("red")),
+        When(due_soon_q(now), then=Value("yellow")),
+        default=Value("green"), output_field=CharField())
+
+
+def with_light(qs: QuerySet, now: datetime) -> QuerySet:
+    return qs.annotate(light=light_expr(now))
+
+
+@dataclass
+class MatterStatus:
+    light: str
+    overdue: bool
+    remaining_hours: float | None  # working hours to due_at; negative when overdue
+    calendar_warning: str
+
+
+def matter_status(m: Matter, now: datetime) -> MatterStatus:
+    """The derived values of one matter (same rules as the SQL expressions above)."""
+    if m.state in FINAL_STATES:
+        return MatterStatus("none", False, None, m.calendar_warning)
+    overdue = bool(m.due_at and ((m.state in (S.DISPATCHED, S.IN_PROGRESS) and m.due_at < now)
+                                 or (m.state == S.REPORTED and m.reported_at and m.reported_at > m.due_at)))
+    soon = bool(m.due_at and m.state in (S.DISPATCHED, S.IN_PROGRESS) and m.due_at >= now and (
+        (m.warn_at and m.warn_at <= now) or (m.state == S.DISPATCHED and m.accept_due_at and m.accept_due_at < now)))
+    light = "red" if overdue else "yellow" if soon else "green"
+    remaining = None
+    if m.due_at and m.state in (S.DISPATCHED, S.IN_PROGRESS):
+        remaining = round(WorkCalendar(strict=False).working_hours_between(now, m.due_at), 2)
+    return MatterStatus(light, overdue, remaining, m.calendar_warning)
+
+
+# --- lists --------------------------------------------------------------------------------------
+
+def unit_q(unit: OrgUnit, *, field: str = "handling_unit") -> Q:
+    """Matters whose ``field`` unit is ``unit`` or below it."""
+    return Q(**{f"{field}__path__startswith": unit.path})
+
+
+def subtree_q(unit: OrgUnit) -> Q:
+    """Matters that belong to a unit's subtree: handled there, or (not yet dispatched) located there."""
+    return unit_q(unit) | (Q(handling_unit__isnull=True) & (unit_q(unit, field="location_unit")
+                                                            | unit_q(unit, field="dispatch_unit")))
+
+
+def matters_for(user, *, now: datetime, state=None, kind=None, category=None, unit: OrgUnit | None = None,
+                light: str | None = None, overdue: bool | None = None, flagged: bool | None = None,
+                created_from=None, created_to=None, q: str | None = None) -> QuerySet:
+    qs = Matter.objects.restrict(user, "view")
+    if state:
+        qs = qs.filter(state__in=state if isinstance(state, list | tuple) else [state])
+    if kind:
+        qs = qs.filter(kind=kind)
+    if category:
+        qs = qs.filter(category_id=category) if str(category).isdigit() else qs.filter(category__code=category)
+    if unit is not None:
+        qs = qs.filter(subtree_q(unit))
+    if light:
+        qs = qs.filter(light_q(light, now))
+    if overdue is not None:
+        qs = qs.filter(overdue_q(now)) if overdue else qs.exclude(overdue_q(now))
+    if flagged is not None:
+        qs = qs.filter(flagged=flagged)
+    if created_from:
+        qs = qs.filter(created_at__gte=created_from)
+    if created_to:
+        qs = qs.filter(created_at__lt=created_to)
+    if q:
+        qs = qs.filter(title__contains=q)
+    return qs
+
+
+def _perm_unit_q(user, perm: str, field: str) -> Q:
+    scope = user.get_scope(perm)
+    if scope.all:
+        return Q()
+    parts = Q(pk__in=[])
+    for p in scope.subtree_paths:
+        parts |= Q(**{f"{field}__path__startswith": p})
+    if scope.unit_ids:
+        parts |= Q(**{f"{field}_id__in": sorted(scope.unit_ids)})
+    return parts
+
+
+INBOX_TABS = ("to_dispatch", "to_accept", "in_progress", "due_soon", "overdue", "to_evaluate", "closed")
+INBOX_LABELS = {"to_dispatch": "待交办", "to_accept": "待签收", "in_progress": "办理中", "due_soon": "即将超期",
+                "overdue": "已超期", "to_evaluate": "待评估", "closed": "已办结"}
+
+
+def inbox(user, tab: str, *, now: datetime) -> QuerySet:
+    """One tab of the inbox: SQL filters on state and deadlines vs ``now``, within the user's scope.
+
+    to_dispatch 待交办 — new, at a dispatching unit the user dispatches for;
+    to_accept 待签收 — dispatched to a unit the user handles for;
+    in_progress 办理中 — in progress, neither due soon nor overdue;
+    due_soon 即将超期 — yellow; overdue 已超期 — red; to_evaluate 待评估 — reported, the user evaluates;
+    closed 已办结 — closed.
+    """
+    qs = Matter.objects.restrict(user, "view")
+    if tab == "to_dispatch":
+        return qs.filter(state=S.NEW).filter(_perm_unit_q(user, "loop.matter.dispatch", "dispatch_unit"))
+    if tab == "to_accept":
+        return qs.filter(state=S.DISPATCHED).filter(_perm_unit_q(user, "loop.matter.handle", "handling_unit"))
+    if tab == "in_progress":
+        return qs.filter(state=S.IN_PROGRESS).exclude(overdue_q(now)).exclude(due_soon_q(now))
+    if tab == "due_soon":
+        return qs.filter(due_soon_q(now)).exclude(overdue_q(now))
+    if tab == "overdue":
+        return qs.filter(overdue_q(now))
+    if tab == "to_evaluate":
+        return qs.filter(state=S.REPORTED).filter(_perm_unit_q(user, "loop.matter.evaluate", "dispatch_unit"))
+    if tab == "closed":
+        return qs.filter(state=S.CLOSED)
+    raise NotFound()
+
+
+def inbox_counts(user, *, now: datetime) -> dict[str, int]:
+    return {tab: inbox(user, tab, now=now).count() for tab in INBOX_TABS}
+
+
+# --- supervision board, backlog, hotspots, similar ----------------------------------------------
+
+def _child_key(unit: OrgUnit):
+    """SQL: the id (as text) of the child of ``unit`` whose subtree holds the lead unit."""
+    rest = Substr("handling_unit__path", len(unit.path) + 1)
+    return Substr(rest, 1, StrIndex(rest, Value("/")) - 1)
+
+
+def _require_view_unit(user, unit: OrgUnit) -> None:
+    if user is None:
+        return
+    scope = user.get_scope("loop.matter.view")
+    if not (scope.all or scope.covers_path(unit.path) or unit.pk in scope.unit_ids):
+        raise NotFound()
+
+
+def supervision_board(user, unit: OrgUnit, *, now: datetime) -> list[dict]:
+    """Per child unit (plus the unit itself as "本级"): open, yellow, red, flagged, awaiting
+    acceptance and awaiting evaluation, counted in one grouped query. Drill down by calling
+    it again with a child."""
+    _require_view_unit(user, unit)
+    base = Matter.objects.filter(handling_unit__path__startswith=unit.path, state__in=OPEN_STATES)
+    aggs = {
+        "open": Count("id"),
+        "red": Count("id", filter=overdue_q(now)),
+        "yellow": Count("id", filter=due_soon_q(now) & ~overdue_q(now)),
+        "flagged": Count("id", filter=Q(flagged=True)),
+        "to_accept": Count("id", filter=Q(state=S.DISPATCHED)),
+        "to_evaluate": Count("id", filter=Q(state=S.REPORTED)),
+    }
+    rows = {r["child"]: r for r in base.exclude(handling_unit=unit).annotate(child=_child_key(unit))
+            .values("child").annotate(**aggs).order_by()}
+    own = base.filter(handling_unit=unit).aggregate(**aggs)
+    out = []
+    for child in OrgUnit.objects.filter(parent=unit).order_by("sort", "code"):
+        r = rows.get(str(child.pk), {})
+        out.append({"unit_id": child.pk, "unit_name": child.name, "level": child.level,
+                    **{k: r.get(k, 0) for k in aggs}})
+    out.append({"unit_id": unit.pk, "unit_name": unit.name, "level": unit.level, "own": True, **own})
+    return out
+
+
+AGE_BUCKETS = (("0-7", 0, 7), ("8-30", 8, 30), ("31-90", 31, 90), (">90", 91, None))
+
+
+def backlog(user, unit: OrgUnit, *, now: datetime) -> dict:
+    """清仓见底: open matters of the unit's subtree by age (days since registration) × light.
+    ``total`` reaches zero when everything is done."""
+    _require_view_unit(user, unit)
+    whens = []
+    for label, lo, _hi in reversed(AGE_BUCKETS):
+        whens.append(When(created_at__lte=now - timedelta(days=lo), then=Value(label)))
+    qs = (Matter.objects.filter(subtree_q(unit), state__in=OPEN_STATES)
+          .annotate(age=Case(*whens, default=Value("0-7"), output_field=CharField()), light=light_expr(now))
+          .values("age", "light").annotate(n=Count("id")).order_by())
+    grid = {label: dict.fromkeys(("green", "yellow", "red"), 0) for label, *_ in AGE_BUCKETS}
+    total = 0
+    for r in qs:
+        grid[r["age"]][r["light"]] = r["n"]
+        total += r["n"]
+    return {"unit_id": unit.pk, "total": total, "by_age": grid}
+
+
+def hotspots(user, unit: OrgUnit, *, now: datetime, window_days: int = 30, threshold: int = 3) -> list[dict]:
+    """未诉先办: (category × location unit) with at least ``threshold`` matters registered in the
+    last ``window_days`` days, in the unit's subtree. Largest first."""
+    _require_view_unit(user, unit)
+    rows = (Matter.objects.filter(location_unit__path__startswith=unit.path,
+                                  created_at__gte=now - timedelta(days=window_days), created_at__lt=now)
+            .exclude(source="proactive")
+            .values("category_id", "category__name", "location_unit_id", "location_unit__name")
+            .annotate(n=Count("id")).filter(n__gte=threshold).order_by("-n", "category_id", "location_unit_id"))
+    return [{"category_id": r["category_id"], "category": r["category__name"], "unit_id": r["location_unit_id"],
+             "unit_name": r["location_unit__name"], "count": r["n"], "window_days": window_days} for r in rows[:200]]
+
+
+def similar_matters(matter: Matter, *, now: datetime, days: int = 90, limit: int = 5) -> QuerySet:
+    """Matters of the same category in the same township in the last ``days`` days."""
+    from .services import township_of
+
+    town = township_of(matter.location_unit)
+    return (Matter.objects.filter(category_id=matter.category_id, location_unit__path__startswith=town.path,
+                                  created_at__gte=now - timedelta(days=days))
+            .exclude(pk=matter.pk).select_related("location_unit").order_by("-created_at", "-id")[:limit])
+
+
+def timeline(matter: Matter) -> QuerySet:
+    return matter.events.select_related("actor_unit").prefetch_related("attachments").order_by("seq")
+
