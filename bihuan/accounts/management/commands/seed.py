@@ -53,6 +53,10 @@ class Command(BaseCommand):
                 created = True
             if if_empty and not created and not no_users:
                 account_seed.ensure_demo_users()  # a reused tree still gets any missing demo user
+            # Residents and households (a later app, so imported here; skipped when already seeded).
+            from bihuan.people.seed import seed_people
+
+            people = seed_people(scale, seed, progress=progress)
         elapsed = time.perf_counter() - started
         if verbosity == 0:
             return
@@ -60,4 +64,5 @@ class Command(BaseCommand):
         if created:
             self.stdout.write(self.style.SUCCESS(f"Seeded scale={scale} seed={seed} in {elapsed:.1f} s"))
         self.stdout.write("  " + "  ".join(f"{zh} {counts[key]:,}" for key, zh in LEVEL_LABELS))
+        self.stdout.write("  " + "  ".join(f"{k} {v:,}" for k, v in people.items() if k != "skipped"))
         account_seed.print_logins(self.stdout)
