@@ -868,17 +868,25 @@ def can(user, kind: Kind, verb: str) -> bool:
 
 
 def export(kind: Kind | str, out, *, user=None, fmt: str = "xlsx", unit=None,
-           progress: Progress | None = None, now: datetime | None = None) -> int:
-    """Write the rows of ``kind`` in the user's export scope to ``out``; one audit entry."""
+           progress: Progress | None = None, now: datetime | None = None, unmasked: bool = False) -> int:
+    """Write the rows of ``kind`` in the user's export scope to ``out``; one audit entry.
+
+    ``unmasked`` (kinds with protected numbers) needs ``<prefix>.export_unmasked`` and is audited as such.
+    """
     kind = get_kind(kind) if isinstance(kind, str) else kind
     if fmt not in FORMATS:
         raise TabularError(_("Unknown format %(fmt)s; use xlsx or csv.") % {"fmt": fmt}, code="bad_format")
-    objects = kind.export_rows(user, unit=unit)
+    if unmasked and not can(user, kind, "export_unmasked"):
+        from .errors import PermissionDenied
+
+        raise PermissionDenied(_("Unmasked export needs its own permission."))
+    objects = kind.export_rows(user, unit=unit, **({"unmasked": True} if unmasked else {}))
     n = write_table(out, fmt, kind.spec.headers, spec_rows(kind.spec, objects),
                     sheet_title=kind.spec.sheet_title, widths=[c.width for c in kind.spec.columns],
                     progress=progress)
     audit.record(f"{kind.permission_prefix}.export", object_type=kind.name,
                  object_id=getattr(unit, "pk", "") or "", unit=unit,
                  extra={"kind": kind.name, "format": fmt, "rows": n,
-                        "unit": getattr(unit, "code", None)}, now=now)
+                        "unit": getattr(unit, "code", None), **({"unmasked": True} if unmasked else {})},
+                 now=now)
     return n

@@ -24,6 +24,8 @@ class Command(BaseCommand):
                             help="Act as this user: only their export scope (default: system, full scope).")
         parser.add_argument("--format", choices=tb.FORMATS, default=None,
                             help="xlsx (default) or csv (utf-8-sig); default taken from --out's extension.")
+        parser.add_argument("--unmasked", action="store_true",
+                            help="Full ID and phone numbers (needs the kind's export_unmasked permission; audited).")
         parser.add_argument("--out", metavar="FILE",
                             help="Where to write (default: KIND-YYYYMMDD-HHMMSS.FORMAT here; '-' for stdout).")
 
@@ -54,6 +56,10 @@ class Command(BaseCommand):
         with acting_as(user), tqdm(total=total, desc=f"export {k.name}", unit="row", file=self.stderr,
                                    disable=out == "-" or opts.get("verbosity", 1) == 0) as bar:
             target = sys.stdout.buffer if out == "-" else out
-            n = tb.export(k, target, user=user, fmt=fmt, unit=unit, progress=bar.update)
+            try:
+                n = tb.export(k, target, user=user, fmt=fmt, unit=unit, progress=bar.update,
+                              unmasked=opts.get("unmasked", False))
+            except tb.ServiceError as exc:
+                raise CommandError(str(exc.message))
         if out != "-":
             self.stdout.write(f"{n} rows → {out}")
