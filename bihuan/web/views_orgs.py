@@ -70,6 +70,7 @@ def _unit_context(request, unit: OrgUnit) -> dict:
         "can_change": OrgUnit.objects.restrict(user, "change").filter(pk=unit.pk).exists(),
         "can_move": unit.parent_id is not None and OrgUnit.objects.restrict(user, "move").filter(pk=unit.pk).exists(),
         "can_add_child": unit.level < Level.GRID,
+        "can_export": OrgUnit.objects.restrict(user, "export").filter(pk=unit.pk).exists(),
     }
 
 
