@@ -198,7 +198,7 @@ def _apply_numbers(person: Person, cleaned: Cleaned, user, *, clear_id: bool = F
         existing = Person.objects.select_related("unit").filter(id_number_bidx=bidx).exclude(pk=person.pk).first()
         if existing is not None:
             msg = holder_message(user, existing)
-            raise Conflict(msg, field_errors={"id_number": msg}, code="duplicate")
+            raise Conflict(msg, field_errors={"id_number": msg})
         p = protect_id_number(cleaned.id_number)
         person.id_number_enc, person.id_number_bidx, person.id_number_masked = p.enc, p.bidx, p.masked
     elif clear_id:
@@ -217,7 +217,7 @@ def _save_unique(obj, **kw) -> None:
     except IntegrityError:
         # Another registration of the same number won the race.
         msg = _("This ID number is already registered.")
-        raise Conflict(msg, field_errors={"id_number": msg}, code="duplicate")
+        raise Conflict(msg, field_errors={"id_number": msg})
 
 
 # --- persons -------------------------------------------------------------------------------
