@@ -38,7 +38,8 @@ def pytest_runtest_teardown(item, nextitem):
     Later transactional tests then find the database as migrations left it.
     """
     yield
-    if "transactional_db" in getattr(item, "fixturenames", ()):
+    # After the last test the session teardown has already dropped the test database.
+    if nextitem is not None and "transactional_db" in getattr(item, "fixturenames", ()):
         _ensure_builtin_roles(item.config)
 
 
