@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from bihuan.accounts.models import Binding, User
-from bihuan.accounts.seed import DEMO_PASSWORD, DEMO_USERS
+from bihuan.accounts.seed import DEMO_PASSWORD, DEMO_USERS, ensure_demo_users
+from bihuan.core.context import acting_as
 from bihuan.core.models import AuditEntry
 from bihuan.orgs import seed as org_seed
 from bihuan.orgs.models import Level, OrgUnit, PartyOrg, PartyOrgKind
@@ -50,7 +51,10 @@ def wipe_seeded_data() -> None:
 
 @pytest.fixture
 def seeded(db):
-    return run_seed("--scale", "demo")
+    """The demo tree and demo users, without the later apps' seeds (the command test runs those)."""
+    with acting_as(None, username="seed"):
+        org_seed.seed_tree("demo", progress=False)
+        ensure_demo_users()
 
 
 def test_demo_has_the_real_city_and_counties(seeded):
@@ -128,14 +132,18 @@ def test_one_audit_entry_for_the_tree(seeded):
 
 
 def test_same_seed_same_tree_and_other_seed_other_names(db):
-    run_seed("--scale", "demo", "--seed", "7", "--no-users")
+    def seed(n):
+        with acting_as(None, username="seed"):
+            org_seed.seed_tree("demo", n, progress=False)
+
+    seed(7)
     first = tree_digest()
     names_7 = set(OrgUnit.objects.values_list("name", flat=True))
     wipe_seeded_data()
-    run_seed("--scale", "demo", "--seed", "7", "--no-users")
+    seed(7)
     assert tree_digest() == first
     wipe_seeded_data()
-    run_seed("--scale", "demo", "--seed", "8", "--no-users")
+    seed(8)
     assert tree_digest() != first
     names_8 = set(OrgUnit.objects.values_list("name", flat=True))
     assert {"济宁市", "任城区", "李营街道", "芦庙村", "薛庙社区"} <= names_7 & names_8
@@ -188,16 +196,21 @@ def test_demo_users_bindings_and_login(seeded, client):
     assert OrgUnit.objects.restrict(User.objects.get(username="city_admin")).count() == OrgUnit.objects.count()
 
 
-def test_output_lists_counts_and_logins(seeded):
-    assert "网格" in seeded and "lumiao_grid" in seeded and DEMO_PASSWORD in seeded
+def test_command_seeds_prints_and_reuses_with_if_empty(db):
+    """The command end to end (with whatever later apps seed too), then --if-empty reuse."""
+    out = run_seed("--scale", "demo")
+    assert "Seeded scale=demo seed=2022" in out
+    assert "网格" in out and "lumiao_grid" in out and DEMO_PASSWORD in out
+    tree_entries = AuditEntry.objects.filter(action="seed", object_type="orgs.orgunit")
+    assert tree_entries.count() == 1
+    assert set(User.objects.filter(username__in=[u.username for u in DEMO_USERS])
+               .values_list("username", flat=True)) == {u.username for u in DEMO_USERS}
 
-
-def test_if_empty_reuses_the_tree(seeded):
     before = tree_digest(), OrgUnit.objects.count(), User.objects.count()
     out = run_seed("--scale", "demo", "--if-empty")
     assert "already seeded" in out
     assert (tree_digest(), OrgUnit.objects.count(), User.objects.count()) == before
-    assert AuditEntry.objects.filter(action="seed").count() == 1
+    assert tree_entries.count() == 1
     with pytest.raises(CommandError):
         run_seed("--scale", "demo")
     # A missing demo user is added back on reuse.
