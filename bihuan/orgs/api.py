@@ -43,7 +43,11 @@ def list_units(request, parent: int | None = None, level: int | None = None, q: 
         qs = qs.filter(level=level)
     if q:
         qs = qs.filter(name__contains=q) | qs.filter(code__startswith=q)
-    page = cursor_page(qs, order=["code", "id"], cursor=cursor, limit=limit)
+    # Children of one parent walk the (parent, sort, code) index. A whole subtree is read in
+    # path order: the path index serves both the scope prefix and the order, whereas ordering
+    # a subtree by code made PostgreSQL walk the code index and discard most rows.
+    order = ["sort", "code", "id"] if parent is not None else ["path"]
+    page = cursor_page(qs, order=order, cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
