@@ -273,6 +273,10 @@ class HouseholdOut(Schema):
 class HouseholdDetail(HouseholdOut):
     members: list[MemberOut]
 
+    @staticmethod
+    def resolve_members(obj):
+        return obj.shown_members
+
 
 class HouseholdPage(Schema):
     items: list[HouseholdOut]
@@ -308,11 +312,10 @@ def _member_person(user, pk: int | None, field: str) -> Person | None:
     return p
 
 
-def _detail(h: Household, user) -> dict:
-    members = Person.objects.restrict(user, "view").filter(household=h).order_by("id")[:100]
-    out = HouseholdOut.from_orm(h).dict()
-    out["members"] = list(members)
-    return out
+def _detail(h: Household, user) -> Household:
+    # Members the caller may see (a household never has more than a few; capped anyway).
+    h.shown_members = list(Person.objects.restrict(user, "view").filter(household=h).order_by("id")[:100])
+    return h
 
 
 @households_router.get("", response=HouseholdPage, summary="List households (scope-filtered)")

@@ -1,0 +1,311 @@
+"""Bulk import/export of people and households: bad input, scope, masking, atomicity, kill -9."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from openpyxl import Workbook, load_workbook
+
+from bihuan.core import tabular as tb
+from bihuan.core.errors import PermissionDenied
+from bihuan.core.models import AuditEntry
+from bihuan.people import services
+from bihuan.people.models import Household, Person, Vulnerability
+from bihuan.people.validators import build_id_number
+
+HEADERS = ["姓名", "性别", "出生日期", "身份证号", "联系电话", "住址", "所属单位代码", "户编号", "与户主关系",
+           "政治面貌", "后备人才", "学历", "独居", "慢性病"]
+GRID = "370811008201001"
+
+
+def ident(n: int) -> str:
+    return build_id_number("370811", date(1940, 1, 1) + timedelta(days=n // 400), n % 400)
+
+
+def row(n: int, **over) -> list:
+    base = {"姓名": ["张晓明", "张华", "李军", "王芳"][n % 4], "性别": "", "出生日期": "", "身份证号": ident(n),
+            "联系电话": f"139{n:08d}", "住址": f"芦庙村{n}号", "所属单位代码": GRID, "户编号": f"H{n // 3}",
+            "与户主关系": "户主" if n % 3 == 0 else "子女", "政治面貌": "中共党员" if n % 17 == 0 else "群众",
+            "后备人才": "否", "学历": "", "独居": "是" if n % 50 == 0 else "否", "慢性病": ""}
+    base.update(over)
+    return [base[h] for h in HEADERS]
+
+
+def xlsx(path: Path, rows, headers=HEADERS) -> Path:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(headers)
+    for r in rows:
+        ws.append(r)
+    wb.save(path)
+    return path
+
+
+def run(tmp_path, rows, *, user=None, mode=tb.ATOMIC, name="people.xlsx", headers=HEADERS, dry_run=False):
+    src = tb.open_source(xlsx(tmp_path / name, rows, headers))
+    return tb.run_import("people", src, user=user, mode=mode, dry_run=dry_run), src
+
+
+def test_good_file_imports_with_one_audit_entry(tmp_path, tree, users):
+    before = AuditEntry.objects.count()
+    result, src = run(tmp_path, [row(n) for n in range(30)], user=users.liying_staff)
+    assert result.ok and result.applied and result.created == 30
+    assert Person.objects.count() == 30 and Household.objects.count() == 10
+    assert Household.objects.get(code="H0").head.relation == "head"
+    assert Vulnerability.objects.filter(living_alone=True).count() == 1
+    assert Person.objects.filter(party_status="formal").count() == 2
+    entries = AuditEntry.objects.order_by("id")[before:]
+    assert len(entries) == 1
+    e = entries[0]
+    assert e.action == "people.person.import" and e.extra["sha256"] == src.sha256
+    assert (e.extra["rows"], e.extra["created"], e.extra["result"]) == (30, 30, "applied")
+    assert e.unit_path == tree.lumiao_g1.path  # filed under the unit the rows went to
+    p = Person.objects.get(id_number_bidx=services.id_number_bidx(ident(0)))
+    assert p.name_initials == "zxm" and p.phone_masked == "139****0000" and ident(0) not in p.id_number_enc
+
+
+def test_bad_rows_refuse_the_whole_file_and_are_reported(tmp_path, tree):
+    good = ident(1)
+    rows = [row(0), row(1, 身份证号=good[:-1] + ("0" if good[-1] != "0" else "1")),
+            row(2, 身份证号="37081119500230" + "1234"), row(3, 出生日期="1999-01-01"), row(4, 联系电话="12345"),
+            row(5, 性别="男" if int(ident(5)[16]) % 2 == 0 else "女"), row(6, 政治面貌="会员")]
+    result, src = run(tmp_path, rows)
+    assert not result.applied and Person.objects.count() == 0 and Household.objects.count() == 0
+    assert sorted(result.invalid_rows) == [3, 4, 5, 6, 7, 8]
+    out = tmp_path / "report.xlsx"
+    tb.write_error_report(out, "people", src, result)
+    ws = load_workbook(out).active
+    header = [c.value for c in ws[1]]
+    assert header[-1] == "错误"
+    errors = [r[-1] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert errors[0] in (None, "") and all(errors[1:])
+
+
+def test_valid_only_imports_the_rest(tmp_path, tree):
+    rows = [row(n) for n in range(40)]
+    rows[7] = row(7, 身份证号="370811195002301234")
+    result, _ = run(tmp_path, rows, mode=tb.VALID_ONLY)
+    assert result.applied and result.outcome == "partial" and result.created == 39
+    assert Person.objects.count() == 39
+
+
+def test_duplicates_in_file_and_against_database(tmp_path, tree, users):
+    fifteen = ident(3)[:6] + ident(3)[8:17]  # the 15-digit form of the same number
+    result, _ = run(tmp_path, [row(3), row(4), row(5, 身份证号=fifteen)])
+    assert sorted(result.invalid_rows) == [4] and "2" in result.errors[0].message
+    # One person already registered in 芦庙村; another in 兖州 (outside 李营's scope).
+    services.create_person(None, unit=tree.lumiao, name="已登记", id_number=ident(10))
+    services.create_person(None, unit=tree.xuemiao, name="外区人", id_number=ident(11))
+    result, _ = run(tmp_path, [row(10), row(11), row(12)], user=users.liying_staff, name="b.xlsx")
+    msgs = {e.row: e.message for e in result.errors}
+    assert "芦庙村" in msgs[2] and "已登记" in msgs[2]
+    assert "薛庙" not in msgs[3] and "外区人" not in msgs[3]
+    assert Person.objects.count() == 2
+
+
+def test_units_out_of_scope_and_unknown(tmp_path, tree, users):
+    result, _ = run(tmp_path, [row(1, 所属单位代码=tree.xuemiao.code), row(2, 所属单位代码="370811999999"),
+                               row(3)], user=users.liying_staff)
+    assert sorted(result.invalid_rows) == [2, 3] and Person.objects.count() == 0
+    assert result.errors[0].message == result.errors[1].message  # out of scope looks like unknown
+
+
+def test_wrong_headers_empty_and_renamed_files(tmp_path, tree):
+    result, _ = run(tmp_path, [row(1)], headers=["名字", *HEADERS[1:]])
+    assert result.file_error and "姓名" in result.file_error
+    result, _ = run(tmp_path, [], name="empty.xlsx")
+    assert result.file_error
+    fake = tmp_path / "photo.xlsx"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 200)
+    assert tb.run_import("people", tb.open_source(fake)).file_error
+    zero = tmp_path / "zero.xlsx"
+    zero.write_bytes(b"")
+    with pytest.raises(tb.TabularError):
+        tb.open_source(zero)
+    assert Person.objects.count() == 0
+
+
+def test_a_200_mb_file_is_refused_before_parsing(tmp_path, tree):
+    big = tmp_path / "big.csv"
+    with open(big, "wb") as fh:
+        fh.truncate(200 * 1024 * 1024)  # sparse: 200 MB without writing them
+    with pytest.raises(tb.TabularError) as exc:
+        tb.open_source(big)
+    assert exc.value.code == "too_large"
+
+
+def test_formula_cells_are_refused(tmp_path, tree):
+    result, _ = run(tmp_path, [row(1, 住址="=HYPERLINK(\"http://x\",\"点击\")"), row(2, 姓名="=1+1")])
+    assert sorted(result.invalid_rows) == [2, 3] and Person.objects.count() == 0
+
+
+def test_csv_utf8_sig_import(tmp_path, tree):
+    path = tmp_path / "people.csv"
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(HEADERS)
+        for n in range(5):
+            w.writerow(row(n))
+    result = tb.run_import("people", tb.open_source(path))
+    assert result.applied and result.created == 5
+
+
+def _export(kind, user=None, unmasked=False, unit=None):
+    out = io.BytesIO()
+    tb.export(kind, out, user=user, fmt="csv", unmasked=unmasked, unit=unit)
+    return out.getvalue().decode("utf-8-sig")
+
+
+def test_export_is_masked_scoped_and_neutralised(tmp_path, tree, users):
+    run(tmp_path, [row(n) for n in range(6)])
+    services.create_person(None, unit=tree.xuemiao, name="外区人", id_number=ident(99), address="=cmd|' /C calc'!A0")
+    text = _export("people", users.liying_staff)
+    assert "张" in text and "外区人" not in text
+    assert ident(0) not in text and "13900000000" not in text and "139****0000" in text
+    all_text = _export("people", None)
+    assert "'=cmd" in all_text  # a formula-looking cell is neutralised
+    entry = AuditEntry.objects.filter(action="people.person.export").latest("id")
+    assert entry.extra["rows"] == 7 and ident(0) not in str(entry.extra)
+
+
+def test_unmasked_export_needs_its_own_permission(tmp_path, tree, users):
+    run(tmp_path, [row(n) for n in range(3)])
+    with pytest.raises(PermissionDenied):
+        _export("people", users.liying_staff, unmasked=True)
+    text = _export("people", users.city_admin, unmasked=True)
+    assert ident(0) in text and "13900000000" in text
+    assert AuditEntry.objects.filter(action="people.person.export").latest("id").extra["unmasked"] is True
+
+
+def test_round_trip_of_an_unmasked_export_reports_duplicates(tmp_path, tree, users):
+    run(tmp_path, [row(n) for n in range(3)])
+    path = tmp_path / "out.xlsx"
+    with open(path, "wb") as fh:
+        tb.export("people", fh, user=users.city_admin, unmasked=True)
+    result = tb.run_import("people", tb.open_source(path), dry_run=True)
+    assert not result.file_error and result.invalid == 3  # same headers read back; all already registered
+
+
+def test_households_import_and_reserve_export(tmp_path, tree, users):
+    carer = services.create_person(None, unit=tree.lumiao, name="李建国", party_status="formal",
+                                   id_number=ident(500))
+    head = services.create_person(None, unit=tree.lumiao, name="王大爷", id_number=ident(501))
+    services.create_person(None, unit=tree.lumiao, name="周后备", id_number=ident(20000), is_reserve=True,
+                           education="bachelor")
+    path = xlsx(tmp_path / "hh.xlsx", [["LM-1", GRID, "芦庙村1号", ident(501), ident(500)],
+                                       ["LM-2", tree.xuemiao.code, "薛庙1号", "", ""],
+                                       ["LM-3", GRID, "芦庙村3号", "", ident(501)]],
+                headers=["户编号", "所属单位代码", "住址", "户主身份证号", "联户党员身份证号"])
+    result = tb.run_import("households", tb.open_source(path), user=users.liying_staff, mode=tb.VALID_ONLY)
+    assert result.created == 1 and sorted(result.invalid_rows) == [3, 4]
+    h = Household.objects.get(code="LM-1")
+    assert (h.head, h.carer) == (head, carer)
+    text = _export("households", users.liying_staff)
+    assert "LM-1" in text and ident(501) not in text
+    reserve = _export("reserve", users.liying_staff)
+    assert "周后备" in reserve and "王大爷" not in reserve and "后备人才" not in reserve.splitlines()[0][:0]
+
+
+def test_cli_import_and_export(tmp_path, tree, users):
+    from django.core.management import call_command
+
+    path = xlsx(tmp_path / "p.xlsx", [row(n) for n in range(4)])
+    call_command("import", "people", str(path), "--user", "liying_staff", verbosity=0)
+    assert Person.objects.count() == 4
+    out = tmp_path / "out.csv"
+    call_command("export", "people", "--unit", tree.lumiao.code, "--user", "liying_staff", "--out", str(out),
+                 verbosity=0)
+    assert out.read_text(encoding="utf-8-sig").count("\n") == 5
+
+
+# --- kill -9 mid-import -----------------------------------------------------------------------------
+
+def _subprocess_env(tmp_path) -> tuple[dict, str | None]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL"}}
+    env["BIHUAN_VAR_DIR"] = str(tmp_path / "var")
+    env["PYTHONUNBUFFERED"] = "1"
+    for k in ("BIHUAN_SECRET_KEY", "BIHUAN_DATA_KEY", "BIHUAN_AUDIT_KEY"):
+        env.pop(k, None)
+    dbname = None
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        s = settings.DATABASES["default"]
+        dbname = f"bihuan_people_kill_{os.getpid()}"
+        conninfo = f"host={s['HOST'] or '127.0.0.1'} port={s['PORT'] or 5432} user={s['USER']} dbname=postgres"
+        with psycopg.connect(conninfo, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{dbname}"')  # ours, from an earlier interrupted run
+            c.execute(f'CREATE DATABASE "{dbname}"')
+        env["DATABASE_URL"] = (f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{dbname}")
+    return env, dbname
+
+
+def _drop(dbname):
+    if dbname:
+        import psycopg
+
+        s = settings.DATABASES["default"]
+        conninfo = f"host={s['HOST'] or '127.0.0.1'} port={s['PORT'] or 5432} user={s['USER']} dbname=postgres"
+        with psycopg.connect(conninfo, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{dbname}"')
+
+
+COUNT_SCRIPT = ("from bihuan.people.models import Person, Household; from bihuan.core.models import AuditEntry; "
+                "print(Person.objects.count(), Household.objects.count(), AuditEntry.objects.count())")
+
+
+def test_kill_9_mid_import_leaves_the_database_unchanged(tmp_path, db):
+    env, dbname = _subprocess_env(tmp_path)
+    bihuan = [sys.executable, "-m", "bihuan.cli"]
+    try:
+        subprocess.run([*bihuan, "migrate", "-v0"], env=env, check=True, timeout=300)
+        subprocess.run([*bihuan, "seed", "--scale", "demo", "--no-users", "-v0"], env=env, check=True, timeout=300)
+        count = [*bihuan, "shell", "-v0", "-c", COUNT_SCRIPT]
+        before = subprocess.run(count, env=env, check=True, capture_output=True, text=True, timeout=120).stdout
+        path = tmp_path / "big.csv"
+        with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(HEADERS)
+            for n in range(60_000):
+                w.writerow(row(n, 身份证号=build_id_number("370899", date(1940, 1, 1) + timedelta(days=n // 400),
+                                                         n % 400)))
+        proc = subprocess.Popen([*bihuan, "import", "people", str(path)], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        seen = []
+
+        def pump():
+            buf = ""
+            while True:
+                ch = proc.stderr.read(1)
+                if not ch:
+                    return
+                buf += ch
+                m = re.findall(r": (\d+)row \[", buf[-300:])
+                if m:
+                    seen.append(int(m[-1]))
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.time() + 240
+        while time.time() < deadline and not (seen and seen[-1] >= 5000) and proc.poll() is None:
+            time.sleep(0.05)
+        assert proc.poll() is None, ("the import ended before it could be killed", proc.stdout.read()[-2000:])
+        assert seen and seen[-1] >= 5000, "no progress seen"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        after = subprocess.run(count, env=env, check=True, capture_output=True, text=True, timeout=120).stdout
+        assert after == before, (before, after)
+    finally:
+        _drop(dbname)
