@@ -57,6 +57,10 @@ class Command(BaseCommand):
             from bihuan.people.seed import seed_people
 
             people = seed_people(scale, seed, progress=progress)
+            # Categories and a year of matters (the loop app; lazy import, skipped when already seeded).
+            from bihuan.loop.seed import seed_loop
+
+            loop = seed_loop(scale, seed, progress=progress)
         elapsed = time.perf_counter() - started
         if verbosity == 0:
             return
@@ -65,4 +69,5 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Seeded scale={scale} seed={seed} in {elapsed:.1f} s"))
         self.stdout.write("  " + "  ".join(f"{zh} {counts[key]:,}" for key, zh in LEVEL_LABELS))
         self.stdout.write("  " + "  ".join(f"{k} {v:,}" for k, v in people.items() if k != "skipped"))
+        self.stdout.write(f"  matters {loop['matters']:,}")
         account_seed.print_logins(self.stdout)
