@@ -45,7 +45,8 @@ def insert(model, objs: list) -> None:
         return
     cols = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     names = [f.attname for f in fields]
-    with connection.cursor() as cur:
+    # wrap_database_errors: a unique violation surfaces as Django's IntegrityError, as with bulk_create.
+    with connection.cursor() as cur, connection.wrap_database_errors:
         raw = cur.cursor  # psycopg 3
         with raw.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({cols}) FROM STDIN") as cp:
             for o in objs:

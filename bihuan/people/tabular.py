@@ -23,7 +23,7 @@ from bihuan.core import tabular as tb
 from bihuan.core.errors import NotFound
 from bihuan.orgs.models import OrgUnit
 
-from . import selectors, services, validators
+from . import bulk, selectors, services, validators
 from .choices import (
     AGE_BANDS,
     ZH_EDUCATION,
@@ -207,8 +207,11 @@ class PersonImport(tb.ImportHandler):
                 new_households[hcode] = Household(code=hcode, unit_id=unit[0], address=v["address"] or "")
             staged.append((r, unit, born, gender, bidx[id(r)]))
         if new_households:
-            for h in Household.objects.bulk_create(list(new_households.values())):
-                self.households[h.code] = h.pk
+            hs = list(new_households.values())
+            for h, pk in zip(hs, bulk.take_ids(Household, len(hs)), strict=True):
+                h.pk = pk
+                self.households[h.code] = pk
+            bulk.insert(Household, hs)
         persons, flagged, heads = [], [], []
         for r, unit, born, gender, b in staged:
             v = r.values
@@ -229,10 +232,12 @@ class PersonImport(tb.ImportHandler):
             flagged.append({f: bool(v[f]) for f in FLAG_FIELDS if v[f]})
         if not persons:
             return
-        Person.objects.bulk_create(persons, batch_size=1000)
-        vuls = [Vulnerability(person_id=p.pk, **flags) for p, flags in zip(persons, flagged, strict=True) if flags]
-        if vuls:
-            Vulnerability.objects.bulk_create(vuls, batch_size=1000)
+        # COPY on PostgreSQL (ids taken first, so flags and heads can refer to them).
+        for p, pk in zip(persons, bulk.take_ids(Person, len(persons)), strict=True):
+            p.pk = pk
+        bulk.insert(Person, persons)
+        bulk.insert(Vulnerability, [Vulnerability(person_id=p.pk, **flags)
+                                    for p, flags in zip(persons, flagged, strict=True) if flags])
         for p in persons:
             if p.relation == Relation.HEAD and p.household_id:
                 heads.append(Household(pk=p.household_id, head_id=p.pk))
