@@ -112,7 +112,7 @@ class MatterIn(Schema):
 
 
 class ActionIn(Schema):
-    version: int
+    version: int | None = Field(None, description="the matter's current version (required; stale → 409)")
     comment: str = ""
     reason: str = ""
     handling_unit: int | None = None
