@@ -206,12 +206,10 @@ class PersonImport(tb.ImportHandler):
                 # A household first met in this file is created at the person's unit.
                 new_households[hcode] = Household(code=hcode, unit_id=unit[0], address=v["address"] or "")
             staged.append((r, unit, born, gender, bidx[id(r)]))
-        if new_households:
-            hs = list(new_households.values())
-            for h, pk in zip(hs, bulk.take_ids(Household, len(hs)), strict=True):
-                h.pk = pk
-                self.households[h.code] = pk
-            bulk.insert(Household, hs)
+        hs = list(new_households.values())
+        for h, pk in zip(hs, bulk.take_ids(Household, len(hs)), strict=True):
+            h.pk = pk
+            self.households[h.code] = pk
         persons, flagged, heads = [], [], []
         for r, unit, born, gender, b in staged:
             v = r.values
@@ -231,17 +229,24 @@ class PersonImport(tb.ImportHandler):
             persons.append(p)
             flagged.append({f: bool(v[f]) for f in FLAG_FIELDS if v[f]})
         if not persons:
+            bulk.insert(Household, hs)
             return
-        # COPY on PostgreSQL (ids taken first, so flags and heads can refer to them).
+        # Ids are taken first, so a new household names its head and flags name their person before
+        # anything is written; then COPY (PostgreSQL) or bulk_create.
         for p, pk in zip(persons, bulk.take_ids(Person, len(persons)), strict=True):
-            p.pk = pk
+            p.pk = p.id = pk
+        new_by_pk = {h.pk: h for h in hs}
+        for p in persons:
+            if p.relation == Relation.HEAD and p.household_id:
+                if p.household_id in new_by_pk:
+                    new_by_pk[p.household_id].head_id = p.pk
+                else:
+                    heads.append(Household(pk=p.household_id, head_id=p.pk))
+        bulk.insert(Household, hs)
         bulk.insert(Person, persons)
         bulk.insert(Vulnerability, [Vulnerability(person_id=p.pk, **flags)
                                     for p, flags in zip(persons, flagged, strict=True) if flags])
-        for p in persons:
-            if p.relation == Relation.HEAD and p.household_id:
-                heads.append(Household(pk=p.household_id, head_id=p.pk))
-        if heads:
+        if heads:  # households that were already registered
             Household.objects.bulk_update(heads, ["head"], batch_size=1000)
         for r, *_rest in staged:
             self.ctx.count(r, "created")
