@@ -309,3 +309,18 @@ def test_secretary_registers_a_person_through_the_page(users, tree, login):
     assert r.status_code == 302
     p = Person.objects.get(name="刘新民")
     assert p.phone_masked == "053*****5678" and p.unit == tree.lumiao_g2
+
+
+def test_key_rotation_re_encrypts_and_rebuilds_blind_indexes(settings, users, zxm):
+    from django.core.management import call_command
+
+    services.set_vulnerability(None, zxm, flags={"elderly": True}, needs="送餐")
+    old = settings.BIHUAN_DATA_KEY
+    settings.BIHUAN_DATA_KEY = "a-brand-new-data-key-for-the-test-0123456789"
+    assert not selectors.persons(users.lumiao_secretary, selectors.PersonFilter(q=ZXM_ID)).exists()
+    call_command("rekey_people", "--old-key", old, verbosity=0)
+    settings.BIHUAN_OLD_DATA_KEYS = []
+    zxm.refresh_from_db()
+    assert services.reveal(None, zxm, "id_number", "核对轮换结果") == ZXM_ID
+    assert services.read_needs(None, zxm) == "送餐"
+    assert list(selectors.persons(users.lumiao_secretary, selectors.PersonFilter(q=PHONE))) == [zxm]
