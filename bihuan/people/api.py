@@ -126,8 +126,9 @@ class VulnerabilityIn(Schema):
 
 
 class RevealIn(Schema):
-    field: str
-    reason: str
+    # Optional here so scope is judged first (404) and the service reports missing values per field.
+    field: str = ""
+    reason: str = ""
 
 
 class RevealOut(Schema):
@@ -207,7 +208,7 @@ def update_person(request, person_id: int, payload: PersonPatch):
     return _person(request.user, person_id)
 
 
-@people_router.put("/{person_id}/vulnerability", response=PersonOut, summary="Set vulnerability flags and needs")
+@people_router.post("/{person_id}/vulnerability", response=PersonOut, summary="Set vulnerability flags and needs")
 def set_vulnerability(request, person_id: int, payload: VulnerabilityIn):
     person = _person(request.user, person_id)
     data = payload.dict(exclude_unset=True)

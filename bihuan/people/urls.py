@@ -17,6 +17,6 @@ urlpatterns = [
     path("households/<int:pk>/members/", views.household_member, name="household_member"),
     path("households/<int:pk>/carer/", views.household_carer, name="household_carer"),
     path("grids/", views.grid_list, name="grid_list"),
-    path("grids/<int:pk>/", views.grid_detail, name="grid_detail"),
+    path("grids/<int:unit_id>/", views.grid_detail, name="grid_detail"),
     path("reserve/", views.reserve_pool, name="reserve"),
 ]

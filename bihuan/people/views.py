@@ -330,10 +330,10 @@ def grid_list(request):
 
 
 @login_required
-def grid_detail(request, pk: int):
+def grid_detail(request, unit_id: int):
     """A grid's households with whoever looks after each, and its carers."""
     _perm(request, "people.household.view")
-    grid = selectors.units_in_scope(request.user, "people.household").filter(pk=pk).first()
+    grid = selectors.units_in_scope(request.user, "people.household").filter(pk=unit_id).first()
     if grid is None:
         raise Http404
     data = selectors.grid_overview(request.user, grid)
