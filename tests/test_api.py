@@ -62,3 +62,11 @@ def test_problem_follows_accept_language(client, users, tree, token_for):
 def test_no_token_is_401(client, db):
     r = client.get("/api/v1/orgs")
     assert r.status_code == 401 and r["WWW-Authenticate"] == "Bearer"
+
+
+def test_pages_are_chinese_first_whatever_the_browser_says(client, db):
+    r = client.get("/login/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert "登录" in r.content.decode()
+    client.cookies["django_language"] = "en"
+    r = client.get("/login/", HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert "Log in" in r.content.decode()

@@ -352,8 +352,8 @@ def test_password_change_clears_flag_and_is_audited(client, users):
 def test_locked_out_user_is_told_how_long(client, users):
     for _ in range(settings.LOCKOUT_THRESHOLD):
         client.post(reverse("web:login"), {"username": "lumiao_grid", "password": "wrong"})
-    r = client.post(reverse("web:login"), {"username": "lumiao_grid", "password": PASSWORD},
-                    HTTP_ACCEPT_LANGUAGE="en")
+    client.cookies["django_language"] = "en"  # pages follow the language switch, not the browser
+    r = client.post(reverse("web:login"), {"username": "lumiao_grid", "password": PASSWORD})
     assert r.status_code == 200
     assert [e.code for e in r.context["form"].non_field_errors().as_data()] == ["locked"]
     assert f"{settings.LOCKOUT_MINUTES} minutes" in r.content.decode()

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import re
 
+from django.utils.cache import patch_vary_headers
+
 from .context import Actor, new_request_id, reset_actor, set_actor
 
 _RID = re.compile(r"^[A-Za-z0-9-]{8,32}$")
@@ -59,4 +61,35 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CSP)
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(self)")
+        return response
+
+
+class LocaleMiddleware:
+    """Chinese first: pages are zh-Hans unless the user switched language (cookie).
+
+    The browser's Accept-Language is deliberately ignored for pages — a township office PC set
+    to English must still show Chinese — but honoured by the API, whose clients ask for it.
+    """
+
+    API_PREFIXES = ("/api/", "/open311/")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils import translation
+
+        if request.path.startswith(self.API_PREFIXES):
+            lang = translation.get_language_from_request(request)
+        else:
+            cookie = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME)
+            supported = dict(settings.LANGUAGES)
+            lang = cookie if cookie in supported else settings.LANGUAGE_CODE
+        translation.activate(lang)
+        request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Language", request.LANGUAGE_CODE)
+        is_api = request.path.startswith(self.API_PREFIXES)
+        patch_vary_headers(response, ("Accept-Language",) if is_api else ("Cookie",))
         return response
