@@ -1,4 +1,5 @@
-"""A matter in 兖州区 (薛庙社区) for the scope walker."""
+"""A matter in 兖州区 (薛庙社区) for the scope walker, with an attachment; and the names of the
+loop's other URL parameters, aimed at that matter (or at what is not public)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ def make(tree, users) -> dict:
     from bihuan.loop.models import Category
 
     cat = Category.objects.create(code="walk", name="兖州测试类别", kind="problem")
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
     m = services.create_matter(None, category=cat, location_unit=tree.xuemiao, title="薛庙社区路面",
-                               description="薛庙社区的事项")
+                               description="薛庙社区的事项",
+                               uploads=[services.Upload("薛庙社区.png", "image/png", png)])
     services.dispatch(None, m.pk, version=m.version, handling_unit=tree.xuemiao)
-    return {"matter_id": m.pk, "action": "accept"}
+    return {
+        "matter_id": m.pk, "action": "accept",
+        "attachment_id": m.attachments.first().pk,
+        # Public pages and Open311: a staff-registered matter is never public, by token or by id.
+        "token": m.public_token, "request_id": m.pk,
+        # Open311 services are the categories the city published; this one is not.
+        "service_code": cat.code,
+    }

@@ -420,3 +420,38 @@ class IdempotencyKey(models.Model):
     def __str__(self) -> str:
         return self.key
 
+
+
+# --- public intake (web form, Open311) ----------------------------------------------------------
+
+class Open311Key(models.Model):
+    """An Open311 client's ``api_key``. Only its SHA-256 is stored; the key is printed once
+    by ``bihuan open311 key create NAME``."""
+
+    name = models.CharField(max_length=60)
+    prefix = models.CharField(max_length=16, db_index=True)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+
+class PublicThrottle(models.Model):
+    """A per-client counter for one time window (public form, rating, Open311 POST)."""
+
+    bucket = models.CharField(max_length=100)  # "<what>:<client ip or key>"
+    window_start = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["bucket", "window_start"], name="public_throttle_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.bucket} @ {self.window_start}: {self.count}"

@@ -1,0 +1,180 @@
+"""Forms of the loop's pages. They parse input; ``loop.services`` decides and writes."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Satisfaction
+from .services import MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE
+
+
+class _Form(forms.Form):
+    """Gives every widget Tabler's classes, so templates render fields plainly."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            w = field.widget
+            if isinstance(w, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect):
+                css = "form-check-input"
+            elif isinstance(w, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            w.attrs.setdefault("class", css)
+
+
+class ReportForm(_Form):
+    category = forms.ModelChoiceField(queryset=None, label=_("Category"), empty_label=None)
+    location = forms.ModelChoiceField(queryset=None, label=_("Where"), empty_label=None)
+    description = forms.CharField(label=_("What is the problem?"), max_length=MAX_DESCRIPTION,
+                                  widget=forms.Textarea(attrs={"rows": 4}))
+    title = forms.CharField(label=_("Short title"), max_length=MAX_TITLE, required=False,
+                            help_text=_("Optional; taken from the description when empty."))
+    address = forms.CharField(label=_("Address or landmark"), max_length=200, required=False)
+    reporter_name = forms.CharField(label=_("Reported by (resident's name)"), max_length=60, required=False)
+    reporter_phone = forms.CharField(label=_("Resident's phone"), max_length=20, required=False,
+                                     widget=forms.TextInput(attrs={"inputmode": "tel"}))
+
+    def __init__(self, *args, categories, locations, **kw):
+        super().__init__(*args, **kw)
+        self.fields["category"].queryset = categories
+        self.fields["location"].queryset = locations
+        self.fields["location"].label_from_instance = lambda u: u.name
+
+
+class PublicDemandForm(_Form):
+    category = forms.ModelChoiceField(queryset=None, label=_("What is it about?"), empty_label=None)
+    place = forms.CharField(label=_("Your village or community"), max_length=60,
+                            help_text=_("For example 芦庙村. Type its name; we find the unit that handles it."))
+    place_choice = forms.ChoiceField(label=_("Which one do you mean?"), required=False, choices=())
+    description = forms.CharField(label=_("Your demand"), max_length=MAX_DESCRIPTION,
+                                  widget=forms.Textarea(attrs={"rows": 5}))
+    address = forms.CharField(label=_("Address or landmark"), max_length=200, required=False)
+    name = forms.CharField(label=_("Your name (optional)"), max_length=60, required=False)
+    phone = forms.CharField(label=_("Your phone (optional, for the return visit)"), max_length=20, required=False,
+                            widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}))
+
+    def __init__(self, *args, categories, place_choices=(), **kw):
+        super().__init__(*args, **kw)
+        self.fields["category"].queryset = categories
+        self.fields["place_choice"].choices = [("", "—"), *place_choices]
+        if not place_choices:
+            self.fields["place_choice"].widget = forms.HiddenInput()
+
+
+class PublicRatingForm(_Form):
+    satisfaction = forms.ChoiceField(label=_("How satisfied are you?"), choices=Satisfaction.choices,
+                                     widget=forms.RadioSelect)
+    resolved = forms.TypedChoiceField(label=_("Was the problem resolved?"), coerce=lambda v: v == "yes",
+                                      choices=[("yes", _("Yes")), ("no", _("No"))], widget=forms.RadioSelect)
+    comment = forms.CharField(label=_("Anything to add?"), max_length=MAX_COMMENT, required=False,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+
+
+# --- actions on a matter -------------------------------------------------------------------------
+
+class ActionForm(_Form):
+    version = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, action: str, **kw):
+        kw.setdefault("auto_id", f"id_{action}_%s")
+        super().__init__(*args, **kw)
+        self.action = action
+
+    def params(self) -> dict:
+        d = dict(self.cleaned_data)
+        d.pop("version", None)
+        return d
+
+
+def _comment(required=False, label=None):
+    return forms.CharField(label=label or _("Comment"), max_length=MAX_COMMENT, required=required,
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class DispatchForm(ActionForm):
+    handling_unit = forms.ModelChoiceField(queryset=None, label=_("Lead unit (首接负责)"), empty_label=None)
+    assisting_units = forms.ModelMultipleChoiceField(queryset=None, label=_("Assisting units"), required=False,
+                                                     widget=forms.SelectMultiple(attrs={"size": 4}))
+    comment = _comment()
+
+    def __init__(self, *args, units=None, **kw):
+        super().__init__(*args, **kw)
+        self.fields["handling_unit"].queryset = units
+        self.fields["assisting_units"].queryset = units
+        self.fields["handling_unit"].label_from_instance = lambda u: u.name
+        self.fields["assisting_units"].label_from_instance = lambda u: u.name
+
+    def params(self) -> dict:
+        d = super().params()
+        d["handling_unit"] = d["handling_unit"].pk
+        d["assisting_units"] = [u.pk for u in d.get("assisting_units") or []]
+        return d
+
+
+class CommentForm(ActionForm):
+    comment = _comment()
+
+
+class ReasonForm(ActionForm):
+    reason = _comment(required=True, label=_("Reason"))
+
+
+class ReportDoneForm(ActionForm):
+    comment = _comment(required=True, label=_("What was done"))
+
+
+class EvaluateForm(ActionForm):
+    passed = forms.TypedChoiceField(label=_("Result"), coerce=lambda v: v == "pass", widget=forms.RadioSelect,
+                                    choices=[("pass", _("Pass: close the matter")),
+                                             ("fail", _("Fail: return it to the lead unit"))])
+    comment = _comment(label=_("Comment (required when it fails)"))
+
+
+class RateForm(ActionForm):
+    satisfaction = forms.ChoiceField(label=_("Resident's satisfaction"), choices=Satisfaction.choices,
+                                     widget=forms.RadioSelect)
+    resolved = forms.TypedChoiceField(label=_("Resolved"), coerce=lambda v: v == "yes", widget=forms.RadioSelect,
+                                      choices=[("yes", _("Yes")), ("no", _("No"))])
+    comment = _comment()
+
+
+class ExtensionForm(ActionForm):
+    days = forms.IntegerField(label=_("Extra working days"), min_value=1, max_value=60)
+    reason = _comment(required=True, label=_("Reason"))
+
+
+class DecideExtensionForm(ActionForm):
+    approve = forms.TypedChoiceField(label=_("Decision"), coerce=lambda v: v == "yes", widget=forms.RadioSelect,
+                                     choices=[("yes", _("Approve")), ("no", _("Refuse"))])
+    comment = _comment(label=_("Comment (required when refused)"))
+
+
+class MergeForm(ActionForm):
+    into = forms.IntegerField(label=_("Merge into matter number"), min_value=1)
+    comment = _comment()
+
+
+class SimilarSweepForm(ActionForm):
+    title = forms.CharField(label=_("Title of the check tasks"), max_length=MAX_TITLE, required=False)
+    description = forms.CharField(label=_("What to check"), max_length=MAX_DESCRIPTION, required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+
+
+ACTION_FORMS = {
+    "dispatch": DispatchForm,
+    "accept": CommentForm,
+    "send_back": ReasonForm,
+    "report_done": ReportDoneForm,
+    "evaluate": EvaluateForm,
+    "rate": RateForm,
+    "remind": CommentForm,
+    "flag": CommentForm,
+    "request_extension": ExtensionForm,
+    "decide_extension": DecideExtensionForm,
+    "reopen": ReasonForm,
+    "merge": MergeForm,
+    "similar_sweep": SimilarSweepForm,
+}

@@ -1,0 +1,40 @@
+"""Small template helpers of the loop pages: the light (a coloured dot with its text) and lookups."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+_COLOURS = {"green": "green", "yellow": "yellow", "red": "red", "none": "secondary"}
+
+
+@register.simple_tag
+def light(value: str):
+    """A coloured dot for colour, and the word for everyone (screen readers, colour-blind users)."""
+    from bihuan.loop.views import LIGHT_LABELS
+
+    value = value if value in _COLOURS else "none"
+    return format_html('<span class="text-nowrap" data-light="{}"><span class="status-dot status-{} me-1" '
+                       'aria-hidden="true"></span>{}</span>', value, _COLOURS[value], LIGHT_LABELS[value])
+
+
+@register.filter
+def get(mapping, key):
+    try:
+        return mapping.get(key, "")
+    except AttributeError:
+        return ""
+
+
+@register.filter
+def working_hours(value):
+    """Remaining working time: '12.5 working hours left' or 'overdue by 3 working hours'."""
+    if value is None:
+        return ""
+    v = float(value)
+    if v >= 0:
+        return _("%(h)s working hours left") % {"h": f"{v:g}"}
+    return _("overdue by %(h)s working hours") % {"h": f"{-v:g}"}
