@@ -320,15 +320,19 @@ def act(request, pk: int, action: str):
     if action not in ACTION_FORMS:
         raise Http404
     form = _build_form(user, m, action, data=request.POST)
-    if not form.is_valid():
+    if form.is_valid():
+        params, version = form.params(), form.cleaned_data["version"]
+    elif action not in _action_list(user, m):
+        # Not this user's action (wrong unit, wrong state, no permission): the service says why.
+        params, version = {}, request.POST.get("version")
+        version = int(version) if str(version).isdigit() else m.version
+    else:
         return render(request, "loop/detail.html",
                       detail_context(request, m, bound={action: form}, open_action=action), status=400)
-    params = form.params()
     try:
         if action == "report_done":
             params["uploads"] = uploads_from(request)
-        result = services.perform(user, m.pk, action, version=form.cleaned_data["version"], params=params,
-                                  now=timezone.now())
+        result = services.perform(user, m.pk, action, version=version, params=params, now=timezone.now())
     except NotFound:
         raise Http404
     except Conflict:
