@@ -175,8 +175,8 @@ def test_refusals_change_nothing(login, users, tree, cats):
     assert r.status_code == 403 and r.context["refused"]
     # Out of order: accepting a matter nobody dispatched.
     r = _act(login(users.lumiao_secretary), m, "accept")
-    assert r.status_code == 400 and 'data-testid="form-errors"' in r.content.decode()
-    assert _state(m).version == before
+    assert r.status_code == 400 and 'data-testid="refused"' in r.content.decode()
+    assert "待交办" in r.context["refused"] and _state(m).version == before
     # A send-back without its reason fails validation.
     c = login(users.liying_staff)
     _act(c, m, "dispatch", handling_unit=tree.lumiao.pk)

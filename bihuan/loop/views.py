@@ -342,6 +342,9 @@ def act(request, pk: int, action: str):
         return render(request, "loop/detail.html", detail_context(request, m, refused=str(exc.message)),
                       status=403)
     except ServiceError as exc:
+        if action not in _action_list(user, m):  # no form of it on the page: say it at the top
+            return render(request, "loop/detail.html", detail_context(request, m, refused=str(exc.message)),
+                          status=400)
         apply_error(form, exc)
         return render(request, "loop/detail.html",
                       detail_context(request, m, bound={action: form}, open_action=action), status=400)
