@@ -1,0 +1,76 @@
+"""A grid worker reports a problem from a phone; the township finds it in its inbox and dispatches it."""
+
+from __future__ import annotations
+
+import pytest
+
+from bihuan.loop.models import Category, Matter, State
+
+from ..loop_helpers import PNG
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _overflow(page) -> int:
+    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+
+
+@pytest.fixture
+def road(transactional_db, users, tree):
+    return Category.objects.create(code="road", name="道路破损", kind="problem", accept_hours=4, handle_days=3)
+
+
+def test_grid_worker_reports_on_a_phone_and_the_township_dispatches(browser, log_in, live_server, users, tree,
+                                                                    road):
+    page = log_in("lumiao_grid")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/loop/new/")
+    form = page.locator('[data-testid="report-form"]')
+    # The place is already the worker's grid; only what and a photo are needed.
+    assert page.locator("#id_location option:checked").inner_text() == "芦庙村第一网格"
+    page.select_option("#id_category", label="道路破损")
+    page.fill("#id_description", "村东头桥面塌陷一米见方，夜里很危险。")
+    page.set_input_files("#id_photos", files=[{"name": "桥面.png", "mimeType": "image/png", "buffer": PNG}])
+    assert _overflow(page) <= 0, "report form is wider than the phone"
+    form.locator('[data-testid="submit-report"]').click()
+    page.wait_for_load_state()
+    title = page.locator('[data-testid="matter-title"]').inner_text()
+    assert "道路破损：村东头桥面塌陷" in title
+    assert page.locator('[data-testid="attachments"]').inner_text() == "桥面.png"
+    m = Matter.objects.get()
+    assert m.location_unit == tree.lumiao_g1 and m.state == State.NEW and m.attachments.count() == 1
+
+    # The township dispatcher, on a phone too.
+    ctx = browser.new_context(locale="zh-CN", viewport=PHONE)
+    staff = ctx.new_page()
+    staff.set_default_timeout(15000)
+    staff.goto(f"{live_server.url}/login/")
+    staff.fill("#id_username", "liying_staff")
+    from tests.conftest import PASSWORD
+
+    staff.fill("#id_password", PASSWORD)
+    staff.click("button[type=submit]")
+    staff.wait_for_load_state()
+    staff.goto(f"{live_server.url}/loop/")
+    assert staff.locator('[data-testid="count-to_dispatch"]').inner_text() == "1"
+    rows = staff.locator('[data-testid="matter-row"]')
+    assert rows.count() == 1
+    row_text = rows.first.inner_text()
+    assert "村东头桥面塌陷" in row_text and "按时" in row_text  # the light in words
+    assert _overflow(staff) <= 0, "inbox is wider than the phone"
+    rows.first.locator("a").first.click()
+    staff.wait_for_load_state()
+    assert "李营街道" in staff.locator('[data-testid="suggestion"]').inner_text()
+    staff.locator('[data-testid="action-dispatch"] summary').click()
+    staff.select_option("#id_dispatch_handling_unit", label="芦庙村")
+    staff.fill("#id_dispatch_comment", "请芦庙村两日内处理")
+    staff.locator('[data-testid="submit-dispatch"]').click()
+    staff.wait_for_load_state()
+    assert staff.locator('[data-testid="lead-unit"]').inner_text() == "芦庙村"
+    m.refresh_from_db()
+    assert m.state == State.DISPATCHED and m.handling_unit == tree.lumiao and m.version == 2
+    assert "请芦庙村两日内处理" in staff.locator('[data-testid="timeline"]').inner_text()
+    assert _overflow(staff) <= 0, "matter page is wider than the phone"
+    ctx.close()
