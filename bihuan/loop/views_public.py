@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -80,9 +79,8 @@ def demand_form(request):
     except ServiceError as exc:
         apply_error(form, exc, {"reporter_phone": "phone", "reporter_name": "name"})
         return render(request, "loop/public/demand_form.html", ctx, status=400)
-    link = request.build_absolute_uri(reverse("loop:demand_status", args=[m.public_token]))
-    messages.success(request, _("Your demand no. %(id)d was received. Keep this link to follow it and rate it "
-                                "afterwards: %(link)s") % {"id": m.pk, "link": link})
+    messages.success(request, _("Your demand no. %(id)d was received. Keep the link of this page (below) to "
+                                "follow it and to rate the result.") % {"id": m.pk})
     return redirect("loop:demand_status", token=m.public_token)
 
 

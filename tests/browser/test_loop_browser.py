@@ -74,3 +74,38 @@ def test_grid_worker_reports_on_a_phone_and_the_township_dispatches(browser, log
     assert "请芦庙村两日内处理" in staff.locator('[data-testid="timeline"]').inner_text()
     assert _overflow(staff) <= 0, "matter page is wider than the phone"
     ctx.close()
+
+
+def test_resident_submits_a_demand_on_a_phone_and_follows_it(page, live_server, users, tree, transactional_db):
+    Category.objects.create(code="water", name="供水供暖", kind="demand", open311_code="water")
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/demand/?unit={tree.lumiao.code}")
+    assert page.input_value("#id_place") == "芦庙村"  # from the village's QR code
+    page.fill("#id_description", "自来水停了两天。")
+    page.fill("#id_phone", "13900003333")
+    assert _overflow(page) <= 0, "demand form is wider than the phone"
+    page.locator('[data-testid="submit-demand"]').click()
+    page.wait_for_load_state()
+    m = Matter.objects.get()
+    assert page.url.endswith(f"/demand/{m.public_token}/")
+    assert m.public_token in page.locator('[data-testid="tracking-link"]').inner_text()
+    assert "139****3333" in page.locator('[data-testid="reporter"]').inner_text()
+    assert "13900003333" not in page.content()
+    assert _overflow(page) <= 0, "status page is wider than the phone"
+    assert not errors, errors
+
+
+def test_backlog_chart_draws_under_the_content_security_policy(log_in, live_server, users, tree, road):
+    from bihuan.loop import services
+
+    services.create_matter(users.lumiao_grid, category=road, location_unit=tree.lumiao_g1, title="路面",
+                           description="路面有坑")
+    page = log_in("liying_staff")
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{live_server.url}/loop/backlog/")
+    assert page.locator('[data-testid="backlog-total"]').inner_text() == "1"
+    page.wait_for_selector("#backlog-chart canvas")
+    assert not errors, errors
