@@ -67,3 +67,13 @@ def print_logins(out, url: str | None = None) -> None:
     missing = [u.username for u in DEMO_USERS if u.username not in present]
     if missing:
         out.write(f"  (not created: {', '.join(missing)} — run `bihuan seed --scale demo` on an empty database)\n")
+
+
+def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
+    """The demo users' step of ``bihuan seed``: create whichever are missing."""
+    created = sum(1 for _, new in ensure_demo_users() if new)
+    return {"demo_users_created": created}
+
+
+def report(out) -> None:
+    print_logins(out)

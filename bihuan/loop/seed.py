@@ -278,3 +278,8 @@ def seed_bulk(cats: list[Category], n: int, seed: int, now: datetime, *, progres
     bar.close()
     audit.record("loop.seed.bulk", object_type="loop.matter", extra={"matters": made, "seed": seed})
     return made
+
+
+def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
+    """The matters' step of ``bihuan seed`` (skipped when matters already exist)."""
+    return seed_loop(scale, seed, progress=progress)

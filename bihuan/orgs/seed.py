@@ -375,3 +375,15 @@ def seed_tree(scale: str = "demo", seed: int = DEFAULT_SEED, *, progress: bool =
     audit.record("seed", object_type="orgs.orgunit", object_id=root.pk, unit=root,
                  after={"scale": scale, "seed": seed, "counts": result_counts})
     return SeedResult(root=root, created=True, counts=result_counts, seconds=seconds)
+
+
+def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
+    """The tree's step of ``bihuan seed``: build it, or reuse an existing one when asked."""
+    root = existing_root()
+    if root is not None:
+        if not reuse:
+            raise ServiceError(f"The organisation tree already has a root unit ({root.name} {root.code}). "
+                               "Use --if-empty to reuse it, or seed into an empty database.")
+        return {"reused": f"{root.name} ({root.code})", **tree_counts()}
+    seed_tree(scale, seed, progress=progress)
+    return tree_counts()

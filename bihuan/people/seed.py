@@ -257,3 +257,8 @@ def _q(**kw):
     from django.db.models import Q
 
     return Q(**kw)
+
+
+def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
+    """The residents' step of ``bihuan seed`` (skipped when people already exist)."""
+    return seed_people(scale, seed, progress=progress)
