@@ -132,3 +132,21 @@ def test_custom_scope_needs_units(users, tree):
     target = make_user("target4")
     with pytest.raises(ServiceError):
         services.bind(None, target, tree.liying, Role.objects.get(code="township_staff"), scope=ScopeMode.CUSTOM)
+
+
+def test_every_builtin_role_permission_is_in_the_catalogue():
+    from bihuan.accounts.permissions import PERMISSIONS
+    from bihuan.accounts.roles import BUILTIN_ROLES
+
+    for role in BUILTIN_ROLES:
+        assert set(role["permissions"]) <= set(PERMISSIONS), role["code"]
+        assert len(set(role["permissions"])) == len(role["permissions"]), role["code"]
+
+
+def test_export_of_one_unit_follows_the_kinds_scope_not_the_trees(login, users, tree):
+    """A village secretary exports their village's people without the tree's export permission."""
+    c = login(users.lumiao_secretary)
+    ok = c.get(f"/people/io/people/export/?unit={tree.lumiao.pk}&format=csv")
+    assert ok.status_code == 200
+    assert c.get(f"/people/io/people/export/?unit={tree.xuemiao.pk}&format=csv").status_code == 404
+    assert c.get(f"/orgs/export/?unit={tree.lumiao.pk}").status_code in (403, 404)

@@ -2,32 +2,35 @@
 
 from django.utils.translation import gettext_noop as _
 
+# Permission groups, so each role below reads as "what this person does".
+TREE_READ = ["orgs.unit.view"]
+TREE_ADMIN = ["orgs.unit.view", "orgs.unit.change", "orgs.unit.move", "orgs.unit.import", "orgs.unit.export"]
+USER_ADMIN = ["accounts.user.view", "accounts.user.manage", "core.audit.view"]
+PEOPLE_READ = ["people.person.view", "people.household.view"]
+PEOPLE_KEEP = [*PEOPLE_READ, "people.person.change", "people.household.change", "people.person.export",
+               "people.household.export"]
+PEOPLE_IMPORT = ["people.person.import", "people.household.import"]
+LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "loop.matter.handle",
+            "loop.matter.evaluate", "loop.matter.supervise"]
+
 BUILTIN_ROLES = [
     {"code": "city_admin", "name": _("City administrator"), "default_scope": "all",
-     "permissions": ["orgs.unit.view", "orgs.unit.change", "orgs.unit.move", "orgs.unit.import",
-                     "orgs.unit.export", "accounts.user.view", "accounts.user.manage", "core.audit.view",
-                     "people.person.reveal", "people.person.view", "people.person.change", "people.person.needs", "people.person.import",
-                     "people.person.export", "people.household.view", "people.household.change",
-                     "people.household.import", "people.household.export", "people.person.export_unmasked"]},
+     "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
+                     "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
+                     "loop.category.manage", "core.calendar.manage"]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
-     "permissions": ["orgs.unit.view", "orgs.unit.change", "orgs.unit.move", "orgs.unit.import",
-                     "orgs.unit.export", "accounts.user.view", "accounts.user.manage", "core.audit.view",
-                     "people.person.view", "people.person.change", "people.person.needs", "people.person.import",
-                     "people.person.export", "people.household.view", "people.household.change",
-                     "people.household.import", "people.household.export", "people.person.reveal"]},
+     "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
+                     "people.person.reveal", *LOOP_ALL]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
-     "permissions": ["orgs.unit.view", "orgs.unit.export", "accounts.user.view",
-                     "people.person.view", "people.person.change", "people.person.import", "people.person.export",
-                     "people.household.view", "people.household.change", "people.household.import",
-                     "people.household.export"]},
+     "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
+                     *LOOP_ALL]},
     {"code": "village_secretary", "name": _("Village secretary"), "default_scope": "subtree",
-     "permissions": ["orgs.unit.view", "people.person.view", "people.person.change", "people.person.needs",
-                     "people.person.reveal", "people.person.export", "people.household.view",
-                     "people.household.change", "people.household.export"]},
+     "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
+                     "loop.matter.view", "loop.matter.create", "loop.matter.handle"]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
-     "permissions": ["orgs.unit.view", "people.person.view", "people.household.view"]},
-    {"code": "volunteer", "name": _("Volunteer"), "default_scope": "self", "permissions": ["orgs.unit.view"]},
-    {"code": "lecturer", "name": _("Lecturer"), "default_scope": "self", "permissions": ["orgs.unit.view"]},
+     "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create"]},
+    {"code": "volunteer", "name": _("Volunteer"), "default_scope": "self", "permissions": [*TREE_READ]},
+    {"code": "lecturer", "name": _("Lecturer"), "default_scope": "self", "permissions": [*TREE_READ]},
 ]
 
 
@@ -43,33 +46,3 @@ def ensure_builtin_roles(Role) -> None:
             if merged != sorted(role.permissions):
                 role.permissions = merged
                 role.save(update_fields=["permissions"])
-
-
-# --- the loop (issue 4): granted on top of the lists above ---------------------------------
-LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "loop.matter.handle",
-            "loop.matter.evaluate", "loop.matter.supervise"]
-LOOP_GRANTS = {
-    "city_admin": [*LOOP_ALL, "loop.matter.reveal", "loop.category.manage", "core.calendar.manage"],
-    "county_admin": LOOP_ALL,
-    "township_staff": LOOP_ALL,
-    "village_secretary": ["loop.matter.view", "loop.matter.create", "loop.matter.handle"],
-    "grid_worker": ["loop.matter.view", "loop.matter.create"],
-}
-for _spec in BUILTIN_ROLES:
-    _spec["permissions"] = [*_spec["permissions"],
-                            *[p for p in LOOP_GRANTS.get(_spec["code"], []) if p not in _spec["permissions"]]]
-
-
-# --- the loop (issue 4): granted on top of the lists above ---------------------------------
-LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "loop.matter.handle",
-            "loop.matter.evaluate", "loop.matter.supervise"]
-LOOP_GRANTS = {
-    "city_admin": [*LOOP_ALL, "loop.matter.reveal", "loop.category.manage", "core.calendar.manage"],
-    "county_admin": LOOP_ALL,
-    "township_staff": LOOP_ALL,
-    "village_secretary": ["loop.matter.view", "loop.matter.create", "loop.matter.handle"],
-    "grid_worker": ["loop.matter.view", "loop.matter.create"],
-}
-for _spec in BUILTIN_ROLES:
-    _spec["permissions"] = [*_spec["permissions"],
-                            *[p for p in LOOP_GRANTS.get(_spec["code"], []) if p not in _spec["permissions"]]]

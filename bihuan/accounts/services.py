@@ -30,7 +30,7 @@ def _require_manage_unit(actor: User | None, unit: OrgUnit) -> None:
     scope = actor.get_scope(MANAGE)
     if scope.empty:
         raise PermissionDenied()
-    if not (scope.covers_path(unit.path) or unit.pk in scope.unit_ids):
+    if not scope.covers_unit(unit):
         raise NotFound()
 
 

@@ -42,6 +42,10 @@ class Scope:
         """True when a unit with this path is inside the scope (for checks on one unit)."""
         return self.all or any(path.startswith(p) for p in self.subtree_paths)
 
+    def covers_unit(self, unit) -> bool:
+        """True when ``unit`` itself is inside the scope (subtree, custom set or unit-only)."""
+        return self.covers_path(unit.path) or unit.pk in self.unit_ids
+
 
 def minimal_prefixes(paths) -> frozenset[str]:
     """Drop paths already covered by a shorter one: /1/ covers /1/5/."""

@@ -80,7 +80,11 @@ def export_view(request, kind: str):
         raise Http404
     unit = None
     if request.GET.get("unit"):
-        unit = OrgUnit.objects.get_scoped_or_404(request.user, "export", pk=request.GET["unit"])
+        # The unit must be inside this kind's export scope (a village secretary may export
+        # their village's people without holding the tree's export permission).
+        unit = OrgUnit.objects.get_scoped_or_404(request.user, "view", pk=request.GET["unit"])
+        if not request.user.get_scope(f"{k.permission_prefix}.export").covers_unit(unit):
+            raise Http404
     out = tempfile.TemporaryFile()
     tb.export(k, out, user=request.user, fmt=fmt, unit=unit)
     stamp = timezone.localtime().strftime("%Y%m%d")
