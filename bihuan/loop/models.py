@@ -65,6 +65,7 @@ class Category(models.Model):
                                        default=4)
     handle_days = models.PositiveSmallIntegerField(_("handling limit (working days)"), default=5)
     warn_percent = models.PositiveSmallIntegerField(
+        # xgettext:no-python-format
         _("warning point (% of handling time used)"), default=80,
         help_text=_("The light turns yellow and a reminder goes out when this share of the working time is used."))
     max_extensions = models.PositiveSmallIntegerField(_("extension cap"), default=1)
