@@ -70,3 +70,8 @@ def test_pages_are_chinese_first_whatever_the_browser_says(client, db):
     client.cookies["django_language"] = "en"
     r = client.get("/login/", HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert "Log in" in r.content.decode()
+
+
+def test_login_page_points_residents_to_the_demand_form(client, db):
+    body = client.get("/login/").content.decode()
+    assert 'href="/demand/"' in body and "无需账号" in body
