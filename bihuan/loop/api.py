@@ -246,13 +246,13 @@ def list_matters(request, state: str | None = None, kind: str | None = None, cat
             return {"items": [], "next_cursor": None}
     if light and light not in selectors.LIGHTS:
         raise ServiceError(_("Unknown light."), {"light": "green, yellow, red or none"})
+    if tab and tab not in selectors.INBOX_TABS:
+        raise ServiceError(_("Unknown tab."), {"tab": ", ".join(selectors.INBOX_TABS)})
+    # A tab is the base queryset (already scoped), not a second scoped subquery: see docs/performance.md.
     qs = selectors.matters_for(user, now=now, state=state.split(",") if state else None, kind=kind,
                                category=category, unit=unit_obj, light=light, overdue=overdue, flagged=flagged,
-                               created_from=created_from, created_to=created_to, q=q)
-    if tab:
-        if tab not in selectors.INBOX_TABS:
-            raise ServiceError(_("Unknown tab."), {"tab": ", ".join(selectors.INBOX_TABS)})
-        qs = qs.filter(pk__in=selectors.inbox(user, tab, now=now).values("pk"))
+                               created_from=created_from, created_to=created_to, q=q,
+                               base=selectors.inbox(user, tab, now=now) if tab else None)
     qs = selectors.with_light(qs, now)
     page = cursor_page(qs, order=["-created_at", "-id"], cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
@@ -293,9 +293,16 @@ def act(request, matter_id: int, action: str, payload: ActionIn):
     user, now = request.user, timezone.now()
     params = payload.dict()
     params["uploads"] = _uploads(payload.attachments)
-    services.perform(user, matter_id, action, version=payload.version, params=params, now=now)
-    m = services.get_matter(user, matter_id)
-    return matter_out(user, m, now)
+    done = services.perform(user, matter_id, action, version=payload.version, params=params, now=now)
+    if not (action in _SCOPE_KEEPING and isinstance(done, Matter) and done.pk == matter_id):
+        done = services.get_matter(user, matter_id)
+    return matter_out(user, done, now)
+
+
+# Actions that leave the matter's location, dispatching, lead and assisting units as they were, so the
+# caller (checked by the service a moment ago) still sees it: their response reuses the matter the
+# service returned instead of loading it through the scope filter again (docs/performance.md).
+_SCOPE_KEEPING = frozenset({"accept", "report_done", "evaluate", "flag", "reopen"})
 
 
 # --- supervision reads ----------------------------------------------------------------------

@@ -102,8 +102,10 @@ def subtree_q(unit: OrgUnit) -> Q:
 
 def matters_for(user, *, now: datetime, state=None, kind=None, category=None, unit: OrgUnit | None = None,
                 light: str | None = None, overdue: bool | None = None, flagged: bool | None = None,
-                created_from=None, created_to=None, q: str | None = None) -> QuerySet:
-    qs = Matter.objects.restrict(user, "view")
+                created_from=None, created_to=None, q: str | None = None, base: QuerySet | None = None) -> QuerySet:
+    """Matters in the user's scope with the given filters. ``base`` is an already-scoped queryset
+    to start from (an inbox tab), so the scope filter is not applied twice."""
+    qs = Matter.objects.restrict(user, "view") if base is None else base
     if state:
         qs = qs.filter(state__in=state if isinstance(state, list | tuple) else [state])
     if kind:
