@@ -196,20 +196,24 @@ def _fetch(raw, sql, params):
 
 def read_cases(world: World, raw, now):
     """(name → (orm_fn, raw_fn, http_path)) for the three reads, with a correctness check."""
-    from bihuan.core.pagination import cursor_page
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    from bihuan.loop import api as loop_api
     from bihuan.loop import metrics, selectors
 
     town, city = world.town, world.city
     year_start = now - dt.timedelta(days=365)
 
     def inbox_orm():
-        u = world.user("bench_town")
-        qs = selectors.matters_for(u, now=now)
-        qs = qs.filter(pk__in=selectors.inbox(u, "overdue", now=now).values("pk"))
-        return cursor_page(selectors.with_light(qs, now), order=["-created_at", "-id"], cursor=None, limit=50).items
+        # The API view's own code (GET /api/v1/matters?tab=overdue), called without HTTP; ``now`` is
+        # the view's timezone.now(), a moment after the raw query's: only matters within that moment differ.
+        return loop_api.list_matters(SimpleNamespace(user=world.user("bench_town")), tab="overdue",
+                                     limit=50)["items"]
 
     def inbox_raw():
-        return _fetch(raw, INBOX_RAW, {"p": town.path + "%", "now": now})
+        return _fetch(raw, INBOX_RAW, {"p": town.path + "%", "now": timezone.now()})
 
     def board_orm():
         return selectors.supervision_board(world.user("bench_city"), city, now=now)
@@ -273,10 +277,20 @@ class Http:
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
-    def get(self, path: str) -> bytes:
-        self.conn.request("GET", path, headers=self.headers)
-        r = self.conn.getresponse()
-        body = r.read()
+    def get(self, path: str, headers: dict | None = None) -> bytes:
+        import http.client
+
+        for attempt in (1, 2):
+            try:
+                self.conn.request("GET", path, headers=headers or self.headers)
+                r = self.conn.getresponse()
+                body = r.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # gunicorn closes idle keep-alive connections after 2 s: reconnect once.
+                self.conn.close()
+                if attempt == 2:
+                    raise
         if r.status != 200:
             raise RuntimeError(f"GET {path}: {r.status} {body[:300]!r}")
         return body
@@ -390,8 +404,13 @@ def bench_sweep(raw, now, fresh: int) -> dict:
                     {"now": now, "k": fresh})
         skip = [r[0] for r in cur.fetchall()]
         cur.execute(FLAG_OVERDUE, {"now": now})
+        # And overdue matters whose escalation (挂牌督办) is left for the sweep: unflag some.
+        cur.execute(f"""UPDATE loop_matter SET flagged = false, flagged_unit_id = NULL, flagged_at = NULL
+                        WHERE id IN (SELECT id FROM loop_matter m WHERE m.flagged AND {OVERDUE_SQL}
+                                     ORDER BY id DESC LIMIT %(k)s)""", {"now": now, "k": max(1, fresh - len(skip))})
+        unflagged = cur.rowcount
     prime_reminders(raw, now, skip)
-    say(f"sweep: {open_n:,} open matters; emitting the points of {len(skip)} of them")
+    say(f"sweep: {open_n:,} open matters; {len(skip)} reminders and {unflagged} escalations left to emit")
     t = time.perf_counter()
     r1 = sweep(now)
     emit_s = time.perf_counter() - t
@@ -433,6 +452,8 @@ def bench_sweep(raw, now, fresh: int) -> dict:
     finally:
         raw.rollback()
         raw.autocommit = True
+        with raw.cursor() as cur:
+            cur.execute("VACUUM ANALYZE loop_matter")  # the rolled-back UPDATE left dead index entries
     return out
 
 
@@ -532,6 +553,27 @@ def bench_import(url: str, rows: int, env: dict) -> dict:
 
 # --- the run ------------------------------------------------------------------------------------
 
+class guard:
+    """Record a workload's failure in the results and go on with the next one."""
+
+    def __init__(self, results: dict, name: str):
+        self.results, self.name = results, name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        import traceback
+
+        text = "".join(traceback.format_exception(typ, exc, tb))
+        self.results.setdefault("errors", {})[self.name] = text[-3000:]
+        say(f"{self.name} FAILED: {typ.__name__}: {exc}")
+        print(text, file=sys.stderr, flush=True)
+        return True
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", choices=list(SCALES), default="smoke")
@@ -585,6 +627,8 @@ def main(argv=None) -> None:
     if not OrgUnit.objects.exists():
         say(f"seeding the {cfg['tree']} tree …")
         results["setup"] = {"tree": seed_tree(args.scale)}
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE")  # as autovacuum would, before anyone reads
     world = World()
     raw = raw_conn(url)
     now = timezone.now()
@@ -653,13 +697,16 @@ def main(argv=None) -> None:
 
             created: list[int] = []
             if only & {"intake", "transition", "memory"}:
-                n = cfg["intake"]
+                # Intake also makes the matters the transitions move, so it runs for either.
+                n = cfg["intake"] if only & {"intake", "memory"} else cfg["lifecycles"]
                 say(f"intake: {n:,} POST /api/v1/matters, {CLIENTS} clients …")
                 auth = {"Authorization": f"Bearer {world.tokens['bench_town']}"}
                 loadgen.run(base, CLIENTS, 32, intake_op(world, cats, "warm" + uuid.uuid4().hex[:6], []), auth)
                 res = loadgen.run(base, CLIENTS, n, intake_op(world, cats, uuid.uuid4().hex[:8], created), auth)
-                W["intake"] = {"bihuan": load_result(res), "matters_in_db": Matter.objects.count()}
-                W["memory"] = {"bihuan_workers": srv.worker_memory()}
+                if "intake" in only:
+                    W["intake"] = {"bihuan": load_result(res), "matters_in_db": Matter.objects.count()}
+                if "memory" in only:
+                    W["memory"] = {"bihuan_workers": srv.worker_memory()}
                 say(f"intake: {res.requests_per_s:.0f} req/s, p95 {ms(pct(res.rec.requests, 95))} ms, "
                     f"{res.failed} failed")
                 save()
@@ -675,23 +722,27 @@ def main(argv=None) -> None:
                 save()
             if only & {"inbox", "stats"} and Matter.objects.count() > 0:
                 say("reads over HTTP (with the empty-view baseline) …")
-                hr = measure_http_reads(world, port, max(20, cfg["reads"] // 2), now, raw)
-                if "inbox" in W:
-                    W["inbox"]["http"] = {k: hr[k] for k in ("inbox_township_overdue", "board_city")}
-                if "stats" in W:
-                    W["stats"]["http"] = hr["stats_city_year"]
+                with guard(results, "http_reads"):
+                    hr = measure_http_reads(world, port, max(20, cfg["reads"] // 2), now, raw)
+                    if "inbox" in W:
+                        W["inbox"]["http"] = {k: hr[k] for k in ("inbox_township_overdue", "board_city")}
+                    if "stats" in W:
+                        W["stats"]["http"] = hr["stats_city_year"]
                 save()
         if only & {"intake", "transition", "memory"}:
-            run_peer(results, cfg, url, out_dir)
+            with guard(results, "peer"):
+                run_peer(results, cfg, url, out_dir)
             save()
 
     if "sweep" in only:
         say("sweep …")
-        W["sweep"] = bench_sweep(raw, now, cfg["sweep_fresh"])
+        with guard(results, "sweep"):
+            W["sweep"] = bench_sweep(raw, now, cfg["sweep_fresh"])
         save()
 
     if "import" in only:
-        W["import"] = bench_import(url, cfg["import_rows"], env)
+        with guard(results, "import"):
+            W["import"] = bench_import(url, cfg["import_rows"], env)
         save()
 
     results["wall_s"] = round(time.perf_counter() - T0, 1)
@@ -719,7 +770,7 @@ def run_peer(results: dict, cfg: dict, url: str, out_dir: Path) -> None:
         base = f"http://127.0.0.1:{port}"
         auth = {"Authorization": f"Token {info['token']}"}
         created: list[int] = []
-        n = cfg["intake"]
+        n = cfg["intake"] if "intake" in W or "memory" in W else cfg["lifecycles"]
         say(f"peer intake: {n:,} POST /api/tickets/, {CLIENTS} clients …")
         loadgen.run(base, CLIENTS, 32, peer_intake_op(info, []), auth)
         res = loadgen.run(base, CLIENTS, n, peer_intake_op(info, created), auth)
@@ -742,15 +793,10 @@ def run_peer(results: dict, cfg: dict, url: str, out_dir: Path) -> None:
                 W["transition"]["bihuan"]["transitions_per_s"], W["transition"]["peer"]["transitions_per_s"])
             say(f"peer transition: {res.ops_per_s:.1f} lifecycles/s")
         # The peer's list (a queue filtered by status, paginated) and dashboard, one client.
-        import http.client
-
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        c = Http(port, None)
 
         def get(path, headers):
-            c.request("GET", path, headers=headers)
-            r = c.getresponse()
-            r.read()
-            assert r.status == 200, (path, r.status)
+            c.get(path, headers)
 
         k = cfg["peer_list"]
         s = interleaved({"list": lambda: get(f"/api/tickets/?status=1&page=1&queue={info['queue_id']}", auth),
@@ -876,6 +922,8 @@ def markdown(r: dict) -> str:
         lines += ["", f"Peer reads ({pr['tickets']:,} tickets): list of open tickets, page 1 p50/p95 "
                   f"{_f(pr['list_open_page1']['p50_ms'])}/{_f(pr['list_open_page1']['p95_ms'])} ms; dashboard "
                   f"{_f(pr['dashboard']['p50_ms'])}/{_f(pr['dashboard']['p95_ms'])} ms."]
+    for name, err in (r.get("errors") or {}).items():
+        lines += ["", f"**{name} failed:** `{err.strip().splitlines()[-1]}`"]
     lines += ["", f"Wall time {_f(r.get('wall_s'))} s."]
     return "\n".join(lines) + "\n"
 
