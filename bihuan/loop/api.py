@@ -253,8 +253,8 @@ def list_matters(request, state: str | None = None, kind: str | None = None, cat
                                category=category, unit=unit_obj, light=light, overdue=overdue, flagged=flagged,
                                created_from=created_from, created_to=created_to, q=q,
                                base=selectors.inbox(user, tab, now=now) if tab else None)
-    qs = selectors.with_light(qs, now)
-    page = cursor_page(qs, order=["-created_at", "-id"], cursor=cursor, limit=limit)
+    qs, order = selectors.newest_first(selectors.with_light(qs, now), tab)
+    page = cursor_page(qs, order=order, cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
