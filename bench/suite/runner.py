@@ -10,6 +10,7 @@ baseline measured in the same run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import datetime as dt
 import json
@@ -21,7 +22,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .common import ROOT, WORKERS, free_port, interleaved, ms, pct, ratio, summary
+from .common import ROOT, WORKERS, free_port, interleaved, ratio, summary
 
 WORKLOADS = ("import", "intake", "transition", "inbox", "stats", "sweep", "memory", "growth")
 
@@ -294,6 +295,67 @@ class Http:
         if r.status != 200:
             raise RuntimeError(f"GET {path}: {r.status} {body[:300]!r}")
         return body
+
+
+_SCOPED = """(m.location_unit_id IN (SELECT id FROM orgs_orgunit WHERE path LIKE %(p)s)
+    OR m.handling_unit_id IN (SELECT id FROM orgs_orgunit WHERE path LIKE %(p)s)
+    OR m.dispatch_unit_id IN (SELECT id FROM orgs_orgunit WHERE path LIKE %(p)s)
+    OR EXISTS (SELECT 1 FROM loop_matterassist a JOIN orgs_orgunit u ON u.id = a.unit_id
+               WHERE a.matter_id = m.id AND u.path LIKE %(p)s))"""
+_IN_SUBTREE = "(SELECT id FROM orgs_orgunit WHERE path LIKE %(p)s)"
+# The web inbox page by hand: the seven tab counts in one pass, and the 已超期 page (25 rows by due date).
+INBOX_WEB_COUNTS_RAW = f"""
+SELECT count(*) FILTER (WHERE m.state = 'new' AND m.dispatch_unit_id IN {_IN_SUBTREE}),
+       count(*) FILTER (WHERE m.state = 'dispatched' AND m.handling_unit_id IN {_IN_SUBTREE}),
+       count(*) FILTER (WHERE m.state = 'in_progress' AND NOT {OVERDUE_SQL} AND NOT {YELLOW_SQL}),
+       count(*) FILTER (WHERE {YELLOW_SQL}),
+       count(*) FILTER (WHERE {OVERDUE_SQL}),
+       count(*) FILTER (WHERE m.state = 'reported' AND m.dispatch_unit_id IN {_IN_SUBTREE}),
+       count(*) FILTER (WHERE m.state = 'closed')
+FROM loop_matter m JOIN (
+    SELECT id FROM loop_matter WHERE location_unit_id IN {_IN_SUBTREE}
+    UNION SELECT id FROM loop_matter WHERE handling_unit_id IN {_IN_SUBTREE}
+    UNION SELECT id FROM loop_matter WHERE dispatch_unit_id IN {_IN_SUBTREE}
+    UNION SELECT matter_id FROM loop_matterassist WHERE unit_id IN {_IN_SUBTREE}) s ON s.id = m.id"""
+INBOX_WEB_PAGE_RAW = f"""
+SELECT m.id, m.title, m.state, m.created_at, m.due_at, m.flagged, c.name, l.name, h.name
+FROM loop_matter m JOIN loop_category c ON c.id = m.category_id JOIN orgs_orgunit l ON l.id = m.location_unit_id
+     LEFT JOIN orgs_orgunit h ON h.id = m.handling_unit_id
+WHERE {_SCOPED} AND {OVERDUE_SQL} ORDER BY m.due_at, m.id LIMIT 25"""
+
+
+def session_cookie(user) -> str:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    s = SessionStore()
+    s["_auth_user_id"] = str(user.pk)
+    s["_auth_user_backend"] = "bihuan.accounts.backends.LockoutModelBackend"
+    s["_auth_user_hash"] = user.get_session_auth_hash()
+    s.create()
+    return f"sessionid={s.session_key}"
+
+
+def measure_web_pages(world, port: int, n: int, raw) -> dict:
+    """The web pages themselves (session login): the 已超期 tab and the city's supervision board."""
+    from django.utils import timezone
+
+    empty = Http(port, None)
+    town_cookie = {"Cookie": session_cookie(world.users["bench_town"])}
+    city_cookie = {"Cookie": session_cookie(world.users["bench_city"])}
+    page = Http(port, None)
+
+    def inbox_raw():
+        p = {"p": world.town.path + "%", "now": timezone.now()}
+        _fetch(raw, INBOX_WEB_COUNTS_RAW, p)
+        _fetch(raw, INBOX_WEB_PAGE_RAW, p)
+
+    s = interleaved({"inbox": lambda: page.get("/loop/?tab=overdue", town_cookie),
+                     "board": lambda: page.get("/loop/board/", city_cookie),
+                     "empty_view": lambda: empty.get("/bench/empty"), "inbox_raw": inbox_raw}, n, warmup=2)
+    out = {k: summary(v) for k, v in s.items()}
+    out["ratio_p95_inbox_vs_raw_plus_empty"] = ratio(out["inbox"]["p95_ms"],
+                                                     out["inbox_raw"]["p95_ms"] + out["empty_view"]["p95_ms"])
+    return out
 
 
 def measure_http_reads(world, port: int, n: int, now, raw) -> dict:
@@ -597,6 +659,9 @@ def main(argv=None) -> None:
     import django
 
     django.setup()
+    import logging
+
+    logging.getLogger("bihuan.notify").setLevel(logging.WARNING)  # the sweep's notifications
     from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
@@ -693,32 +758,17 @@ def main(argv=None) -> None:
         with bihuan_server(port, env, log) as srv:
             base = f"http://127.0.0.1:{port}"
             say(f"bihuan: gunicorn with {WORKERS} workers × 2 threads on :{port}")
-            from . import loadgen
 
             created: list[int] = []
             if only & {"intake", "transition", "memory"}:
-                # Intake also makes the matters the transitions move, so it runs for either.
-                n = cfg["intake"] if only & {"intake", "memory"} else cfg["lifecycles"]
-                say(f"intake: {n:,} POST /api/v1/matters, {CLIENTS} clients …")
-                auth = {"Authorization": f"Bearer {world.tokens['bench_town']}"}
-                loadgen.run(base, CLIENTS, 32, intake_op(world, cats, "warm" + uuid.uuid4().hex[:6], []), auth)
-                res = loadgen.run(base, CLIENTS, n, intake_op(world, cats, uuid.uuid4().hex[:8], created), auth)
-                if "intake" in only:
-                    W["intake"] = {"bihuan": load_result(res), "matters_in_db": Matter.objects.count()}
-                if "memory" in only:
-                    W["memory"] = {"bihuan_workers": srv.worker_memory()}
-                say(f"intake: {res.requests_per_s:.0f} req/s, p95 {ms(pct(res.rec.requests, 95))} ms, "
-                    f"{res.failed} failed")
-                save()
-            if "transition" in only and created:
-                n = min(cfg["lifecycles"], len(created))
-                say(f"transition: {n:,} lifecycles (4 POSTs each), {CLIENTS} clients …")
-                res = loadgen.run(base, CLIENTS, n, lifecycle_op(world, created[:n]))
-                W["transition"] = {"bihuan": load_result(res)}
-                W["transition"]["bihuan"]["transitions_per_s"] = round(len(res.rec.requests) / res.wall_s, 1)
-                say(f"transition: {res.ops_per_s:.1f} lifecycles/s, {res.failed} failed")
-                if "memory" in W:
-                    W["memory"]["bihuan_workers_after_transitions"] = srv.worker_memory()
+                with guard(results, "intake_transition"), contextlib.ExitStack() as stack:
+                    peer_ctx = None
+                    try:
+                        peer_ctx = start_peer(results, url, out_dir, stack)
+                    except Exception as exc:  # noqa: BLE001 - Bihuan's figures still count
+                        results.setdefault("errors", {})["peer"] = f"{type(exc).__name__}: {exc}"
+                        say(f"peer FAILED to start: {exc}")
+                    run_writes(results, cfg, only, world, base, srv, peer_ctx, cats, created)
                 save()
             if only & {"inbox", "stats"} and Matter.objects.count() > 0:
                 say("reads over HTTP (with the empty-view baseline) …")
@@ -728,11 +778,11 @@ def main(argv=None) -> None:
                         W["inbox"]["http"] = {k: hr[k] for k in ("inbox_township_overdue", "board_city")}
                     if "stats" in W:
                         W["stats"]["http"] = hr["stats_city_year"]
+                if "inbox" in W:
+                    say("web pages: 已超期 tab and supervision board …")
+                    with guard(results, "web_pages"):
+                        W["inbox"]["web"] = measure_web_pages(world, port, max(20, cfg["reads"] // 2), raw)
                 save()
-        if only & {"intake", "transition", "memory"}:
-            with guard(results, "peer"):
-                run_peer(results, cfg, url, out_dir)
-            save()
 
     if "sweep" in only:
         say("sweep …")
@@ -752,58 +802,119 @@ def main(argv=None) -> None:
     say(f"wrote {out_dir / 'results.json'} and {out_dir / 'results.md'}")
 
 
-def run_peer(results: dict, cfg: dict, url: str, out_dir: Path) -> None:
+def start_peer(results: dict, url: str, out_dir: Path, stack) -> dict:
+    """Set up django-helpdesk and start it under the same gunicorn flags; returns what drives it."""
     from bench import peer
 
-    from . import loadgen
     from .common import Server
 
-    W = results["workloads"]
     pg = pg_params(url)
     say("peer: setting up django-helpdesk (own venv, own project, own database) …")
     info = peer.setup(pg, log=say)
     results["peer"] = {"name": info["version"], "database": peer.PEER_DB}
     port = free_port()
-    env = peer.peer_env(pg)
-    with Server(peer.gunicorn_argv("127.0.0.1", port, WORKERS), env, peer.PROJECT,
-                f"http://127.0.0.1:{port}/api/", out_dir / "server-peer.log") as srv:
-        base = f"http://127.0.0.1:{port}"
-        auth = {"Authorization": f"Token {info['token']}"}
-        created: list[int] = []
-        n = cfg["intake"] if "intake" in W or "memory" in W else cfg["lifecycles"]
-        say(f"peer intake: {n:,} POST /api/tickets/, {CLIENTS} clients …")
-        loadgen.run(base, CLIENTS, 32, peer_intake_op(info, []), auth)
-        res = loadgen.run(base, CLIENTS, n, peer_intake_op(info, created), auth)
-        if "intake" in W:
-            W["intake"]["peer"] = load_result(res)
-            W["intake"]["ratio_req_per_s_vs_peer"] = ratio(W["intake"]["bihuan"]["requests_per_s"],
-                                                           res.requests_per_s)
-        if "memory" in W:
-            W["memory"]["peer_workers"] = srv.worker_memory()
-        say(f"peer intake: {res.requests_per_s:.0f} req/s")
-        if "transition" in W and created:
-            m = min(cfg["lifecycles"], len(created))
-            say(f"peer transition: {m:,} lifecycles (open → resolved → closed), {CLIENTS} clients …")
-            res = loadgen.run(base, CLIENTS, m, peer_lifecycle_op(info, created[:m]), auth)
-            W["transition"]["peer"] = load_result(res)
-            W["transition"]["peer"]["transitions_per_s"] = round(len(res.rec.requests) / res.wall_s, 1)
-            W["transition"]["ratio_lifecycles_per_s_vs_peer"] = ratio(W["transition"]["bihuan"]["ops_per_s"],
-                                                                      res.ops_per_s)
+    srv = stack.enter_context(Server(peer.gunicorn_argv("127.0.0.1", port, WORKERS), peer.peer_env(pg), peer.PROJECT,
+                                     f"http://127.0.0.1:{port}/api/", out_dir / "server-peer.log"))
+    say(f"peer: gunicorn with {WORKERS} workers × 2 threads on :{port}")
+    return {"info": info, "port": port, "srv": srv, "base": f"http://127.0.0.1:{port}",
+            "auth": {"Authorization": f"Token {info['token']}"}}
+
+
+ROUNDS = 3  # Bihuan and the peer take turns, so a change in background load hits both
+
+
+def _merge(parts: list):
+    from .loadgen import Recorder, Result
+
+    rec = Recorder()
+    for p in parts:
+        rec.requests += p.rec.requests
+        for k, v in p.rec.errors.items():
+            rec.errors[k] = rec.errors.get(k, 0) + v
+        rec.samples += p.rec.samples[: 5 - len(rec.samples)]
+    return Result(sum(p.ops for p in parts), sum(p.failed for p in parts), sum(p.wall_s for p in parts),
+                  [x for p in parts for x in p.op_latencies], rec)
+
+
+def _chunks(n: int) -> list[range]:
+    step = -(-n // ROUNDS)
+    return [range(i, min(n, i + step)) for i in range(0, n, step)]
+
+
+def run_writes(results, cfg, only, world, base, srv, peer_ctx, cats, created) -> None:
+    """intake, memory and transition for Bihuan and the peer, in alternating rounds."""
+    from . import loadgen
+
+    W = results["workloads"]
+    n = cfg["intake"] if only & {"intake", "memory"} else cfg["lifecycles"]
+    auth = {"Authorization": f"Bearer {world.tokens['bench_town']}"}
+    tag = uuid.uuid4().hex[:8]
+    peer_created: list[int] = []
+    say(f"intake: {n:,} POST /api/v1/matters" + (" and as many POST /api/tickets/ (peer)" if peer_ctx else "")
+        + f", {CLIENTS} clients, {ROUNDS} alternating rounds …")
+    loadgen.run(base, CLIENTS, 32, intake_op(world, cats, "warm" + tag, []), auth)
+    if peer_ctx:
+        loadgen.run(peer_ctx["base"], CLIENTS, 32, peer_intake_op(peer_ctx["info"], []), peer_ctx["auth"])
+    ours, theirs = [], []
+    for chunk in _chunks(n):
+        ours.append(loadgen.run(base, CLIENTS, len(chunk), _offset(intake_op(world, cats, tag, created), chunk.start),
+                                auth))
+        if peer_ctx:
+            theirs.append(loadgen.run(peer_ctx["base"], CLIENTS, len(chunk),
+                                      peer_intake_op(peer_ctx["info"], peer_created), peer_ctx["auth"]))
+    res = _merge(ours)
+    if "intake" in only:
+        W["intake"] = {"bihuan": load_result(res), "rounds": ROUNDS}
+        if theirs:
+            pres = _merge(theirs)
+            W["intake"]["peer"] = load_result(pres)
+            W["intake"]["ratio_req_per_s_vs_peer"] = ratio(res.requests_per_s, pres.requests_per_s)
+        say(f"intake: {res.requests_per_s:.0f} req/s" + (f", peer {_merge(theirs).requests_per_s:.0f} req/s"
+                                                          if theirs else ""))
+    if "memory" in only:
+        W["memory"] = {"bihuan_workers": srv.worker_memory()}
+        if peer_ctx:
+            W["memory"]["peer_workers"] = peer_ctx["srv"].worker_memory()
+    if "transition" in only and created:
+        m = min(cfg["lifecycles"], len(created), len(peer_created) if peer_ctx else len(created))
+        say(f"transition: {m:,} lifecycles each, {CLIENTS} clients, {ROUNDS} alternating rounds …")
+        ours, theirs = [], []
+        for chunk in _chunks(m):
+            ours.append(loadgen.run(base, CLIENTS, len(chunk), lifecycle_op(world, created[chunk.start:chunk.stop])))
+            if peer_ctx:
+                theirs.append(loadgen.run(peer_ctx["base"], CLIENTS, len(chunk),
+                                          peer_lifecycle_op(peer_ctx["info"], peer_created[chunk.start:chunk.stop]),
+                                          peer_ctx["auth"]))
+        res = _merge(ours)
+        W["transition"] = {"bihuan": load_result(res), "rounds": ROUNDS}
+        W["transition"]["bihuan"]["transitions_per_s"] = round(len(res.rec.requests) / res.wall_s, 1)
+        if theirs:
+            pres = _merge(theirs)
+            W["transition"]["peer"] = load_result(pres)
+            W["transition"]["peer"]["transitions_per_s"] = round(len(pres.rec.requests) / pres.wall_s, 1)
+            W["transition"]["ratio_lifecycles_per_s_vs_peer"] = ratio(res.ops_per_s, pres.ops_per_s)
             W["transition"]["ratio_transitions_per_s_vs_peer"] = ratio(
                 W["transition"]["bihuan"]["transitions_per_s"], W["transition"]["peer"]["transitions_per_s"])
-            say(f"peer transition: {res.ops_per_s:.1f} lifecycles/s")
-        # The peer's list (a queue filtered by status, paginated) and dashboard, one client.
-        c = Http(port, None)
-
-        def get(path, headers):
-            c.get(path, headers)
-
-        k = cfg["peer_list"]
-        s = interleaved({"list": lambda: get(f"/api/tickets/?status=1&page=1&queue={info['queue_id']}", auth),
-                         "dashboard": lambda: get("/dashboard/", {"Cookie": f"sessionid={info['session']}"})},
-                        k, warmup=1)
-        results["peer"]["reads"] = {"tickets": len(created), "list_open_page1": summary(s["list"]),
+        say(f"transition: {res.ops_per_s:.1f} lifecycles/s" +
+            (f", peer {_merge(theirs).ops_per_s:.1f} lifecycles/s" if theirs else ""))
+        if "memory" in W:
+            W["memory"]["bihuan_workers_after_transitions"] = srv.worker_memory()
+    if peer_ctx:
+        # The peer's list (a queue's open tickets, page 1) and its dashboard, one client.
+        c = Http(peer_ctx["port"], None)
+        info = peer_ctx["info"]
+        s = interleaved({"list": lambda: c.get(f"/api/tickets/?status=1&page=1&queue={info['queue_id']}",
+                                               peer_ctx["auth"]),
+                         "dashboard": lambda: c.get("/dashboard/", {"Cookie": f"sessionid={info['session']}"})},
+                        cfg["peer_list"], warmup=1)
+        results["peer"]["reads"] = {"tickets": len(peer_created), "list_open_page1": summary(s["list"]),
                                     "dashboard": summary(s["dashboard"])}
+
+
+def _offset(op, start: int):
+    async def shifted(session, rec, i):
+        return await op(session, rec, start + i)
+    return shifted
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -884,6 +995,18 @@ def markdown(r: dict) -> str:
                 f"raw SQL p95 {_f(x['raw_sql']['p95_ms'])} ms; empty view p95 {_f(_g(h, 'empty_view', 'p95_ms'))} ms",
                 f"{_f(x['ratio_p95'])}× (HTTP vs raw+empty {_f(h.get('ratio_p95_http_vs_raw_plus_empty'))}×)",
                 "p95 ≤ 2× raw, < 100 ms", _status(ok))
+    wb = _g(ib, "web") if ib else None
+    if wb:
+        row(f"inbox: web page /loop/?tab=overdue, {ib.get('township')}",
+            f"p50 {_f(wb['inbox']['p50_ms'])} ms, p95 {_f(wb['inbox']['p95_ms'])} ms",
+            f"raw SQL (7 tab counts + page) p95 {_f(wb['inbox_raw']['p95_ms'])} ms; empty view p95 "
+            f"{_f(wb['empty_view']['p95_ms'])} ms", f"{_f(wb.get('ratio_p95_inbox_vs_raw_plus_empty'))}× raw+empty",
+            "p95 ≤ 2× raw, < 100 ms", _status(None if wb.get("ratio_p95_inbox_vs_raw_plus_empty") is None else
+                                             wb["ratio_p95_inbox_vs_raw_plus_empty"] <= 2
+                                             and wb["inbox"]["p95_ms"] < 100))
+        row("board: web page /loop/board/, city user", f"p50 {_f(wb['board']['p50_ms'])} ms, p95 "
+            f"{_f(wb['board']['p95_ms'])} ms", f"empty view p95 {_f(wb['empty_view']['p95_ms'])} ms", "", "< 100 ms",
+            _status(wb["board"]["p95_ms"] < 100))
     st = W.get("stats")
     if st:
         x = st["city_year"]
