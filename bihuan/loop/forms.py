@@ -5,24 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from bihuan.core.forms import StyledMixin
+
 from .models import Satisfaction
 from .services import MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE
 
 
-class _Form(forms.Form):
-    """Gives every widget Tabler's classes, so templates render fields plainly."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            w = field.widget
-            if isinstance(w, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect):
-                css = "form-check-input"
-            elif isinstance(w, forms.Select):
-                css = "form-select"
-            else:
-                css = "form-control"
-            w.attrs.setdefault("class", css)
+class _Form(StyledMixin, forms.Form):
+    pass
 
 
 class ReportForm(_Form):

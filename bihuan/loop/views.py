@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from bihuan.core.errors import Conflict, NotFound, ServiceError
 from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
+from bihuan.core.forms import apply_service_error
 from bihuan.orgs.models import Level, OrgUnit
 
 from . import selectors, services, transitions
@@ -136,15 +137,6 @@ def uploads_from(request, field: str = "photos") -> list[services.Upload]:
     return out
 
 
-def apply_error(form, exc: ServiceError, rename: dict | None = None) -> None:
-    rename = rename or {}
-    for key, msg in exc.field_errors.items():
-        name = rename.get(key, key)
-        form.add_error(name if name in form.fields else None, str(msg))
-    if not exc.field_errors or str(exc.message) not in {str(m) for m in exc.field_errors.values()}:
-        form.add_error(None, str(exc.message))
-
-
 def light_of(m: Matter, now) -> str:
     return getattr(m, "light", None) or selectors.matter_status(m, now).light
 
@@ -226,7 +218,7 @@ def report(request):
             except NotFound:
                 form.add_error("location", _("This place is not in your area."))
             except ServiceError as exc:
-                apply_error(form, exc, {"location_unit": "location"})
+                apply_service_error(form, exc, {"location_unit": "location"})
             else:
                 messages.success(request, _("Matter #%(id)d registered; the dispatcher has been notified.")
                                  % {"id": m.pk})
@@ -345,7 +337,7 @@ def act(request, pk: int, action: str):
         if action not in _action_list(user, m):  # no form of it on the page: say it at the top
             return render(request, "loop/detail.html", detail_context(request, m, refused=str(exc.message)),
                           status=400)
-        apply_error(form, exc)
+        apply_service_error(form, exc)
         return render(request, "loop/detail.html",
                       detail_context(request, m, bound={action: form}, open_action=action), status=400)
     if action == "similar_sweep":

@@ -17,11 +17,12 @@ from django.views.decorators.http import require_POST
 
 from bihuan.core.context import acting_as
 from bihuan.core.errors import NotFound, ServiceError
+from bihuan.core.forms import apply_service_error
 
 from . import public, services
 from .forms import PublicDemandForm, PublicRatingForm
 from .models import Kind, Rating, Source, State
-from .views import apply_error, uploads_from
+from .views import uploads_from
 
 
 def _ip(request) -> str:
@@ -77,7 +78,7 @@ def demand_form(request):
                 reporter_phone=d["phone"], address=d["address"], uploads=uploads_from(request),
                 now=timezone.now())
     except ServiceError as exc:
-        apply_error(form, exc, {"reporter_phone": "phone", "reporter_name": "name"})
+        apply_service_error(form, exc, {"reporter_phone": "phone", "reporter_name": "name"})
         return render(request, "loop/public/demand_form.html", ctx, status=400)
     messages.success(request, _("Your demand no. %(id)d was received. Keep the link of this page (below) to "
                                 "follow it and to rate the result.") % {"id": m.pk})
@@ -128,7 +129,7 @@ def demand_rate(request, token: str):
         except NotFound:
             raise Http404
         except ServiceError as exc:
-            apply_error(form, exc)
+            apply_service_error(form, exc)
         else:
             if d["satisfaction"] == "dissatisfied":
                 messages.warning(request, _("Thank you. Your dissatisfaction was passed to %(unit)s, who may reopen "

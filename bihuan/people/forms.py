@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from bihuan.core.errors import ServiceError
+from bihuan.core.forms import StyledMixin
 
 from .choices import AgeBand, Education, Flag, Gender, GridRole, PartyStatus, Relation, Role
 from .models import FLAG_FIELDS
@@ -13,46 +13,26 @@ from .models import FLAG_FIELDS
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class Styled:
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for f in self.fields.values():
-            w = f.widget
-            if isinstance(w, forms.CheckboxInput):
-                w.attrs.setdefault("class", "form-check-input")
-            elif isinstance(w, forms.Select):
-                w.attrs.setdefault("class", "form-select")
-            else:
-                w.attrs.setdefault("class", "form-control")
-
-
-def apply_error(form: forms.Form, exc: ServiceError, rename: dict | None = None) -> None:
-    rename = rename or {}
-    for key, msg in exc.field_errors.items():
-        name = rename.get(key, key)
-        form.add_error(name if name in form.fields else None, str(msg))
-    if not exc.field_errors:
-        form.add_error(None, str(exc.message))
 
 
 def _blank(choices) -> list:
     return [("", "—")] + [(v, label) for v, label in choices if v]
 
 
-class PersonFilterForm(Styled, forms.Form):
+class PersonFilterForm(StyledMixin, forms.Form):
     q = forms.CharField(label=_("Name, pinyin initials, ID or phone"), required=False, max_length=50)
     unit = forms.CharField(label=_("Unit code"), required=False, max_length=15)
     role = forms.ChoiceField(label=_("Role"), required=False, choices=_blank(Role.choices))
     flag = forms.ChoiceField(label=_("Flag"), required=False, choices=_blank(Flag.choices))
 
 
-class ReserveFilterForm(Styled, forms.Form):
+class ReserveFilterForm(StyledMixin, forms.Form):
     unit = forms.CharField(label=_("Unit code"), required=False, max_length=15)
     age_band = forms.ChoiceField(label=_("Age band"), required=False, choices=_blank(AgeBand.choices))
     education = forms.ChoiceField(label=_("Education"), required=False, choices=_blank(Education.choices))
 
 
-class PersonForm(Styled, forms.Form):
+class PersonForm(StyledMixin, forms.Form):
     unit = forms.CharField(label=_("Unit or grid code"), max_length=15)
     name = forms.CharField(label=_("Name"), max_length=50)
     id_number = forms.CharField(label=_("ID number"), max_length=20, required=False,
@@ -78,7 +58,7 @@ class PersonForm(Styled, forms.Form):
             self.fields["phone"].help_text = _("Leave empty to keep the registered phone.")
 
 
-class VulnerabilityForm(Styled, forms.Form):
+class VulnerabilityForm(StyledMixin, forms.Form):
     living_alone = forms.BooleanField(label=_("living alone"), required=False)
     elderly = forms.BooleanField(label=_("elderly"), required=False)
     hardship = forms.BooleanField(label=_("hardship"), required=False)
@@ -98,13 +78,13 @@ class VulnerabilityForm(Styled, forms.Form):
         return {f: self.cleaned_data[f] for f in FLAG_FIELDS}
 
 
-class RevealForm(Styled, forms.Form):
+class RevealForm(StyledMixin, forms.Form):
     field = forms.ChoiceField(choices=[("id_number", _("ID number")), ("phone", _("Phone"))], label=_("Number"))
     reason = forms.CharField(label=_("Reason"), max_length=500,
                              help_text=_("Recorded in the audit log with your name."))
 
 
-class HouseholdForm(Styled, forms.Form):
+class HouseholdForm(StyledMixin, forms.Form):
     unit = forms.CharField(label=_("Grid or village code"), max_length=15)
     address = forms.CharField(label=_("Address"), max_length=200)
     code = forms.CharField(label=_("Household number"), max_length=32, required=False,
@@ -112,12 +92,12 @@ class HouseholdForm(Styled, forms.Form):
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
-class MemberForm(Styled, forms.Form):
+class MemberForm(StyledMixin, forms.Form):
     person = forms.CharField(label=_("Person (ID number, or person number)"), max_length=20)
     relation = forms.ChoiceField(label=_("Relation to head"), choices=_blank(Relation.choices))
 
 
-class CarerForm(Styled, forms.Form):
+class CarerForm(StyledMixin, forms.Form):
     carer = forms.ChoiceField(label=_("Linked party member"), required=False)
 
     def __init__(self, *args, candidates=(), **kwargs):

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
+from bihuan.core.forms import apply_service_error
 from bihuan.core.pagination import cursor_page
 from bihuan.orgs.models import Level
 
@@ -111,7 +112,7 @@ def person_reveal(request, pk: int):
             value = services.reveal(request.user, person, form.cleaned_data["field"], form.cleaned_data["reason"])
         except ServiceError as exc:
             _refused(request, exc)
-            forms.apply_error(form, exc)
+            apply_service_error(form, exc)
         else:
             revealed = {"field": form.cleaned_data["field"], "value": value}
     resp = render(request, "people/person_detail.html",
@@ -145,7 +146,7 @@ def person_create(request):
                 person = services.create_person(request.user, unit=unit, **_person_data(d, editing=False))
             except ServiceError as exc:
                 _refused(request, exc)
-                forms.apply_error(form, exc)
+                apply_service_error(form, exc)
             else:
                 messages.success(request, _("Person registered."))
                 return redirect("people:person_detail", pk=person.pk)
@@ -173,7 +174,7 @@ def person_edit(request, pk: int):
                                        **_person_data(d, editing=True))
             except ServiceError as exc:
                 _refused(request, exc)
-                forms.apply_error(form, exc)
+                apply_service_error(form, exc)
             else:
                 messages.success(request, _("Changes saved."))
                 return redirect("people:person_detail", pk=person.pk)
@@ -200,7 +201,7 @@ def person_vulnerability(request, pk: int):
                                        surveyed_on=form.cleaned_data["surveyed_on"])
         except ServiceError as exc:
             _refused(request, exc)
-            forms.apply_error(form, exc)
+            apply_service_error(form, exc)
         else:
             messages.success(request, _("Survey result saved."))
             return redirect("people:person_detail", pk=person.pk)
@@ -262,7 +263,7 @@ def household_create(request):
                 h = services.create_household(request.user, unit=unit, address=d["address"], code=d["code"])
             except ServiceError as exc:
                 _refused(request, exc)
-                forms.apply_error(form, exc)
+                apply_service_error(form, exc)
             else:
                 messages.success(request, _("Household registered."))
                 return redirect("people:household_detail", pk=h.pk)

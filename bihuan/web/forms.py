@@ -13,34 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from bihuan.accounts.models import Role, ScopeMode, User
-from bihuan.core.errors import ServiceError
+from bihuan.core.forms import StyledMixin, apply_service_error  # noqa: F401 - the web views import both from here
 from bihuan.orgs.models import OrgUnit, PartyOrg, PartyOrgKind
-
-
-class StyledMixin:
-    """Gives every widget Tabler's classes, so templates render fields plainly."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            w = field.widget
-            if isinstance(w, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect):
-                css = "form-check-input"
-            elif isinstance(w, forms.Select):
-                css = "form-select"
-            else:
-                css = "form-control"
-            w.attrs.setdefault("class", css)
-
-
-def apply_service_error(form: forms.Form, exc: ServiceError, rename: dict | None = None) -> None:
-    """Show a refused service call on the form: per-field messages, and the overall message."""
-    rename = rename or {}
-    for key, msg in exc.field_errors.items():
-        name = rename.get(key, key)
-        form.add_error(name if name in form.fields else None, str(msg))
-    if not exc.field_errors or str(exc.message) not in {str(m) for m in exc.field_errors.values()}:
-        form.add_error(None, str(exc.message))
 
 
 def current_unit_by_code(user, code: str, action: str = "view") -> OrgUnit | None:
