@@ -6,7 +6,7 @@ from datetime import date
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from bihuan.core.errors import ServiceError
 from bihuan.core.pagination import cursor_page
@@ -191,7 +191,7 @@ def create_person(request, payload: PersonIn):
     household = _household(request.user, data.pop("household_id"))
     branch = _branch(request.user, data.pop("party_branch_id"))
     person = services.create_person(request.user, unit=unit, household=household, party_branch=branch, **data)
-    return 201, _person(request.user, person.pk)
+    return Status(201, _person(request.user, person.pk))
 
 
 @people_router.patch("/{person_id}", response=PersonOut, summary="Change a person (send version to detect conflicts)")
@@ -342,7 +342,7 @@ def create_household(request, payload: HouseholdIn):
     h = services.create_household(request.user, unit=unit, address=payload.address, code=payload.code,
                                   head=_member_person(request.user, payload.head_id, "head_id"),
                                   carer=_member_person(request.user, payload.carer_id, "carer_id"))
-    return 201, _detail(_hh(request.user, h.pk), request.user)
+    return Status(201, _detail(_hh(request.user, h.pk), request.user))
 
 
 @households_router.patch("/{household_id}", response=HouseholdDetail, summary="Change a household")
