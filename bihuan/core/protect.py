@@ -38,6 +38,10 @@ def _raw_key(key: str) -> bytes:
     return raw
 
 
+# Derived keys, key ids and cipher objects are cached by the key string: deriving them costs
+# more than encrypting an ID number, and a bulk import encrypts millions. A rotated or
+# overridden key is a different string, so it gets its own entries.
+@lru_cache(maxsize=32)
 def key_id(key: str) -> str:
     return hashlib.sha256(b"bihuan-key-id" + _raw_key(key)).hexdigest()[:8]
 
@@ -53,20 +57,32 @@ def sm4_gcm_available() -> bool:
         return False
 
 
+@lru_cache(maxsize=64)
 def _derive(key: str, purpose: bytes, n: int) -> bytes:
     return hmac.new(_raw_key(key), purpose, hashlib.sha256).digest()[:n]
 
 
+@lru_cache(maxsize=32)
+def _sm4(key: str):
+    return algorithms.SM4(_derive(key, b"sm4", 16))
+
+
+@lru_cache(maxsize=32)
+def _aes(key: str) -> AESGCM:
+    return AESGCM(_derive(key, b"aes", 32))
+
+
 def encrypt(plaintext: str, key: str | None = None) -> str:
     key = key or settings.BIHUAN_DATA_KEY
-    nonce = os.urandom(12)
+    nonce = os.urandom(12)  # fresh for every value: GCM must never reuse a nonce under one key
     data = plaintext.encode()
     if sm4_gcm_available():
-        enc = Cipher(algorithms.SM4(_derive(key, b"sm4", 16)), modes.GCM(nonce)).encryptor()
+        # The GCM mode object holds the nonce, so only the SM4 key object can be reused.
+        enc = Cipher(_sm4(key), modes.GCM(nonce)).encryptor()
         body = enc.update(data) + enc.finalize() + enc.tag
         scheme = "sm4gcm"
     else:
-        body = AESGCM(_derive(key, b"aes", 32)).encrypt(nonce, data, None)
+        body = _aes(key).encrypt(nonce, data, None)
         scheme = "aesgcm"
     return f"{scheme}:{key_id(key)}:{base64.b64encode(nonce + body).decode()}"
 
@@ -88,10 +104,10 @@ def decrypt(token: str) -> str:
     nonce, body = blob[:12], blob[12:]
     try:
         if scheme == "sm4gcm":
-            dec = Cipher(algorithms.SM4(_derive(key, b"sm4", 16)), modes.GCM(nonce, body[-16:])).decryptor()
+            dec = Cipher(_sm4(key), modes.GCM(nonce, body[-16:])).decryptor()
             return (dec.update(body[:-16]) + dec.finalize()).decode()
         if scheme == "aesgcm":
-            return AESGCM(_derive(key, b"aes", 32)).decrypt(nonce, body, None).decode()
+            return _aes(key).decrypt(nonce, body, None).decode()
     except Exception as exc:  # noqa: BLE001 - InvalidTag and friends
         raise DecryptionError("ciphertext failed authentication") from exc
     raise DecryptionError(f"unknown scheme {scheme}")
@@ -99,9 +115,14 @@ def decrypt(token: str) -> str:
 
 def blind_index(value: str, purpose: str = "default") -> str:
     """Keyed, deterministic digest for exact lookup without decrypting."""
-    normalised = value.strip().upper()
-    return hmac.new(_derive(settings.BIHUAN_DATA_KEY, b"blind-" + purpose.encode(), 32),
-                    normalised.encode(), hashlib.sha256).hexdigest()
+    h = _blind_hmac(settings.BIHUAN_DATA_KEY, purpose).copy()  # copying the keyed state skips re-keying
+    h.update(value.strip().upper().encode())
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=32)
+def _blind_hmac(key: str, purpose: str):
+    return hmac.new(_derive(key, b"blind-" + purpose.encode(), 32), digestmod=hashlib.sha256)
 
 
 # --- masking -------------------------------------------------------------------------

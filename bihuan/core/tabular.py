@@ -24,7 +24,9 @@ import csv
 import hashlib
 import io
 import os
+import queue
 import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.module_loading import autodiscover_modules
 from django.utils.translation import gettext as _
 
@@ -85,7 +88,7 @@ def text(max_length: int | None = None, pattern: str | None = None, pattern_mess
     rx = re.compile(pattern) if pattern else None
 
     def parse(value):
-        s = _as_text(value)
+        s = value.strip() if value.__class__ is str else _as_text(value)  # str: the common case, quickly
         if max_length is not None and len(s) > max_length:
             raise CellError(_("At most %(n)d characters.") % {"n": max_length})
         if rx and not rx.fullmatch(s):
@@ -446,6 +449,7 @@ class Row:
     number: int  # as the spreadsheet numbers it (header is 1)
     values: dict[str, Any]
     errors: list[RowError] = field(default_factory=list)
+    prepared: Any = None  # whatever the handler's ``prepare`` worked out for the row
 
     @property
     def ok(self) -> bool:
@@ -455,58 +459,78 @@ class Row:
         self.errors.append(RowError(self.number, column_header, str(message)))
 
 
+def _blank_row(values) -> bool:
+    for v in values:
+        if v is not None and (v.__class__ is not str or v.strip()):
+            return False
+    return True
+
+
 def parse_rows(spec: Spec, source: Source, *, max_rows: int | None = None) -> Iterator[Row]:
     """Header check, then one ``Row`` per non-blank line, with cell-level errors filled in."""
     max_rows = max_rows or int(getattr(settings, "BIHUAN_MAX_IMPORT_ROWS", 500_000))
     it = iter_source(source)
     mapping = None
     for _number, values, _formulas in it:
-        if all(_is_blank(v) for v in values):
+        if _blank_row(values):
             continue
         mapping = spec.match_headers(values)
         break
     if mapping is None:
         raise TabularError(_("The file is empty: there is no header row."), code="empty")
+    # Everything that does not change from row to row is worked out once: this loop runs a
+    # million times for a large file, so per-row lookups in the spec add up.
+    plan = [(i, col.key, col.header, col.parse, col.required) for i, col in enumerate(mapping) if col is not None]
+    template = dict.fromkeys(c.key for c in spec.columns)  # keys of columns not in the file stay None
+    unique = tuple(spec.unique)
+    unique_headers = {spec.column(k).header for k in unique}
+    dup_header = spec.column(unique[0]).header if unique else ""
+    formula_msg = required_msg = None
     seen_keys: dict[tuple, int] = {}
     count = 0
     for number, values, formulas in it:
-        if all(_is_blank(v) for v in values):
+        if _blank_row(values):
             continue
         count += 1
         if count > max_rows:
             raise TabularError(_("The file has more than %(n)d rows; split it.") % {"n": max_rows},
                                code="too_many_rows")
-        row = Row(number, {})
-        for i, col in enumerate(mapping):
-            if col is None:
-                continue
-            raw = values[i] if i < len(values) else None
+        row = Row(number, dict(template))
+        out = row.values
+        width = len(values)
+        for i, key, header, parse, required in plan:
+            raw = values[i] if i < width else None
             if i in formulas or (isinstance(raw, str) and raw.lstrip().startswith("=")):
-                row.error(col.header, _("Formulas are not accepted; enter the value itself."))
-                row.values[col.key] = None
+                raw = _FORMULA
+            elif isinstance(raw, str):
+                if raw[:1] == "'":
+                    raw = _unneutralise(raw)
+                if not raw.strip():
+                    raw = None
+            if raw is _FORMULA:
+                formula_msg = formula_msg or _("Formulas are not accepted; enter the value itself.")
+                row.error(header, formula_msg)
                 continue
-            raw = _unneutralise(raw)
-            if _is_blank(raw):
-                row.values[col.key] = None
-                if col.required:
-                    row.error(col.header, _("This column is required."))
+            if raw is None:
+                if required:
+                    required_msg = required_msg or _("This column is required.")
+                    row.error(header, required_msg)
                 continue
             try:
-                row.values[col.key] = col.parse(raw)
+                out[key] = parse(raw)
             except CellError as exc:
-                row.values[col.key] = None
-                row.error(col.header, str(exc))
-        for col in spec.columns:
-            row.values.setdefault(col.key, None)
-        if spec.unique and not any(e.column in {spec.column(k).header for k in spec.unique} for e in row.errors):
-            key = tuple(row.values.get(k) for k in spec.unique)
-            first = seen_keys.setdefault(key, row.number)
-            if first != row.number:
-                row.error(spec.column(spec.unique[0]).header,
-                          _("Duplicate of row %(n)d in this file.") % {"n": first})
+                row.error(header, str(exc))
+        if unique and not (row.errors and any(e.column in unique_headers for e in row.errors)):
+            key = tuple(out[k] for k in unique)
+            first = seen_keys.setdefault(key, number)
+            if first != number:
+                row.error(dup_header, _("Duplicate of row %(n)d in this file.") % {"n": first})
         yield row
     if count == 0:
         raise TabularError(_("The file has a header row but no data rows."), code="empty")
+
+
+_FORMULA = object()  # marks a formula cell while a row is parsed
 
 
 # --- import ----------------------------------------------------------------------------
@@ -592,9 +616,19 @@ class ImportHandler:
     """
 
     spec: Spec
+    batch_rows = BATCH_ROWS  # rows per ``feed`` call (and per progress step)
 
     def __init__(self, ctx: ImportContext):
         self.ctx = ctx
+
+    def prepare(self, rows: list[Row]) -> None:
+        """Per-row work that needs no database (encryption, hashing), in the reader thread.
+
+        Runs on each batch before ``feed`` sees it, while ``feed`` waits on the database
+        for the batch before; may set ``row.prepared`` or add cell errors. It must not
+        touch the database (Django's connections belong to their thread) or the handler's
+        state that ``feed`` uses.
+        """
 
     def feed(self, rows: list[Row]) -> None:
         raise NotImplementedError
@@ -622,6 +656,57 @@ class _Rollback(Exception):
     pass
 
 
+_END = object()
+PREFETCH_BATCHES = 2
+
+
+def _read_ahead(batches: Iterator[list[Row]], prepare: Callable[[list[Row]], Any]) -> Iterator[list[Row]]:
+    """Yield ``batches``, read, parsed and prepared by a thread a few batches ahead.
+
+    The importer spends much of its time waiting for the database (COPY, look-ups) with the
+    GIL released; the thread parses and encrypts the next batch meanwhile. It never touches
+    the database. A file-level error raised while reading is raised here, in the caller.
+    Close the generator (as ``run_import`` does) to stop the thread early.
+    """
+    q: queue.Queue = queue.Queue(maxsize=PREFETCH_BATCHES)
+    stop = threading.Event()
+    language = translation.get_language()  # messages in the caller's language, as without the thread
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        item = _END
+        try:
+            with translation.override(language):
+                for batch in batches:
+                    prepare(batch)
+                    if not put(batch):
+                        return
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            item = exc
+        finally:
+            batches.close()
+        put(item)
+
+    thread = threading.Thread(target=produce, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run_import(kind: Kind | str, source: Source, *, user=None, mode: str = ATOMIC, dry_run: bool = False,
                progress: Progress | None = None, now: datetime | None = None) -> ImportResult:
     """Validate and (unless refused or dry) write ``source`` in one transaction.
@@ -639,12 +724,16 @@ def run_import(kind: Kind | str, source: Source, *, user=None, mode: str = ATOMI
     seen: list[Row] = []  # only rows with errors are kept, for the result
     try:
         with transaction.atomic():
-            for batch in _batched(parse_rows(kind.spec, source), BATCH_ROWS):
-                result.total += len(batch)
-                handler.feed(batch)
-                seen.extend(r for r in batch if r.errors)
-                if progress:
-                    progress(len(batch))
+            batches = _read_ahead(_batched(parse_rows(kind.spec, source), handler.batch_rows), handler.prepare)
+            try:
+                for batch in batches:
+                    result.total += len(batch)
+                    handler.feed(batch)
+                    seen.extend(r for r in batch if r.errors)
+                    if progress:
+                        progress(len(batch))
+            finally:
+                batches.close()  # stops the reader thread if feed failed
             handler.finish()
             _collect(result, handler, seen)
             refuse = dry_run or (mode == ATOMIC and result.invalid_rows) or result.valid == 0
