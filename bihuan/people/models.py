@@ -55,9 +55,11 @@ class Household(models.Model):
 
 
 class Person(models.Model):
-    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="persons",
+    # No single-column FK indexes: person_unit_id and person_household below cover them, and at
+    # 8.3M rows every index costs the bulk import (see docs/performance.md, People).
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="persons", db_index=False,
                              verbose_name=_("unit or grid"))
-    household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.SET_NULL,
+    household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.SET_NULL, db_index=False,
                                   related_name="members", verbose_name=_("household"))
     relation = models.CharField(_("relation to head"), max_length=12, choices=Relation.choices, blank=True,
                                 default="")
@@ -66,10 +68,10 @@ class Person(models.Model):
     gender = models.CharField(_("gender"), max_length=1, choices=Gender.choices, blank=True, default="")
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     id_number_enc = models.TextField(editable=False, blank=True, default="")
-    id_number_bidx = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    id_number_bidx = models.CharField(max_length=64, null=True, blank=True, editable=False)
     id_number_masked = models.CharField(_("ID number"), max_length=18, blank=True, default="", editable=False)
     phone_enc = models.TextField(editable=False, blank=True, default="")
-    phone_bidx = models.CharField(max_length=64, null=True, blank=True, db_index=True, editable=False)
+    phone_bidx = models.CharField(max_length=64, null=True, blank=True, editable=False)
     phone_masked = models.CharField(_("phone"), max_length=24, blank=True, default="", editable=False)
     address = models.CharField(_("address"), max_length=200, blank=True, default="")
     # Roles held at once.
@@ -113,6 +115,11 @@ class Person(models.Model):
             models.Index(fields=["unit", "id"], name="person_lecturer_unit", condition=Q(is_lecturer=True)),
             models.Index(fields=["unit", "id"], name="person_grid_role_unit", condition=~Q(grid_role="")),
             models.Index(fields=["household"], name="person_household"),
+            # Blind indexes are matched exactly, never by prefix: plain b-trees, no _like twins.
+            models.Index(fields=["phone_bidx"], name="person_phone_bidx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["id_number_bidx"], name="person_id_number_unique"),
         ]
         verbose_name = _("person")
         verbose_name_plural = _("persons")
