@@ -33,7 +33,7 @@ SCALES = {
                   stats_rounds=5, peer_list=10, sweep_fresh=40),
     "county": dict(tree="county", matters=200_000, import_rows=200_000, intake=3_000, lifecycles=400, reads=200,
                    stats_rounds=10, peer_list=20, sweep_fresh=300),
-    "city": dict(tree="city", matters=2_000_000, import_rows=1_000_000, intake=5_000, lifecycles=800, reads=200,
+    "city": dict(tree="city", matters=2_000_000, import_rows=1_000_000, intake=5_000, lifecycles=800, reads=100,
                  stats_rounds=10, peer_list=20, sweep_fresh=1_000),
 }
 CLIENTS = 16
