@@ -52,3 +52,19 @@ def test_tree_page_fits_a_phone(log_in, people, live_server):
         page.goto(url)
         overflow = page.evaluate("() => document.body.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{url} overflows by {overflow}px"
+
+
+def test_searching_below_a_unit_swaps_only_the_table(log_in, people, live_server):
+    """htmx: the search result replaces the children card; the page itself is not reloaded."""
+    _, tree = people
+    page = log_in("rencheng_admin")
+    page.goto(f"{live_server.url}/orgs/{tree.rencheng.pk}/")
+    page.evaluate("() => { window.__notReloaded = true; }")
+    page.fill('[data-testid="unit-search"] input[name=q]', "芦庙")
+    page.click('[data-testid="unit-search"] button[type=submit]')
+    page.wait_for_url("**q=*")
+    rows = page.locator('[data-testid="unit-row"]')
+    rows.first.wait_for()
+    assert "芦庙村" in rows.first.inner_text()
+    assert page.evaluate("() => window.__notReloaded === true")
+    assert page.locator('[data-testid="unit-name"]').inner_text() == "任城区"
