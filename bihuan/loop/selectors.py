@@ -21,7 +21,7 @@ from bihuan.core.calendar import WorkCalendar
 from bihuan.core.errors import NotFound
 from bihuan.orgs.models import OrgUnit
 
-from .models import FINAL_STATES, OPEN_STATES, Matter, State
+from .models import FINAL_STATES, OPEN_STATES, RUNNING_STATES, Matter, State
 
 S = State
 LIGHTS = ("green", "yellow", "red", "none")
@@ -212,7 +212,10 @@ def supervision_board(user, unit: OrgUnit, *, now: datetime) -> list[dict]:
     acceptance and awaiting evaluation, counted in one grouped query. Drill down by calling
     it again with a child."""
     _require_view_unit(user, unit)
-    base = Matter.objects.filter(handling_unit__path__startswith=unit.path, state__in=OPEN_STATES)
+    # Counted by lead unit, so a matter awaiting dispatch (create and send_back leave it without one)
+    # never joins; naming only the running states lets the index skip those rows instead of
+    # fetching them (at city scale most open rows). Same counts as ``state__in=OPEN_STATES``.
+    base = Matter.objects.filter(handling_unit__path__startswith=unit.path, state__in=RUNNING_STATES)
     aggs = {
         "open": Count("id"),
         "red": Count("id", filter=overdue_q(now)),
