@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
@@ -229,7 +229,7 @@ def create_matter(request, payload: MatterIn):
         if prior is None:
             raise
         return JsonResponse(prior.response, status=prior.status, json_dumps_params={"ensure_ascii": False})
-    return 201, body
+    return Status(201, body)
 
 
 @router.get("/matters", response=MatterPage, summary="List matters in scope (filters, cursor pagination)")
