@@ -68,3 +68,25 @@ def test_searching_below_a_unit_swaps_only_the_table(log_in, people, live_server
     assert "芦庙村" in rows.first.inner_text()
     assert page.evaluate("() => window.__notReloaded === true")
     assert page.locator('[data-testid="unit-name"]').inner_text() == "任城区"
+
+
+def test_county_admin_creates_a_user_and_finds_it_in_the_audit_log(log_in, people, live_server):
+    """Users page → new user bound to 李营街道 → the audit page lists the creation and binding."""
+    page = log_in("rencheng_admin")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/users/")
+    page.click('[data-testid="action-user-create"]')
+    form = page.locator('[data-testid="user-create-form"]')
+    form.locator("input[name=username]").fill("liying_new")
+    form.locator("input[name=password]").fill("Qiu-Feng-Lu-2026")
+    form.locator("input[name=unit_code]").fill("370811008000")
+    form.locator("select[name=role]").select_option(label="乡镇街道工作人员")
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator('[data-testid="user-name"]').inner_text().startswith("liying_new")
+    assert page.locator('[data-testid="binding-row"][data-unit="370811008000"]').count() == 1
+    page.goto(f"{live_server.url}/audit/")
+    actions = page.locator('[data-testid="audit-row"]').evaluate_all("rows => rows.map(r => r.dataset.action)")
+    assert "accounts.user.create" in actions and "accounts.binding.create" in actions
+    overflow = page.evaluate("() => document.body.scrollWidth - window.innerWidth")
+    assert overflow <= 0
