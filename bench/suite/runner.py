@@ -499,9 +499,9 @@ def bench_sweep(raw, now, fresh: int) -> dict:
                            handling_hours = NULL, handling_unit_id = COALESCE(handling_unit_id, location_unit_id),
                            accepted_at = COALESCE(accepted_at, created_at),
                            dispatched_at = COALESCE(dispatched_at, created_at),
-                           due_at = %(now)s + (((id * 7919) %% 1000000) / 1000000.0 * 12 - 2) * interval '1 day'""",
+                           due_at = {due}, warn_at = {due} - interval '1 day', accept_due_at = {due}"""
+                        .replace("{due}", "(%(now)s + (((id * 7919) %% 1000000) / 1000000.0 * 12 - 2) * interval '1 day')"),
                         {"now": now})
-            cur.execute("UPDATE loop_matter SET warn_at = due_at - interval '1 day', accept_due_at = due_at")
             cur.execute(FLAG_OVERDUE, {"now": now})
         prime_reminders(raw, now, [])
         with raw.cursor() as cur:
@@ -649,11 +649,17 @@ def main(argv=None) -> None:
     ap.add_argument("--reuse", action="store_true",
                     help="reuse the suite's database from an earlier run of the same scale (no growth steps)")
     ap.add_argument("--matters", type=int, help="override the 1x matter volume")
+    ap.add_argument("--reads", type=int, help="override the rounds of each read (HTTP: half)")
+    ap.add_argument("--import-rows", type=int, help="override the import rows")
     args = ap.parse_args(argv)
     only = set(args.only or WORKLOADS)
     cfg = dict(SCALES[args.scale])
     if args.matters:
         cfg["matters"] = args.matters
+    if args.reads:
+        cfg["reads"] = args.reads
+    if args.import_rows:
+        cfg["import_rows"] = args.import_rows
     url = args.db_url or os.environ.get("BENCH_DATABASE_URL") or \
         f"postgres://postgres@127.0.0.1:5432/bihuan_bench_{args.scale}"
     reused = prepare_database(url, args.reuse)

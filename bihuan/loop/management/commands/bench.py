@@ -33,8 +33,10 @@ class Command(BaseCommand):
                             help="postgres://…/NAME for the suite's own database (NAME must contain 'bench')")
         parser.add_argument("--reuse", action="store_true", help="reuse the suite's database from an earlier run")
         parser.add_argument("--matters", type=int, help="override the 1x matter volume of the scale")
+        parser.add_argument("--reads", type=int, help="override the rounds of each read workload")
+        parser.add_argument("--import-rows", type=int, help="override the rows of the import workload")
 
-    def handle(self, *args, scale, only, out, db_url, reuse, matters, **opts):
+    def handle(self, *args, scale, only, out, db_url, reuse, matters, reads, import_rows, **opts):
         root = Path(bihuan.__file__).resolve().parent.parent
         if not (root / "bench" / "suite" / "runner.py").exists():
             raise CommandError(f"bench/suite not found next to {root / 'bihuan'}: run from a source checkout")
@@ -52,6 +54,10 @@ class Command(BaseCommand):
             argv.append("--reuse")
         if matters:
             argv += ["--matters", str(matters)]
+        if reads:
+            argv += ["--reads", str(reads)]
+        if import_rows:
+            argv += ["--import-rows", str(import_rows)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         rc = subprocess.call(argv, cwd=root, env=env)
         if rc:
