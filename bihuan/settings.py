@@ -31,7 +31,9 @@ def _key(env_name: str, filename: str, nbytes: int = 32) -> str:
     if PRODUCTION:
         raise RuntimeError(f"{env_name} must be set in production")
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    value = base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).decode()
+    value = "-"
+    while value.startswith("-"):  # a leading "-" reads as an option on command lines
+        value = base64.urlsafe_b64encode(secrets.token_bytes(nbytes)).decode()
     # O_EXCL so two processes starting at once agree on one key.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

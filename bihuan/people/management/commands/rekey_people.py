@@ -1,4 +1,4 @@
-"""``bihuan rekey_people --old-key KEY``: re-encrypt ID/phone numbers and needs notes under the current data key.
+"""``bihuan rekey_people --old-key=KEY``: re-encrypt ID/phone numbers and needs notes under the current data key.
 
 Run after setting a new ``BIHUAN_DATA_KEY``. Old ciphertexts are read with the old key(s);
 each row is re-encrypted with the current key and its blind indexes recomputed (they are
