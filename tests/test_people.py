@@ -296,6 +296,27 @@ def test_pages_mask_numbers_and_reveal_shows_one(users, zxm, household, tree, lo
     assert r["Cache-Control"] == "no-store"
 
 
+def test_search_by_number_keeps_the_number_out_of_the_url(users, zxm, tree, login):
+    c = login(users.lumiao_secretary)
+    r = c.post("/people/", {"q": ZXM_ID, "role": "", "flag": ""})
+    assert r.status_code == 302 and "qt=" in r["Location"]
+    assert ZXM_ID not in r["Location"] and ZXM_ID[-4:] not in r["Location"]
+    body = c.get(r["Location"]).content.decode()
+    assert 'data-testid="person-row"' in body and "张晓明" in body
+    # The next-page links carry the token, not the number.
+    assert ZXM_ID not in body.split('data-testid="person-table"')[1]
+    # The token means nothing in another session.
+    other = login(users.liying_staff)
+    body = other.get(r["Location"]).content.decode()
+    assert 'data-testid="search-expired"' in body and "张晓明" not in body
+    # A name search is a plain, shareable URL.
+    r = c.post("/people/", {"q": "zxm", "role": "", "flag": ""})
+    assert r["Location"] == "/people/?q=zxm"
+    assert "张晓明" in c.get(r["Location"]).content.decode()
+    r = c.post("/people/", {"q": "139 0000 5678"})
+    assert "qt=" in r["Location"] and "5678" not in r["Location"]
+
+
 def test_secretary_registers_a_person_through_the_page(users, tree, login):
     c = login(users.lumiao_secretary)
     r = c.post("/people/new/", {"unit": tree.lumiao_g2.code, "name": "刘新民",

@@ -72,6 +72,12 @@ def role_q(role: str) -> Q:
     }.get(role, Q(pk__in=[]))
 
 
+def is_personal_query(q: str) -> bool:
+    """True when the search text is (or could be) an ID number or phone: it must not travel in a URL."""
+    q = (q or "").strip()
+    return validators.looks_like_id_number(q) or len(re.sub(r"[^0-9]", "", q)) >= 7
+
+
 def search_q(q: str) -> Q:
     """One search box: an exact ID or phone (blind index), pinyin initials, or a name prefix."""
     q = (q or "").strip()

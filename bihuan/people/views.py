@@ -6,6 +6,9 @@ keyset pages ("next" carries a cursor), so they cost the same on page 1 and page
 
 from __future__ import annotations
 
+import secrets
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -57,10 +60,38 @@ def _refused(request, exc: ServiceError):
 
 # --- persons ---------------------------------------------------------------------------------
 
+SEARCH_SESSION_KEY = "people.searches"
+
+
+def _search_redirect(request):
+    """The person search form is POSTed: an ID number or phone typed into it is kept in the
+    session behind a random token (``?qt=``), so it never lands in a URL, the browser history
+    or an access log. Other searches redirect to a plain, shareable ``?q=`` URL."""
+    params = {k: v for k in ("unit", "role", "flag") if (v := request.POST.get(k, "").strip())}
+    q = request.POST.get("q", "").strip()[:50]
+    if q and selectors.is_personal_query(q):
+        token = secrets.token_urlsafe(9)
+        saved = request.session.get(SEARCH_SESSION_KEY, {})
+        saved[token] = q
+        request.session[SEARCH_SESSION_KEY] = dict(list(saved.items())[-10:])  # keep the session small
+        params["qt"] = token
+    elif q:
+        params["q"] = q
+    return redirect(f"{request.path}?{urlencode(params)}" if params else request.path)
+
+
 @login_required
 def person_list(request):
     _perm(request, "people.person.view")
-    form = forms.PersonFilterForm(request.GET or None)
+    if request.method == "POST":
+        return _search_redirect(request)
+    data = request.GET.copy()
+    expired = False
+    if "qt" in data:
+        q = request.session.get(SEARCH_SESSION_KEY, {}).get(data.pop("qt")[0])
+        expired = q is None
+        data["q"] = q or ""
+    form = forms.PersonFilterForm(data or None)
     f = selectors.PersonFilter()
     unit_unknown = False
     if form.is_valid():
@@ -69,10 +100,11 @@ def person_list(request):
         if d["unit"]:
             f.unit = selectors.unit_in_scope(request.user, d["unit"])
             unit_unknown = f.unit is None
-    qs = Person.objects.none() if unit_unknown else selectors.persons(request.user, f)
+    qs = Person.objects.none() if unit_unknown or expired else selectors.persons(request.user, f)
     page = _page(request, qs.select_related("unit", "vulnerability"))
     return render(request, "people/person_list.html", {
         "form": form, "page": page, "qs": _qs_without(request, "cursor"), "unit_unknown": unit_unknown,
+        "search_expired": expired,
         "can_change": request.user.has_perm_anywhere("people.person.change")})
 
 
