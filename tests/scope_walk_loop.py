@@ -14,7 +14,20 @@ def make(tree, users) -> dict:
                                description="薛庙社区的事项",
                                uploads=[services.Upload("薛庙社区.png", "image/png", png)])
     services.dispatch(None, m.pk, version=m.version, handling_unit=tree.xuemiao)
+    from datetime import date
+
+    from bihuan.core import calendar
+    from bihuan.loop import config
+    from bihuan.loop.models import Notification
+
+    rule = config.create_rule(None, category=cat, location=tree.xuemiao, handling_unit=tree.longqiao,
+                              note="薛庙社区路由")
+    override = calendar.set_override(None, date(2027, 1, 4), False, "薛庙社区假日")
     return {
+        # Configuration pages: a county admin holds neither loop.category.manage nor core.calendar.manage.
+        "category_id": cat.pk, "rule_id": rule.pk, "override_id": override.pk,
+        # A notification to 薛庙社区 (the dispatch above); the centre shows only one's own.
+        "notification_id": Notification.objects.filter(unit=tree.xuemiao).first().pk,
         "matter_id": m.pk, "action": "accept",
         "attachment_id": m.attachments.first().pk,
         # Public pages and Open311: a staff-registered matter is never public, by token or by id.

@@ -61,10 +61,10 @@ def test_unknown_year_raises_and_flags_instead_of_guessing(tree, users, cats):
 
 
 def test_overrides_make_a_year_known_and_win_over_the_package(tree):
-    calendar.set_override(date(2027, 1, 1), False, "元旦")
+    calendar.set_override(None, date(2027, 1, 1), False, "元旦")
     assert calendar.unknown_years([2026, 2027, 2028]) == [2028]
     assert calendar.add_working_days(at("2026-12-31 10:00"), 1) == at("2027-01-04 17:30")
-    calendar.set_override(date(2026, 10, 12), False, "local holiday")
+    calendar.set_override(None, date(2026, 10, 12), False, "local holiday")
     assert not calendar.is_workday(date(2026, 10, 12))
     assert AuditEntry.objects.filter(action="core.calendar.override").count() == 2
 

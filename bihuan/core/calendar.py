@@ -191,27 +191,127 @@ def unknown_years(years) -> list[int]:
     return [y for y in sorted(set(years)) if not cal.year_known(y)]
 
 
-def set_override(d: date, is_workday: bool, note: str = ""):
-    """Create or change the override for one date (audited)."""
+# --- admin overrides (services: permission, validation, audit, one transaction) ------------------
+
+MANAGE = "core.calendar.manage"
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+MAX_NOTE = 100
+
+
+def _require_manager(user) -> None:
+    """Overrides change deadlines city-wide: the permission with a city-wide scope. ``None`` is the system."""
+    from .errors import PermissionDenied
+
+    if user is None:
+        return
+    if not user.has_perm_anywhere(MANAGE):
+        raise PermissionDenied()
+    if not user.get_scope(MANAGE).all:
+        raise PermissionDenied(_("The working-day calendar applies to the whole city; only a city-wide "
+                                 "administrator can change it."))
+
+
+def _check_date(d) -> date:
+    from .errors import ServiceError
+
+    if not isinstance(d, date) or isinstance(d, datetime):
+        raise ServiceError(_("Enter a valid date."), {"date": _("Enter a valid date.")})
+    if not FIRST_YEAR <= d.year <= LAST_YEAR:
+        raise ServiceError(_("The date must be between %(a)d and %(b)d.") % {"a": FIRST_YEAR, "b": LAST_YEAR},
+                           {"date": _("Out of range.")})
+    return d
+
+
+def set_override(user, d: date, is_workday: bool, note: str = "", *, now: datetime | None = None):
+    """Create or change the override for one date (permission, audit, atomic).
+
+    ``user=None`` is the system (seeds, tests). The first override of a year the package does not
+    know makes that year known (see the module docstring).
+    """
+    from django.db import transaction
+
     from . import audit
+    from .errors import ServiceError
     from .models import CalendarOverride
 
-    before = CalendarOverride.objects.filter(date=d).values("is_workday", "note").first()
-    obj, _created = CalendarOverride.objects.update_or_create(
-        date=d, defaults={"is_workday": is_workday, "note": (note or "")[:100]})
-    audit.record("core.calendar.override", obj, before=before,
-                 after={"date": d, "is_workday": is_workday, "note": obj.note})
+    _require_manager(user)
+    d = _check_date(d)
+    note = (note or "").strip()
+    if len(note) > MAX_NOTE:
+        raise ServiceError(_("The note is too long: %(n)d characters, at most %(max)d.")
+                           % {"n": len(note), "max": MAX_NOTE}, {"note": _("At most %(max)d characters.")
+                                                                 % {"max": MAX_NOTE}})
+    if is_workday not in (True, False):
+        raise ServiceError(_("Say whether the date is a working day or a day off."),
+                           {"is_workday": _("This field is required.")})
+    with transaction.atomic():
+        before = CalendarOverride.objects.select_for_update().filter(date=d).values("is_workday", "note").first()
+        obj, _created = CalendarOverride.objects.update_or_create(
+            date=d, defaults={"is_workday": is_workday, "note": note})
+        audit.record("core.calendar.override", obj, before=before,
+                     after={"date": d, "is_workday": is_workday, "note": obj.note}, now=now)
     return obj
 
 
-def delete_override(d: date) -> bool:
+def delete_override(user, d: date, *, now: datetime | None = None) -> bool:
+    """Remove the override for one date (permission, audit, atomic). False when there was none."""
+    from django.db import transaction
+
     from . import audit
     from .models import CalendarOverride
 
-    obj = CalendarOverride.objects.filter(date=d).first()
-    if obj is None:
-        return False
-    audit.record("core.calendar.override.delete", obj, before={"date": d, "is_workday": obj.is_workday,
-                                                               "note": obj.note})
-    obj.delete()
+    _require_manager(user)
+    with transaction.atomic():
+        obj = CalendarOverride.objects.select_for_update().filter(date=d).first()
+        if obj is None:
+            return False
+        audit.record("core.calendar.override.delete", obj,
+                     before={"date": d, "is_workday": obj.is_workday, "note": obj.note}, now=now)
+        obj.delete()
     return True
+
+
+@dataclass
+class YearStatus:
+    year: int
+    source: str  # "package", "overrides" (admins entered it), "unknown"
+    overrides: int  # override rows in that year
+
+    @property
+    def known(self) -> bool:
+        return self.source != "unknown"
+
+
+def year_statuses(years) -> list[YearStatus]:
+    """For each of ``years``: where its working days come from, and how many overrides it has
+    (one grouped query)."""
+    from django.db.models import Count
+    from django.db.models.functions import ExtractYear
+
+    from .models import CalendarOverride
+
+    years = sorted(set(years))
+    if not years:
+        return []
+    counts = dict(CalendarOverride.objects.filter(date__year__gte=years[0], date__year__lte=years[-1])
+                  .annotate(y=ExtractYear("date")).values("y").annotate(n=Count("id")).values_list("y", "n"))
+    pkg = package_years()
+    out = []
+    for y in years:
+        n = counts.get(y, 0)
+        source = "package" if y in pkg else ("overrides" if n else "unknown")
+        out.append(YearStatus(y, source, n))
+    return out
+
+
+def years_of_interest(today: date) -> list[int]:
+    """The years an admin should check: those the package knows, any with overrides, and this
+    year and the next two (deadlines run into the next year from the autumn on)."""
+    from django.db.models.functions import ExtractYear
+
+    from .models import CalendarOverride
+
+    pkg = package_years()
+    with_rows = set(CalendarOverride.objects.annotate(y=ExtractYear("date")).values_list("y", flat=True).distinct())
+    start = min(today.year - 1, pkg.stop - 1)
+    return sorted({*range(start, today.year + 3), *with_rows})

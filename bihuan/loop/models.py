@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from bihuan.core.protect import mask_phone
-from bihuan.core.scope import ScopedQuerySet, scope_q
+from bihuan.core.scope import ScopedManager, ScopedQuerySet, scope_q
 from bihuan.orgs.models import OrgUnit
 
 
@@ -93,6 +93,13 @@ class RoutingRule(models.Model):
     handling_unit = models.ForeignKey(OrgUnit, on_delete=models.CASCADE, related_name="+",
                                       verbose_name=_("handling unit"))
     note = models.CharField(_("note"), max_length=100, blank=True)
+
+    # Configured by holders of loop.category.manage for the place the rule covers.
+    scope_resource = "loop.category"
+    scope_path_field = "location__path"
+    scope_unit_field = "location_id"
+    scope_owner_field = None
+    objects = ScopedManager()
 
     class Meta:
         ordering = ["category_id", "location_id"]
@@ -392,14 +399,41 @@ class Notification(models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     created_at = models.DateTimeField(db_index=True)
-    read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["unit", "read_at"])]
+        indexes = [models.Index(fields=["unit", "created_at"])]
 
     def __str__(self) -> str:
         return self.title
+
+
+class NotificationRead(models.Model):
+    """One user has read one notification. Read state is per person: a notification to a unit
+    stays unread for every colleague who has not opened it (``loop.notify``)."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="reads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    read_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "notification"], name="notification_read_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} read {self.notification_id}"
+
+
+class NotificationMark(models.Model):
+    """"Mark all read": every notification up to ``read_through`` (an id) counts as read for the user,
+    so marking all read is one row, however many notifications a unit has received."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE,
+                                related_name="+")
+    read_through = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user_id} ≤ {self.read_through}"
 
 
 

@@ -24,9 +24,13 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import BooleanField, Case, Exists, Max, OuterRef, Q, Value, When
 from django.utils.module_loading import import_string
 
-from .models import Notification
+from bihuan.core import audit
+from bihuan.core.errors import NotFound
+
+from .models import Notification, NotificationMark, NotificationRead
 
 log = logging.getLogger("bihuan.notify")
 
@@ -73,13 +77,81 @@ def notify(*, unit=None, user=None, matter=None, kind: str, title: str, body: st
     return n
 
 
+# --- the in-app centre: who sees what, and per-person read state ----------------------------------
+
+def recipient_unit_ids(user) -> list[int]:
+    """Units whose notifications ``user`` receives: those they are bound to with a loop role."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    return sorted({b.unit_id for b in user._active_bindings() if "loop.matter.view" in b.role.permissions})
+
+
 def for_user(user):
     """The notifications a user sees: addressed to them, or to a unit they are bound to."""
-    from django.db.models import Q
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Notification.objects.none()
+    return Notification.objects.filter(Q(user=user) | Q(unit_id__in=recipient_unit_ids(user)))
 
-    unit_ids = [b.unit_id for b in user._active_bindings()]
-    return Notification.objects.filter(Q(user=user) | Q(unit_id__in=unit_ids))
+
+def _read_through(user) -> int:
+    return NotificationMark.objects.filter(user=user).values_list("read_through", flat=True).first() or 0
 
 
-def mark_read(user, ids, *, now: datetime) -> int:
-    return for_user(user).filter(pk__in=ids, read_at__isnull=True).update(read_at=now)
+def with_read_state(user, qs):
+    """``qs`` annotated with ``is_read`` for ``user`` (below their mark-all point, or read one by one)."""
+    through = _read_through(user)
+    read_one = NotificationRead.objects.filter(user=user, notification=OuterRef("pk"))
+    return qs.annotate(is_read=Case(When(pk__lte=through, then=Value(True)), When(Exists(read_one), then=Value(True)),
+                                    default=Value(False), output_field=BooleanField()))
+
+
+def unread_for(user):
+    """The user's unread notifications (a queryset; ``.count()`` is the badge)."""
+    through = _read_through(user)
+    read_one = NotificationRead.objects.filter(user=user, notification=OuterRef("pk"))
+    return for_user(user).filter(pk__gt=through).exclude(Exists(read_one))
+
+
+def unread_count(user) -> int:
+    return unread_for(user).count()
+
+
+def get_for_user(user, notification_id) -> Notification:
+    """One of the user's notifications; anyone else's is ``NotFound`` (404), like one that does not exist."""
+    try:
+        return for_user(user).select_related("unit", "matter").get(pk=int(notification_id))
+    except (Notification.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+
+
+@transaction.atomic
+def mark_read(user, notification_id, *, now: datetime) -> bool:
+    """Mark one notification read for ``user``. False when it already was (nothing written)."""
+    n = get_for_user(user, notification_id)
+    if n.pk <= _read_through(user):
+        return False
+    _obj, created = NotificationRead.objects.get_or_create(user=user, notification=n, defaults={"read_at": now})
+    if created:
+        audit.record("loop.notification.read", n, unit=n.unit or _user_unit(user), now=now,
+                     extra={"kind": n.kind, "matter_id": n.matter_id})
+    return created
+
+
+@transaction.atomic
+def mark_all_read(user, *, now: datetime) -> int:
+    """Mark everything the user has received so far read; returns how many were unread."""
+    unread = unread_for(user)
+    count = unread.count()
+    if count == 0:
+        return 0
+    top = for_user(user).aggregate(top=Max("pk"))["top"] or 0
+    NotificationMark.objects.update_or_create(user=user, defaults={"read_through": top, "updated_at": now})
+    NotificationRead.objects.filter(user=user, notification_id__lte=top).delete()
+    audit.record("loop.notification.read_all", object_type="loop.notification", object_id=top,
+                 unit=_user_unit(user), now=now, extra={"count": count, "read_through": top})
+    return count
+
+
+def _user_unit(user):
+    bindings = user._active_bindings()
+    return bindings[0].unit if bindings else None

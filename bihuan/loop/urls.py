@@ -3,7 +3,7 @@ Open311 GeoReport v2 under ``open311/v2/``. Mounted with one line in ``bihuan/ur
 
 from django.urls import path
 
-from . import open311, views, views_public, views_supervision
+from . import open311, views, views_config, views_public, views_supervision
 
 app_name = "loop"
 
@@ -20,6 +20,24 @@ urlpatterns = [
     path("loop/hotspots/", views_supervision.hotspots, name="hotspots"),
     path("loop/hotspots/<int:unit_id>/", views_supervision.hotspots, name="hotspots_unit"),
     path("loop/hotspots/proactive/", views_supervision.proactive, name="proactive"),
+    # Notification centre (views_config)
+    path("loop/notifications/", views_config.notifications, name="notifications"),
+    path("loop/notifications/read-all/", views_config.notifications_read_all, name="notifications_read_all"),
+    path("loop/notifications/<int:notification_id>/read/", views_config.notification_read, name="notification_read"),
+    # The city's configuration: categories, routing rules, working-day calendar
+    path("loop/config/categories/", views_config.categories, name="config_categories"),
+    path("loop/config/categories/new/", views_config.category_create, name="config_category_create"),
+    path("loop/config/categories/<int:category_id>/", views_config.category_edit, name="config_category"),
+    path("loop/config/categories/<int:category_id>/active/", views_config.category_active,
+         name="config_category_active"),
+    path("loop/config/categories/<int:category_id>/delete/", views_config.category_delete,
+         name="config_category_delete"),
+    path("loop/config/categories/<int:category_id>/routing/", views_config.routing, name="config_routing"),
+    path("loop/config/routing/", views_config.routing_any, name="config_routing_any"),
+    path("loop/config/routing/<int:rule_id>/delete/", views_config.routing_delete, name="config_routing_delete"),
+    path("loop/config/calendar/", views_config.calendar_overrides, name="config_calendar"),
+    path("loop/config/calendar/<int:override_id>/delete/", views_config.calendar_delete,
+         name="config_calendar_delete"),
     # Residents, no account
     path("demand/", views_public.demand_form, name="demand_form"),
     path("demand/<str:token>/", views_public.demand_status, name="demand_status"),

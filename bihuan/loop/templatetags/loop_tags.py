@@ -38,3 +38,15 @@ def working_hours(value):
     if v >= 0:
         return _("%(h)s working hours left") % {"h": f"{v:g}"}
     return _("overdue by %(h)s working hours") % {"h": f"{-v:g}"}
+
+
+@register.inclusion_tag("loop/_notification_badge.html", takes_context=True)
+def notification_badge(context):
+    """The bell in the top bar: the signed-in user's unread count, linking to the centre."""
+    from bihuan.loop import notify
+
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"show": False}
+    return {"show": True, "unread": notify.unread_count(user)}
