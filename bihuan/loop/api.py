@@ -23,7 +23,7 @@ from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
 from bihuan.orgs.models import OrgUnit
 
-from . import metrics, selectors, services, transitions
+from . import metrics, notify, selectors, services, transitions
 from .models import Category, IdempotencyKey, Kind, Matter, Source
 
 router = Router(tags=["loop"])
@@ -358,3 +358,53 @@ def categories(request):
     return [{"id": c.pk, "code": c.code, "name": c.name, "kind": c.kind, "accept_hours": float(c.accept_hours),
              "handle_days": c.handle_days, "warn_percent": c.warn_percent, "max_extensions": c.max_extensions}
             for c in Category.objects.filter(active=True)]
+
+
+# --- notification centre --------------------------------------------------------------------
+
+class NotificationOut(Schema):
+    id: int
+    kind: str
+    title: str
+    body: str
+    created_at: datetime
+    unit: UnitRef | None
+    matter_id: int | None
+    read: bool
+
+
+class NotificationPage(Schema):
+    items: list[NotificationOut]
+    next_cursor: str | None
+    unread: int
+
+
+def _notification_out(n) -> dict:
+    return {"id": n.pk, "kind": n.kind, "title": n.title, "body": n.body, "created_at": n.created_at,
+            "unit": _ref(n.unit), "matter_id": n.matter_id, "read": bool(n.is_read)}
+
+
+@router.get("/notifications", response=NotificationPage,
+            summary="The caller's notifications (to them and their units), newest first")
+def notification_list(request, unread: bool = False, cursor: str | None = None, limit: int = 50):
+    user = request.user
+    qs = notify.unread_for(user) if unread else notify.for_user(user)
+    qs = notify.with_read_state(user, qs).select_related("unit")
+    page = cursor_page(qs, order=["-created_at", "-id"], cursor=cursor, limit=limit)
+    return {"items": [_notification_out(n) for n in page.items], "next_cursor": page.next_cursor,
+            "unread": notify.unread_count(user)}
+
+
+@router.post("/notifications/read-all", summary="Mark all of the caller's notifications read")
+def notification_read_all(request):
+    return {"marked": notify.mark_all_read(request.user, now=timezone.now()),
+            "unread": notify.unread_count(request.user)}
+
+
+@router.post("/notifications/{notification_id}/read", response=NotificationOut,
+             summary="Mark one notification read (for the caller only)")
+def notification_read(request, notification_id: int):
+    user = request.user
+    notify.mark_read(user, notification_id, now=timezone.now())
+    n = notify.with_read_state(user, notify.for_user(user).select_related("unit")).get(pk=notification_id)
+    return _notification_out(n)

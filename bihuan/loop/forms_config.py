@@ -27,7 +27,7 @@ class CategoryForm(_Form):
                                        "It cannot be changed later."))
     name = forms.CharField(label=_("Name"), max_length=60)
     kind = forms.ChoiceField(label=_("Kind"), choices=Kind.choices)
-    accept_hours = forms.DecimalField(label=_("Acceptance limit (working hours)"), decimal_places=1, max_digits=6,
+    accept_hours = forms.DecimalField(label=_("Acceptance limit (working hours)"),
                                       help_text=_("From dispatch until the handling unit must accept it."))
     handle_days = forms.IntegerField(label=_("Handling limit (working days)"),
                                      help_text=_("Due at 17:30 on this working day after the dispatch day."))
