@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_q",
     "bihuan.core",
     "bihuan.orgs",
     "bihuan.accounts",
@@ -175,8 +176,36 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = VAR_DIR / "media"
 # Uploaded imports larger than this are refused before parsing.
 BIHUAN_MAX_IMPORT_BYTES = int(os.environ.get("BIHUAN_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
+# Stored uploads (MEDIA_ROOT/imports) older than this are removed by the daily job imports.cleanup.
+BIHUAN_IMPORT_KEEP_DAYS = int(os.environ.get("BIHUAN_IMPORT_KEEP_DAYS", "30"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Background jobs: django-q2 with the database as its queue (the "ORM broker"), so the same
+# `bihuan worker` runs on SQLite and PostgreSQL with no extra server. See docs/operations.md.
+Q_CLUSTER = {
+    "name": "bihuan",
+    "label": "后台任务",
+    "orm": "default",
+    # Task processes of one `bihuan worker` (a 2-core box: two, so an import and the sweep can overlap).
+    "workers": int(os.environ.get("BIHUAN_WORKER_PROCESSES", "2")),
+    "recycle": 200,
+    # A task is killed after `timeout` s; an unacknowledged one is handed out again after `retry` s,
+    # so retry must exceed timeout (a long import must never run twice).
+    "timeout": int(os.environ.get("BIHUAN_JOB_TIMEOUT", "1800")),
+    "retry": int(os.environ.get("BIHUAN_JOB_TIMEOUT", "1800")) + 300,
+    "max_attempts": 1,  # a failed task is reported, not retried; periodic jobs simply run again
+    "ack_failures": True,
+    "catch_up": False,  # after downtime a periodic job runs once, not once per missed minute
+    "poll": 1,  # seconds between queue polls when idle (one indexed SELECT)
+    "queue_limit": 4,
+    "save_limit": 200,  # successful task results kept (failures are kept until deleted)
+    "sync": False,  # tests switch this on (tests/conftest.py) so tasks run inline
+}
+# After an audit entry commits, ask the worker to seal (at most once per this many seconds per
+# process); the every-minute audit.seal job is the fallback. See docs/audit.md.
+BIHUAN_AUDIT_SEAL_ON_COMMIT = os.environ.get("BIHUAN_AUDIT_SEAL_ON_COMMIT", "1") == "1"
+BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS = 2.0
 
 LOGGING = {
     "version": 1,
@@ -187,5 +216,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_pii"]},
     },
     "root": {"handlers": ["console"], "level": os.environ.get("BIHUAN_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-q2 logs every task it starts and finishes; `bihuan worker` prints its own lines.
+        "django-q": {"level": os.environ.get("BIHUAN_QUEUE_LOG_LEVEL", "WARNING")},
+    },
 }

@@ -38,6 +38,22 @@ def _fast_hasher(request, settings):
         settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _jobs_inline(request, settings, monkeypatch):
+    """Background tasks (web imports) run inline, in the test's transaction: django-q2's sync mode.
+
+    django-q2 reads ``Q_CLUSTER`` once, at import, so the setting and its ``Conf`` change together.
+    Sealing the audit log right after each commit is off (tests seal when they mean to); the
+    ``queued_jobs`` marker keeps tasks in the queue, for tests of the worker itself.
+    """
+    from django_q.conf import Conf
+
+    sync = "queued_jobs" not in request.keywords
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": sync}
+    monkeypatch.setattr(Conf, "SYNC", sync)
+    settings.BIHUAN_AUDIT_SEAL_ON_COMMIT = False
+
+
 @pytest.fixture
 def _fail_missing_chromium():
     pytest.fail("BIHUAN_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing (apt-get install chromium)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-APPS = ("people", "loop")
+APPS = ("people", "loop", "imports")
 
 
 def make_foreign_objects(tree, users) -> dict:

@@ -373,12 +373,16 @@ def test_web_import_preview_then_apply(tree, users, login, media, tmp_path, sett
     assert [c_.value for c_ in ws[1]][-1] == "错误"
     assert "outside your scope" in ws["G3"].value
     n = AuditEntry.objects.count()
-    # Atomic by default: refused, nothing written.
+    # Atomic by default: refused, nothing written. Applying is a job; its page shows the outcome.
     r = c.post(reverse("web:orgs_import_apply"), {"file": token})
-    assert r.status_code == 400 and not OrgUnit.objects.filter(code="370811008203").exists()
+    assert r.status_code == 302 and r["Location"].startswith("/imports/")
+    html = c.get(r["Location"]).content.decode()
+    assert "Nothing was written, because some rows have errors." in html
+    assert not OrgUnit.objects.filter(code="370811008203").exists()
     # Valid rows only.
     r = c.post(reverse("web:orgs_import_apply"), {"file": token, "valid_only": "1"})
-    assert r.status_code == 200
+    html = c.get(r["Location"]).content.decode()
+    assert "The valid rows were imported; the rows below were left out." in html
     assert OrgUnit.objects.get(code="370811008203").parent == tree.liying
     assert not OrgUnit.objects.filter(code="370812002004").exists()
     assert [e.extra["result"] for e in audit_since(n)] == ["refused", "partial"]

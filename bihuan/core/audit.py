@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -91,7 +93,36 @@ def record(action: str, obj=None, *, object_type: str = "", object_id=None, unit
     )
     entry.mac = _mac(entry)
     entry.save(force_insert=True)
+    _nudge_sealer()
     return entry
+
+
+# Monotonic times of the last nudge registered / sealing task enqueued, in this process.
+_last_nudge = _last_enqueue = -math.inf
+
+
+def _nudge_sealer() -> None:
+    """Ask the worker to seal once this entry's transaction commits, at most once per
+    ``BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS`` per process (the every-minute job is the fallback)."""
+    global _last_nudge
+    if not getattr(settings, "BIHUAN_AUDIT_SEAL_ON_COMMIT", False):
+        return
+    t = time.monotonic()
+    if t - _last_nudge < settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS:
+        return
+    _last_nudge = t
+    transaction.on_commit(_enqueue_seal, robust=True)  # robust: a failed nudge never fails the write
+
+
+def _enqueue_seal() -> None:
+    global _last_enqueue
+    t = time.monotonic()
+    if t - _last_enqueue < settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS:
+        return  # several transactions nudged at once; one task seals them all
+    _last_enqueue = t
+    from . import jobs
+
+    jobs.enqueue(jobs.RUN_JOB, "audit.seal", name="audit.seal")
 
 
 def _try_lock() -> bool:

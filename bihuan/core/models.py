@@ -88,3 +88,50 @@ class CalendarOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date} {'workday' if self.is_workday else 'rest day'}"
+
+
+class ImportJob(models.Model):
+    """One web import (or its preview) handed to the worker: who, which file, how far, what came of it.
+
+    Created by ``core.imports.start``; only its owner ever sees it. The upload itself stays in
+    ``MEDIA_ROOT/imports/<token>``; ``result`` keeps the counts and the first errors.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    kind = models.CharField(_("kind"), max_length=32)
+    token = models.CharField(max_length=80)  # <sha256>.<ext>, the stored upload
+    filename = models.CharField(_("file name"), max_length=255)
+    mode = models.CharField(max_length=16)
+    dry_run = models.BooleanField(default=False)
+    # The owner (accounts.User id; core keeps no foreign key to later apps, as AuditEntry).
+    user_id = models.BigIntegerField(db_index=True)
+    # The request that started it, for the audit entry the worker writes on the owner's behalf.
+    ip = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=32, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_done = models.IntegerField(default=0)
+    rows_total = models.IntegerField(null=True, blank=True)  # an estimate until done
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.filename} {self.status}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

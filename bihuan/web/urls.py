@@ -39,6 +39,13 @@ urlpatterns += [
     path("orgs/import/report/", views_tabular.import_report, {"kind": "orgs"}, name="orgs_import_report"),
 ]
 
+# Import jobs (any register): progress while the worker runs them, then the result; owner only.
+urlpatterns += [
+    path("imports/<int:job_id>/", views_tabular.import_job, name="import_job"),
+    path("imports/<int:job_id>/status/", views_tabular.import_job_status, name="import_job_status"),
+    path("imports/<int:job_id>/report/", views_tabular.import_job_report, name="import_job_report"),
+]
+
 # People registers (bihuan.people.tabular): persons, households, the reserve-talent pool.
 for _kind in ("people", "households", "reserve"):
     urlpatterns += [

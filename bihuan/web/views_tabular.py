@@ -2,39 +2,43 @@
 
 Upload → the file is stored as MEDIA_ROOT/imports/<sha256>.<ext> (its name is its hash) →
 preview (a dry run: counts and every bad row, with an error report to download) → apply
-(atomic by default, or valid rows only). The stored file is reachable only from the session
-that uploaded it; the file itself is passed as a query parameter, never as a path segment.
+(atomic by default, or valid rows only). Preview and apply are import jobs run by the worker
+(bihuan.core.imports); their page shows a progress bar until the result is there. The stored
+file is reachable only from the session that uploaded it (passed as a query parameter, never
+as a path segment), and a job only by the user who started it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import tempfile
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from bihuan.core import imports
 from bihuan.core import tabular as tb
+from bihuan.core.context import current_actor
+from bihuan.core.errors import ServiceError
+from bihuan.core.imports import TOKEN_RE, imports_dir  # noqa: F401 - imports_dir: where uploads live
+from bihuan.core.models import ImportJob
 from bihuan.orgs.models import OrgUnit
 
 from .views import require_perm
 
 SESSION_KEY = "tabular_uploads"
-TOKEN_RE = re.compile(r"^(?P<sha>[0-9a-f]{64})\.(?P<ext>xlsx|csv)$")
 MAX_ERRORS_SHOWN = 200
-
-
-def imports_dir() -> Path:
-    return Path(settings.MEDIA_ROOT) / "imports"
+# A job still queued after this long: the page says the worker is not running.
+QUEUED_WARNING_SECONDS = 5
 
 
 def _kind(kind_name: str, request, verb: str) -> tb.Kind:
@@ -134,7 +138,7 @@ def import_upload(request, kind: str):
                 (imports_dir() / f"{source.sha256}.{source.fmt}.json").write_text(
                     json.dumps(meta, ensure_ascii=False))
                 token = _remember(request, source)
-                return redirect(f"{_url(k, 'import_preview')}?file={token}")
+                return _start(request, k, token, source.filename, dry_run=True)
     return render(request, "web/tabular/import.html", {
         "kind": k, "error": error, "headers": k.spec.headers,
         "max_mb": tb.max_import_bytes() // (1024 * 1024),
@@ -142,23 +146,29 @@ def import_upload(request, kind: str):
     }, status=400 if error else 200)
 
 
-def _result_context(k: tb.Kind, token: str, result: tb.ImportResult) -> dict:
-    return {"kind": k, "token": token, "result": result,
-            "errors": result.errors[:MAX_ERRORS_SHOWN], "more_errors": max(0, len(result.errors) - MAX_ERRORS_SHOWN),
-            "report_url": f"{_url(k, 'import_report')}?file={token}",
-            "apply_url": _url(k, "import_apply"), "upload_url": _url(k, "import")}
+def _start(request, k: tb.Kind, token: str, filename: str, *, dry_run: bool, mode: str = tb.ATOMIC):
+    """Queue the import (or preview) for the worker and go to its page."""
+    actor = current_actor()
+    try:
+        job = imports.start(request.user, k.name, token, filename, now=timezone.now(), mode=mode, dry_run=dry_run,
+                            ip=actor.ip, request_id=actor.request_id, language=get_language() or "")
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise Http404
+        raise DjangoPermissionDenied
+    return redirect("web:import_job", job_id=job.pk)
 
 
 @login_required
 @require_GET
 def import_preview(request, kind: str):
+    """Check the uploaded file again (a new preview job)."""
     k = _kind(kind, request, "import")
     token = request.GET.get("file")
     if not token:
         return redirect(_url(k, "import"))
     source = _source(request, token)
-    result = tb.run_import(k, source, user=request.user, dry_run=True)
-    return render(request, "web/tabular/preview.html", _result_context(k, token, result))
+    return _start(request, k, token, source.filename, dry_run=True)
 
 
 @login_required
@@ -168,19 +178,75 @@ def import_apply(request, kind: str):
     token = request.POST.get("file")
     source = _source(request, token)
     mode = tb.VALID_ONLY if request.POST.get("valid_only") else tb.ATOMIC
-    result = tb.run_import(k, source, user=request.user, mode=mode)
-    return render(request, "web/tabular/preview.html", _result_context(k, token, result),
-                  status=200 if result.applied else 400)
+    return _start(request, k, token, source.filename, dry_run=False, mode=mode)
 
 
 @login_required
 @require_GET
 def import_report(request, kind: str):
-    """The uploaded rows with an error column (错误), rechecked now as this user."""
+    """The error report of this user's latest check of the uploaded file (written by the job)."""
     k = _kind(kind, request, "import")
-    source = _source(request, request.GET.get("file"))
-    result = tb.run_import(k, source, user=request.user, dry_run=True)
-    out = tempfile.TemporaryFile()
-    tb.write_error_report(out, k, source, result)
-    stem = Path(source.filename).stem or k.name
-    return _download(out, f"{stem}-错误报告.xlsx", "xlsx")
+    token = request.GET.get("file")
+    _source(request, token)
+    job = (ImportJob.objects.filter(user_id=request.user.pk, kind=k.name, token=token, status=ImportJob.Status.DONE)
+           .order_by("-id").first())
+    if job is None:
+        raise Http404
+    return import_job_report(request, job.pk)
+
+
+# --- the job page: progress while the worker runs it, then the result ------------------------------
+
+def _job(request, job_id) -> tuple[ImportJob, tb.Kind]:
+    """The user's own job (404 for anyone else's), while they may still import its register."""
+    try:
+        job = imports.owned(request.user, job_id)
+    except ServiceError:
+        raise Http404
+    return job, _kind(job.kind, request, "import")
+
+
+def _job_context(request, job: ImportJob, k: tb.Kind) -> dict:
+    done, total = imports.progress(job)
+    now = timezone.now()
+    waited = (now - job.created_at).total_seconds()
+    percent = min(99, int(done * 100 / total)) if total and job.status == ImportJob.Status.RUNNING else None
+    ctx = {"kind": k, "job": job, "token": job.token, "rows_done": done, "rows_total": total, "percent": percent,
+           # No worker has picked the job up for a while: say so instead of spinning forever.
+           "no_worker": job.status == ImportJob.Status.QUEUED and waited >= QUEUED_WARNING_SECONDS,
+           "status_url": reverse("web:import_job_status", args=[job.pk]),
+           "job_url": reverse("web:import_job", args=[job.pk]),
+           "apply_url": _url(k, "import_apply"), "upload_url": _url(k, "import")}
+    result = job.result or {}
+    if result:
+        ctx.update(result=result, errors=result["errors"][:MAX_ERRORS_SHOWN],
+                   more_errors=max(0, result["error_count"] - min(len(result["errors"]), MAX_ERRORS_SHOWN)),
+                   report_url=reverse("web:import_job_report", args=[job.pk]) if result["has_report"] else "")
+    return ctx
+
+
+@login_required
+@require_GET
+def import_job(request, job_id: int):
+    job, k = _job(request, job_id)
+    return render(request, "web/tabular/preview.html", _job_context(request, job, k))
+
+
+@login_required
+@require_GET
+def import_job_status(request, job_id: int):
+    """The htmx poll: the progress bar while the job runs, the result once it is done."""
+    job, k = _job(request, job_id)
+    return render(request, "web/tabular/_job.html", _job_context(request, job, k))
+
+
+@login_required
+@require_GET
+def import_job_report(request, job_id: int):
+    """The uploaded rows with an error column (错误), as the job found them."""
+    job, k = _job(request, job_id)
+    path = imports.report_path(job)
+    if not path.is_file():
+        raise Http404
+    stem = Path(job.filename).stem or k.name
+    return _download(open(path, "rb"), f"{stem}-错误报告.xlsx", "xlsx")
