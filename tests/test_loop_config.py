@@ -142,10 +142,18 @@ def test_bad_edit_leaves_the_category_as_it_was(login, users, cats):
     assert (road.name, road.handle_days) == ("道路破损", 3)
 
 
-def test_duplicate_code_is_refused(login, users, cats):
-    r = login(users.city_admin).post(reverse("loop:config_category_create"), {**CATEGORY, "code": "road"})
+def test_duplicate_codes_are_refused(login, users, cats):
+    road, water = cats
+    water.open311_code = "water"
+    water.save()
+    c = login(users.city_admin)
+    r = c.post(reverse("loop:config_category_create"), {**CATEGORY, "code": "road"})
     assert r.status_code == 400 and "已有类别使用代码 road" in _body(r)
     assert Category.objects.filter(code="road").count() == 1
+    # Residents pick categories by their Open311 code: two categories cannot share one.
+    r = c.post(reverse("loop:config_category_create"), {**CATEGORY, "open311_code": "water"})
+    assert r.status_code == 400 and "Open311 代码 water" in _body(r)
+    assert not Category.objects.filter(code="streetlight").exists()
 
 
 def test_a_used_category_is_deactivated_not_deleted(login, users, tree, cats):

@@ -82,6 +82,10 @@ def _clean_category(values: dict, *, instance: Category | None) -> dict:
             errors["code"] = _("Use lower-case letters, digits, '-' and '_' only.")
         elif Category.objects.filter(code=out["code"]).exists():
             errors["code"] = _("Another category already has the code %(code)s.") % {"code": out["code"]}
+    if out.get("open311_code") and Category.objects.filter(open311_code=out["open311_code"]).exclude(
+            pk=getattr(instance, "pk", None)).exists():
+        errors["open311_code"] = _("Another category already offers the Open311 code %(code)s.") % {
+            "code": out["open311_code"]}
     if (instance is None or "name" in values) and not out.get("name"):
         errors["name"] = _("This field is required.")
     if "kind" in values or instance is None:
