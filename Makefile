@@ -27,7 +27,7 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/bihuan migrate --noinput -v0
 	$(BIN)/bihuan collectstatic --noinput -v0
-	$(BIN)/bihuan seed --scale demo --if-empty
+	$(BIN)/bihuan seed --scale demo --if-empty --no-report
 	$(BIN)/bihuan demo --port $(PORT)
 
 serve: $(VENV)/.installed

@@ -211,6 +211,9 @@ def test_command_seeds_prints_and_reuses_with_if_empty(db):
     assert "already seeded" in out
     assert (tree_digest(), OrgUnit.objects.count(), User.objects.count()) == before
     assert tree_entries.count() == 1
+    # `make demo` seeds with --no-report: `bihuan demo` prints the logins, once.
+    out = run_seed("--scale", "demo", "--if-empty", "--no-report")
+    assert "already seeded" in out and DEMO_PASSWORD not in out
     with pytest.raises(CommandError):
         run_seed("--scale", "demo")
     # A missing demo user is added back on reuse.

@@ -1,19 +1,37 @@
-"""``bihuan demo``: print the demo logins, then run the worker and the web server together."""
+"""``bihuan demo``: run the worker and the web server together, then print the demo logins.
+
+The logins are printed once, after the web server answers, so they are the last thing on the
+screen rather than scrolled away by the start-up lines of the worker and gunicorn.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 
 from django.core.management.base import BaseCommand
 
 from bihuan.core.management.commands.serve import gunicorn_argv
 
 
+def wait_for_port(host: str, port: int, timeout: float, alive) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
 class Command(BaseCommand):
-    help = "Serve the demo: worker in the background, gunicorn in the foreground."
+    help = "Serve the demo: worker in the background, gunicorn in the foreground; prints the demo logins."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -23,10 +41,22 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, **opts):
         from bihuan.accounts.seed import print_logins
 
-        print_logins(self.stdout, f"http://{host}:{port}/")
-        self.stdout.flush()
-        worker = subprocess.Popen([sys.executable, "-m", "bihuan.cli", "worker"])
-        web = subprocess.Popen(gunicorn_argv(host, port, workers))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        worker = subprocess.Popen([sys.executable, "-m", "bihuan.cli", "worker"], env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, bufsize=1)
+        worker_ready = threading.Event()
+
+        def relay():
+            # The worker's lines, as they come; it is ready once it says how many processes it runs.
+            for line in worker.stdout:
+                self.stdout.write(line.rstrip("\n"))
+                self.stdout.flush()
+                if line.startswith("worker:") and "task processes" in line:
+                    worker_ready.set()
+            worker_ready.set()
+
+        threading.Thread(target=relay, name="worker-output", daemon=True).start()
+        web = subprocess.Popen(gunicorn_argv(host, port, workers), env=env)
 
         def _forward(signum, _frame):
             for p in (web, worker):
@@ -36,9 +66,15 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, _forward)
         signal.signal(signal.SIGINT, _forward)
         try:
+            if wait_for_port(host, port, 30, lambda: web.poll() is None):
+                worker_ready.wait(30)
+                time.sleep(0.3)  # let the last start-up lines come out first
+                print_logins(self.stdout, f"http://{host}:{port}/")
+                self.stdout.write("Stop with Ctrl-C.\n")
+                self.stdout.flush()
             code = web.wait()
         finally:
             if worker.poll() is None:
                 worker.terminate()
-                worker.wait(timeout=10)
+                worker.wait(timeout=30)
         sys.exit(code)

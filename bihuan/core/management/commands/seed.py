@@ -50,8 +50,10 @@ class Command(BaseCommand):
         parser.add_argument("--skip", action="append", default=[], metavar="APP",
                             help="skip an app's step (e.g. --skip people --skip loop); repeatable")
         parser.add_argument("--no-users", action="store_true", help="same as --skip accounts")
+        parser.add_argument("--no-report", action="store_true",
+                            help="leave out the closing reports (the demo logins); `bihuan demo` prints them")
 
-    def handle(self, *args, scale, seed, if_empty, skip, no_users, verbosity, **opts):
+    def handle(self, *args, scale, seed, if_empty, skip, no_users, no_report, verbosity, **opts):
         started = time.perf_counter()
         skip = set(skip) | ({"accounts"} if no_users else set())
         results, reused = [], False
@@ -77,5 +79,5 @@ class Command(BaseCommand):
             if shown:
                 self.stdout.write(f"  {label}: " + "  ".join(f"{k} {v:,}" for k, v in shown.items()))
         for _label, mod, _counts in results:
-            if hasattr(mod, "report"):
+            if hasattr(mod, "report") and not no_report:
                 mod.report(self.stdout)

@@ -31,7 +31,8 @@ class Command(BaseCommand):
         now = timezone.now()
         for name, what in jobs.ensure_schedules(now):
             job = jobs.REGISTRY.get(name)
-            every = f"every {job.minutes} min" if job else ""
+            every = ("" if job is None else f"every {job.minutes // 60} h" if job.minutes % 60 == 0
+                     else f"every {job.minutes} min")
             self.stdout.write(f"worker: schedule {name} {every} ({what})")
         q = settings.Q_CLUSTER
         self.stdout.write(f"worker: {q['workers']} task processes, queue in the {connection.vendor} database; "
