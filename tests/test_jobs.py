@@ -213,6 +213,9 @@ def test_without_a_worker_the_page_says_the_job_is_waiting(users, tree, login, m
     imports._ProgressFile(job.pk)(1000)
     html = c.get(status_url).content.decode()
     assert "1,000 of about 2,500 rows" in html and 'aria-valuenow="40"' in html and "hx-trigger" in html
+    # Running far longer than a task may: the worker died on it, and the page says so.
+    ImportJob.objects.filter(pk=job.pk).update(started_at=timezone.now() - timedelta(hours=2))
+    assert 'data-testid="import-stalled"' in c.get(status_url).content.decode()
     # The worker takes it (as `bihuan worker` would): the poll now answers with the result and stops.
     ImportJob.objects.filter(pk=job.pk).update(status="queued")
     assert imports.run(job.pk)["result"] == "preview"
@@ -291,9 +294,19 @@ def test_daily_cleanup_removes_old_uploads_and_keeps_recent_and_pending_ones(use
 
 # --- the real worker process ------------------------------------------------------------------------------
 
+@pytest.fixture
+def _roles(transactional_db):
+    """Transactional tests flush the tables between tests, migration data included: restore the roles."""
+    from bihuan.accounts.models import Role
+    from bihuan.accounts.roles import ensure_builtin_roles
+
+    ensure_builtin_roles(Role)
+
+
 @pytest.mark.queued_jobs
 @pytest.mark.django_db(transaction=True)
-def test_bihuan_worker_runs_a_queued_import_and_stops_on_sigterm(tree, users, client, media, tmp_path, settings):
+def test_bihuan_worker_runs_a_queued_import_and_stops_on_sigterm(_roles, tree, users, client, media, tmp_path,
+                                                                 settings):
     """Start `bihuan worker` on the test database, let it run a web import, stop it with SIGTERM."""
     client.force_login(users.rencheng_admin)
     upload(client, villages_csv(tmp_path / "v.csv", 3))

@@ -14,6 +14,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404, HttpResponse
@@ -214,6 +215,9 @@ def _job_context(request, job: ImportJob, k: tb.Kind) -> dict:
     ctx = {"kind": k, "job": job, "token": job.token, "rows_done": done, "rows_total": total, "percent": percent,
            # No worker has picked the job up for a while: say so instead of spinning forever.
            "no_worker": job.status == ImportJob.Status.QUEUED and waited >= QUEUED_WARNING_SECONDS,
+           # Running for longer than a task may run: the worker was stopped or killed while on it.
+           "stalled": job.status == ImportJob.Status.RUNNING and job.started_at is not None
+           and (now - job.started_at).total_seconds() > settings.Q_CLUSTER["timeout"] + 60,
            "status_url": reverse("web:import_job_status", args=[job.pk]),
            "job_url": reverse("web:import_job", args=[job.pk]),
            "apply_url": _url(k, "import_apply"), "upload_url": _url(k, "import")}
