@@ -145,6 +145,8 @@ def run(job_id: int) -> dict:
     ImportJob.objects.filter(pk=job_id).update(
         status=ImportJob.Status.DONE, rows_done=result.total, rows_total=result.total, result=summary,
         finished_at=timezone.now())
+    log.info("import job %s (%s, %s, user %s): %s, %s rows", job_id, job.kind, job.filename, job.user_id,
+             summary["result"], result.total)
     return {"job": job_id, "result": summary["result"], "rows": result.total}
 
 
