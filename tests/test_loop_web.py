@@ -64,6 +64,36 @@ def test_inbox_tabs_counts_and_light_as_text(login, users, tree, cats):
     assert c.get(reverse("loop:inbox"), {"tab": "nonsense"}).status_code == 404
 
 
+def test_inbox_closed_count_is_capped_and_says_so(login, users, tree, cats, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bihuan.loop import selectors
+
+    from .loop_helpers import closed_matter
+
+    road, _ = cats
+    done = [closed_matter(tree, users, road, timezone.now() - timedelta(days=3)) for _ in range(3)]
+    c = login(users.liying_staff)
+    r = c.get(reverse("loop:inbox"), {"tab": "closed"})  # under the cap: the exact count, no note
+    assert dict((t, n) for t, _, n in r.context["tabs"])["closed"] == 3
+    assert 'data-testid="closed-capped"' not in r.content.decode()
+    monkeypatch.setattr(selectors, "CLOSED_COUNT_CAP", 2)
+    r = c.get(reverse("loop:inbox"), {"tab": "closed"})
+    body = r.content.decode()
+    assert dict((t, n) for t, _, n in r.context["tabs"])["closed"] == "2+"
+    assert 'data-testid="count-closed" title="最多计数到 2">2+</span>' in body
+    assert 'data-testid="closed-capped"' in body and "已办结事项超过 2 件" in body
+    # The two most recently closed are listed, on one page.
+    assert [m.pk for m in r.context["page"].object_list] == [m.pk for m in done[::-1][:2]]
+    assert r.context["page"].paginator.num_pages == 1
+    # A filter narrows the list, and the note goes when it is under the cap.
+    r = c.get(reverse("loop:inbox"), {"tab": "closed", "q": "不存在"})
+    assert not r.context["page"].object_list and 'data-testid="closed-capped"' not in r.content.decode()
+    assert dict((t, n) for t, _, n in r.context["tabs"])["closed"] == "2+"
+
+
 def test_inbox_refused_without_permission_and_empty_for_other_subtree(login, users, tree, cats):
     road, _ = cats
     _new(users.lumiao_grid, road, tree.lumiao_g1)

@@ -211,8 +211,14 @@ class Matter(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["state", "due_at"]),
-            models.Index(fields=["handling_unit", "state"]),
-            models.Index(fields=["dispatch_unit", "state"]),
+            # A scope's matters by unit and state, answered from the index alone (``id`` is part of
+            # the key): the inbox finds a township's matters through these (selectors.scope_ids).
+            models.Index(fields=["handling_unit", "state", "id"], name="loop_matter_lead_state"),
+            models.Index(fields=["dispatch_unit", "state", "id"], name="loop_matter_disp_state"),
+            models.Index(fields=["location_unit", "state", "id"], name="loop_matter_loc_state"),
+            # Open flagged matters (the supervision board's list): a handful, found without a scan.
+            models.Index(fields=["due_at"], condition=models.Q(flagged=True, state__in=OPEN_STATES),
+                         name="loop_matter_open_flagged"),
             models.Index(fields=["location_unit", "category", "created_at"]),
             models.Index(fields=["category", "created_at"]),
         ]

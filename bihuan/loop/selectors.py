@@ -21,7 +21,7 @@ from bihuan.core.calendar import WorkCalendar
 from bihuan.core.errors import NotFound
 from bihuan.orgs.models import OrgUnit
 
-from .models import FINAL_STATES, OPEN_STATES, RUNNING_STATES, Matter, State
+from .models import FINAL_STATES, OPEN_STATES, RUNNING_STATES, Matter, MatterAssist, State
 
 S = State
 LIGHTS = ("green", "yellow", "red", "none")
@@ -146,7 +146,71 @@ INBOX_LABELS = {"to_dispatch": "待交办", "to_accept": "待签收", "in_progre
                 "overdue": "已超期", "to_evaluate": "待评估", "closed": "已办结"}
 
 
-def inbox(user, tab: str, *, now: datetime) -> QuerySet:
+# --- a small scope's matters, found through the unit indexes ------------------------------------
+#
+# ``restrict`` filters on the paths of the matter's place, lead and dispatching unit and its
+# assisting units: an OR over three joins that no index can answer, so a count or a sorted page
+# visits every matter of the state in the whole city (a township's 已办结 count: 4.8 s at 2 million
+# matters). For a scope of up to SCOPE_UNITS_MAX units the same matters are found from the unit
+# ids through ``(unit, state, id)`` indexes, index only; the queries stay ``restrict(user)`` and
+# are narrowed to those ids (``restrict`` still decides).
+
+SCOPE_UNITS_MAX = 2_000  # a township has a few hundred units; larger scopes use the scope filter alone
+SCOPE_IDS_MAX = 5_000  # open matters to narrow to; beyond that, the scope filter alone
+CLOSED_COUNT_CAP = 999  # the 已办结 tab counts up to this and then shows "999+"
+
+
+def scope_unit_ids(user, action: str = "view") -> list[int] | None:
+    """Ids of the units in the user's scope for ``loop.matter.<action>``, or None when the scope
+    is everything, empty or larger than SCOPE_UNITS_MAX units."""
+    scope = user.get_scope(f"loop.matter.{action}")
+    if scope.all or scope.empty:
+        return None
+    q = Q(pk__in=sorted(scope.unit_ids))
+    for p in sorted(scope.subtree_paths):
+        q |= Q(path__startswith=p)
+    ids = list(OrgUnit.objects.filter(q).order_by().values_list("id", flat=True)[:SCOPE_UNITS_MAX + 1])
+    return None if not ids or len(ids) > SCOPE_UNITS_MAX else ids
+
+
+def scope_matter_ids(unit_ids: list[int], states, limit: int) -> list[int]:
+    """Ids of matters in ``states`` whose place, lead unit, dispatching unit or an assisting unit
+    is one of ``unit_ids`` (the scope rule of ``MatterQuerySet.restrict``), at most ``limit + 1``
+    of them (in no particular order): one UNION of index-only lookups."""
+    states = list(states)
+    parts = [Matter.objects.filter(**{f"{f}_id__in": unit_ids}, state__in=states).order_by()
+             .values_list("id", flat=True) for f in ("location_unit", "handling_unit", "dispatch_unit")]
+    parts.append(MatterAssist.objects.filter(unit_id__in=unit_ids, matter__state__in=states).order_by()
+                 .values_list("matter_id", flat=True))
+    return list(parts[0].union(*parts[1:])[:limit + 1])
+
+
+def open_matters(user, action: str = "view") -> QuerySet:
+    """The user's open matters: ``restrict(user, action)``, narrowed for a small scope to the ids
+    ``scope_matter_ids`` finds (a literal list the planner sees as what it is: a few hundred rows)."""
+    qs = Matter.objects.restrict(user, action).filter(state__in=OPEN_STATES)
+    units = scope_unit_ids(user, action)
+    if units is not None:
+        ids = scope_matter_ids(units, OPEN_STATES, SCOPE_IDS_MAX)
+        if len(ids) <= SCOPE_IDS_MAX:
+            qs = qs.filter(pk__in=ids)
+    return qs
+
+
+def closed_count(user, *, cap: int | None = CLOSED_COUNT_CAP) -> int:
+    """The user's closed matters, counted up to ``cap + 1`` (more than ``cap`` shows as "cap+").
+    ``cap=None`` counts them all (a scan of every closed matter in scope)."""
+    qs = Matter.objects.restrict(user, "view").filter(state=S.CLOSED)
+    if cap is None:
+        return qs.count()
+    units = scope_unit_ids(user)
+    if units is not None:
+        # Every id found is in scope, so when there are more than ``cap`` of them, so are the matters.
+        return qs.filter(pk__in=scope_matter_ids(units, [S.CLOSED], cap)).count()
+    return qs[:cap + 1].count()
+
+
+def inbox(user, tab: str, *, now: datetime, open_base: QuerySet | None = None) -> QuerySet:
     """One tab of the inbox: SQL filters on state and deadlines vs ``now``, within the user's scope.
 
     to_dispatch 待交办 — new, at a dispatching unit the user dispatches for;
@@ -154,8 +218,14 @@ def inbox(user, tab: str, *, now: datetime) -> QuerySet:
     in_progress 办理中 — in progress, neither due soon nor overdue;
     due_soon 即将超期 — yellow; overdue 已超期 — red; to_evaluate 待评估 — reported, the user evaluates;
     closed 已办结 — closed.
+
+    The open tabs start from ``open_base`` (``open_matters(user)``, computed here when not given).
     """
-    qs = Matter.objects.restrict(user, "view")
+    if tab not in INBOX_TABS:
+        raise NotFound()
+    if tab == "closed":
+        return Matter.objects.restrict(user, "view").filter(state=S.CLOSED)
+    qs = open_base if open_base is not None else open_matters(user)
     if tab == "to_dispatch":
         return qs.filter(state=S.NEW).filter(_perm_unit_q(user, "loop.matter.dispatch", "dispatch_unit"))
     if tab == "to_accept":
@@ -166,11 +236,7 @@ def inbox(user, tab: str, *, now: datetime) -> QuerySet:
         return qs.filter(due_soon_q(now)).exclude(overdue_q(now))
     if tab == "overdue":
         return qs.filter(overdue_q(now))
-    if tab == "to_evaluate":
-        return qs.filter(state=S.REPORTED).filter(_perm_unit_q(user, "loop.matter.evaluate", "dispatch_unit"))
-    if tab == "closed":
-        return qs.filter(state=S.CLOSED)
-    raise NotFound()
+    return qs.filter(state=S.REPORTED).filter(_perm_unit_q(user, "loop.matter.evaluate", "dispatch_unit"))
 
 
 def newest_first(qs: QuerySet, tab: str | None) -> tuple[QuerySet, list[str]]:
@@ -187,8 +253,25 @@ def newest_first(qs: QuerySet, tab: str | None) -> tuple[QuerySet, list[str]]:
     return qs, ["-created_at", "-id"]
 
 
-def inbox_counts(user, *, now: datetime) -> dict[str, int]:
-    return {tab: inbox(user, tab, now=now).count() for tab in INBOX_TABS}
+def inbox_counts(user, *, now: datetime, closed_cap: int | None = None,
+                 open_base: QuerySet | None = None) -> dict[str, int]:
+    """The count of every tab: the matters awaiting dispatch, then the running ones in one
+    conditional aggregate (``COUNT(*) FILTER (…)``), then 已办结 (``closed_count``, up to
+    ``closed_cap + 1``; None counts all of them)."""
+    base = open_base if open_base is not None else open_matters(user)
+    running = {
+        "to_accept": Q(state=S.DISPATCHED) & _perm_unit_q(user, "loop.matter.handle", "handling_unit"),
+        "in_progress": Q(state=S.IN_PROGRESS) & ~overdue_q(now) & ~due_soon_q(now),
+        "due_soon": due_soon_q(now) & ~overdue_q(now),
+        "overdue": overdue_q(now),
+        "to_evaluate": Q(state=S.REPORTED) & _perm_unit_q(user, "loop.matter.evaluate", "dispatch_unit"),
+    }
+    counts = {"to_dispatch": base.filter(state=S.NEW)
+              .filter(_perm_unit_q(user, "loop.matter.dispatch", "dispatch_unit")).count()}
+    counts.update(base.filter(state__in=RUNNING_STATES).aggregate(
+        **{tab: Count("id", filter=q) for tab, q in running.items()}))
+    counts["closed"] = closed_count(user, cap=closed_cap)
+    return {tab: counts[tab] for tab in INBOX_TABS}
 
 
 # --- supervision board, backlog, hotspots, similar ----------------------------------------------

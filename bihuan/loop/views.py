@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -85,8 +86,12 @@ def require_perm(request, perm: str) -> None:
         raise PermissionDenied
 
 
-def paginate(request, qs, per_page: int = PAGE_SIZE):
-    return Paginator(qs, per_page).get_page(request.GET.get("page"))
+def paginate(request, qs, per_page: int = PAGE_SIZE, *, count: int | None = None):
+    """A page of ``qs``; ``count``, when the caller already knows it (a tab's count), saves the COUNT query."""
+    paginator = Paginator(qs, per_page)
+    if count is not None:
+        paginator.count = count  # overrides the cached property
+    return paginator.get_page(request.GET.get("page"))
 
 
 def qs_without(request, *names: str) -> str:
@@ -161,21 +166,33 @@ def inbox(request):
     tab = request.GET.get("tab") or default
     if tab not in selectors.INBOX_TABS:
         raise Http404
-    counts = selectors.inbox_counts(user, now=now)
-    qs = selectors.inbox(user, tab, now=now)
+    # The open matters of a small scope are found once, through the unit indexes, and shared by the
+    # counts and the list; 已办结 is counted up to CLOSED_COUNT_CAP ("999+"). See docs/performance.md.
+    cap = selectors.CLOSED_COUNT_CAP
+    open_base = selectors.open_matters(user)
+    counts = selectors.inbox_counts(user, now=now, closed_cap=cap, open_base=open_base)
+    qs = selectors.inbox(user, tab, now=now, open_base=open_base)
+    count = counts[tab]
     q = (request.GET.get("q") or "").strip()[:60]
     if q:
-        qs = qs.filter(title__contains=q)
+        qs, count = qs.filter(title__contains=q), None
     category = request.GET.get("category") or ""
     if category.isdigit():
-        qs = qs.filter(category_id=int(category))
-    order = {"due_soon": ["due_at", "id"], "overdue": ["due_at", "id"], "closed": ["-closed_at", "-id"],
+        qs, count = qs.filter(category_id=int(category)), None
+    if count is None and tab == "closed":
+        count = qs[:cap + 1].count()
+    # By deadline through an expression, not the due_at index: walking that index from the oldest
+    # deadline passes every closed matter before the first overdue one (the same order).
+    order = {"due_soon": ["due_order", "id"], "overdue": ["due_order", "id"], "closed": ["-closed_at", "-id"],
              "to_dispatch": ["created_at", "id"], "to_accept": ["accept_due_at", "id"]}.get(tab, ["-created_at", "-id"])
     qs = (selectors.with_light(qs, now).select_related("category", "location_unit", "handling_unit")
-          .order_by(*order))
+          .annotate(due_order=Coalesce("due_at", "due_at")).order_by(*order))
+    capped = tab == "closed" and count is not None and count > cap
     return render(request, "loop/inbox.html", {
-        "tabs": [(t, TAB_LABELS[t], counts[t]) for t in tabs], "tab": tab, "q": q, "category": category,
-        "categories": Category.objects.filter(active=True), "page": paginate(request, qs),
+        "tabs": [(t, TAB_LABELS[t], f"{cap}+" if t == "closed" and counts[t] > cap else counts[t]) for t in tabs],
+        "tab": tab, "q": q, "category": category, "closed_cap": cap, "capped": capped,
+        "categories": Category.objects.filter(active=True),
+        "page": paginate(request, qs, count=None if count is None else min(count, cap) if tab == "closed" else count),
         "qs": qs_without(request, "page"), "now": now, "light_labels": LIGHT_LABELS,
         "can_create": user.has_perm_anywhere("loop.matter.create"),
     })

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -66,10 +67,13 @@ def board(request, unit_id: int | None = None):
     rows = selectors.supervision_board(user, unit, now=now)
     totals = {k: sum(r.get(k) or 0 for r in rows) for k in ("open", "red", "yellow", "flagged", "to_accept",
                                                             "to_evaluate")}
-    matters = (Matter.objects.restrict(user, "view").filter(selectors.subtree_q(unit), state__in=OPEN_STATES)
+    # The user's open matters (for a township found once through the unit indexes), overdue or flagged;
+    # by deadline through an expression, not the due_at index, whose walk from the oldest deadline
+    # passes every closed matter first (same order). See docs/performance.md.
+    matters = (selectors.open_matters(user).filter(selectors.subtree_q(unit))
                .filter(selectors.overdue_q(now) | Q(flagged=True)))
     matters = (selectors.with_light(matters, now).select_related("category", "handling_unit", "flagged_unit")
-               .order_by("due_at", "id"))
+               .annotate(due_order=Coalesce("due_at", "due_at")).order_by("due_order", "id"))
     ctx = _common(request, unit, "board")
     ctx.update({"rows": rows, "totals": totals, "page": paginate(request, matters),
                 "qs": qs_without(request, "page"), "light_labels": LIGHT_LABELS})
