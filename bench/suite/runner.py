@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 from .common import ROOT, WORKERS, free_port, interleaved, ratio, summary
 
-WORKLOADS = ("import", "intake", "transition", "inbox", "stats", "sweep", "memory", "growth")
+WORKLOADS = ("import", "intake", "transition", "inbox", "pages", "stats", "sweep", "memory", "growth")
 
 SCALES = {
     # tree: the organisation-tree seed; matters: the 1x volume for inbox/stats/sweep (growth
@@ -713,7 +713,7 @@ def main(argv=None) -> None:
         (out_dir / "results.md").write_text(markdown(results))
 
     # -- data, growth, inbox, stats ------------------------------------------------------------
-    reads_wanted = only & {"inbox", "stats", "growth", "sweep"}
+    reads_wanted = only & {"inbox", "pages", "stats", "growth", "sweep"}
     if reads_wanted:
         from . import data
 
@@ -758,7 +758,7 @@ def main(argv=None) -> None:
         save()
 
     # -- HTTP: intake, transition, memory, reads over HTTP; the peer ---------------------------------
-    http_wanted = only & {"intake", "transition", "memory", "inbox", "stats"}
+    http_wanted = only & {"intake", "transition", "memory", "inbox", "pages", "stats"}
     if http_wanted:
         from .common import bihuan_server
 
@@ -792,6 +792,13 @@ def main(argv=None) -> None:
                     say("web pages: 已超期 tab and supervision board …")
                     with guard(results, "web_pages"):
                         W["inbox"]["web"] = measure_web_pages(world, port, max(20, cfg["reads"] // 2), raw)
+                save()
+            if "pages" in only and Matter.objects.count() > 0:
+                from .pages import measure_pages
+
+                say("web pages (inbox tabs and board, city and township users) …")
+                with guard(results, "pages"):
+                    W["pages"] = measure_pages(world, port, max(20, cfg["reads"] // 2), raw)
                 save()
 
     if "sweep" in only:
@@ -1017,6 +1024,10 @@ def markdown(r: dict) -> str:
         row("board: web page /loop/board/, city user", f"p50 {_f(wb['board']['p50_ms'])} ms, p95 "
             f"{_f(wb['board']['p95_ms'])} ms", f"empty view p95 {_f(wb['empty_view']['p95_ms'])} ms", "", "< 100 ms",
             _status(wb["board"]["p95_ms"] < 100))
+    if W.get("pages"):
+        from .pages import markdown_rows
+
+        lines += markdown_rows(W["pages"])
     st = W.get("stats")
     if st:
         x = st["city_year"]

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 import bihuan
 
-WORKLOADS = ("import", "intake", "transition", "inbox", "stats", "sweep", "memory", "growth")
+WORKLOADS = ("import", "intake", "transition", "inbox", "pages", "stats", "sweep", "memory", "growth")
 
 
 class Command(BaseCommand):
