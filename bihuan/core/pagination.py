@@ -38,6 +38,11 @@ def _after(fields: list[str], values: list) -> Q:
         for j in range(i):
             clause &= Q(**{fields[j].lstrip("-"): values[j]})
         q |= clause
+    if len(fields) > 1:
+        # Redundant, but it lets the planner seek on the leading column instead of filtering
+        # the OR row by row (PostgreSQL does not derive it from the OR by itself).
+        first = fields[0].lstrip("-")
+        q &= Q(**{f"{first}__{'lte' if fields[0].startswith('-') else 'gte'}": values[0]})
     return q
 
 

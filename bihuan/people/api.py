@@ -175,7 +175,7 @@ def list_people(request, q: str = "", unit: str = "", role: str = "", flag: str 
         if f.unit is None:
             return {"items": [], "next_cursor": None}
     qs = selectors.persons(request.user, f, today=timezone.localdate()).select_related("unit", "vulnerability")
-    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    page = cursor_page(qs, order=["unit_id", "id"], cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
@@ -327,7 +327,7 @@ def list_households(request, unit: str = "", q: str = "", cursor: str | None = N
         if u is None:
             return {"items": [], "next_cursor": None}
     qs = selectors.households(request.user, unit=u, q=q).select_related("unit", "head", "carer")
-    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    page = cursor_page(qs, order=["unit_id", "id"], cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 

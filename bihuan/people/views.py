@@ -36,7 +36,12 @@ def _perm(request, perm: str) -> None:
         raise PermissionDenied
 
 
-def _page(request, qs, order=("id",)):
+# Persons and households are listed grid by grid: (unit, id) is an index, and a township's first
+# page is then a seek per grid, where id order walked everyone inserted before it (3 s at 8.3M).
+BY_UNIT = ("unit_id", "id")
+
+
+def _page(request, qs, order=BY_UNIT):
     try:
         return cursor_page(qs, order=list(order), cursor=request.GET.get("cursor") or None, limit=PAGE)
     except ServiceError:
