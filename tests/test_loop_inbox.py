@@ -64,6 +64,8 @@ def test_inbox_counts_are_the_tabs_counted_one_by_one(users, spread, who):
     now = at("2026-12-20 09:00")  # the dispatched ones are overdue by now
     counts = selectors.inbox_counts(user, now=now)
     assert counts == {tab: selectors.inbox(user, tab, now=now).count() for tab in selectors.INBOX_TABS}
+    # As the page asks: sharing open_matters, 已办结 capped (one pass for a narrowed scope).
+    assert selectors.inbox_counts(user, now=now, closed_cap=999, open_base=selectors.open_matters(user)) == counts
     if who == "liying_staff":
         assert counts["to_dispatch"] == 2 and counts["overdue"] == 2 and counts["closed"] == 1
 
@@ -77,5 +79,8 @@ def test_closed_count_is_capped(tree, users, cats):
         assert selectors.closed_count(user, cap=2) == 3  # more than the cap: cap + 1
         assert selectors.closed_count(user, cap=5) == 3
         assert selectors.closed_count(user, cap=1) == 2
+        for cap, n in ((2, 3), (5, 3), (1, 2)):
+            base = selectors.open_matters(user)
+            assert selectors.inbox_counts(user, now=NOW, closed_cap=cap, open_base=base)["closed"] == n
     assert selectors.closed_count(users.yanzhou_admin, cap=2) == 0
     assert Matter.objects.filter(state=State.CLOSED).count() == 3

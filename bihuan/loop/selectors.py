@@ -224,7 +224,7 @@ def open_matters(user, action: str = "view") -> QuerySet:
         ids = scope_matter_ids(units, OPEN_STATES, SCOPE_IDS_MAX)
         if len(ids) <= SCOPE_IDS_MAX:
             qs = qs.filter(pk__any_of=ids)
-            qs.narrowed = True  # on this object only (not its clones): see inbox_counts
+            qs.narrowed = (units, ids)  # on this object only (not its clones): see inbox_counts
     return qs
 
 
@@ -288,9 +288,9 @@ def newest_first(qs: QuerySet, tab: str | None) -> tuple[QuerySet, list[str]]:
 
 def inbox_counts(user, *, now: datetime, closed_cap: int | None = None,
                  open_base: QuerySet | None = None) -> dict[str, int]:
-    """The count of every tab: the open tabs in one conditional aggregate (``COUNT(*) FILTER (…)``)
-    over a narrowed ``open_matters``, otherwise 待交办 and then the running tabs; then 已办结
-    (``closed_count``, up to ``closed_cap + 1``; None counts all of them)."""
+    """The count of every tab, 已办结 up to ``closed_cap + 1`` (None: all of them, ``closed_count``).
+    For a narrowed ``open_matters`` one conditional aggregate (``COUNT(*) FILTER (…)``) over its
+    open ids and the capped closed ones; otherwise 待交办, then the running tabs, then 已办结."""
     base = open_base if open_base is not None else open_matters(user)
     running = {
         "to_accept": Q(state=S.DISPATCHED) & _perm_unit_q(user, "loop.matter.handle", "handling_unit"),
@@ -300,13 +300,21 @@ def inbox_counts(user, *, now: datetime, closed_cap: int | None = None,
         "to_evaluate": Q(state=S.REPORTED) & _perm_unit_q(user, "loop.matter.evaluate", "dispatch_unit"),
     }
     to_dispatch = Q(state=S.NEW) & _perm_unit_q(user, "loop.matter.dispatch", "dispatch_unit")
-    if getattr(base, "narrowed", False):  # a few hundred rows: one pass
-        counts = base.aggregate(to_dispatch=Count("id", filter=to_dispatch),
-                                **{tab: Count("id", filter=q) for tab, q in running.items()})
+    aggs = {"to_dispatch": Count("id", filter=to_dispatch), **{tab: Count("id", filter=q) for tab, q in running.items()}}
+    narrowed = getattr(base, "narrowed", None)
+    if narrowed and closed_cap is not None:
+        # A few hundred open ids and at most closed_cap + 1 closed ones: one pass through the
+        # scope filter for all seven (every tab's condition names its states).
+        units, ids = narrowed
+        closed_ids = scope_matter_ids(units, [S.CLOSED], closed_cap)
+        return Matter.objects.restrict(user, "view").filter(pk__any_of=[*ids, *closed_ids]).aggregate(
+            **{tab: aggs[tab] if tab != "closed" else Count("id", filter=Q(state=S.CLOSED)) for tab in INBOX_TABS})
+    if narrowed:
+        counts = base.aggregate(**aggs)
     else:  # the matters awaiting dispatch from the (state, due_at) index alone, then the running ones
         counts = {"to_dispatch": base.filter(to_dispatch).count()}
         counts.update(base.filter(state__in=RUNNING_STATES).aggregate(
-            **{tab: Count("id", filter=q) for tab, q in running.items()}))
+            **{tab: q for tab, q in aggs.items() if tab != "to_dispatch"}))
     counts["closed"] = closed_count(user, cap=closed_cap)
     return {tab: counts[tab] for tab in INBOX_TABS}
 
