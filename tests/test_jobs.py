@@ -98,10 +98,11 @@ def test_worker_once_runs_every_job_and_prints_what_it_did(users, capsys):
 @pytest.fixture
 def seal_on_commit(settings, monkeypatch):
     settings.BIHUAN_AUDIT_SEAL_ON_COMMIT = True
-    monkeypatch.setattr(audit, "_last_nudge", float("-inf"))
     monkeypatch.setattr(audit, "_last_enqueue", float("-inf"))
-    clock = {"t": 1000.0}
+    monkeypatch.setattr(audit, "_trailing_armed", False)
+    clock = {"t": 1000.0, "armed": []}
     monkeypatch.setattr(audit.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(audit, "_arm_trailing", lambda delay: clock["armed"].append(delay))  # fired by hand
     return clock
 
 
@@ -111,13 +112,19 @@ def test_an_entry_is_sealed_as_soon_as_its_transaction_commits(db, seal_on_commi
         first = audit.record("test.one")
     first.refresh_from_db()
     assert first.seq is not None
-    # Within the debounce window the same process does not ask again; the minute job catches up.
+    # Within the debounce window the same process does not ask at once: it arms one trailing
+    # request for the window's end.
     seal_on_commit["t"] += 1
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         second = audit.record("test.two")
-    assert callbacks == []
     second.refresh_from_db()
-    assert second.seq is None
+    assert second.seq is None and seal_on_commit["armed"] == [pytest.approx(1.0)]
+    with django_capture_on_commit_callbacks(execute=True):
+        audit.record("test.two-and-a-half")
+    assert len(seal_on_commit["armed"]) == 1  # one trailing request per window
+    audit._trailing_seal()  # the timer fires
+    second.refresh_from_db()
+    assert second.seq is not None and not audit._trailing_armed
     seal_on_commit["t"] += 2
     with django_capture_on_commit_callbacks(execute=True):
         third = audit.record("test.three")
@@ -133,10 +140,29 @@ def test_sealing_requests_are_debounced_per_process(db, seal_on_commit, django_c
             audit.record("test.burst")
         seal_on_commit["t"] += 0.01
     assert OrmQ.objects.count() == before + 1  # one task for the worker, not fifty
+    assert len(seal_on_commit["armed"]) == 1  # plus one trailing request at the window's end
     seal_on_commit["t"] += 2
     with django_capture_on_commit_callbacks(execute=True):
         audit.record("test.later")
     assert OrmQ.objects.count() == before + 2
+
+
+def test_the_trailing_seal_runs_in_its_own_thread(transactional_db, settings, monkeypatch):
+    """The real timer: an entry committed inside the window is sealed a moment later, by a
+    thread with its own database connection, without waiting for the minute job."""
+    settings.BIHUAN_AUDIT_SEAL_ON_COMMIT = True
+    settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS = 0.3
+    monkeypatch.setattr(audit, "_last_enqueue", float("-inf"))
+    monkeypatch.setattr(audit, "_trailing_armed", False)
+    first = audit.record("test.first")  # autocommit: the commit hook runs at once
+    second = audit.record("test.second")
+    assert AuditEntry.objects.get(pk=first.pk).seq is not None
+    assert AuditEntry.objects.get(pk=second.pk).seq is None
+    deadline = time.monotonic() + 5
+    while AuditEntry.objects.get(pk=second.pk).seq is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert AuditEntry.objects.get(pk=second.pk).seq is not None
+    assert audit.verify().ok
 
 
 def test_a_rolled_back_entry_asks_for_nothing(db, seal_on_commit, django_capture_on_commit_callbacks):

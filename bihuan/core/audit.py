@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +23,8 @@ from django.utils import timezone
 from .context import current_actor
 from .models import AuditEntry, ChainHead
 from .protect import mask_payload
+
+log = logging.getLogger("bihuan.audit")
 
 GENESIS = "0" * 64
 
@@ -97,32 +101,65 @@ def record(action: str, obj=None, *, object_type: str = "", object_id=None, unit
     return entry
 
 
-# Monotonic times of the last nudge registered / sealing task enqueued, in this process.
-_last_nudge = _last_enqueue = -math.inf
+# Monotonic time of the last sealing task enqueued by this process, and whether a trailing
+# one is armed (see _enqueue_seal).
+_last_enqueue = -math.inf
+_trailing_armed = False
+_trailing_lock = threading.Lock()
 
 
 def _nudge_sealer() -> None:
-    """Ask the worker to seal once this entry's transaction commits, at most once per
-    ``BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS`` per process (the every-minute job is the fallback)."""
-    global _last_nudge
-    if not getattr(settings, "BIHUAN_AUDIT_SEAL_ON_COMMIT", False):
-        return
-    t = time.monotonic()
-    if t - _last_nudge < settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS:
-        return
-    _last_nudge = t
-    transaction.on_commit(_enqueue_seal, robust=True)  # robust: a failed nudge never fails the write
+    """Ask the worker to seal once this entry's transaction commits (the every-minute job is
+    only the fallback)."""
+    if getattr(settings, "BIHUAN_AUDIT_SEAL_ON_COMMIT", False):
+        transaction.on_commit(_enqueue_seal, robust=True)  # robust: a failed nudge never fails the write
 
 
 def _enqueue_seal() -> None:
-    global _last_enqueue
-    t = time.monotonic()
-    if t - _last_enqueue < settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS:
-        return  # several transactions nudged at once; one task seals them all
-    _last_enqueue = t
+    """At most one sealing task per ``BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS`` per process. A commit
+    inside the window arms one trailing task at the window's end, so every committed entry is
+    sealed within about two windows (plus the worker's poll), not at the next minute."""
+    global _last_enqueue, _trailing_armed
+    window = settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS
+    elapsed = time.monotonic() - _last_enqueue
+    if elapsed >= window:
+        _last_enqueue = time.monotonic()
+        _enqueue_now()
+        return
+    with _trailing_lock:
+        if _trailing_armed:
+            return  # several commits in one window: one trailing task seals them all
+        _trailing_armed = True
+    _arm_trailing(window - elapsed)
+
+
+def _enqueue_now() -> None:
     from . import jobs
 
     jobs.enqueue(jobs.RUN_JOB, "audit.seal", name="audit.seal")
+
+
+def _arm_trailing(delay: float) -> None:
+    timer = threading.Timer(delay, _trailing_seal)
+    timer.daemon = True  # a stopping server does not wait for it; the minute job catches up
+    timer.start()
+
+
+def _trailing_seal() -> None:
+    """Runs in a timer thread: its own database connection, closed afterwards."""
+    global _last_enqueue, _trailing_armed
+    from django.db import connections
+
+    with _trailing_lock:
+        _trailing_armed = False
+    _last_enqueue = time.monotonic()
+    try:
+        _enqueue_now()
+    except Exception:  # noqa: BLE001 - the every-minute job is the fallback
+        log.exception("could not queue the trailing audit seal")
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connections.close_all()  # the timer thread's own connections only
 
 
 def _try_lock() -> bool:
