@@ -135,3 +135,25 @@ def test_stats_endpoint(client, tree, users, cats, token_for):
     assert {c["unit_name"] for c in body["children"]} == {"李营街道", "仙营街道"}
     assert {"volume", "response_rate", "on_time_rate", "overdue", "resolution_rate", "satisfaction_rate",
             "mean_hours", "p90_hours"} <= set(body["unit"])
+
+
+def test_inbox_counts_cap_the_closed_count_like_the_page(client, tree, users, cats, token_for, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bihuan.loop import selectors
+
+    from .loop_helpers import closed_matter
+
+    road = cats[0]
+    for _ in range(3):
+        closed_matter(tree, users, road, timezone.now() - timedelta(days=3))
+    town = token_for(users.liying_staff)
+    body = client.get("/api/v1/inbox", **town).json()
+    assert body["closed"] == 3 and body["closed_capped"] is False
+    monkeypatch.setattr(selectors, "CLOSED_COUNT_CAP", 2)
+    body = client.get("/api/v1/inbox", **town).json()
+    assert body["closed"] == 3 and body["closed_capped"] is True  # cap + 1: "more than 2"
+    body = client.get("/api/v1/inbox?exact=true", **town).json()
+    assert body["closed"] == 3 and body["closed_capped"] is False

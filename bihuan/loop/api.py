@@ -349,8 +349,13 @@ def hotspot_list(request, unit: int, window_days: int = 30, threshold: int = 3):
 
 
 @router.get("/inbox", summary="Inbox tab counts for the caller")
-def inbox_counts(request):
-    return selectors.inbox_counts(request.user, now=timezone.now())
+def inbox_counts(request, exact: bool = False):
+    """The count of every inbox tab. 已办结 (``closed``) is counted as the inbox page counts it: up
+    to 999, and past that ``closed`` is 1000 with ``closed_capped`` true. ``exact=true`` counts
+    every closed matter in scope (a scan: seconds for a township at city scale)."""
+    cap = None if exact else selectors.CLOSED_COUNT_CAP
+    counts = selectors.inbox_counts(request.user, now=timezone.now(), closed_cap=cap)
+    return {**counts, "closed_capped": cap is not None and counts["closed"] > cap}
 
 
 @router.get("/categories", summary="Active matter categories")
