@@ -118,6 +118,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("BIHUAN_SQLITE_TEST_NAME", "")}
+    # SQLite has one writer at a time: a session saved on every request would queue behind a
+    # long import's transaction and fail, so that every page hung while a township imported.
+    # Sessions live in files under var/ instead (server-side, revocable; PostgreSQL keeps them
+    # in the database). Expired ones are cleared by the daily ``sessions.clear`` job.
+    SESSION_ENGINE = "django.contrib.sessions.backends.file"
+    SESSION_FILE_PATH = str(VAR_DIR / "sessions")
+    Path(SESSION_FILE_PATH).mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

@@ -54,11 +54,12 @@ def upload(client, path: Path):
 def test_worker_keeps_one_schedule_per_registered_job(db, monkeypatch):
     now = timezone.now()
     assert dict(jobs.ensure_schedules(now)) == {"audit.seal": "created", "imports.cleanup": "created",
-                                                "loop.sweep": "created"}
+                                                "loop.sweep": "created", "sessions.clear": "created"}
     assert dict(jobs.ensure_schedules(now + timedelta(hours=1))) == dict.fromkeys(
-        ["audit.seal", "imports.cleanup", "loop.sweep"], "unchanged")
+        ["audit.seal", "imports.cleanup", "loop.sweep", "sessions.clear"], "unchanged")
     minutes = dict(Schedule.objects.values_list("name", "minutes"))
-    assert minutes == {"bihuan:audit.seal": 1, "bihuan:imports.cleanup": 24 * 60, "bihuan:loop.sweep": 1}
+    assert minutes == {"bihuan:audit.seal": 1, "bihuan:imports.cleanup": 24 * 60, "bihuan:loop.sweep": 1,
+                       "bihuan:sessions.clear": 24 * 60}
     # A job registered later gets its schedule; one no longer registered loses it; others are left alone.
     Schedule.objects.create(name="by hand", func="math.floor", args="1.5")
     monkeypatch.setitem(jobs.REGISTRY, "test.every20s", jobs.Job("test.every20s", 20, lambda now: None))
@@ -145,6 +146,23 @@ def test_sealing_requests_are_debounced_per_process(db, seal_on_commit, django_c
     with django_capture_on_commit_callbacks(execute=True):
         audit.record("test.later")
     assert OrmQ.objects.count() == before + 2
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="file sessions are the SQLite set-up")
+def test_reading_pages_writes_nothing_to_sqlite(users, login):
+    """SQLite has one writer, and a long import holds it. A signed-in user's pages and an
+    import's progress poll write nothing to the database (sessions are files), so they are not
+    queued behind the import."""
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    c = login(users.liying_staff)
+    for url in ("/people/", "/loop/", "/"):
+        with CaptureQueriesContext(conn) as ctx:
+            assert c.get(url).status_code == 200
+        writes = [q["sql"] for q in ctx.captured_queries
+                  if q["sql"].lstrip().split()[0].upper() in ("INSERT", "UPDATE", "DELETE", "REPLACE")]
+        assert writes == [], (url, writes)
 
 
 def test_the_trailing_seal_runs_in_its_own_thread(transactional_db, settings, monkeypatch):

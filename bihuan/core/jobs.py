@@ -113,3 +113,14 @@ def _seal_audit(now: datetime):
     from . import audit
 
     return audit.seal_all()
+
+
+@register("sessions.clear", every_seconds=24 * 3600)
+def _clear_expired_sessions(now: datetime):
+    """Expired sessions (files on SQLite, rows on PostgreSQL) are removed once a day."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    return None
