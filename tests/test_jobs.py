@@ -233,6 +233,20 @@ def test_only_the_owner_sees_a_job(users, tree, login, media, tmp_path):
     other = login(users.city_admin)
     assert [other.get(u).status_code for u in urls] == [404, 404, 404]
     assert other.get(reverse("web:import_job", args=[job.pk + 1])).status_code == 404
+    # Nor may they apply the file behind it.
+    assert other.post(reverse("web:orgs_import_apply"), {"file": job.token}).status_code == 404
+
+
+def test_the_owner_applies_a_checked_file_from_a_new_session(users, tree, login, media, tmp_path):
+    """Upload and check today, sign in again (another browser, a new session), open the job page
+    and press apply: the job says whose file it is, not the session."""
+    upload(login(users.rencheng_admin), villages_csv(tmp_path / "v.csv", 2))
+    job = ImportJob.objects.get()
+    c = login(users.rencheng_admin)  # a fresh client: a new session
+    r = c.post(reverse("web:orgs_import_apply"), {"file": job.token})
+    assert r.status_code == 302
+    applied = ImportJob.objects.exclude(pk=job.pk).get()
+    assert not applied.dry_run and applied.status == "done" and applied.result["applied"]
 
 
 @pytest.mark.queued_jobs

@@ -106,9 +106,14 @@ def _remember(request, source: tb.Source) -> str:
 
 
 def _source(request, token: str | None) -> tb.Source:
-    """The stored upload behind ``token``, if this session uploaded it; 404 otherwise."""
+    """The stored upload behind ``token``, if this user uploaded it (in this session, or as one of
+    their import jobs: the apply button on a job page opened later, from another session or after
+    signing in again); 404 otherwise."""
     m = TOKEN_RE.match(token or "")
     filename = request.session.get(SESSION_KEY, {}).get(token or "")
+    if m and filename is None:
+        filename = (ImportJob.objects.filter(user_id=request.user.pk, token=token)
+                    .order_by("-id").values_list("filename", flat=True).first())
     if not m or filename is None:
         raise Http404
     path = imports_dir() / token
