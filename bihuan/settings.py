@@ -49,6 +49,11 @@ SECRET_KEY = _key("BIHUAN_SECRET_KEY", "secret_key", 48)
 BIHUAN_DATA_KEY = _key("BIHUAN_DATA_KEY", "data_key", 32)
 # Key for the per-entry MAC of the audit log; kept apart from the database.
 BIHUAN_AUDIT_KEY = _key("BIHUAN_AUDIT_KEY", "audit_key", 32)
+# Retired audit keys (``bihuan audit rotate-key``): older entries are verified with them.
+# From the environment (comma-separated) and ``var/audit_keys.retired`` (one per line).
+_retired_file = VAR_DIR / "audit_keys.retired"
+BIHUAN_AUDIT_RETIRED_KEYS = [k for k in os.environ.get("BIHUAN_AUDIT_RETIRED_KEYS", "").split(",") if k] + (
+    [k for k in _retired_file.read_text().split() if k] if _retired_file.exists() else [])
 
 DEBUG = os.environ.get("BIHUAN_DEBUG") == "1"
 ALLOWED_HOSTS = [h for h in os.environ.get("BIHUAN_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]

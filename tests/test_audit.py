@@ -170,3 +170,64 @@ def test_cli_verify_human_output(users):
 def test_nonblocking_seal_skips_when_busy(users):
     # The sealer never makes writers wait; a second non-blocking sealer just gives way.
     assert audit.seal(blocking=False) >= 0
+
+
+# --- rotating the audit key --------------------------------------------------------------------------
+
+@pytest.fixture
+def key_in_var(settings, tmp_path, monkeypatch):
+    """An installation whose audit key lives in var/ (as `make demo` creates it)."""
+    monkeypatch.delenv("BIHUAN_AUDIT_KEY", raising=False)
+    settings.VAR_DIR = tmp_path
+    settings.BIHUAN_AUDIT_KEY = "the-first-audit-key-0123456789abcdef"
+    settings.BIHUAN_AUDIT_RETIRED_KEYS = []
+    (tmp_path / "audit_key").write_text(settings.BIHUAN_AUDIT_KEY)
+    return tmp_path
+
+
+def test_rotate_key_keeps_the_log_verifiable(db, settings, key_in_var):
+    first = audit.record("test.before_rotation")
+    old_id = audit.key_id(settings.BIHUAN_AUDIT_KEY)
+    out = StringIO()
+    call_command("audit", "rotate-key", stdout=out)
+    new_key = (key_in_var / "audit_key").read_text()
+    assert new_key != "the-first-audit-key-0123456789abcdef"
+    assert (key_in_var / "audit_keys.retired").read_text().split() == ["the-first-audit-key-0123456789abcdef"]
+    assert oct((key_in_var / "audit_key").stat().st_mode & 0o777) == "0o600"
+    assert f"{old_id} -> {audit.key_id(new_key)}" in out.getvalue() and new_key not in out.getvalue()
+    rotation = AuditEntry.objects.get(action="audit.key.rotate")
+    assert rotation.extra == {"old_key_id": old_id, "new_key_id": audit.key_id(new_key)}
+    assert rotation.key_id == audit.key_id(new_key) and AuditEntry.objects.get(pk=first.pk).key_id == old_id
+    later = audit.record("test.after_rotation")
+    audit.seal_all()
+    code, rep = verify_json()
+    assert code == 0 and rep["ok"] and later.key_id == audit.key_id(new_key)
+    # Without the retired key the old entries cannot be vouched for: verification says why.
+    settings.BIHUAN_AUDIT_RETIRED_KEYS = []
+    code, rep = verify_json()
+    assert code == 1 and f"made with audit key {old_id}, which is not configured" in rep["broken"][0]["reason"]
+
+
+def test_an_entry_altered_before_a_rotation_is_still_caught(db, settings, key_in_var):
+    e = audit.record("test.old")
+    audit.seal_all()
+    call_command("audit", "rotate-key", stdout=StringIO())
+    AuditEntry.objects.filter(pk=e.pk).update(object_id="forged")
+    code, rep = verify_json()
+    assert code == 1 and rep["broken"][0]["id"] == e.pk and "altered" in rep["broken"][0]["reason"]
+
+
+def test_entries_from_before_key_ids_verify_with_any_known_key(db, settings, key_in_var):
+    e = audit.record("test.legacy")
+    AuditEntry.objects.filter(pk=e.pk).update(key_id="")  # as written before this column existed
+    call_command("audit", "rotate-key", stdout=StringIO())
+    code, rep = verify_json()
+    assert code == 0 and rep["ok"]
+
+
+def test_rotate_key_refuses_when_the_key_comes_from_the_environment(db, settings, key_in_var, monkeypatch):
+    monkeypatch.setenv("BIHUAN_AUDIT_KEY", settings.BIHUAN_AUDIT_KEY)
+    with pytest.raises(CommandError, match="BIHUAN_AUDIT_RETIRED_KEYS"):
+        call_command("audit", "rotate-key", stdout=StringIO())
+    assert not (key_in_var / "audit_keys.retired").exists()
+    assert not AuditEntry.objects.filter(action="audit.key.rotate").exists()

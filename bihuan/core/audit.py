@@ -55,8 +55,33 @@ def _canonical(entry: AuditEntry) -> bytes:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _mac(entry: AuditEntry) -> str:
-    return hmac.new(settings.BIHUAN_AUDIT_KEY.encode(), _canonical(entry), entry.algo).hexdigest()
+def key_id(key: str) -> str:
+    """A short, non-secret name for an audit key (stored with each entry)."""
+    return hashlib.sha256(b"bihuan-audit-key|" + key.encode()).hexdigest()[:12]
+
+
+def keyring() -> dict[str, str]:
+    """Every audit key this process knows, by key id: the current one and the retired ones."""
+    keys = [settings.BIHUAN_AUDIT_KEY, *getattr(settings, "BIHUAN_AUDIT_RETIRED_KEYS", [])]
+    return {key_id(k): k for k in keys}
+
+
+def _mac(entry: AuditEntry, key: str | None = None) -> str:
+    key = key or settings.BIHUAN_AUDIT_KEY
+    return hmac.new(key.encode(), _canonical(entry), entry.algo).hexdigest()
+
+
+def _mac_problem(entry: AuditEntry, ring: dict[str, str]) -> str | None:
+    """None when the entry's MAC checks out with its key; otherwise why not."""
+    if entry.key_id:
+        key = ring.get(entry.key_id)
+        if key is None:
+            return f"made with audit key {entry.key_id}, which is not configured (BIHUAN_AUDIT_RETIRED_KEYS)"
+        return None if hmac.compare_digest(_mac(entry, key), entry.mac) else "entry content altered (MAC mismatch)"
+    # Written before key ids: any known key will do.
+    if any(hmac.compare_digest(_mac(entry, k), entry.mac) for k in ring.values()):
+        return None
+    return "entry content altered (MAC mismatch)"
 
 
 def _link(prev: str, entry: AuditEntry, seq: int) -> str:
@@ -95,6 +120,7 @@ def record(action: str, obj=None, *, object_type: str = "", object_id=None, unit
         extra=_jsonable(mask_payload(extra)),
         algo=hash_algo(),
     )
+    entry.key_id = key_id(settings.BIHUAN_AUDIT_KEY)
     entry.mac = _mac(entry)
     entry.save(force_insert=True)
     _nudge_sealer()
@@ -214,6 +240,7 @@ class VerifyReport:
 def verify(progress=None) -> VerifyReport:
     """Recompute every MAC and the chain. Reports the first broken link, and bad unsealed rows."""
     report = VerifyReport()
+    ring = keyring()
     head = ChainHead.objects.filter(pk=1).first()
     prev, expected = GENESIS, 1
     qs = AuditEntry.objects.filter(seq__isnull=False).order_by("seq")
@@ -226,8 +253,8 @@ def verify(progress=None) -> VerifyReport:
         if row.seq != expected:
             report.broken.append({"seq": expected, "id": None, "reason": f"entry #{expected} missing (next found is #{row.seq})"})
             continue
-        if not hmac.compare_digest(_mac(row), row.mac):
-            report.broken.append({"seq": row.seq, "id": row.id, "reason": "entry content altered (MAC mismatch)"})
+        if problem := _mac_problem(row, ring):
+            report.broken.append({"seq": row.seq, "id": row.id, "reason": problem})
             continue
         if _link(prev, row, row.seq) != row.chain_hash:
             report.broken.append({"seq": row.seq, "id": row.id, "reason": "chain link broken"})
@@ -239,6 +266,46 @@ def verify(progress=None) -> VerifyReport:
                               "reason": f"sealed entries after #{report.sealed_head} removed (head says #{head.seq})"})
     for row in AuditEntry.objects.filter(seq__isnull=True).order_by("id").iterator(chunk_size=2000):
         report.unsealed += 1
-        if not hmac.compare_digest(_mac(row), row.mac):
-            report.broken.append({"seq": None, "id": row.id, "reason": "unsealed entry not written by Bihuan (MAC mismatch)"})
+        if problem := _mac_problem(row, ring):
+            reason = "unsealed entry not written by Bihuan (MAC mismatch)" if "altered" in problem else problem
+            report.broken.append({"seq": None, "id": row.id, "reason": reason})
     return report
+
+
+def rotate_key(var_dir, *, new_key: str | None = None) -> tuple[str, str]:
+    """Switch this installation's audit key kept in ``var/`` (``bihuan audit rotate-key``).
+
+    Seals what is committed, appends the current key to ``var/audit_keys.retired``, writes a new
+    ``var/audit_key`` (both 0600, the key file replaced atomically), switches this process to it
+    and records the rotation (key ids only). Entries keep verifying: each names its key. Other
+    running processes keep the old key (which is now retired, so still verifiable) until they
+    restart. Returns (old key id, new key id).
+    """
+    import base64
+    import os
+    import secrets
+    from pathlib import Path
+
+    var_dir = Path(var_dir)
+    old = settings.BIHUAN_AUDIT_KEY
+    new = new_key or base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().lstrip("-") or "k"
+    seal_all()
+    retired = var_dir / "audit_keys.retired"
+    fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a") as fh:
+        fh.write(old + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp = var_dir / "audit_key.new"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(new)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, var_dir / "audit_key")
+    settings.BIHUAN_AUDIT_RETIRED_KEYS = [*getattr(settings, "BIHUAN_AUDIT_RETIRED_KEYS", []), old]
+    settings.BIHUAN_AUDIT_KEY = new
+    record("audit.key.rotate", object_type="audit.key",
+           extra={"old_key_id": key_id(old), "new_key_id": key_id(new)})
+    seal_all()
+    return key_id(old), key_id(new)

@@ -31,6 +31,9 @@ class AuditEntry(models.Model):
     after = models.JSONField(null=True, blank=True)
     extra = models.JSONField(null=True, blank=True)
     algo = models.CharField(max_length=16)
+    # Which audit key made ``mac`` (``audit.key_id``): entries stay verifiable after a rotation.
+    # Empty for entries written before key ids existed (checked against every known key).
+    key_id = models.CharField(max_length=16, blank=True)
     mac = models.CharField(max_length=64)
     # Filled by the sealer; NULL means "not yet sealed".
     seq = models.BigIntegerField(null=True, blank=True, unique=True)

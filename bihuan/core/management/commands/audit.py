@@ -20,8 +20,11 @@ class Command(BaseCommand):
         v.add_argument("--json", action="store_true", help="Print the report as JSON.")
         v.add_argument("--seal-first", action="store_true", help="Seal the committed tail before verifying.")
         sub.add_parser("seal", help="Chain all committed, unsealed entries now.")
+        sub.add_parser("rotate-key", help="Switch to a new audit key (kept in var/); entries stay verifiable.")
 
     def handle(self, *args, action, **opts):
+        if action == "rotate-key":
+            return self._rotate()
         if action == "seal":
             n = audit.seal_all()
             self.stdout.write(f"sealed {n} entries")
@@ -50,3 +53,19 @@ class Command(BaseCommand):
                     self.stdout.write(f"  also: seq={extra['seq']} id={extra['id']}: {extra['reason']}")
         if not report.ok:
             raise CommandError("audit chain verification failed", returncode=1)
+
+    def _rotate(self):
+        import os
+
+        from django.conf import settings
+
+        if os.environ.get("BIHUAN_AUDIT_KEY"):
+            # The key is managed outside Bihuan: say what to change, change nothing.
+            raise CommandError(
+                "BIHUAN_AUDIT_KEY comes from the environment, so rotate it there: set BIHUAN_AUDIT_KEY to a "
+                "new random value, add the old value to BIHUAN_AUDIT_RETIRED_KEYS (comma-separated), and "
+                "restart the web server and the worker. Run `bihuan audit seal` first.")
+        old_id, new_id = audit.rotate_key(settings.VAR_DIR)
+        self.stdout.write(f"audit key rotated: {old_id} -> {new_id}")
+        self.stdout.write(f"the old key is kept in {settings.VAR_DIR / 'audit_keys.retired'} (back it up with "
+                          f"{settings.VAR_DIR / 'audit_key'}); restart the web server and the worker")
