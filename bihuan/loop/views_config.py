@@ -129,6 +129,23 @@ def _config_ctx(request, section: str, **kw) -> dict:
             "city_wide": user.get_scope(config.MANAGE).all, **kw}
 
 
+def _submit(request, form, call):
+    """POST handling shared by the configuration forms: validate ``form``, then ``call()`` the
+    service. Returns (result, HTTP status); result is None when the form or the service refused."""
+    if request.method != "POST":
+        return None, 200
+    if not form.is_valid():
+        return None, 400
+    try:
+        return call(form.cleaned_data), 200
+    except ServicePermissionDenied as exc:
+        form.add_error(None, str(exc.message))
+        return None, 403
+    except ServiceError as exc:
+        apply_service_error(form, exc)
+        return None, 400
+
+
 def _category_or_404(category_id) -> Category:
     try:
         return Category.objects.get(pk=category_id)
@@ -168,20 +185,11 @@ def category_create(request):
     _require(request, config.MANAGE)
     form = CategoryForm(request.POST or None, initial={"accept_hours": 4, "handle_days": 5, "warn_percent": 80,
                                                        "max_extensions": 1, "max_extension_days": 10})
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                c = config.create_category(request.user, now=timezone.now(), **_category_values(form))
-            except ServicePermissionDenied as exc:
-                form.add_error(None, str(exc.message))
-                status = 403
-            except ServiceError as exc:
-                apply_service_error(form, exc)
-            else:
-                messages.success(request, _("Category %(name)s created.") % {"name": c.name})
-                return redirect("loop:config_category", category_id=c.pk)
+    c, status = _submit(request, form, lambda _d: config.create_category(
+        request.user, now=timezone.now(), **_category_values(form)))
+    if c is not None:
+        messages.success(request, _("Category %(name)s created.") % {"name": c.name})
+        return redirect("loop:config_category", category_id=c.pk)
     return render(request, "loop/config/category_form.html",
                   _config_ctx(request, "categories", form=form, category=None), status=status)
 
@@ -192,21 +200,12 @@ def category_edit(request, category_id: int):
     c = _category_or_404(category_id)
     initial = {f: getattr(c, f) for f in config.FIELDS}
     form = CategoryForm(request.POST or None, initial=initial, editing=True)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                c = config.update_category(request.user, c.pk, now=timezone.now(), **_category_values(form))
-            except ServicePermissionDenied as exc:
-                form.add_error(None, str(exc.message))
-                status = 403
-            except ServiceError as exc:
-                apply_service_error(form, exc)
-            else:
-                messages.success(request, _("Category %(name)s saved. New limits apply to matters dispatched "
-                                            "from now on.") % {"name": c.name})
-                return redirect("loop:config_category", category_id=c.pk)
+    saved, status = _submit(request, form, lambda _d: config.update_category(
+        request.user, c.pk, now=timezone.now(), **_category_values(form)))
+    if saved is not None:
+        messages.success(request, _("Category %(name)s saved. New limits apply to matters dispatched "
+                                    "from now on.") % {"name": saved.name})
+        return redirect("loop:config_category", category_id=saved.pk)
     used = Matter.objects.filter(category=c).exists()
     return render(request, "loop/config/category_form.html", _config_ctx(
         request, "categories", form=form, category=c, used=used,
@@ -257,20 +256,14 @@ def _routing_page(request, category: Category | None):
     user = request.user
     units = _routing_units(user)
     form = RoutingRuleForm(request.POST or None, units=units)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            try:
-                config.create_rule(user, category=category, location=d["location"],
-                                   handling_unit=d["handling_unit"], note=d["note"], now=timezone.now())
-            except ServiceError as exc:
-                apply_service_error(form, exc)
-            else:
-                messages.success(request, _("Rule added: %(place)s → %(unit)s.")
-                                 % {"place": d["location"].name, "unit": d["handling_unit"].name})
-                return redirect(request.path)
+    rule, status = _submit(request, form, lambda d: config.create_rule(
+        user, category=category, location=d["location"], handling_unit=d["handling_unit"], note=d["note"],
+        now=timezone.now()))
+    if rule is not None:
+        d = form.cleaned_data
+        messages.success(request, _("Rule added: %(place)s → %(unit)s.")
+                         % {"place": d["location"].name, "unit": d["handling_unit"].name})
+        return redirect(request.path)
     rules = (RoutingRule.objects.restrict(user, "manage").select_related("location", "handling_unit")
              .filter(Q(category=category) if category else Q(category__isnull=True))
              .order_by("location__path", "id"))
@@ -337,24 +330,19 @@ def calendar_overrides(request):
     year = request.GET.get("year") or ""
     year = int(year) if year.isdigit() and calendar.FIRST_YEAR <= int(year) <= calendar.LAST_YEAR else default_year
     form = OverrideForm(request.POST or None, initial={"is_workday": "0"})
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            try:
-                existed = CalendarOverride.objects.filter(date=d["date"]).exists()
-                calendar.set_override(request.user, d["date"], d["is_workday"], d["note"], now=timezone.now())
-            except ServicePermissionDenied as exc:
-                form.add_error(None, str(exc.message))
-                status = 403
-            except ServiceError as exc:
-                apply_service_error(form, exc)
-            else:
-                kind = _("working day") if d["is_workday"] else _("day off")
-                msg = _("%(date)s changed to a %(kind)s.") if existed else _("%(date)s saved as a %(kind)s.")
-                messages.success(request, msg % {"date": d["date"].isoformat(), "kind": kind})
-                return redirect(f"{reverse('loop:config_calendar')}?year={d['date'].year}")
+    existed = {}
+
+    def save(d):
+        existed["yes"] = CalendarOverride.objects.filter(date=d["date"]).exists()
+        return calendar.set_override(request.user, d["date"], d["is_workday"], d["note"], now=timezone.now())
+
+    saved, status = _submit(request, form, save)
+    if saved is not None:
+        d = form.cleaned_data
+        kind = _("working day") if d["is_workday"] else _("day off")
+        msg = _("%(date)s changed to a %(kind)s.") if existed["yes"] else _("%(date)s saved as a %(kind)s.")
+        messages.success(request, msg % {"date": d["date"].isoformat(), "kind": kind})
+        return redirect(f"{reverse('loop:config_calendar')}?year={d['date'].year}")
     rows = CalendarOverride.objects.filter(date__year=year).order_by("date")
     pkg = calendar.package_years()
     return render(request, "loop/config/calendar.html", _config_ctx(
