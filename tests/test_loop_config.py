@@ -313,3 +313,38 @@ def test_year_statuses():
     assert got == {2026: ("package", 0), 2027: ("unknown", 0), 2028: ("overrides", 1)}
     assert 2028 in calendar.years_of_interest(date(2026, 11, 29))
     assert {2026, 2027}.issubset(calendar.years_of_interest(date(2026, 11, 29)))
+
+
+def test_running_deadlines_are_recalculated_when_the_year_is_entered(users, tree, cats,
+                                                                      django_capture_on_commit_callbacks):
+    """A matter dispatched while 2027 had no data got a Monday–Friday guess and a warning. Once the
+    city enters 2027, the worker counts its deadline again on the real days and says so."""
+    from bihuan.core.models import AuditEntry as Audit
+    from bihuan.loop.models import Matter, MatterEvent, Notification
+
+    road, _ = cats  # 3 working days
+    now = at("2026-12-30 09:00")
+    m = _dispatched(users.lumiao_grid, users.liying_staff, road, tree.lumiao_g1, now, tree.lumiao)
+    assert m.due_at == at("2027-01-04 17:30") and "2027" in m.calendar_warning
+    version = Matter.objects.get(pk=m.pk).version
+    # Another year's entry changes nothing for it.
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar.set_override(None, date(2028, 1, 3), False, "测试")
+    assert Matter.objects.get(pk=m.pk).version == version
+    with django_capture_on_commit_callbacks(execute=True):
+        calendar.set_override(None, date(2027, 1, 1), False, "元旦")  # the worker's task runs (sync in tests)
+    m.refresh_from_db()
+    assert m.due_at == at("2027-01-05 17:30") and m.calendar_warning == ""  # 1 January is a day off
+    assert m.version == version + 1
+    ev = MatterEvent.objects.get(matter=m, seq=m.version)
+    assert ev.action == "recalculate" and ev.data["due_at_before"].startswith("2027-01-04")
+    assert Audit.objects.filter(action="loop.matter.recalculate", object_id=str(m.pk)).count() == 1
+    assert Notification.objects.filter(matter=m, kind="deadline_recalculated").count() == 1
+    # Idempotent: nothing is left to recalculate.
+    assert services.recalculate_deadlines(None)["checked"] == 0
+
+
+def test_only_calendar_admins_may_recalculate(users, db):
+    with pytest.raises(PermissionDenied):
+        services.recalculate_deadlines(users.liying_staff)
+    assert services.recalculate_deadlines(users.city_admin)["checked"] == 0

@@ -75,6 +75,7 @@ EVENT_LABELS = {
     "create": gettext_lazy("Registered"),
     "close_with": gettext_lazy("Closed with the matter it was merged into"),
     "similar_sweep": gettext_lazy("Similar-case sweep (举一反三)"),
+    "recalculate": gettext_lazy("Deadlines recalculated (calendar entered)"),
     **{a: t.label for a, t in transitions.TRANSITIONS.items()},
 }
 
