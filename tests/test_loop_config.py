@@ -315,10 +315,9 @@ def test_year_statuses():
     assert {2026, 2027}.issubset(calendar.years_of_interest(date(2026, 11, 29)))
 
 
-def test_running_deadlines_are_recalculated_when_the_year_is_entered(users, tree, cats,
-                                                                      django_capture_on_commit_callbacks):
+def test_running_deadlines_are_recalculated_once_the_year_is_entered(login, users, tree, cats):
     """A matter dispatched while 2027 had no data got a Monday–Friday guess and a warning. Once the
-    city enters 2027, the worker counts its deadline again on the real days and says so."""
+    city has entered 2027 and says so, the worker counts its deadline again on the real days."""
     from bihuan.core.models import AuditEntry as Audit
     from bihuan.loop.models import Matter, MatterEvent, Notification
 
@@ -327,21 +326,25 @@ def test_running_deadlines_are_recalculated_when_the_year_is_entered(users, tree
     m = _dispatched(users.lumiao_grid, users.liying_staff, road, tree.lumiao_g1, now, tree.lumiao)
     assert m.due_at == at("2027-01-04 17:30") and "2027" in m.calendar_warning
     version = Matter.objects.get(pk=m.pk).version
-    # Another year's entry changes nothing for it.
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar.set_override(None, date(2028, 1, 3), False, "测试")
+    c = login(users.city_admin)
+    # Nothing to do while 2027 is unknown: the guess and its warning stay.
+    assert c.post(reverse("loop:config_calendar_recalculate")).status_code == 302
     assert Matter.objects.get(pk=m.pk).version == version
-    with django_capture_on_commit_callbacks(execute=True):
-        calendar.set_override(None, date(2027, 1, 1), False, "元旦")  # the worker's task runs (sync in tests)
+    c.post(reverse("loop:config_calendar"), {"date": "2027-01-01", "is_workday": "0", "note": "元旦"})
+    assert Matter.objects.get(pk=m.pk).due_at == at("2027-01-04 17:30")  # saving a date recalculates nothing
+    r = c.post(reverse("loop:config_calendar_recalculate"))  # the worker's task runs (sync in tests)
+    assert r.status_code == 302 and "重新计算已交给后台任务" in _body(c.get(r["Location"]))
     m.refresh_from_db()
     assert m.due_at == at("2027-01-05 17:30") and m.calendar_warning == ""  # 1 January is a day off
     assert m.version == version + 1
     ev = MatterEvent.objects.get(matter=m, seq=m.version)
     assert ev.action == "recalculate" and ev.data["due_at_before"].startswith("2027-01-04")
-    assert Audit.objects.filter(action="loop.matter.recalculate", object_id=str(m.pk)).count() == 1
+    assert Audit.objects.filter(action="loop.matter.recalculate", object_id=str(m.pk)).get().actor_name == "city_admin"
     assert Notification.objects.filter(matter=m, kind="deadline_recalculated").count() == 1
-    # Idempotent: nothing is left to recalculate.
+    assert "期限重新计算" in _body(login(users.liying_staff).get(reverse("loop:detail", args=[m.pk])))
+    # Nothing is left to recalculate, and only the city's calendar administrators may ask.
     assert services.recalculate_deadlines(None)["checked"] == 0
+    assert login(users.liying_staff).post(reverse("loop:config_calendar_recalculate")).status_code in (403, 404)
 
 
 def test_only_calendar_admins_may_recalculate(users, db):

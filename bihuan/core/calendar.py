@@ -23,12 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from django.dispatch import Signal
 from django.utils.translation import gettext_lazy as _
-
-# Sent (after the commit) when admins change an override: ``years`` (a set). The loop listens,
-# to recalculate the running deadlines that were computed while those years were unknown.
-calendar_changed = Signal()
 
 TZ = ZoneInfo("Asia/Shanghai")
 OFFICE_HOURS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
@@ -255,7 +250,6 @@ def set_override(user, d: date, is_workday: bool, note: str = "", *, now: dateti
             date=d, defaults={"is_workday": is_workday, "note": note})
         audit.record("core.calendar.override", obj, before=before,
                      after={"date": d, "is_workday": is_workday, "note": obj.note}, now=now)
-        transaction.on_commit(lambda: calendar_changed.send(sender=CalendarOverride, years={d.year}))
     return obj
 
 

@@ -17,11 +17,3 @@ class LoopConfig(AppConfig):
         # Every minute: reminders and escalations (idempotent, so overlapping runs are harmless).
         jobs.register("loop.sweep", every_seconds=60)(_sweep)
 
-        from bihuan.core.calendar import calendar_changed
-
-        def _recalculate(sender, years, **kwargs):
-            # Deadlines computed while those years were unknown: counted again, in the worker.
-            jobs.enqueue("bihuan.loop.services.recalculate_deadlines_task", sorted(years),
-                         name="loop.recalculate_deadlines")
-
-        calendar_changed.connect(_recalculate, weak=False, dispatch_uid="loop.recalculate_deadlines")

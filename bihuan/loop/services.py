@@ -772,8 +772,9 @@ def _recalculated(matter: Matter, new: WorkCalendar) -> dict | None:
 
 def recalculate_deadlines(user, *, now: datetime | None = None, batch: int = 500) -> dict:
     """Recalculate the deadlines of open matters computed while a year had no calendar data, for
-    the years admins have since entered (``core.calendar.set_override`` triggers this through the
-    worker). Each matter changes in its own transaction, with an event, an audit entry and a
+    the years admins have since entered. The calendar page queues this once an admin says the
+    year's arrangement is complete (a year counts as known from its first override, so doing it
+    on every saved date would fix deadlines on a half-entered year). Each matter changes in its own transaction, with an event, an audit entry and a
     notice to its lead unit when the deadline moved; a matter changed meanwhile is left for the next
     run. ``user=None`` is the system."""
     now = _now(now)
@@ -815,6 +816,14 @@ def recalculate_deadlines(user, *, now: datetime | None = None, batch: int = 500
                                   now=now)
 
 
-def recalculate_deadlines_task(years=None) -> dict:
-    """The worker's task (queued after a calendar override is saved)."""
-    return recalculate_deadlines(None, now=timezone.now())
+def recalculate_deadlines_task(user_id: int) -> dict:
+    """The worker's task, queued from the calendar page by ``user_id``."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    if user is None:
+        return {"refused": "user gone"}
+    from bihuan.core.context import acting_as
+
+    with acting_as(user):
+        return recalculate_deadlines(user, now=timezone.now())

@@ -36,6 +36,7 @@ urlpatterns = [
     path("loop/config/routing/", views_config.routing_any, name="config_routing_any"),
     path("loop/config/routing/<int:rule_id>/delete/", views_config.routing_delete, name="config_routing_delete"),
     path("loop/config/calendar/", views_config.calendar_overrides, name="config_calendar"),
+    path("loop/config/calendar/recalculate/", views_config.calendar_recalculate, name="config_calendar_recalculate"),
     path("loop/config/calendar/<int:override_id>/delete/", views_config.calendar_delete,
          name="config_calendar_delete"),
     # Residents, no account

@@ -353,6 +353,23 @@ def calendar_overrides(request):
 
 @login_required
 @require_POST
+def calendar_recalculate(request):
+    """"The arrangement is complete": the worker recalculates the running deadlines that were
+    guessed Monday–Friday for years that are now entered."""
+    _require_or_404(request, calendar.MANAGE)
+    if not request.user.get_scope(calendar.MANAGE).all:
+        raise Http404
+    from bihuan.core import jobs
+
+    jobs.enqueue("bihuan.loop.services.recalculate_deadlines_task", request.user.pk,
+                 name="loop.recalculate_deadlines")
+    messages.success(request, _("Recalculation queued: the worker counts the warned deadlines again on the entered "
+                                "years; each changed matter shows it in its timeline."))
+    return redirect(reverse("loop:config_calendar"))
+
+
+@login_required
+@require_POST
 def calendar_delete(request, override_id: int):
     _require_or_404(request, calendar.MANAGE)
     row = CalendarOverride.objects.filter(pk=override_id).first()
