@@ -183,6 +183,18 @@ def test_the_trailing_seal_runs_in_its_own_thread(transactional_db, settings, mo
     assert audit.verify().ok
 
 
+@pytest.mark.queued_jobs
+@pytest.mark.django_db(transaction=True)
+def test_queueing_a_task_never_closes_the_callers_connection():
+    """django-q2's broker closes "old" connections when it enqueues in autocommit mode; a seal
+    requested from inside a loop over a cursor must not pull the connection from under it."""
+    connection.ensure_connection()
+    raw = connection.connection
+    connection.close_at = time.monotonic() - 1  # past CONN_MAX_AGE: close_old_connections() would close it
+    jobs.enqueue(jobs.RUN_JOB, "audit.seal", name="audit.seal")
+    assert connection.connection is raw and OrmQ.objects.count() == 1
+
+
 def test_a_rolled_back_entry_asks_for_nothing(db, seal_on_commit, django_capture_on_commit_callbacks):
     from django.db import transaction
 

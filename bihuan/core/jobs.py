@@ -66,9 +66,16 @@ def enqueue(func: str, *args, name: str | None = None):
     transaction it is queued only if that transaction commits. With ``Q_CLUSTER["sync"]``
     (the tests) the task runs here and now.
     """
+    from django.db import transaction
     from django_q.tasks import async_task
 
-    return async_task(func, *args, task_name=name)
+    # django-q2's ORM broker calls close_old_connections() whenever it finds the connection in
+    # autocommit mode: with CONN_MAX_AGE that closes *this thread's* connection, under whatever
+    # cursor the caller has open (a sweep iterating matters when an audit entry asks for a seal
+    # failed with "Cannot operate on a closed database"). Inside an atomic block it does not, and
+    # the queue row commits with the block.
+    with transaction.atomic():
+        return async_task(func, *args, task_name=name)
 
 
 def ensure_schedules(now: datetime) -> list[tuple[str, str]]:
