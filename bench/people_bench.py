@@ -62,6 +62,20 @@ def prepare(name: str, scale: str, keep_existing: bool) -> dict:
 HEADERS = ["姓名", "身份证号", "联系电话", "住址", "所属单位代码", "户编号", "与户主关系", "政治面貌", "独居"]
 
 
+def bare_copy_seconds(connection, csv_path: Path) -> float:
+    """The issue's yardstick: seconds to COPY the CSV into a bare table of text columns
+    (``bench_people_copy``, left in place for the caller to compare or drop)."""
+    with connection.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS bench_people_copy")
+        cur.execute("CREATE TABLE bench_people_copy (" + ", ".join(f"c{i} text" for i in range(len(HEADERS))) + ")")
+    t = time.perf_counter()
+    with connection.cursor() as cur, open(csv_path, "rb") as fh:
+        with cur.cursor.copy("COPY bench_people_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as cp:
+            while chunk := fh.read(1 << 20):
+                cp.write(chunk)
+    return time.perf_counter() - t
+
+
 def write_csv(path: Path, n: int, grids: list[str]) -> None:
     from bihuan.people.validators import build_id_number
 
@@ -118,15 +132,7 @@ def bench_import(rows: int, keep: bool, fmt: str, db: str) -> None:
               flush=True)
 
     # Baseline: COPY of the same rows (the CSV) into a bare table.
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS bench_people_copy")
-        cur.execute("CREATE TABLE bench_people_copy (" + ", ".join(f"c{i} text" for i in range(len(HEADERS))) + ")")
-    t = time.perf_counter()
-    with connection.cursor() as cur, open(path, "rb") as fh:
-        with cur.cursor.copy("COPY bench_people_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as cp:
-            while chunk := fh.read(1 << 20):
-                cp.write(chunk)
-    copy_s = time.perf_counter() - t
+    copy_s = bare_copy_seconds(connection, path)
 
     with connection.cursor() as cur:
         cur.execute("SELECT coalesce(max(id), 0) FROM people_person")

@@ -553,7 +553,7 @@ def _sweep_candidates_on(raw, now) -> int:
 def bench_import(url: str, rows: int, env: dict) -> dict:
     from django.db import connection
 
-    from bench.people_bench import HEADERS, write_csv
+    from bench.people_bench import bare_copy_seconds, write_csv
     from bihuan.orgs.models import Level, OrgUnit
     from bihuan.people.models import Household, Person
 
@@ -584,15 +584,7 @@ def bench_import(url: str, rows: int, env: dict) -> dict:
             cur.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
 
     # Baseline: COPY of the same rows (the CSV) into a bare table of text columns.
-    with connection.cursor() as cur:
-        cur.execute("DROP TABLE IF EXISTS bench_people_copy")
-        cur.execute("CREATE TABLE bench_people_copy (" + ", ".join(f"c{i} text" for i in range(len(HEADERS))) + ")")
-    t = time.perf_counter()
-    with connection.cursor() as cur, open(csv_path, "rb") as fh:
-        with cur.cursor.copy("COPY bench_people_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as cp:
-            while chunk := fh.read(1 << 20):
-                cp.write(chunk)
-    copy_s = time.perf_counter() - t
+    copy_s = bare_copy_seconds(connection, csv_path)
     with connection.cursor() as cur:
         cur.execute("DROP TABLE bench_people_copy")
     out["copy_s"] = round(copy_s, 2)

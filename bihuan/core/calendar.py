@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
@@ -46,8 +47,10 @@ class CalendarUnknownYear(Exception):
                      "adjusted workdays as calendar overrides.") % {"years": ys})
 
 
+@cache
 def package_years() -> range:
-    """Years the installed ``chinesecalendar`` covers."""
+    """Years the installed ``chinesecalendar`` covers (fixed for the process; asked once per day
+    checked, so computed once)."""
     from chinese_calendar.constants import holidays
 
     return range(min(holidays).year, max(holidays).year + 1)

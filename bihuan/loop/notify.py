@@ -97,19 +97,21 @@ def _read_through(user) -> int:
     return NotificationMark.objects.filter(user=user).values_list("read_through", flat=True).first() or 0
 
 
-def with_read_state(user, qs):
-    """``qs`` annotated with ``is_read`` for ``user`` (below their mark-all point, or read one by one)."""
-    through = _read_through(user)
+def _read_q(user) -> Q:
+    """Read by ``user``: below their mark-all point, or read one by one."""
     read_one = NotificationRead.objects.filter(user=user, notification=OuterRef("pk"))
-    return qs.annotate(is_read=Case(When(pk__lte=through, then=Value(True)), When(Exists(read_one), then=Value(True)),
-                                    default=Value(False), output_field=BooleanField()))
+    return Q(pk__lte=_read_through(user)) | Q(Exists(read_one))
+
+
+def with_read_state(user, qs):
+    """``qs`` annotated with ``is_read`` for ``user``."""
+    return qs.annotate(is_read=Case(When(_read_q(user), then=Value(True)), default=Value(False),
+                                    output_field=BooleanField()))
 
 
 def unread_for(user):
     """The user's unread notifications (a queryset; ``.count()`` is the badge)."""
-    through = _read_through(user)
-    read_one = NotificationRead.objects.filter(user=user, notification=OuterRef("pk"))
-    return for_user(user).filter(pk__gt=through).exclude(Exists(read_one))
+    return for_user(user).exclude(_read_q(user))
 
 
 def unread_count(user) -> int:
