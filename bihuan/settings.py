@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "bihuan.core.middleware.RequestContextMiddleware",
     "bihuan.accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "bihuan.core.views.ServiceErrorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 

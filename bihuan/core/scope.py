@@ -12,6 +12,20 @@ A model opts in by using ``ScopedManager`` and declaring where its unit lives::
 ``Model.objects.restrict(user, "view")`` then returns only what the user may see.
 The user supplies a ``Scope`` through ``user.get_scope(permission)`` (see accounts);
 anything without that method, or without a matching binding, sees nothing (default deny).
+
+This module is the one gate. Nothing else re-derives scope from paths:
+
+* ``restrict(user, action)`` — the queryset of rows a user may act on (lists, exports, API);
+* ``covers(user, perm, unit)`` — may ``user`` use ``perm`` at this one unit?
+* ``units_q(user, perm, prefix)`` — the same question as a filter on units (or on a relation to
+  units, ``prefix="handling_unit__"``), for choice lists and aggregates;
+* ``require(user, perm, target)`` — the single 403-or-404 policy for a service or view:
+  no ``perm`` anywhere → 403; ``target`` covered → allowed; not covered but visible to the user
+  → 403 (they know it exists); otherwise → 404, indistinguishable from a missing id;
+* ``require_city_wide(user, perm)`` — for city-wide settings (categories, calendar, roots).
+
+``user=None`` is the system (seeds, CLI, worker) and may do everything. The view decorator
+``requires(perm)`` lives with the rest of the web plumbing in ``core/views.py``.
 """
 
 from __future__ import annotations
@@ -77,14 +91,125 @@ def scope_q(model, scope: Scope, user_id: int | None = None) -> Q | None:
     return reduce(or_, parts) if parts else NOTHING
 
 
+def unit_scope_q(scope: Scope, path_field: str, unit_field: str) -> Q | None:
+    """The filter for ``scope`` on one relation to units (its path and its id); None = everything.
+
+    For models whose rows belong to several units (a matter's location, lead and dispatching
+    unit), the model's ``restrict`` ORs this over each relation."""
+    if scope.all:
+        return None
+    parts = [Q(**{f"{path_field}__startswith": p}) for p in sorted(scope.subtree_paths)]
+    if scope.unit_ids:
+        parts.append(Q(**{f"{unit_field}__in": sorted(scope.unit_ids)}))
+    return reduce(or_, parts) if parts else NOTHING
+
+
+SYSTEM_SCOPE = Scope(all=True)
+
+
+def scope_for(user, perm: str) -> Scope:
+    """The user's scope for ``perm``; the system (None) has all, anything unauthenticated none."""
+    if user is None:
+        return SYSTEM_SCOPE
+    get_scope = getattr(user, "get_scope", None)
+    if get_scope is None or not getattr(user, "is_authenticated", False):
+        return Scope()
+    return get_scope(perm)
+
+
+def covers(user, perm: str, unit) -> bool:
+    """May ``user`` use ``perm`` at ``unit``? The system may; no unit, nobody may."""
+    if user is None:
+        return True
+    if unit is None:
+        return False
+    return scope_for(user, perm).covers_unit(unit)
+
+
+def units_q(user, perm: str, prefix: str = "") -> Q:
+    """Units (``prefix`` for a relation, e.g. ``"handling_unit__"``) in the user's scope for ``perm``."""
+    q = unit_scope_q(scope_for(user, perm), f"{prefix}path", f"{prefix}id")
+    return Q() if q is None else q
+
+
+def has_anywhere(user, perm: str) -> bool:
+    if user is None:
+        return True
+    check = getattr(user, "has_perm_anywhere", None)
+    return bool(check and getattr(user, "is_authenticated", False) and check(perm))
+
+
+def _split(perm: str) -> tuple[str, str]:
+    resource, _, action = perm.rpartition(".")
+    return resource, action
+
+
+def _visible(user, perm: str, target) -> bool:
+    resource, _ = _split(perm)
+    if _is_unit(target):
+        view = "orgs.unit.view" if resource == "orgs.unit" else f"{resource}.view"
+        return covers(user, view, target) or covers(user, "orgs.unit.view", target)
+    return type(target).objects.restrict(user, "view").filter(pk=target.pk).exists()
+
+
+def _is_unit(target) -> bool:
+    return getattr(type(target), "_meta", None) is not None and type(target)._meta.label == "orgs.OrgUnit"
+
+
+def allows(user, perm: str, target=None) -> bool:
+    """True when ``require(user, perm, target)`` would pass (for buttons and offered actions)."""
+    if user is None:
+        return True
+    if not has_anywhere(user, perm):
+        return False
+    if target is None:
+        return True
+    if _is_unit(target):
+        return covers(user, perm, target)
+    resource, action = _split(perm)
+    model = type(target)
+    if getattr(model, "scope_resource", None) != resource:
+        raise ValueError(f"{perm} is not a permission on {model._meta.label}")
+    return model.objects.restrict(user, action).filter(pk=target.pk).exists()
+
+
+def require(user, perm: str, target=None, message="") -> None:
+    """The single 403-or-404 policy. ``target`` is a unit, a scoped object or None ("anywhere").
+
+    Raises ``core.errors.PermissionDenied`` (403) or ``NotFound`` (404); the web and the API map
+    both the same way everywhere (``core.views.ServiceErrorMiddleware``, the API's handler)."""
+    from .errors import NotFound, PermissionDenied
+
+    if user is None:
+        return
+    if not has_anywhere(user, perm):
+        raise PermissionDenied(message)
+    if target is None or allows(user, perm, target):
+        return
+    if _visible(user, perm, target):
+        raise PermissionDenied(message)
+    raise NotFound()
+
+
+def require_city_wide(user, perm: str, message="") -> None:
+    """Settings that apply to the whole city: ``perm`` with an "all" scope."""
+    from .errors import PermissionDenied
+
+    if user is None:
+        return
+    if not has_anywhere(user, perm):
+        raise PermissionDenied()
+    if not scope_for(user, perm).all:
+        raise PermissionDenied(message)
+
+
 class ScopedQuerySet(models.QuerySet):
     def restrict(self, user, action: str = "view") -> ScopedQuerySet:
         """Rows of this queryset that ``user`` may ``action``. Default deny."""
         resource = getattr(self.model, "scope_resource", None)
-        get_scope = getattr(user, "get_scope", None)
-        if not resource or get_scope is None or not getattr(user, "is_authenticated", False):
+        if not resource or user is None:
             return self.none()
-        scope: Scope = get_scope(f"{resource}.{action}")
+        scope = scope_for(user, f"{resource}.{action}")
         if scope.empty:
             return self.none()
         q = scope_q(self.model, scope)

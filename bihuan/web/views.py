@@ -4,8 +4,6 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
@@ -16,10 +14,9 @@ from django.views.decorators.http import require_GET
 from bihuan import __version__
 from bihuan.accounts import services as account_services
 from bihuan.core.errors import ServiceError
+from bihuan.core.views import paginate
 
 from .forms import LoginForm, PasswordChangeForm, apply_service_error
-
-PAGE_SIZE = 25
 
 
 @require_GET
@@ -36,25 +33,9 @@ def not_found(request, exception=None):
 
 
 def forbidden(request, exception=None):
-    return render(request, "web/403.html", status=403)
-
-
-def require_perm(request, perm: str) -> None:
-    """403 when the user holds ``perm`` nowhere; what they may reach is then up to restrict()."""
-    if not request.user.has_perm_anywhere(perm):
-        raise PermissionDenied
-
-
-def paginate(request, qs, per_page: int = PAGE_SIZE):
-    return Paginator(qs, per_page).get_page(request.GET.get("page"))
-
-
-def querystring_without(request, *names: str) -> str:
-    """The current query string minus ``names`` (for pagination links that keep filters)."""
-    q = request.GET.copy()
-    for n in names:
-        q.pop(n, None)
-    return q.urlencode()
+    # A refusal from a service carries a message worth showing; Django's bare one does not.
+    message = str(exception) if exception is not None and str(exception) else ""
+    return render(request, "web/403.html", {"message": message}, status=403)
 
 
 class LoginView(auth_views.LoginView):

@@ -12,9 +12,10 @@ from django.utils import timezone
 from bihuan.core.errors import ServiceError
 from bihuan.core.models import AuditEntry
 from bihuan.core.pagination import cursor_page
+from bihuan.core.scope import require
+from bihuan.core.views import querystring_without
 
 from .forms import AuditFilterForm
-from .views import querystring_without, require_perm
 
 PAGE_SIZE = 50
 
@@ -30,7 +31,7 @@ def _day_start(d):
 
 @login_required
 def audit_list(request):
-    require_perm(request, "core.audit.view")
+    require(request.user, "core.audit.view")
     form = AuditFilterForm(request.GET or None)
     entries = AuditEntry.objects.restrict(request.user, "view")
     if form.is_valid():
@@ -65,7 +66,7 @@ def audit_list(request):
 
 @login_required
 def audit_entry(request, pk: int):
-    require_perm(request, "core.audit.view")
+    require(request.user, "core.audit.view")
     entry = AuditEntry.objects.get_scoped_or_404(request.user, "view", pk=pk)
     entry.before_json, entry.after_json, entry.extra_json = (_pretty(entry.before), _pretty(entry.after),
                                                              _pretty(entry.extra))

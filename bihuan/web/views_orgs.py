@@ -12,11 +12,12 @@ from django.utils.translation import gettext as _
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
+from bihuan.core.scope import require
+from bihuan.core.views import paginate, querystring_without
 from bihuan.orgs import services as org_services
 from bihuan.orgs.models import Level, OrgUnit, PartyOrg
 
 from .forms import MoveForm, PartyOrgForm, SearchForm, UnitCreateForm, UnitEditForm, apply_service_error
-from .views import paginate, querystring_without, require_perm
 
 
 def _count(qs):
@@ -44,7 +45,7 @@ def _search(qs, q: str):
 @login_required
 def tree(request):
     """The top of the user's part of the tree, or search results anywhere in it."""
-    require_perm(request, "orgs.unit.view")
+    require(request.user, "orgs.unit.view")
     form = SearchForm(request.GET or None)
     q = form.cleaned_data["q"] if form.is_valid() else ""
     visible = OrgUnit.objects.restrict(request.user, "view")
@@ -76,7 +77,7 @@ def _unit_context(request, unit: OrgUnit) -> dict:
 
 @login_required
 def unit_detail(request, pk: int):
-    require_perm(request, "orgs.unit.view")
+    require(request.user, "orgs.unit.view")
     unit = OrgUnit.objects.get_scoped_or_404(request.user, "view", pk=pk)
     form = SearchForm(request.GET or None)
     q = form.cleaned_data["q"] if form.is_valid() else ""
@@ -96,7 +97,7 @@ def unit_detail(request, pk: int):
 
 def _unit_for(request, pk: int, perm: str) -> OrgUnit:
     """The unit for an action: 403 without the permission at all, 404 when out of its scope."""
-    require_perm(request, f"orgs.unit.{perm}")
+    require(request.user, f"orgs.unit.{perm}")
     return OrgUnit.objects.get_scoped_or_404(request.user, perm, pk=pk)
 
 

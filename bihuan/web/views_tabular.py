@@ -32,9 +32,8 @@ from bihuan.core.context import current_actor
 from bihuan.core.errors import ServiceError
 from bihuan.core.imports import TOKEN_RE, imports_dir  # noqa: F401 - imports_dir: where uploads live
 from bihuan.core.models import ImportJob
+from bihuan.core.scope import require
 from bihuan.orgs.models import OrgUnit
-
-from .views import require_perm
 
 SESSION_KEY = "tabular_uploads"
 MAX_ERRORS_SHOWN = 200
@@ -47,7 +46,7 @@ def _kind(kind_name: str, request, verb: str) -> tb.Kind:
         kind = tb.get_kind(kind_name)
     except tb.TabularError:
         raise Http404
-    require_perm(request, f"{kind.permission_prefix}.{verb}")
+    require(request.user, f"{kind.permission_prefix}.{verb}")
     return kind
 
 

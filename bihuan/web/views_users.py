@@ -12,6 +12,8 @@ from django.views.decorators.http import require_POST
 from bihuan.accounts import services as account_services
 from bihuan.accounts.models import Binding, User
 from bihuan.core.errors import ServiceError
+from bihuan.core.scope import require
+from bihuan.core.views import paginate, querystring_without
 from bihuan.orgs.models import OrgUnit
 
 from .forms import (
@@ -22,7 +24,6 @@ from .forms import (
     apply_service_error,
     current_unit_by_code,
 )
-from .views import paginate, querystring_without, require_perm
 
 
 def _visible_bindings(user):
@@ -33,7 +34,7 @@ def _visible_bindings(user):
 
 @login_required
 def user_list(request):
-    require_perm(request, "accounts.user.view")
+    require(request.user, "accounts.user.view")
     form = UserFilterForm(request.GET or None)
     users = User.objects.restrict(request.user, "view")
     unit_unknown = False
@@ -60,7 +61,7 @@ def user_list(request):
 
 @login_required
 def user_create(request):
-    require_perm(request, account_services.MANAGE)
+    require(request.user, account_services.MANAGE)
     initial = {}
     if request.GET.get("unit"):
         unit = OrgUnit.objects.restrict(request.user, "view").filter(pk=request.GET["unit"]).first() \
@@ -106,7 +107,7 @@ def _detail_context(request, target: User) -> dict:
 
 @login_required
 def user_detail(request, pk: int, *, bind_form=None, password_form=None, status=200):
-    require_perm(request, "accounts.user.view")
+    require(request.user, "accounts.user.view")
     target = User.objects.get_scoped_or_404(request.user, "view", pk=pk)
     ctx = _detail_context(request, target)
     if ctx["can_manage"]:
@@ -117,7 +118,7 @@ def user_detail(request, pk: int, *, bind_form=None, password_form=None, status=
 
 def _managed_user(request, pk: int) -> User:
     """Target of a write: 403 without the permission at all, 404 when outside the manage scope."""
-    require_perm(request, account_services.MANAGE)
+    require(request.user, account_services.MANAGE)
     return User.objects.get_scoped_or_404(request.user, "manage", pk=pk)
 
 
