@@ -10,11 +10,10 @@ class LoopConfig(AppConfig):
         from bihuan.core import jobs
 
         from . import sources
-
-        sources.register()  # evaluation sources and the report section (core.registry)
-
         from .models import Matter, MatterAssist
         from .selectors import AnyOf
+
+        sources.register()  # evaluation sources and the report section (core.registry)
 
         # ``any_of`` (selectors.AnyOf) is registered here, once, and only on the fields the
         # narrowed scope queries use; importing selectors changes no lookup anywhere.
