@@ -4,14 +4,15 @@ working-day calendar overrides).
 Reads are plain queries (categories are city-wide; routing rules through
 ``RoutingRule.objects.restrict``; notifications through ``notify.for_user``); every change goes
 through ``loop.notify``, ``loop.config`` or ``core.calendar``. A page about one object answers 404
-to a user without the permission, like an object outside their scope; list pages answer 403.
+to a user without the permission, like an object outside their scope; list pages answer 403
+(``core.views.requires``). Forms go through ``core.views.submit``; any other refusal of a service
+is turned into a page by ``core.views.ServiceErrorMiddleware``.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -23,16 +24,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from bihuan.core import calendar
-from bihuan.core.errors import NotFound, ServiceError
-from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
-from bihuan.core.forms import apply_service_error
 from bihuan.core.models import CalendarOverride
+from bihuan.core.scope import allows, require_city_wide, scope_for, units_q
+from bihuan.core.views import paginate, querystring_without, requires, submit
 from bihuan.orgs.models import OrgUnit
 
 from . import config, notify, services
-from .forms_config import CategoryFilterForm, CategoryForm, OverrideForm, RoutingRuleForm
+from .forms import CategoryFilterForm, CategoryForm, OverrideForm, RoutingRuleForm
 from .models import Category, Kind, Matter, RoutingRule
-from .views import paginate, qs_without
 
 NOTIFICATION_KINDS = {
     "new": gettext_lazy("To dispatch"),
@@ -70,7 +69,7 @@ def notifications(request):
           .only("id", "kind", "title", "body", "created_at", "unit__name", "matter_id", "matter__title",
                 "user_id"))
     return render(request, "loop/notifications.html", {
-        "page": paginate(request, qs.order_by("-created_at", "-id")), "qs": qs_without(request, "page"),
+        "page": paginate(request, qs.order_by("-created_at", "-id")), "qs": querystring_without(request, "page"),
         "show": show, "unread": notify.unread_count(user), "kinds": NOTIFICATION_KINDS,
     })
 
@@ -86,11 +85,8 @@ def _back_to_centre(request):
 @require_POST
 def notification_read(request, notification_id: int):
     """Mark one read; with ``open`` go on to its matter."""
-    try:
-        n = notify.get_for_user(request.user, notification_id)
-        notify.mark_read(request.user, n.pk, now=timezone.now())
-    except NotFound:
-        raise Http404
+    n = notify.get_for_user(request.user, notification_id)  # NotFound → 404 (ServiceErrorMiddleware)
+    notify.mark_read(request.user, n.pk, now=timezone.now())
     if request.POST.get("open") and n.matter_id:
         return redirect("loop:detail", pk=n.matter_id)
     return _back_to_centre(request)
@@ -107,43 +103,17 @@ def notifications_read_all(request):
 
 # --- configuration: shared ------------------------------------------------------------------------
 
-def _can(user, perm: str) -> bool:
-    return user.has_perm_anywhere(perm)
-
-
-def _require(request, perm: str) -> None:
-    if not _can(request.user, perm):
-        raise PermissionDenied
-
-
 def _require_or_404(request, perm: str) -> None:
     """Pages about one object: without the permission the object is out of reach, i.e. 404."""
-    if not _can(request.user, perm):
+    if not allows(request.user, perm):
         raise Http404
 
 
 def _config_ctx(request, section: str, **kw) -> dict:
     user = request.user
-    return {"section": section, "can_categories": _can(user, config.MANAGE),
-            "can_calendar": _can(user, calendar.MANAGE),
-            "city_wide": user.get_scope(config.MANAGE).all, **kw}
-
-
-def _submit(request, form, call):
-    """POST handling shared by the configuration forms: validate ``form``, then ``call()`` the
-    service. Returns (result, HTTP status); result is None when the form or the service refused."""
-    if request.method != "POST":
-        return None, 200
-    if not form.is_valid():
-        return None, 400
-    try:
-        return call(form.cleaned_data), 200
-    except ServicePermissionDenied as exc:
-        form.add_error(None, str(exc.message))
-        return None, 403
-    except ServiceError as exc:
-        apply_service_error(form, exc)
-        return None, 400
+    return {"section": section, "can_categories": allows(user, config.MANAGE),
+            "can_calendar": allows(user, calendar.MANAGE),
+            "city_wide": scope_for(user, config.MANAGE).all, **kw}
 
 
 def _category_or_404(category_id) -> Category:
@@ -155,9 +125,8 @@ def _category_or_404(category_id) -> Category:
 
 # --- categories -----------------------------------------------------------------------------------
 
-@login_required
+@requires(config.MANAGE)
 def categories(request):
-    _require(request, config.MANAGE)
     form = CategoryFilterForm(request.GET or None)
     qs = Category.objects.all()
     status = "active"
@@ -172,26 +141,20 @@ def categories(request):
         qs = qs.filter(active=(status == "active"))
     qs = qs.annotate(rule_count=Count("routing_rules")).order_by("kind", "code")
     return render(request, "loop/config/categories.html", _config_ctx(
-        request, "categories", form=form, page=paginate(request, qs), qs=qs_without(request, "page"),
+        request, "categories", form=form, page=paginate(request, qs), qs=querystring_without(request, "page"),
         kinds=dict(Kind.choices)))
 
 
-def _category_values(form) -> dict:
-    return {k: v for k, v in form.cleaned_data.items()}
-
-
-@login_required
+@requires(config.MANAGE)
 def category_create(request):
-    _require(request, config.MANAGE)
     form = CategoryForm(request.POST or None, initial={"accept_hours": 4, "handle_days": 5, "warn_percent": 80,
                                                        "max_extensions": 1, "max_extension_days": 10})
-    c, status = _submit(request, form, lambda _d: config.create_category(
-        request.user, now=timezone.now(), **_category_values(form)))
+    c = submit(request, form, lambda d: config.create_category(request.user, now=timezone.now(), **d))
     if c is not None:
         messages.success(request, _("Category %(name)s created.") % {"name": c.name})
         return redirect("loop:config_category", category_id=c.pk)
     return render(request, "loop/config/category_form.html",
-                  _config_ctx(request, "categories", form=form, category=None), status=status)
+                  _config_ctx(request, "categories", form=form, category=None), status=form.status)
 
 
 @login_required
@@ -200,8 +163,7 @@ def category_edit(request, category_id: int):
     c = _category_or_404(category_id)
     initial = {f: getattr(c, f) for f in config.FIELDS}
     form = CategoryForm(request.POST or None, initial=initial, editing=True)
-    saved, status = _submit(request, form, lambda _d: config.update_category(
-        request.user, c.pk, now=timezone.now(), **_category_values(form)))
+    saved = submit(request, form, lambda d: config.update_category(request.user, c.pk, now=timezone.now(), **d))
     if saved is not None:
         messages.success(request, _("Category %(name)s saved. New limits apply to matters dispatched "
                                     "from now on.") % {"name": saved.name})
@@ -209,7 +171,7 @@ def category_edit(request, category_id: int):
     used = Matter.objects.filter(category=c).exists()
     return render(request, "loop/config/category_form.html", _config_ctx(
         request, "categories", form=form, category=c, used=used,
-        rule_count=RoutingRule.objects.filter(category=c).count()), status=status)
+        rule_count=RoutingRule.objects.filter(category=c).count()), status=form.status)
 
 
 @login_required
@@ -218,14 +180,10 @@ def category_active(request, category_id: int):
     _require_or_404(request, config.MANAGE)
     c = _category_or_404(category_id)
     active = request.POST.get("active") == "1"
-    try:
-        config.set_category_active(request.user, c.pk, active, now=timezone.now())
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(request, _("%(name)s is active again.") % {"name": c.name} if active else
-                         _("%(name)s is deactivated: no new matters can use it; existing ones keep it.")
-                         % {"name": c.name})
+    config.set_category_active(request.user, c.pk, active, now=timezone.now())
+    messages.success(request, _("%(name)s is active again.") % {"name": c.name} if active else
+                     _("%(name)s is deactivated: no new matters can use it; existing ones keep it.")
+                     % {"name": c.name})
     return redirect("loop:config_category", category_id=c.pk)
 
 
@@ -234,11 +192,7 @@ def category_active(request, category_id: int):
 def category_delete(request, category_id: int):
     _require_or_404(request, config.MANAGE)
     c = _category_or_404(category_id)
-    try:
-        config.delete_category(request.user, c.pk, now=timezone.now())
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-        return redirect("loop:config_category", category_id=c.pk)
+    config.delete_category(request.user, c.pk, now=timezone.now())  # refused: back to the category page
     messages.success(request, _("Category %(name)s deleted.") % {"name": c.name})
     return redirect("loop:config_categories")
 
@@ -247,16 +201,14 @@ def category_delete(request, category_id: int):
 
 def _routing_units(user):
     """Current units inside the actor's scope for loop.category.manage."""
-    from .views import scope_units_q
-
-    return OrgUnit.objects.filter(valid_to__isnull=True).filter(scope_units_q(user, config.MANAGE))
+    return OrgUnit.objects.filter(valid_to__isnull=True).filter(units_q(user, config.MANAGE))
 
 
 def _routing_page(request, category: Category | None):
     user = request.user
     units = _routing_units(user)
     form = RoutingRuleForm(request.POST or None, units=units)
-    rule, status = _submit(request, form, lambda d: config.create_rule(
+    rule = submit(request, form, lambda d: config.create_rule(
         user, category=category, location=d["location"], handling_unit=d["handling_unit"], note=d["note"],
         now=timezone.now()))
     if rule is not None:
@@ -277,8 +229,8 @@ def _routing_page(request, category: Category | None):
                      else _catch_all_suggestion(probe_unit))
     return render(request, "loop/config/routing.html", _config_ctx(
         request, "routing" if category is None else "categories", category=category, form=form,
-        page=paginate(request, rules), qs=qs_without(request, "page"), probe_code=probe_code,
-        probe_unit=probe_unit, probe=probe), status=status)
+        page=paginate(request, rules), qs=querystring_without(request, "page"), probe_code=probe_code,
+        probe_unit=probe_unit, probe=probe), status=form.status)
 
 
 def _catch_all_suggestion(location: OrgUnit) -> OrgUnit:
@@ -293,9 +245,8 @@ def routing(request, category_id: int):
     return _routing_page(request, _category_or_404(category_id))
 
 
-@login_required
+@requires(config.MANAGE)
 def routing_any(request):
-    _require(request, config.MANAGE)
     return _routing_page(request, None)
 
 
@@ -308,22 +259,15 @@ def routing_delete(request, rule_id: int):
         raise Http404
     back = (reverse("loop:config_routing", args=[rule.category_id]) if rule.category_id
             else reverse("loop:config_routing_any"))
-    try:
-        config.delete_rule(request.user, rule.pk, now=timezone.now())
-    except NotFound:
-        raise Http404
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(request, _("Rule deleted."))
+    config.delete_rule(request.user, rule.pk, now=timezone.now())
+    messages.success(request, _("Rule deleted."))
     return redirect(back)
 
 
 # --- calendar overrides ---------------------------------------------------------------------------
 
-@login_required
+@requires(calendar.MANAGE)
 def calendar_overrides(request):
-    _require(request, calendar.MANAGE)
     today = timezone.localdate()
     years = calendar.year_statuses(calendar.years_of_interest(today))
     default_year = next((y.year for y in years if y.year >= today.year and not y.known), today.year)
@@ -336,7 +280,7 @@ def calendar_overrides(request):
         existed["yes"] = CalendarOverride.objects.filter(date=d["date"]).exists()
         return calendar.set_override(request.user, d["date"], d["is_workday"], d["note"], now=timezone.now())
 
-    saved, status = _submit(request, form, save)
+    saved = submit(request, form, save)
     if saved is not None:
         d = form.cleaned_data
         kind = _("working day") if d["is_workday"] else _("day off")
@@ -347,8 +291,8 @@ def calendar_overrides(request):
     pkg = calendar.package_years()
     return render(request, "loop/config/calendar.html", _config_ctx(
         request, "calendar", form=form, years=years, year=year, page=paginate(request, rows, per_page=50),
-        qs=qs_without(request, "page"), package_first=pkg.start, package_last=pkg.stop - 1,
-        year_status=calendar.year_statuses([year])[0], sources=YEAR_SOURCES, today=today), status=status)
+        qs=querystring_without(request, "page"), package_first=pkg.start, package_last=pkg.stop - 1,
+        year_status=calendar.year_statuses([year])[0], sources=YEAR_SOURCES, today=today), status=form.status)
 
 
 @login_required
@@ -357,8 +301,7 @@ def calendar_recalculate(request):
     """"The arrangement is complete": the worker recalculates the running deadlines that were
     guessed Monday–Friday for years that are now entered."""
     _require_or_404(request, calendar.MANAGE)
-    if not request.user.get_scope(calendar.MANAGE).all:
-        raise Http404
+    require_city_wide(request.user, calendar.MANAGE, calendar.CITY_WIDE)
     from bihuan.core import jobs
 
     jobs.enqueue("bihuan.loop.services.recalculate_deadlines_task", request.user.pk,
@@ -373,13 +316,9 @@ def calendar_recalculate(request):
 def calendar_delete(request, override_id: int):
     _require_or_404(request, calendar.MANAGE)
     row = CalendarOverride.objects.filter(pk=override_id).first()
-    if row is None or not request.user.get_scope(calendar.MANAGE).all:
+    if row is None:
         raise Http404
-    try:
-        calendar.delete_override(request.user, row.date, now=timezone.now())
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(request, _("Override for %(date)s removed.") % {"date": row.date.isoformat()})
+    calendar.delete_override(request.user, row.date, now=timezone.now())
+    messages.success(request, _("Override for %(date)s removed.") % {"date": row.date.isoformat()})
     return redirect(f"{reverse('loop:config_calendar')}?year={row.date.year}")
 

@@ -7,8 +7,9 @@ per client address with a database counter.
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.contrib import messages
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,8 +17,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from bihuan.core.context import acting_as
-from bihuan.core.errors import NotFound, ServiceError
-from bihuan.core.forms import apply_service_error
+from bihuan.core.errors import ServiceError
+from bihuan.core.views import submit
 
 from . import public, services
 from .forms import PublicDemandForm, PublicRatingForm
@@ -32,6 +33,20 @@ def _ip(request) -> str:
 def _too_many(request, template: str, ctx: dict):
     ctx["throttled"] = True
     return render(request, template, ctx, status=429)
+
+
+def _place(places, chosen):
+    """The one place the resident means: the only match, or the one they chose among several."""
+    if len(places) == 1:
+        return places[0]
+    if len(places) > 1:
+        unit = next((u for u in places if str(u.pk) == chosen), None)
+        if unit is None:
+            msg = _("Several places have this name; choose yours.")
+            raise ServiceError(msg, {"place_choice": msg})
+        return unit
+    msg = _("We found no village, community or township of this name. Check the spelling.")
+    raise ServiceError(msg, {"place": msg})
 
 
 @never_cache
@@ -54,32 +69,20 @@ def demand_form(request):
         return render(request, "loop/public/demand_form.html", ctx)
     if not public.throttle_hit(f"demand:{_ip(request)}", limit=public.public_submit_limit()):
         return _too_many(request, "loop/public/demand_form.html", ctx)
-    if not form.is_valid():
-        return render(request, "loop/public/demand_form.html", ctx, status=400)
-    d = form.cleaned_data
-    unit = None
-    if len(places) == 1:
-        unit = places[0]
-    elif len(places) > 1:
-        chosen = d.get("place_choice")
-        unit = next((u for u in places if str(u.pk) == chosen), None)
-        if unit is None:
-            form.add_error("place_choice", _("Several places have this name; choose yours."))
-    else:
-        form.add_error("place", _("We found no village, community or township of this name. Check the spelling."))
-    if unit is None:
-        return render(request, "loop/public/demand_form.html", ctx, status=400)
-    cat = d["category"]
-    try:
+
+    def create(d):
+        unit = _place(places, d.get("place_choice"))
+        cat = d["category"]
         with acting_as(None, username="public", ip=_ip(request)):
-            m = services.create_matter(
+            return services.create_matter(
                 None, category=cat, location_unit=unit, title=f"{cat.name}：{d['description'][:40]}"[:120],
                 description=d["description"], kind=Kind.DEMAND, source=Source.PUBLIC, reporter_name=d["name"],
                 reporter_phone=d["phone"], address=d["address"], uploads=uploads_from(request),
                 now=timezone.now())
-    except ServiceError as exc:
-        apply_service_error(form, exc, {"reporter_phone": "phone", "reporter_name": "name"})
-        return render(request, "loop/public/demand_form.html", ctx, status=400)
+
+    m = submit(request, form, create, rename={"reporter_phone": "phone", "reporter_name": "name"})
+    if m is None:
+        return render(request, "loop/public/demand_form.html", ctx, status=form.status)
     messages.success(request, _("Your demand no. %(id)d was received. Keep the link of this page (below) to "
                                 "follow it and to rate the result.") % {"id": m.pk})
     return redirect("loop:demand_status", token=m.public_token)
@@ -98,44 +101,51 @@ def _status_context(m, **extra) -> dict:
     return ctx
 
 
+def _token_page(view):
+    """The tracking link (``/demand/<token>/…``) is a key: the token must not leave the site in a
+    ``Referer``. ``same-origin`` sends no referrer to any other site, while the page's own POSTs
+    (the rating) still carry their real ``Origin``, which Django's CSRF check compares with the
+    host. (``no-referrer`` made the browser send ``Origin: null`` and every rating a 403.)"""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        resp = view(request, *args, **kwargs)
+        resp["Referrer-Policy"] = "same-origin"
+        return resp
+
+    return wrapper
+
+
 @never_cache
+@_token_page
 def demand_status(request, token: str):
-    try:
-        m = public.by_token(token)
-    except NotFound:
-        raise Http404
-    resp = render(request, "loop/public/demand_status.html", _status_context(m))
-    resp["Referrer-Policy"] = "no-referrer"  # the token is in the URL
-    return resp
+    m = public.by_token(token)  # NotFound → 404 (ServiceErrorMiddleware)
+    return render(request, "loop/public/demand_status.html", _status_context(m))
 
 
 @never_cache
+@_token_page
 @require_POST
 def demand_rate(request, token: str):
-    try:
-        m = public.by_token(token)
-    except NotFound:
-        raise Http404
+    m = public.by_token(token)
     form = PublicRatingForm(request.POST)
     if not public.throttle_hit(f"rate:{_ip(request)}", limit=public.public_rate_limit()):
         return render(request, "loop/public/demand_status.html", _status_context(m, rating_form=form,
                                                                                  throttled=True), status=429)
-    if form.is_valid():
-        d = form.cleaned_data
-        try:
-            with acting_as(None, username="resident", ip=_ip(request)):
-                services.rate_by_resident(m.public_token, satisfaction=d["satisfaction"], resolved=d["resolved"],
-                                          comment=d["comment"], now=timezone.now())
-        except NotFound:
-            raise Http404
-        except ServiceError as exc:
-            apply_service_error(form, exc)
-        else:
-            if d["satisfaction"] == "dissatisfied":
-                messages.warning(request, _("Thank you. Your dissatisfaction was passed to %(unit)s, who may reopen "
-                                            "the matter.") % {"unit": m.dispatch_unit.name})
-            else:
-                messages.success(request, _("Thank you for your rating."))
-            return redirect("loop:demand_status", token=m.public_token)
-    m = public.by_token(token)
-    return render(request, "loop/public/demand_status.html", _status_context(m, rating_form=form), status=400)
+
+    def rate(d):
+        with acting_as(None, username="resident", ip=_ip(request)):
+            return services.rate_by_resident(m.public_token, satisfaction=d["satisfaction"], resolved=d["resolved"],
+                                             comment=d["comment"], now=timezone.now())
+
+    rating = submit(request, form, rate)
+    if rating is None:
+        m = public.by_token(token)
+        return render(request, "loop/public/demand_status.html", _status_context(m, rating_form=form),
+                      status=form.status)
+    if rating.satisfaction == "dissatisfied":
+        messages.warning(request, _("Thank you. Your dissatisfaction was passed to %(unit)s, who may reopen "
+                                    "the matter.") % {"unit": m.dispatch_unit.name})
+    else:
+        messages.success(request, _("Thank you for your rating."))
+    return redirect("loop:demand_status", token=m.public_token)

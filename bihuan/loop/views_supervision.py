@@ -1,7 +1,9 @@
 """Supervision pages: the board (督查督导) by child unit with drill-down, the backlog
 (清仓见底) by age and light, and hotspots (未诉先办) with a one-click proactive matter.
 
-A unit outside the user's view scope is a 404. Counts come from ``loop.selectors`` (SQL).
+A unit outside the user's view scope is a 404 (``core.scope.covers``). Counts come from
+``loop.selectors`` (SQL). A refused service call is turned into a page by
+``core.views.ServiceErrorMiddleware``.
 """
 
 from __future__ import annotations
@@ -9,8 +11,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.http import Http404
@@ -19,30 +19,27 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from bihuan.core.errors import NotFound, ServiceError
-from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
+from bihuan.core.scope import allows, covers
+from bihuan.core.views import paginate, querystring_without, requires
 from bihuan.orgs.models import OrgUnit
 
 from . import selectors, services
 from .models import OPEN_STATES, Category, Matter, Source
-from .views import LIGHT_LABELS, paginate, qs_without, require_perm
+from .views import LIGHT_LABELS
 
-
-def _in_scope(user, unit: OrgUnit) -> bool:
-    scope = user.get_scope("loop.matter.view")
-    return scope.all or scope.covers_path(unit.path) or unit.pk in scope.unit_ids
+VIEW = "loop.matter.view"
 
 
 def unit_for(request, unit_id: int | None) -> OrgUnit:
     """The unit a page is about: ``unit_id`` if in scope (else 404), or the user's top unit."""
     user = request.user
     if unit_id is None:
-        unit = user.scope_units("loop.matter.view").order_by("path").first()
+        unit = user.scope_units(VIEW).order_by("path").first()
         if unit is None:
             raise Http404
         return unit
     unit = OrgUnit.objects.filter(pk=unit_id).first()
-    if unit is None or not _in_scope(user, unit):
+    if unit is None or not covers(user, VIEW, unit):
         raise Http404
     return unit
 
@@ -50,18 +47,17 @@ def unit_for(request, unit_id: int | None) -> OrgUnit:
 def crumbs(user, unit: OrgUnit) -> list[OrgUnit]:
     """Ancestors of ``unit`` the user may open, top first (for drilling back up)."""
     ids = unit.ancestor_ids()[:-1]
-    return [a for a in OrgUnit.objects.filter(id__in=ids).order_by("depth") if _in_scope(user, a)]
+    return [a for a in OrgUnit.objects.filter(id__in=ids).order_by("depth") if covers(user, VIEW, a)]
 
 
 def _common(request, unit: OrgUnit, page: str) -> dict:
     return {"unit": unit, "crumbs": crumbs(request.user, unit), "section": page,
-            "tops": list(request.user.scope_units("loop.matter.view").order_by("path")[:20])}
+            "tops": list(request.user.scope_units(VIEW).order_by("path")[:20])}
 
 
-@login_required
+@requires(VIEW)
 def board(request, unit_id: int | None = None):
     """An upper unit's open, overdue and flagged matters by child unit; drill down by clicking one."""
-    require_perm(request, "loop.matter.view")
     user, now = request.user, timezone.now()
     unit = unit_for(request, unit_id)
     rows = selectors.supervision_board(user, unit, now=now)
@@ -76,14 +72,13 @@ def board(request, unit_id: int | None = None):
                .annotate(due_order=Coalesce("due_at", "due_at")).order_by("due_order", "id"))
     ctx = _common(request, unit, "board")
     ctx.update({"rows": rows, "totals": totals, "page": paginate(request, matters),
-                "qs": qs_without(request, "page"), "light_labels": LIGHT_LABELS})
+                "qs": querystring_without(request, "page"), "light_labels": LIGHT_LABELS})
     return render(request, "loop/board.html", ctx)
 
 
-@login_required
+@requires(VIEW)
 def backlog(request, unit_id: int | None = None):
     """清仓见底: open matters by age and light; zero when everything is done."""
-    require_perm(request, "loop.matter.view")
     user, now = request.user, timezone.now()
     unit = unit_for(request, unit_id)
     data = selectors.backlog(user, unit, now=now)
@@ -108,10 +103,9 @@ def _int(value, default: int, lo: int, hi: int) -> int:
         return default
 
 
-@login_required
+@requires(VIEW)
 def hotspots(request, unit_id: int | None = None):
     """未诉先办: a category piling up at one place within a window; open a proactive matter in one click."""
-    require_perm(request, "loop.matter.view")
     user, now = request.user, timezone.now()
     unit = unit_for(request, unit_id)
     window = _int(request.GET.get("window"), 30, 1, 366)
@@ -120,36 +114,29 @@ def hotspots(request, unit_id: int | None = None):
     existing = {}
     if rows:
         for r in (Matter.objects.restrict(user, "view")
-                  .filter(source=Source.PROACTIVE, state__in=OPEN_STATES, location_unit__path__startswith=unit.path,
-                          created_at__gte=now - timedelta(days=window))
+                  .filter(selectors.unit_q(unit, field="location_unit"), source=Source.PROACTIVE,
+                          state__in=OPEN_STATES, created_at__gte=now - timedelta(days=window))
                   .values("category_id", "location_unit_id", "id").order_by("id")):
             existing.setdefault((r["category_id"], r["location_unit_id"]), r["id"])
     for r in rows:
         r["proactive_id"] = existing.get((r["category_id"], r["unit_id"]))
     ctx = _common(request, unit, "hotspots")
     ctx.update({"rows": rows, "window": window, "threshold": threshold,
-                "can_supervise": user.has_perm_anywhere("loop.matter.supervise")})
+                "can_supervise": allows(user, "loop.matter.supervise")})
     return render(request, "loop/hotspots.html", ctx)
 
 
-@login_required
+@requires("loop.matter.supervise")
 @require_POST
 def proactive(request):
-    """One click from a hotspot: a proactive matter (未诉先办) at that place for that category."""
+    """One click from a hotspot: a proactive matter (未诉先办) at that place for that category.
+
+    The service decides; a refusal goes back to the hotspots page (``next``) as a message."""
     user = request.user
-    require_perm(request, "loop.matter.supervise")
     cat = Category.objects.filter(pk=_int(request.POST.get("category"), 0, 0, 2**31), active=True).first()
     unit = OrgUnit.objects.filter(pk=_int(request.POST.get("unit"), 0, 0, 2**31)).first()
-    if cat is None or unit is None or not _in_scope(user, unit):
+    if cat is None or unit is None or not covers(user, VIEW, unit):
         raise Http404
-    try:
-        m = services.create_proactive(user, category=cat, location_unit=unit, now=timezone.now())
-    except NotFound:
-        raise Http404
-    except ServicePermissionDenied:
-        raise PermissionDenied
-    except ServiceError as exc:
-        messages.error(request, str(exc.message))
-        return redirect("loop:hotspots")
+    m = services.create_proactive(user, category=cat, location_unit=unit, now=timezone.now())
     messages.success(request, _("Proactive matter #%(id)d opened; dispatch it now.") % {"id": m.pk})
     return redirect("loop:detail", pk=m.pk)
