@@ -303,7 +303,7 @@ def act(request, matter_id: int, action: str, payload: ActionIn):
 
 
 class RevealIn(Schema):
-    reason: str = Field(description="why the full number is needed (recorded in the audit log)")
+    reason: str = Field("", description="why the full number is needed (recorded in the audit log)")
 
 
 class RevealOut(Schema):
