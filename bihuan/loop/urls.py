@@ -13,6 +13,7 @@ urlpatterns = [
     path("loop/<int:pk>/", views.detail, name="detail"),
     path("loop/<int:pk>/act/<str:action>/", views.act, name="act"),
     path("loop/<int:pk>/files/<int:attachment_id>/", views.attachment, name="attachment"),
+    path("loop/<int:pk>/reveal/", views.reveal, name="reveal"),
     path("loop/board/", views_supervision.board, name="board"),
     path("loop/board/<int:unit_id>/", views_supervision.board, name="board_unit"),
     path("loop/backlog/", views_supervision.backlog, name="backlog"),

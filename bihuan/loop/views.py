@@ -1,17 +1,19 @@
-"""Staff pages of the loop: inbox, report, matter detail with its actions, attachments.
+"""Staff pages of the loop: inbox, report, matter detail with its actions, attachments, the
+reporter phone's reveal.
 
 Reads go through ``Matter.objects.restrict`` / ``loop.selectors``; every change goes through
-``loop.services`` (``services.perform`` for the actions). Out of scope is a 404, like absent.
-Supervision pages (board, backlog, hotspots) are in ``views_supervision``; the public demand
-form and status page in ``views_public``.
+``loop.services`` (``services.perform`` for the actions). The buttons of the matter page are
+``transitions.available_actions`` — the same check the service refuses with and the API lists.
+Out of scope is a 404, like absent: ``services.get_matter`` raises ``NotFound`` and
+``core.views.ServiceErrorMiddleware`` answers 404. Supervision pages (board, backlog, hotspots) are
+in ``views_supervision``; the public demand form and status page in ``views_public``.
 """
 
 from __future__ import annotations
 
+from django import forms as django_forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
@@ -21,25 +23,18 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from bihuan.core import scope
 from bihuan.core.errors import Conflict, NotFound, ServiceError
 from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
-from bihuan.core.forms import apply_service_error
+from bihuan.core.forms import StyledMixin, apply_service_error
+from bihuan.core.views import paginate, querystring_without, requires, submit
 from bihuan.orgs.models import Level, OrgUnit
 
 from . import selectors, services, transitions
 from .forms import ACTION_FORMS, ReportForm
-from .models import (
-    Category,
-    ExtensionRequest,
-    ExtensionStatus,
-    Kind,
-    Matter,
-    Rating,
-    Source,
-    State,
-)
-
-PAGE_SIZE = 25
+from .models import Category, Kind, Matter, Source, State
+from .services.attachments import too_large
+from .services.reveal import MAX_REASON
 
 TAB_LABELS = {
     "to_dispatch": gettext_lazy("To dispatch"),
@@ -82,37 +77,18 @@ EVENT_LABELS = {
 
 # --- helpers ------------------------------------------------------------------------------------
 
+# Kept only for views_supervision and views_config, which still import them from here (they move to
+# core.views in a parallel change); the same functions as core's, not copies. Remove at merge.
+qs_without = querystring_without
+
+
 def require_perm(request, perm: str) -> None:
-    if not request.user.has_perm_anywhere(perm):
+    if not scope.has_anywhere(request.user, perm):
         raise PermissionDenied
 
 
-def paginate(request, qs, per_page: int = PAGE_SIZE, *, count: int | None = None):
-    """A page of ``qs``; ``count``, when the caller already knows it (a tab's count), saves the COUNT query."""
-    paginator = Paginator(qs, per_page)
-    if count is not None:
-        paginator.count = count  # overrides the cached property
-    return paginator.get_page(request.GET.get("page"))
-
-
-def qs_without(request, *names: str) -> str:
-    q = request.GET.copy()
-    for n in names:
-        q.pop(n, None)
-    return q.urlencode()
-
-
 def scope_units_q(user, perm: str, field: str = "") -> Q:
-    """Units (``field`` prefix for a relation) inside the user's scope for ``perm``."""
-    scope = user.get_scope(perm)
-    if scope.all:
-        return Q()
-    q = Q(pk__in=[])
-    for p in scope.subtree_paths:
-        q |= Q(**{f"{field}path__startswith": p})
-    if scope.unit_ids:
-        q |= Q(**{f"{field}id__in": sorted(scope.unit_ids)})
-    return q
+    return scope.units_q(user, perm, field)
 
 
 def home_unit(user, perm: str) -> OrgUnit | None:
@@ -124,21 +100,11 @@ def home_unit(user, perm: str) -> OrgUnit | None:
     return best
 
 
-def get_matter_or_404(request, pk) -> Matter:
-    try:
-        return services.get_matter(request.user, pk)
-    except NotFound:
-        raise Http404
-
-
 def uploads_from(request, field: str = "photos") -> list[services.Upload]:
     out = []
     for f in request.FILES.getlist(field)[: services.MAX_ATTACHMENTS + 1]:
-        if f.size > services.MAX_ATTACHMENT_BYTES:
-            raise ServiceError(
-                _("Attachment %(name)s is %(size)d bytes; it must be between 1 byte and %(max)d MB.")
-                % {"name": f.name, "size": f.size, "max": services.MAX_ATTACHMENT_BYTES // (1024 * 1024)},
-                {"attachments": _("Wrong file size.")}, code="attachment_size")
+        if f.size > services.MAX_ATTACHMENT_BYTES:  # refused before the file is read into memory
+            raise too_large(f.name, f.size)
         out.append(services.Upload(f.name, f.content_type or "", f.read()))
     return out
 
@@ -158,9 +124,8 @@ def visible_tabs(user) -> list[str]:
     return tabs
 
 
-@login_required
+@requires("loop.matter.view")
 def inbox(request):
-    require_perm(request, "loop.matter.view")
     user, now = request.user, timezone.now()
     tabs = visible_tabs(user)
     default = "to_dispatch" if "to_dispatch" in tabs else "to_accept"
@@ -194,7 +159,7 @@ def inbox(request):
         "tab": tab, "q": q, "category": category, "closed_cap": cap, "capped": capped,
         "categories": Category.objects.filter(active=True),
         "page": paginate(request, qs, count=None if count is None else min(count, cap) if tab == "closed" else count),
-        "qs": qs_without(request, "page"), "now": now, "light_labels": LIGHT_LABELS,
+        "qs": querystring_without(request, "page"), "now": now, "light_labels": LIGHT_LABELS,
         "can_create": user.has_perm_anywhere("loop.matter.create"),
     })
 
@@ -203,75 +168,53 @@ def inbox(request):
 
 def _report_locations(user):
     return (OrgUnit.objects.filter(valid_to__isnull=True, level__gte=Level.TOWNSHIP)
-            .filter(scope_units_q(user, "loop.matter.create")).order_by("path"))
+            .filter(scope.units_q(user, "loop.matter.create")).order_by("path"))
 
 
-@login_required
+@requires("loop.matter.create")
 def report(request):
     """Register a problem: category, where (the user's unit by default), what, photos."""
-    require_perm(request, "loop.matter.create")
     user = request.user
     locations = _report_locations(user)
-    if locations.count() > 500:  # a city-wide account: their own unit and the two levels below it
-        home = home_unit(user, "loop.matter.create")
-        locations = locations.filter(path__startswith=home.path, depth__lte=home.depth + 2) if home else locations
-    categories = Category.objects.filter(active=True, kind__in=[Kind.PROBLEM, Kind.DEMAND])
     home = home_unit(user, "loop.matter.create")
+    if home and locations.count() > 500:  # a city-wide account: their own unit and the two levels below it
+        locations = locations.filter(depth__lte=home.depth + 2) & home.descendants(include_self=True)
+    categories = Category.objects.filter(active=True, kind__in=[Kind.PROBLEM, Kind.DEMAND])
     initial = {"location": home.pk if home else None, "category": categories.first()}
     form = ReportForm(request.POST or None, initial=initial, categories=categories, locations=locations)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            title = d["title"] or f"{d['category'].name}：{d['description'][:30]}"
-            try:
-                m = services.create_matter(
-                    user, category=d["category"], location_unit=d["location"], title=title[:services.MAX_TITLE],
-                    description=d["description"], address=d["address"], reporter_name=d["reporter_name"],
-                    reporter_phone=d["reporter_phone"], uploads=uploads_from(request), source=Source.STAFF,
-                    now=timezone.now())
-            except ServicePermissionDenied:
-                raise PermissionDenied
-            except NotFound:
-                form.add_error("location", _("This place is not in your area."))
-            except ServiceError as exc:
-                apply_service_error(form, exc, {"location_unit": "location"})
-            else:
-                messages.success(request, _("Matter #%(id)d registered; the dispatcher has been notified.")
-                                 % {"id": m.pk})
-                return redirect("loop:detail", pk=m.pk)
-    return render(request, "loop/report.html", {"form": form}, status=status)
+
+    def register(d):
+        title = d["title"] or f"{d['category'].name}：{d['description'][:30]}"
+        try:
+            return services.create_matter(
+                user, category=d["category"], location_unit=d["location"], title=title[:services.MAX_TITLE],
+                description=d["description"], address=d["address"], reporter_name=d["reporter_name"],
+                reporter_phone=d["reporter_phone"], uploads=uploads_from(request), source=Source.STAFF,
+                now=timezone.now())
+        except (NotFound, ServicePermissionDenied):  # the place is outside the user's area
+            raise ServiceError(_("This place is not in your area."), {"location": _("This place is not in your area.")})
+
+    m = submit(request, form, register, rename={"location_unit": "location"})
+    if m is not None:
+        messages.success(request, _("Matter #%(id)d registered; the dispatcher has been notified.") % {"id": m.pk})
+        return redirect("loop:detail", pk=m.pk)
+    return render(request, "loop/report.html", {"form": form}, status=form.status)
 
 
 # --- detail and actions ---------------------------------------------------------------------------
 
 def _dispatch_units(user, m: Matter, suggestion: OrgUnit | None):
-    base = m.dispatch_unit
-    qs = (OrgUnit.objects.filter(path__startswith=base.path, valid_to__isnull=True)
-          .filter(Q(level__lte=Level.VILLAGE, depth__lte=base.depth + 2) | Q(pk=getattr(suggestion, "pk", None)))
-          .filter(scope_units_q(user, "loop.matter.dispatch")).order_by("path"))
-    return qs
+    return (m.dispatch_unit.descendants(include_self=True).filter(valid_to__isnull=True)
+            .filter(Q(level__lte=Level.VILLAGE, depth__lte=m.dispatch_unit.depth + 2)
+                    | Q(pk=getattr(suggestion, "pk", None)))
+            .filter(scope.units_q(user, "loop.matter.dispatch")).order_by("path"))
 
 
-def _action_list(user, m: Matter) -> list[str]:
-    actions = services.available_actions(user, m)
-    actions = [a for a in actions if user.has_perm_anywhere(transitions.get(a).permission)]
-    if "decide_extension" in actions and not ExtensionRequest.objects.filter(
-            matter=m, status=ExtensionStatus.PENDING).exists():
-        actions.remove("decide_extension")
-    if "request_extension" in actions and (
-            m.extensions_used >= m.category.max_extensions
-            or ExtensionRequest.objects.filter(matter=m, status=ExtensionStatus.PENDING).exists()):
-        actions.remove("request_extension")
-    if "rate" in actions and Rating.objects.filter(matter=m, round=m.rounds).exists():
-        actions.remove("rate")
-    if "flag" in actions and m.flagged:
-        actions.remove("flag")
-    if (m.state == State.CLOSED and user.has_perm_anywhere("loop.matter.supervise")
-            and services._unit_covered(user, "loop.matter.supervise", m.dispatch_unit)):
-        actions.append("similar_sweep")
-    return actions
+class RevealForm(StyledMixin, django_forms.Form):
+    """Why the full number is needed (recorded in the audit log). Moves to forms.py at merge."""
+
+    reason = django_forms.CharField(label=gettext_lazy("Reason"), max_length=MAX_REASON,
+                                    help_text=gettext_lazy("Recorded in the audit log with your name."))
 
 
 def _build_form(user, m: Matter, action: str, data=None, suggestion=None):
@@ -290,10 +233,10 @@ def detail_context(request, m: Matter, *, bound: dict | None = None, **extra) ->
     user, now = request.user, timezone.now()
     status = selectors.matter_status(m, now)
     suggestion = services.suggest_handling_unit(m.category, m.location_unit) if m.state == State.NEW else None
-    actions = _action_list(user, m)
+    actions = transitions.available_actions(user, m)
     bound = bound or {}
-    forms = [(a, transitions.get(a).label if transitions.get(a) else _("Similar-case sweep (举一反三)"),
-              bound.get(a) or _build_form(user, m, a, suggestion=suggestion)) for a in actions]
+    forms = [(a, transitions.get(a).label, bound.get(a) or _build_form(user, m, a, suggestion=suggestion))
+             for a in actions]
     visible = Matter.objects.restrict(user, "view")
     similar_ids = [x.pk for x in selectors.similar_matters(m, now=now)]
     similar = list(selectors.with_light(visible.filter(pk__in=similar_ids), now)
@@ -309,31 +252,32 @@ def detail_context(request, m: Matter, *, bound: dict | None = None, **extra) ->
         "derived": list(visible.filter(origin=m).select_related("location_unit").only(
             "id", "title", "state", "location_unit__name")[:50]),
         "state_label": State(m.state).label,
+        "can_reveal": services.can_reveal(user, m), "reveal_form": extra.pop("reveal_form", None) or RevealForm(),
     }
     ctx.update(extra)
     return ctx
 
 
-@login_required
+@requires("loop.matter.view")
 def detail(request, pk: int):
-    require_perm(request, "loop.matter.view")
-    m = get_matter_or_404(request, pk)
+    m = services.get_matter(request.user, pk)
     return render(request, "loop/detail.html", detail_context(request, m))
 
 
-@login_required
+@requires("loop.matter.view")
 @require_POST
 def act(request, pk: int, action: str):
     """One action on a matter, posted with the version the user saw."""
     user = request.user
-    m = get_matter_or_404(request, pk)
+    m = services.get_matter(user, pk)
     if action not in ACTION_FORMS:
         raise Http404
     form = _build_form(user, m, action, data=request.POST)
+    offered = transitions.can(user, m, action)
     if form.is_valid():
         params, version = form.params(), form.cleaned_data["version"]
-    elif action not in _action_list(user, m):
-        # Not this user's action (wrong unit, wrong state, no permission): the service says why.
+    elif not offered:
+        # Not this user's action now (wrong unit, state or permission, or a stale page): the service says why.
         params, version = {}, request.POST.get("version")
         version = int(version) if str(version).isdigit() else m.version
     else:
@@ -343,18 +287,15 @@ def act(request, pk: int, action: str):
         if action == "report_done":
             params["uploads"] = uploads_from(request)
         result = services.perform(user, m.pk, action, version=version, params=params, now=timezone.now())
-    except NotFound:
-        raise Http404
     except Conflict:
-        fresh = get_matter_or_404(request, pk)
+        fresh = services.get_matter(user, pk)
         return render(request, "loop/detail.html", detail_context(request, fresh, stale=True), status=409)
-    except ServicePermissionDenied as exc:
-        return render(request, "loop/detail.html", detail_context(request, m, refused=str(exc.message)),
-                      status=403)
+    except NotFound:
+        raise
     except ServiceError as exc:
-        if action not in _action_list(user, m):  # no form of it on the page: say it at the top
+        if isinstance(exc, ServicePermissionDenied) or not offered:  # no form of it on the page: say it at the top
             return render(request, "loop/detail.html", detail_context(request, m, refused=str(exc.message)),
-                          status=400)
+                          status=exc.status)
         apply_service_error(form, exc)
         return render(request, "loop/detail.html",
                       detail_context(request, m, bound={action: form}, open_action=action), status=400)
@@ -365,10 +306,22 @@ def act(request, pk: int, action: str):
     return redirect("loop:detail", pk=m.pk)
 
 
-@login_required
+@requires("loop.matter.view")
+@require_POST
+def reveal(request, pk: int):
+    """The reporter's full phone, shown once on the page it was asked from (never cached)."""
+    m = services.get_matter(request.user, pk)
+    form = RevealForm(request.POST)
+    value = submit(request, form, lambda d: services.reveal_phone(request.user, m.pk, d["reason"], now=timezone.now()))
+    resp = render(request, "loop/detail.html", detail_context(request, m, reveal_form=form, revealed=value),
+                  status=200 if value is not None else form.status)
+    resp["Cache-Control"] = "no-store"  # a revealed number must not sit in a cache
+    return resp
+
+
+@requires("loop.matter.view")
 def attachment(request, pk: int, attachment_id: int):
-    require_perm(request, "loop.matter.view")
-    m = get_matter_or_404(request, pk)
+    m = services.get_matter(request.user, pk)
     att = m.attachments.filter(pk=attachment_id).first()
     if att is None:
         raise Http404
