@@ -13,6 +13,7 @@ from bihuan.orgs.models import OrgUnit
 
 from .models import Kind, Satisfaction
 from .services import MAX_COMMENT, MAX_DESCRIPTION, MAX_TITLE
+from .services.reveal import MAX_REASON as MAX_REVEAL_REASON
 
 
 class _Form(StyledMixin, forms.Form):
@@ -255,3 +256,10 @@ class OverrideForm(_Form):
         choices=[("0", _("a day off (holiday)")), ("1", _("a working day (adjusted workday 调休)"))])
     note = forms.CharField(label=_("Note"), max_length=100, required=False,
                            help_text=_("For example 春节 or 国庆节调休."))
+
+
+class RevealForm(StyledMixin, forms.Form):
+    """Why the full reporter phone is needed (recorded in the audit log with the revealer's name)."""
+
+    reason = forms.CharField(label=_("Reason"), max_length=MAX_REVEAL_REASON,
+                             help_text=_("Recorded in the audit log with your name."))

@@ -3,7 +3,11 @@ Open311 GeoReport v2 under ``open311/v2/``. Mounted with one line in ``bihuan/ur
 
 from django.urls import path
 
-from . import open311, views, views_config, views_public, views_supervision
+from . import open311
+from .views import config as views_config
+from .views import matters as views
+from .views import public as views_public
+from .views import supervision as views_supervision
 
 app_name = "loop"
 

@@ -6,14 +6,12 @@ Reads go through ``Matter.objects.restrict`` / ``loop.selectors``; every change 
 ``transitions.available_actions`` — the same check the service refuses with and the API lists.
 Out of scope is a 404, like absent: ``services.get_matter`` raises ``NotFound`` and
 ``core.views.ServiceErrorMiddleware`` answers 404. Supervision pages (board, backlog, hotspots) are
-in ``views_supervision``; the public demand form and status page in ``views_public``.
+in ``views.supervision``; the public demand form and status page in ``views.public``.
 """
 
 from __future__ import annotations
 
-from django import forms as django_forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
@@ -26,15 +24,14 @@ from django.views.decorators.http import require_POST
 from bihuan.core import scope
 from bihuan.core.errors import Conflict, NotFound, ServiceError
 from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
-from bihuan.core.forms import StyledMixin, apply_service_error
+from bihuan.core.forms import apply_service_error
 from bihuan.core.views import paginate, querystring_without, requires, submit
 from bihuan.orgs.models import Level, OrgUnit
 
-from . import selectors, services, transitions
-from .forms import ACTION_FORMS, ReportForm
-from .models import Category, Kind, Matter, Source, State
-from .services.attachments import too_large
-from .services.reveal import MAX_REASON
+from .. import selectors, services, transitions
+from ..forms import ACTION_FORMS, ReportForm, RevealForm
+from ..models import Category, Kind, Matter, Source, State
+from ..services.attachments import too_large
 
 TAB_LABELS = {
     "to_dispatch": gettext_lazy("To dispatch"),
@@ -76,20 +73,6 @@ EVENT_LABELS = {
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-# Kept only for views_supervision and views_config, which still import them from here (they move to
-# core.views in a parallel change); the same functions as core's, not copies. Remove at merge.
-qs_without = querystring_without
-
-
-def require_perm(request, perm: str) -> None:
-    if not scope.has_anywhere(request.user, perm):
-        raise PermissionDenied
-
-
-def scope_units_q(user, perm: str, field: str = "") -> Q:
-    return scope.units_q(user, perm, field)
-
 
 def home_unit(user, perm: str) -> OrgUnit | None:
     """The deepest unit the user is bound to with ``perm`` (their own unit, for defaults)."""
@@ -208,13 +191,6 @@ def _dispatch_units(user, m: Matter, suggestion: OrgUnit | None):
             .filter(Q(level__lte=Level.VILLAGE, depth__lte=m.dispatch_unit.depth + 2)
                     | Q(pk=getattr(suggestion, "pk", None)))
             .filter(scope.units_q(user, "loop.matter.dispatch")).order_by("path"))
-
-
-class RevealForm(StyledMixin, django_forms.Form):
-    """Why the full number is needed (recorded in the audit log). Moves to forms.py at merge."""
-
-    reason = django_forms.CharField(label=gettext_lazy("Reason"), max_length=MAX_REASON,
-                                    help_text=gettext_lazy("Recorded in the audit log with your name."))
 
 
 def _build_form(user, m: Matter, action: str, data=None, suggestion=None):

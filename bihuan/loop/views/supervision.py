@@ -23,9 +23,9 @@ from bihuan.core.scope import allows, covers
 from bihuan.core.views import paginate, querystring_without, requires
 from bihuan.orgs.models import OrgUnit
 
-from . import selectors, services
-from .models import OPEN_STATES, Category, Matter, Source
-from .views import LIGHT_LABELS
+from .. import selectors, services
+from ..models import OPEN_STATES, Category, Matter, Source
+from .matters import LIGHT_LABELS
 
 VIEW = "loop.matter.view"
 

@@ -20,10 +20,10 @@ from bihuan.core.context import acting_as
 from bihuan.core.errors import ServiceError
 from bihuan.core.views import submit
 
-from . import public, services
-from .forms import PublicDemandForm, PublicRatingForm
-from .models import Kind, Rating, Source, State
-from .views import uploads_from
+from .. import public, services
+from ..forms import PublicDemandForm, PublicRatingForm
+from ..models import Kind, Rating, Source, State
+from .matters import uploads_from
 
 
 def _ip(request) -> str:

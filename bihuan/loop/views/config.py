@@ -29,9 +29,9 @@ from bihuan.core.scope import allows, require_city_wide, scope_for, units_q
 from bihuan.core.views import paginate, querystring_without, requires, submit
 from bihuan.orgs.models import OrgUnit
 
-from . import config, notify, services
-from .forms import CategoryFilterForm, CategoryForm, OverrideForm, RoutingRuleForm
-from .models import Category, Kind, Matter, RoutingRule
+from .. import config, notify, services
+from ..forms import CategoryFilterForm, CategoryForm, OverrideForm, RoutingRuleForm
+from ..models import Category, Kind, Matter, RoutingRule
 
 NOTIFICATION_KINDS = {
     "new": gettext_lazy("To dispatch"),
