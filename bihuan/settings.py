@@ -179,6 +179,11 @@ BIHUAN_LOGIN_ADDRESS_MINUTES = int(os.environ.get("BIHUAN_LOGIN_ADDRESS_MINUTES"
 BIHUAN_TRUST_PROXY = os.environ.get("BIHUAN_TRUST_PROXY") == "1"
 
 
+# Administrators (whoever may create users and grant roles) and whoever may reveal numbers.
+BIHUAN_2FA_DEFAULT_REQUIRED_FOR = ("accounts.user.manage,people.person.reveal,people.person.export_unmasked,"
+                                   "loop.matter.reveal")
+
+
 def _two_factor_required_for() -> list[str]:
     """Who must use a second factor: role codes and permissions (comma-separated; "none" for nobody).
 
@@ -188,9 +193,7 @@ def _two_factor_required_for() -> list[str]:
     if value is None and not PRODUCTION and (VAR_DIR / "2fa_required_for").exists():
         value = (VAR_DIR / "2fa_required_for").read_text()
     if value is None:
-        # Administrators (whoever may create users and grant roles) and whoever may reveal numbers.
-        value = ("accounts.user.manage,people.person.reveal,people.person.export_unmasked,"
-                 "loop.matter.reveal")
+        value = BIHUAN_2FA_DEFAULT_REQUIRED_FOR
     return [v.strip() for v in value.split(",") if v.strip() and v.strip() != "none"]
 
 

@@ -57,8 +57,10 @@ def _jobs_inline(request, settings, monkeypatch):
 @pytest.fixture(autouse=True)
 def _two_factor_off(request, settings):
     """Most tests log users in and are not about the second factor: it is required of nobody unless
-    a test is marked ``two_factor`` (then the default of settings.py applies)."""
-    if "two_factor" not in request.keywords:
+    a test is marked ``two_factor`` (then the production default applies, whatever var/ says)."""
+    if "two_factor" in request.keywords:
+        settings.BIHUAN_2FA_REQUIRED_FOR = settings.BIHUAN_2FA_DEFAULT_REQUIRED_FOR.split(",")
+    else:
         settings.BIHUAN_2FA_REQUIRED_FOR = []
 
 

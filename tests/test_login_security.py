@@ -296,3 +296,16 @@ def test_an_expired_password_must_be_changed_first(users, settings):
     c = Client()
     post_login(c, "liying_staff", "Fresh-Pass-2031")
     assert c.get(reverse("web:tree")).status_code == 200
+
+
+def test_the_demo_seed_relaxes_two_factor_once(settings, tmp_path, monkeypatch):
+    from bihuan.accounts.seed import relax_two_factor_for_demo
+
+    monkeypatch.delenv("BIHUAN_2FA_REQUIRED_FOR", raising=False)
+    settings.VAR_DIR = tmp_path
+    assert relax_two_factor_for_demo()
+    assert (tmp_path / "2fa_required_for").read_text().strip() == "none"
+    assert not relax_two_factor_for_demo()  # an operator's own choice in that file is kept
+    settings.PRODUCTION = True
+    (tmp_path / "2fa_required_for").unlink()
+    assert not relax_two_factor_for_demo() and not (tmp_path / "2fa_required_for").exists()
