@@ -157,3 +157,37 @@ class ApiToken(models.Model):
     @staticmethod
     def digest_of(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- login security (accounts/throttle.py, validators.py) -----------------------------------
+class LoginFailure(models.Model):
+    """One refused login (password or second factor), kept for the per-address throttle.
+
+    Counted per client address in a sliding window, in the database so that every web worker
+    sees the same count. Old rows are removed by the daily ``accounts.login_failures`` job."""
+
+    at = models.DateTimeField()
+    address = models.CharField(max_length=64)  # an IPv4 address or an IPv6 /64 (throttle.address_key)
+    username = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["address", "at"], name="loginfailure_address_at"),
+                   models.Index(fields=["at"], name="loginfailure_at")]
+
+    def __str__(self) -> str:
+        return f"{self.address} {self.at:%Y-%m-%d %H:%M}"
+
+
+class PasswordHistory(models.Model):
+    """Hashes of a user's passwords, newest last: no reuse of the last N, and the password's age."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(max_length=128)  # the hash, as in User.password
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"], name="passwordhistory_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d}"

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import re
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from bihuan.accounts.models import Role, ScopeMode, User
+from bihuan.accounts.models import Role, ScopeMode
 from bihuan.core.forms import StyledMixin, apply_service_error  # noqa: F401 - the web views import both from here
 from bihuan.orgs.models import OrgUnit, PartyOrg, PartyOrgKind
 
@@ -30,26 +27,33 @@ DATE = forms.DateInput(attrs={"type": "date"})
 
 # --- login and passwords ----------------------------------------------------------------
 class LoginForm(AuthenticationForm):
-    def clean(self):
-        try:
-            return super().clean()
-        except ValidationError:
-            # The backend marks the request when the account is (or just became) locked.
-            if getattr(self.request, "login_locked", False):
-                n = self._minutes_left()
-                raise ValidationError(
-                    ngettext("This account is locked after repeated failed logins. Try again in %(n)d minute.",
-                             "This account is locked after repeated failed logins. Try again in %(n)d minutes.",
-                             n) % {"n": n},
-                    code="locked")
-            raise
+    """One message for every refusal (unknown user, wrong password, locked user, throttled
+    address), so the page never tells which usernames exist; the audit entry keeps the reason."""
 
-    def _minutes_left(self) -> int:
-        until = (User.objects.filter(username=self.cleaned_data.get("username"))
-                 .values_list("locked_until", flat=True).first())
-        if not until:
-            return 1
-        return max(1, math.ceil((until - timezone.now()).total_seconds() / 60))
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _("Login failed. Check the username and password and try again. After repeated "
+                           "failures, logins are paused for a while."),
+        "inactive": _("Login failed. Check the username and password and try again. After repeated "
+                      "failures, logins are paused for a while."),
+    }
+
+
+class OTPCodeForm(StyledMixin, forms.Form):
+    code = forms.CharField(label=_("Code"), max_length=32, strip=True,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "text",
+                                                         "autofocus": True}),
+                           help_text=_("The six digits from your authenticator app, or one of your recovery codes."))
+
+
+class OTPEnrolForm(StyledMixin, forms.Form):
+    code = forms.CharField(label=_("Code from the app"), max_length=12, strip=True,
+                           widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
+
+
+class OTPResetForm(StyledMixin, forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=200,
+                             help_text=_("For example: phone lost, reported by telephone on …"))
 
 
 class PasswordChangeForm(StyledMixin, forms.Form):

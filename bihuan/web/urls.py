@@ -10,6 +10,9 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.password_change, name="password_change"),
+    path("login/verify/", views.otp_verify, name="otp_verify"),
+    path("account/two-factor/", views.otp_setup, name="otp_setup"),
+    path("users/<int:pk>/two-factor/reset/", views.user_otp_reset, name="user_otp_reset"),
     # Organisation tree
     path("orgs/", views_orgs.tree, name="tree"),
     path("orgs/<int:pk>/", views_orgs.unit_detail, name="unit_detail"),

@@ -6,17 +6,23 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from bihuan import __version__
+from bihuan.accounts import otp
 from bihuan.accounts import services as account_services
+from bihuan.accounts.models import User
+from bihuan.accounts.validators import PASSWORD_EXPIRED_KEY
 from bihuan.core.errors import ServiceError
-from bihuan.core.views import paginate
+from bihuan.core.scope import require
+from bihuan.core.views import paginate, requires, submit
 
-from .forms import LoginForm, PasswordChangeForm, apply_service_error
+from .forms import LoginForm, OTPCodeForm, OTPEnrolForm, OTPResetForm, PasswordChangeForm, apply_service_error
 
 
 @require_GET
@@ -39,9 +45,93 @@ def forbidden(request, exception=None):
 
 
 class LoginView(auth_views.LoginView):
+    """The password step. Throttling and lock-out are in the backend (accounts/backends.py); a
+    second factor, if any, follows on ``otp_verify`` (accounts/middleware.py sends the user there)."""
+
     template_name = "web/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+
+def _next_or_home(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("web:home")
+
+
+@login_required
+@never_cache
+def otp_verify(request):
+    """The second step of a login: a code from the authenticator app, or a recovery code."""
+    if request.session.get(otp.SESSION_KEY) != otp.NEEDS_CODE:
+        return redirect(_next_or_home(request))
+    form = OTPCodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        device = otp.verify(request.user, form.cleaned_data["code"], ip=getattr(request, "client_ip", ""))
+        if device is not None:
+            _second_factor_done(request)
+            if device.name == otp.RECOVERY_NAME:
+                messages.warning(request, _("You used a recovery code; %(n)d left. Each works only once.")
+                                 % {"n": otp.recovery_codes_left(request.user)})
+            return redirect(_next_or_home(request))
+        form.add_error("code", _("The code is not right."))
+        status = 400
+    elif request.method == "POST":
+        status = 400
+    return render(request, "web/otp_verify.html", {"form": form, "next": request.GET.get("next", "")},
+                  status=status)
+
+
+def _second_factor_done(request) -> None:
+    request.session.cycle_key()  # a new session id once fully logged in
+    request.session[otp.SESSION_KEY] = otp.VERIFIED
+
+
+@login_required
+@never_cache
+def otp_setup(request):
+    """Two-factor login for oneself: set it up (QR code and secret, then a code), see its state,
+    get new recovery codes. Recovery codes are shown once, on the response that makes them."""
+    user = request.user
+    if otp.is_enrolled(user):
+        if request.method == "POST" and request.POST.get("action") == "renew":
+            if request.session.get(otp.SESSION_KEY) != otp.VERIFIED:
+                return redirect("web:otp_verify")
+            codes = otp.renew_recovery_codes(user)
+            return render(request, "web/otp_setup.html", {"enrolled": True, "codes": codes})
+        return render(request, "web/otp_setup.html", {
+            "enrolled": True, "codes_left": otp.recovery_codes_left(user), "required": otp.required_for(user)})
+    # The pending secret (unconfirmed device) is not audited: enrolment is, once confirmed.
+    device = otp.start_enrolment(user)
+    form = OTPEnrolForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device, codes = otp.confirm_enrolment(user, form.cleaned_data["code"])
+        except ServiceError as exc:
+            apply_service_error(form, exc)
+        else:
+            _second_factor_done(request)
+            return render(request, "web/otp_setup.html", {"enrolled": True, "codes": codes, "just_enrolled": True,
+                                                          "next": _next_or_home(request)})
+    return render(request, "web/otp_setup.html", {
+        "form": form, "qr_svg": otp.qr_svg(device), "secret": otp.secret_base32(device),
+        "required": otp.required_for(user), "next": request.GET.get("next", "") or request.POST.get("next", ""),
+    }, status=400 if form.errors else 200)
+
+
+@requires("accounts.user.manage")
+def user_otp_reset(request, pk: int):
+    """An administrator removes a user's second factor (lost phone); a reason is required and audited."""
+    target = get_object_or_404(User, pk=pk)
+    require(request.user, "accounts.user.manage", target)  # out of scope: 404 like a missing id
+    form = OTPResetForm(request.POST or None)
+    if submit(request, form, lambda d: otp.reset(request.user, target, reason=d["reason"])) is not None:
+        messages.success(request, _("Two-factor login was reset. The user sets it up again at the next login."))
+        return redirect("web:user_detail", pk=target.pk)
+    return render(request, "web/otp_reset.html", {"form": form, "target": target,
+                                                  "enrolled": otp.is_enrolled(target)}, status=form.status)
 
 
 @login_required
@@ -54,9 +144,11 @@ def password_change(request):
             apply_service_error(form, exc, {"password": "new_password1"})
         else:
             update_session_auth_hash(request, request.user)  # stay logged in after the change
+            request.session.pop(PASSWORD_EXPIRED_KEY, None)
             messages.success(request, _("Your password has been changed."))
             return redirect("web:home")
-    return render(request, "web/password_change.html", {"form": form})
+    return render(request, "web/password_change.html", {
+        "form": form, "expired": request.session.get(PASSWORD_EXPIRED_KEY, False)})
 
 
 @login_required
