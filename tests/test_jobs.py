@@ -166,20 +166,27 @@ def test_reading_pages_writes_nothing_to_sqlite(users, login):
 
 
 def test_the_trailing_seal_runs_in_its_own_thread(transactional_db, settings, monkeypatch):
-    """The real timer: an entry committed inside the window is sealed a moment later, by a
-    thread with its own database connection, without waiting for the minute job."""
+    """The real timer: an entry committed inside the window is sealed by a timer thread with its
+    own database connection, without waiting for the minute job. The test holds the timer the
+    sealer arms and fires it itself (no waiting for the window, no polling while the thread
+    writes: SQLite would refuse the concurrent read with "database table is locked")."""
     settings.BIHUAN_AUDIT_SEAL_ON_COMMIT = True
-    settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS = 0.3
+    settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS = 30
     monkeypatch.setattr(audit, "_last_enqueue", float("-inf"))
     monkeypatch.setattr(audit, "_trailing_armed", False)
+    armed = []
+    monkeypatch.setattr(audit, "_arm_trailing", lambda delay: armed.append((delay, audit._trailing_timer(delay))))
     first = audit.record("test.first")  # autocommit: the commit hook runs at once
     second = audit.record("test.second")
     assert AuditEntry.objects.get(pk=first.pk).seq is not None
     assert AuditEntry.objects.get(pk=second.pk).seq is None
-    deadline = time.monotonic() + 5
-    while AuditEntry.objects.get(pk=second.pk).seq is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert AuditEntry.objects.get(pk=second.pk).seq is not None
+    [(delay, timer)] = armed
+    assert 29 < delay <= 30 and timer.daemon and timer.function is audit._trailing_seal
+    timer.interval = 0  # the window has passed
+    timer.start()
+    timer.join(timeout=60)
+    assert not timer.is_alive()
+    assert AuditEntry.objects.get(pk=second.pk).seq is not None and not audit._trailing_armed
     assert audit.verify().ok
 
 

@@ -165,10 +165,14 @@ def _enqueue_now() -> None:
     jobs.enqueue(jobs.RUN_JOB, "audit.seal", name="audit.seal")
 
 
-def _arm_trailing(delay: float) -> None:
+def _trailing_timer(delay: float) -> threading.Timer:
     timer = threading.Timer(delay, _trailing_seal)
     timer.daemon = True  # a stopping server does not wait for it; the minute job catches up
-    timer.start()
+    return timer
+
+
+def _arm_trailing(delay: float) -> None:
+    _trailing_timer(delay).start()
 
 
 def _trailing_seal() -> None:
