@@ -266,6 +266,11 @@ Q_CLUSTER = {
 # process); the every-minute audit.seal job is the fallback. See docs/audit.md.
 BIHUAN_AUDIT_SEAL_ON_COMMIT = os.environ.get("BIHUAN_AUDIT_SEAL_ON_COMMIT", "1") == "1"
 BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS = 2.0
+# Signed checkpoints of the chain head, appended by the audit.seal job (at most once per this many
+# seconds, when the head moved): ship the file elsewhere; `bihuan audit verify --checkpoint`.
+BIHUAN_AUDIT_CHECKPOINT_FILE = Path(os.environ.get("BIHUAN_AUDIT_CHECKPOINT_FILE",
+                                                   VAR_DIR / "audit_checkpoints.log"))
+BIHUAN_AUDIT_CHECKPOINT_SECONDS = int(os.environ.get("BIHUAN_AUDIT_CHECKPOINT_SECONDS", "60"))
 
 LOGGING = {
     "version": 1,

@@ -1,4 +1,7 @@
-"""The audit log, read-only. There is deliberately no edit or delete anywhere."""
+"""The audit log, read-only. There is deliberately no edit or delete anywhere.
+
+Quarantined entries (rows the sealer refused to chain: forged, altered or malformed; see
+core/audit.py) are listed above the log, each with why, until `bihuan audit acknowledge`."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
+from bihuan.core import audit
 from bihuan.core.errors import ServiceError
 from bihuan.core.models import AuditEntry
 from bihuan.core.pagination import cursor_page
@@ -34,6 +38,7 @@ def audit_list(request):
     require(request.user, "core.audit.view")
     form = AuditFilterForm(request.GET or None)
     entries = AuditEntry.objects.restrict(request.user, "view")
+    quarantine = audit.quarantined(entries, limit=20)  # in the reader's scope, like every entry
     if form.is_valid():
         d = form.cleaned_data
         if d["actor"]:
@@ -60,7 +65,8 @@ def audit_list(request):
     return render(request, "web/audit/list.html", {
         "form": form, "entries": page.items, "next_cursor": page.next_cursor,
         "qs": querystring_without(request, "cursor"), "is_first": not request.GET.get("cursor"),
-        "cursor_error": cursor_error,
+        "cursor_error": cursor_error, "quarantine": quarantine,
+        "quarantine_open": sum(not q["acknowledged"] for q in quarantine),
     })
 
 
