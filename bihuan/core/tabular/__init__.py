@@ -18,7 +18,7 @@ Rules kept here, once for all registers:
 
 One module per part, in dependency order: ``base`` (errors, modes, constants), ``parsers``
 (column parsers), ``spec`` (columns, header match), ``values`` (formula neutralising),
-``source`` (the stored file), ``readers`` (XLSX/CSV rows), ``rows`` (row parsing),
+``source`` (the stored file), ``limits`` (what reading a file may cost), ``readers`` (XLSX/CSV rows), ``rows`` (row parsing),
 ``registry`` (kinds), ``importer`` (``run_import``), ``writers`` (XLSX/CSV, error report,
 ``export``). Callers use the package: ``from bihuan.core import tabular as tb``.
 """
@@ -37,10 +37,11 @@ from .base import (
     TabularError,
 )
 from .importer import PREFETCH_BATCHES, ImportContext, ImportHandler, ImportResult, run_import
+from .limits import read_limits
 from .parsers import _as_text, as_text, boolean, choice, decimal, integer, parse_date, text
 from .readers import iter_csv, iter_source, iter_xlsx
 from .registry import Kind, can, cli_user, get_kind, kinds, register
-from .rows import Row, RowError, parse_rows
+from .rows import Row, RowError, check_source, parse_rows
 from .source import Source, check_size, format_of, max_import_bytes, open_source, sha256_of, store_upload
 from .spec import Column, Spec
 from .values import neutralise
@@ -50,7 +51,7 @@ __all__ = [
     "ATOMIC", "BATCH_ROWS", "DANGEROUS_PREFIXES", "ERROR_HEADER", "FORMATS", "IGNORED_HEADERS",
     "PREFETCH_BATCHES", "VALID_ONLY", "CellError", "Column", "ImportContext", "ImportHandler", "ImportResult",
     "Kind", "Progress", "Row", "RowError", "ServiceError", "Source", "Spec", "TabularError", "_as_text",
-    "as_text", "boolean", "can", "check_size", "choice", "cli_user", "decimal", "export", "format_of",
+    "as_text", "boolean", "can", "check_size", "check_source", "read_limits", "choice", "cli_user", "decimal", "export", "format_of",
     "get_kind", "integer", "iter_csv", "iter_source", "iter_xlsx", "kinds", "max_import_bytes",
     "neutralise", "open_source", "parse_date", "parse_rows", "register", "run_import", "sha256_of",
     "spec_rows", "store_upload", "text", "write_csv", "write_error_report", "write_table", "write_xlsx",

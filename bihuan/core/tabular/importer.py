@@ -16,8 +16,9 @@ from django.utils.translation import gettext as _
 
 from .. import audit
 from .base import ATOMIC, BATCH_ROWS, VALID_ONLY, Progress, TabularError
+from .limits import read_limits
 from .registry import Kind, get_kind
-from .rows import Row, RowError, parse_rows
+from .rows import Row, RowError, check_source, parse_rows
 from .source import Source
 from .spec import Spec
 
@@ -128,13 +129,20 @@ class ImportHandler:
         return None
 
 
-def _batched(it: Iterable, n: int) -> Iterator[list]:
-    batch = []
+# A batch is also cut at this many characters of text: rows in flight (the batch being fed plus
+# the ones read ahead) then cost at most a few tens of MB, however long the rows.
+BATCH_CHARS = 4_000_000
+
+
+def _batched(it: Iterable[Row], n: int, max_chars: int = BATCH_CHARS) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    chars = 0
     for x in it:
         batch.append(x)
-        if len(batch) >= n:
+        chars += x.size
+        if len(batch) >= n or chars >= max_chars:
             yield batch
-            batch = []
+            batch, chars = [], 0
     if batch:
         yield batch
 
@@ -208,15 +216,24 @@ def run_import(kind: Kind | str, source: Source, *, user=None, mode: str = ATOMI
                           mode=mode, dry_run=dry_run)
     ctx = ImportContext(user=user, mode=mode, dry_run=dry_run, now=now, result=result)
     handler = kind.handler(ctx)
-    seen: list[Row] = []  # only rows with errors are kept, for the result
+    # Only the errors of bad rows are kept (by row number), not their values: a file of
+    # 500,000 bad rows must not keep 500,000 rows in memory.
+    seen: dict[int, list[RowError]] = {}
     try:
+        # The whole file is read once with every limit BEFORE the transaction opens (on SQLite
+        # it takes the only write lock at BEGIN): a hostile, broken or oversized file is refused
+        # here without holding the lock, so nobody else's writes wait on it.
+        check_source(source, limits=read_limits())
         with transaction.atomic():
-            batches = _read_ahead(_batched(parse_rows(kind.spec, source), handler.batch_rows), handler.prepare)
+            rows = parse_rows(kind.spec, source, limits=read_limits(timed=False))
+            batches = _read_ahead(_batched(rows, handler.batch_rows), handler.prepare)
             try:
                 for batch in batches:
                     result.total += len(batch)
                     handler.feed(batch)
-                    seen.extend(r for r in batch if r.errors)
+                    for r in batch:
+                        if r.errors:
+                            seen[r.number] = r.errors
                     if progress:
                         progress(len(batch))
             finally:
@@ -242,14 +259,14 @@ def run_import(kind: Kind | str, source: Source, *, user=None, mode: str = ATOMI
     return result
 
 
-def _collect(result: ImportResult, handler: ImportHandler, seen: list[Row]) -> None:
-    rows = {id(r): r for r in seen}
+def _collect(result: ImportResult, handler: ImportHandler, seen: dict[int, list[RowError]]) -> None:
+    rows = dict(seen)  # the same lists as the rows' own: errors added after feed are in them
     for r in handler.ctx.failed:
-        rows[id(r)] = r
-    for r in sorted(rows.values(), key=lambda r: r.number):
-        if r.errors:
-            result.invalid_rows.add(r.number)
-            result.errors.extend(r.errors)
+        rows[r.number] = r.errors
+    for number in sorted(rows):
+        if rows[number]:
+            result.invalid_rows.add(number)
+            result.errors.extend(rows[number])
 
 
 def _audit(kind: Kind, result: ImportResult, handler: ImportHandler, now) -> None:

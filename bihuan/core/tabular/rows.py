@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from ..xlsx_reader import Limits
 from .base import CellError, TabularError
 from .readers import iter_source
 from .source import Source
@@ -16,7 +17,7 @@ from .spec import Spec
 from .values import _unneutralise
 
 
-@dataclass
+@dataclass(slots=True)
 class RowError:
     row: int
     column: str  # the column's header, or "" for the whole row
@@ -32,6 +33,7 @@ class Row:
     values: dict[str, Any]
     errors: list[RowError] = field(default_factory=list)
     prepared: Any = None  # whatever the handler's ``prepare`` worked out for the row
+    size: int = 0  # characters of its text cells: batches are cut by size too, so memory stays bounded
 
     @property
     def ok(self) -> bool:
@@ -48,10 +50,33 @@ def _blank_row(values) -> bool:
     return True
 
 
-def parse_rows(spec: Spec, source: Source, *, max_rows: int | None = None) -> Iterator[Row]:
+def max_import_rows() -> int:
+    return int(getattr(settings, "BIHUAN_MAX_IMPORT_ROWS", 500_000))
+
+
+def _too_many_rows(max_rows: int) -> TabularError:
+    return TabularError(_("The file has more than %(n)d rows; split it.") % {"n": max_rows}, code="too_many_rows")
+
+
+def check_source(source: Source, *, max_rows: int | None = None, limits: Limits | None = None) -> int:
+    """Read the whole file once with every limit and return its data rows (non-blank, after the
+    header); ``TabularError`` if it is refused. No database: ``run_import`` calls this before it
+    opens its transaction, so a hostile or huge file never holds the write lock."""
+    max_rows = max_rows or max_import_rows()
+    count = -1  # the header
+    for _number, values, _formulas in iter_source(source, limits):
+        if not _blank_row(values):
+            count += 1
+            if count > max_rows:
+                raise _too_many_rows(max_rows)
+    return max(count, 0)
+
+
+def parse_rows(spec: Spec, source: Source, *, max_rows: int | None = None,
+               limits: Limits | None = None) -> Iterator[Row]:
     """Header check, then one ``Row`` per non-blank line, with cell-level errors filled in."""
-    max_rows = max_rows or int(getattr(settings, "BIHUAN_MAX_IMPORT_ROWS", 500_000))
-    it = iter_source(source)
+    max_rows = max_rows or max_import_rows()
+    it = iter_source(source, limits)
     mapping = None
     for _number, values, _formulas in it:
         if _blank_row(values):
@@ -75,16 +100,17 @@ def parse_rows(spec: Spec, source: Source, *, max_rows: int | None = None) -> It
             continue
         count += 1
         if count > max_rows:
-            raise TabularError(_("The file has more than %(n)d rows; split it.") % {"n": max_rows},
-                               code="too_many_rows")
+            raise _too_many_rows(max_rows)
         row = Row(number, dict(template))
         out = row.values
         width = len(values)
+        size = 0
         for i, key, header, parse, required in plan:
             raw = values[i] if i < width else None
             if i in formulas or (isinstance(raw, str) and raw.lstrip().startswith("=")):
                 raw = _FORMULA
             elif isinstance(raw, str):
+                size += len(raw)
                 if raw[:1] == "'":
                     raw = _unneutralise(raw)
                 if not raw.strip():
@@ -107,6 +133,7 @@ def parse_rows(spec: Spec, source: Source, *, max_rows: int | None = None) -> It
             first = seen_keys.setdefault(key, number)
             if first != number:
                 row.error(dup_header, _("Duplicate of row %(n)d in this file.") % {"n": first})
+        row.size = size
         yield row
     if count == 0:
         raise TabularError(_("The file has a header row but no data rows."), code="empty")
