@@ -78,7 +78,7 @@ class Limits:
     max_cells: int = 30_000_000
     max_cell_chars: int = 32_767        # Excel's own limit for one cell
     max_row_chars: int = 262_144
-    max_shared_strings: int = 3_000_000
+    max_shared_strings: int = 1_000_000  # ≈ 2–6 µs each to parse: this bounds the time too
     max_shared_bytes: int = 128 << 20   # UTF-8 bytes of all shared strings together
     max_depth: int = 64                 # XML nesting (a sheet needs 6)
     max_seconds: float | None = 600.0   # reading the whole file

@@ -125,7 +125,11 @@ def iter_csv(path: Path, limits: Limits | None = None) -> Rows:
         raise TabularError(limit_message(exc), code="too_big")
     except _TooLong:
         raise TabularError(limit_message(LimitExceeded("max_row_chars", max_row)), code="too_big")
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):  # csv's own bound (131,072 characters)
+            raise TabularError(limit_message(LimitExceeded("max_cell_chars", max_cell)), code="too_big")
+        raise TabularError(_("The CSV file cannot be read (%(err)s).") % {"err": exc}, code="bad_format")
+    except UnicodeDecodeError as exc:
         raise TabularError(_("The CSV file cannot be read (%(err)s).") % {"err": exc}, code="bad_format")
 
 
