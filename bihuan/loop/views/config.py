@@ -147,7 +147,7 @@ def categories(request):
 
 @requires(config.MANAGE)
 def category_create(request):
-    form = CategoryForm(request.POST or None, initial={"accept_hours": 4, "handle_days": 5, "warn_percent": 80,
+    form = CategoryForm(request.POST or None, initial={"dispatch_hours": 8, "accept_hours": 4, "handle_days": 5, "warn_percent": 80,
                                                        "max_extensions": 1, "max_extension_days": 10})
     c = submit(request, form, lambda d: config.create_category(request.user, now=timezone.now(), **d))
     if c is not None:
