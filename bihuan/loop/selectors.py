@@ -258,6 +258,8 @@ def inbox(user, tab: str, *, now: datetime, open_base: QuerySet | None = None) -
 
     The open tabs start from ``open_base`` (``open_matters(user)``, computed here when not given).
     """
+    if tab == MINE_TAB:
+        return reported_by(user)
     if tab not in INBOX_TABS:
         raise NotFound()
     if tab == "closed":
@@ -276,6 +278,15 @@ def inbox(user, tab: str, *, now: datetime, open_base: QuerySet | None = None) -
     if tab == "overdue":
         return qs.filter(overdue_q(now))
     return qs.filter(state=S.REPORTED).filter(units_q(user, "loop.matter.evaluate", "dispatch_unit__"))
+
+
+MINE_TAB = "mine"  # 我上报的: not a to-do tab, so not in INBOX_TABS (nor in their counts)
+
+
+def reported_by(user) -> QuerySet:
+    """我上报的: the matters ``user`` registered (``Matter.created_by``), within their view scope,
+    whatever their state — so a reporter can follow where each one is."""
+    return Matter.objects.restrict(user, "view").filter(created_by=user)
 
 
 def newest_first(qs: QuerySet, tab: str | None) -> tuple[QuerySet, list[str]]:

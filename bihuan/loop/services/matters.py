@@ -64,6 +64,13 @@ from .base import (
 )
 from .routing import similar_sweep_targets, suggest_handling_unit, township_of, within
 
+def _tell_reporter(user, matter: Matter, kind: str, title: str, now: datetime) -> None:
+    """The staff member who registered the matter hears where it went (dispatched, closed), unless
+    they did it themselves."""
+    if matter.created_by_id and (user is None or matter.created_by_id != user.pk):
+        notify_mod.notify(user=matter.created_by, matter=matter, kind=kind, title=title, now=now)
+
+
 # --- create -------------------------------------------------------------------------------------
 
 @transaction.atomic
@@ -152,6 +159,9 @@ def dispatch(user, matter, *, version: int, handling_unit: OrgUnit | None = None
     for u in assisting:
         notify_mod.notify(unit=u, matter=matter, kind="assist",
                           title=_("Please assist with: %(t)s") % {"t": matter.title}, now=now)
+    _tell_reporter(user, matter, "reported_dispatched",
+                   _("Your report was dispatched to %(unit)s: %(t)s") % {"unit": handling_unit.name, "t": matter.title},
+                   now)
     return matter
 
 
@@ -221,10 +231,15 @@ def evaluate(user, matter, *, version: int, passed: bool, comment: str = "", now
             hours = handling_hours(matter.dispatched_at, matter.reported_at)
         _commit(user, matter, "evaluate", to_state=State.CLOSED, now=now, comment=comment,
                 data={"passed": True}, fields={"closed_at": now, "handling_hours": hours})
+        unit = matter.handling_unit or matter.dispatch_unit
+        _tell_reporter(user, matter, "reported_closed",
+                       _("Your report was closed by %(unit)s: %(t)s") % {"unit": unit.name, "t": matter.title}, now)
         for dup in Matter.objects.filter(merged_into=matter, state=State.MERGED):
             _commit(None, dup, "close_with", to_state=State.CLOSED, now=now,
                     comment=_("Closed with #%(id)d.") % {"id": matter.pk}, data={"merged_into": matter.pk},
                     fields={"closed_at": now, "handling_hours": hours, "reported_at": matter.reported_at})
+            _tell_reporter(user, dup, "reported_closed",
+                           _("Your report was closed by %(unit)s: %(t)s") % {"unit": unit.name, "t": dup.title}, now)
         if matter.kind == Kind.DEMAND:
             notify_mod.notify(unit=matter.dispatch_unit, matter=matter, kind="return_visit",
                               title=_("Closed; record the resident's rating: %(t)s") % {"t": matter.title}, now=now)

@@ -47,7 +47,10 @@ NOTIFICATION_KINDS = {
     "extension": gettext_lazy("Extension requested"),
     "extension_decided": gettext_lazy("Extension decided"),
     "reopened": gettext_lazy("Reopened"),
+    "reported_dispatched": gettext_lazy("Your report: dispatched"),
+    "reported_closed": gettext_lazy("Your report: closed"),
 }
+NOTIFICATIONS_PER_PAGE = 20
 YEAR_SOURCES = {
     "package": gettext_lazy("statutory calendar (chinesecalendar package)"),
     "overrides": gettext_lazy("entered by administrators"),
@@ -69,7 +72,9 @@ def notifications(request):
           .only("id", "kind", "title", "body", "created_at", "unit__name", "matter_id", "matter__title",
                 "user_id"))
     return render(request, "loop/notifications.html", {
-        "page": paginate(request, qs.order_by("-created_at", "-id")), "qs": querystring_without(request, "page"),
+        # 20 a page, grouped by day in the template (a phone screen shows a day or two at a glance)
+        "page": paginate(request, qs.order_by("-created_at", "-id"), NOTIFICATIONS_PER_PAGE),
+        "qs": querystring_without(request, "page"),
         "show": show, "unread": notify.unread_count(user), "kinds": NOTIFICATION_KINDS,
     })
 

@@ -29,7 +29,7 @@ from bihuan.orgs.models import Level, OrgUnit
 
 from .. import selectors, services, transitions
 from ..forms import ACTION_FORMS, ReportForm, RevealForm
-from ..models import Category, Kind, Matter, Source, State
+from ..models import OPEN_STATES, Category, Kind, Matter, Source, State
 from ..services.attachments import too_large
 
 TAB_LABELS = {
@@ -40,6 +40,7 @@ TAB_LABELS = {
     "overdue": gettext_lazy("Overdue"),
     "to_evaluate": gettext_lazy("To evaluate"),
     "closed": gettext_lazy("Closed"),
+    selectors.MINE_TAB: gettext_lazy("Reported by me"),
 }
 LIGHT_LABELS = {
     "green": gettext_lazy("On time"),
@@ -103,6 +104,8 @@ def visible_tabs(user) -> list[str]:
         tabs.remove("to_dispatch")
     if not user.has_perm_anywhere("loop.matter.evaluate"):
         tabs.remove("to_evaluate")
+    if user.has_perm_anywhere("loop.matter.create"):
+        tabs.append(selectors.MINE_TAB)  # a reporter follows what they reported
     return tabs
 
 
@@ -112,15 +115,17 @@ def inbox(request):
     tabs = visible_tabs(user)
     default = "to_dispatch" if "to_dispatch" in tabs else "to_accept"
     tab = request.GET.get("tab") or default
-    if tab not in selectors.INBOX_TABS:
+    if tab not in tabs and tab not in selectors.INBOX_TABS:
         raise Http404
     # The open matters of a small scope are found once, through the unit indexes, and shared by the
     # counts and the list; 已办结 is counted up to CLOSED_COUNT_CAP ("999+"). See docs/performance.md.
     cap = selectors.CLOSED_COUNT_CAP
     open_base = selectors.open_matters(user)
     counts = selectors.inbox_counts(user, now=now, closed_cap=cap, open_base=open_base)
+    if selectors.MINE_TAB in tabs:  # the reporter's matters still open
+        counts[selectors.MINE_TAB] = selectors.reported_by(user).filter(state__in=OPEN_STATES).count()
     qs = selectors.inbox(user, tab, now=now, open_base=open_base)
-    count = counts[tab]
+    count = counts[tab] if tab != selectors.MINE_TAB else None  # its badge counts the open ones only
     q = (request.GET.get("q") or "").strip()[:60]
     if q:
         qs, count = qs.filter(title__contains=q), None
