@@ -32,7 +32,7 @@ from bihuan.core.context import current_actor
 from bihuan.core.errors import ServiceError
 from bihuan.core.imports import TOKEN_RE, imports_dir  # noqa: F401 - imports_dir: where uploads live
 from bihuan.core.models import ImportJob
-from bihuan.core.scope import require
+from bihuan.core.scope import covers, require
 from bihuan.orgs.models import OrgUnit
 
 SESSION_KEY = "tabular_uploads"
@@ -87,7 +87,7 @@ def export_view(request, kind: str):
         # The unit must be inside this kind's export scope (a village secretary may export
         # their village's people without holding the tree's export permission).
         unit = OrgUnit.objects.get_scoped_or_404(request.user, "view", pk=request.GET["unit"])
-        if not request.user.get_scope(f"{k.permission_prefix}.export").covers_unit(unit):
+        if not covers(request.user, f"{k.permission_prefix}.export", unit):
             raise Http404
     out = tempfile.TemporaryFile()
     tb.export(k, out, user=request.user, fmt=fmt, unit=unit)
