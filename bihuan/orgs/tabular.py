@@ -95,6 +95,16 @@ def _chunks(items: list, n: int = CHUNK):
 
 class OrgTreeImport(tb.ImportHandler):
     spec = SPEC
+    # What the import page says about this register's file (web/tabular/import.html).
+    notes = (
+        gettext_lazy("The first row holds these headers, as in an export. Export first, edit, and import the "
+                     "same file back."),
+        gettext_lazy("A row whose code already exists updates that unit's name and dates; any other row "
+                     "creates a unit under its parent code."),
+        gettext_lazy("By default any bad row means nothing is written; you can choose to import only the "
+                     "valid rows."),
+        gettext_lazy("Formulas are not accepted: enter values."),
+    )
 
     def __init__(self, ctx: tb.ImportContext):
         super().__init__(ctx)
