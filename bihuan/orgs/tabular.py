@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from bihuan.core import tabular as tb
 from bihuan.core.errors import NotFound
+from bihuan.core.scope import scope_for
 
 from .models import Level, OrgUnit
 from .services import validate_code
@@ -219,7 +220,7 @@ class OrgTreeImport(tb.ImportHandler):
         # Codes of rows that were refused: their children are refused with a pointer to them.
         bad = {r.values["code"]: r.number for r in self.rows if not r.ok and r.values.get("code")}
         created: dict[str, dict] = {}  # code → {"id", "level"} of units made by this import
-        root_allowed = user is None or user.get_scope("orgs.unit.import").all
+        root_allowed = scope_for(user, "orgs.unit.import").all
         for level in sorted(LEVEL_ZH):
             batch: list[tuple[tb.Row, OrgUnit]] = []
             for r in (r for r in new_rows if r.values["level"] == level):
