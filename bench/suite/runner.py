@@ -24,7 +24,18 @@ from urllib.parse import urlparse
 
 from .common import ROOT, WORKERS, free_port, interleaved, ratio, summary
 
-WORKLOADS = ("import", "intake", "transition", "inbox", "pages", "stats", "sweep", "memory", "growth")
+BUILTIN_WORKLOADS = ("import", "intake", "transition", "inbox", "pages", "stats", "sweep", "memory", "growth")
+
+
+def _app_workloads() -> dict:
+    from .workloads import discover
+
+    return discover()
+
+
+# Apps add theirs in bench/suite/workloads/ (see its docstring).
+APP_WORKLOADS = _app_workloads()
+WORKLOADS = BUILTIN_WORKLOADS + tuple(APP_WORKLOADS)
 
 SCALES = {
     # tree: the organisation-tree seed; matters: the 1x volume for inbox/stats/sweep (growth
@@ -804,6 +815,16 @@ def main(argv=None) -> None:
             W["import"] = bench_import(url, cfg["import_rows"], env)
         save()
 
+    from .workloads import Context
+
+    ctx = Context(url=url, raw=raw, now=now, scale=args.scale, cfg=cfg, say=say)
+    for name, mod in APP_WORKLOADS.items():
+        if name in only:
+            say(f"{name} …")
+            with guard(results, name):
+                W[name] = mod.run(ctx)
+            save()
+
     results["wall_s"] = round(time.perf_counter() - T0, 1)
     results["reused_database"] = reused
     save()
@@ -1053,6 +1074,10 @@ def markdown(r: dict) -> str:
                      f"{_f(v['raw_p95_ms'])} ms" for k, v in g.items() if isinstance(v, dict)]
             row(f"growth {g['scale_factor']}× ({g['matters']:,} matters)", "; ".join(cells), "", "",
                 "flat (pages), ≤ linear (stats)", "")
+    for name, mod in APP_WORKLOADS.items():
+        if W.get(name) and hasattr(mod, "rows"):
+            for cells in mod.rows(W[name]):
+                row(*cells)
     pr = _g(r, "peer", "reads")
     if pr:
         lines += ["", f"Peer reads ({pr['tickets']:,} tickets): list of open tickets, page 1 p50/p95 "

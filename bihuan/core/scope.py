@@ -58,7 +58,11 @@ class Scope:
 
     def covers_unit(self, unit) -> bool:
         """True when ``unit`` itself is inside the scope (subtree, custom set or unit-only)."""
-        return self.covers_path(unit.path) or unit.pk in self.unit_ids
+        return self.contains(unit.path, unit.pk)
+
+    def contains(self, path: str, unit_id: int | None = None) -> bool:
+        """``covers_unit`` for a unit known only by its path and id (bulk imports check rows so)."""
+        return self.covers_path(path) or (unit_id is not None and unit_id in self.unit_ids)
 
 
 def minimal_prefixes(paths) -> frozenset[str]:

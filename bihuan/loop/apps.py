@@ -9,6 +9,10 @@ class LoopConfig(AppConfig):
     def ready(self):
         from bihuan.core import jobs
 
+        from . import sources
+
+        sources.register()  # evaluation sources and the report section (core.registry)
+
         def _sweep(now):
             from .sweep import sweep
 

@@ -1,0 +1,70 @@
+"""The loop's figures as evaluation sources and a report section (``core.registry``).
+
+Each figure is one of ``loop.metrics`` (definitions in docs/loop.md "Metrics"): a unit's value
+covers the matters whose lead unit lies in its subtree. Units are grouped by parent so that a
+set of siblings (all townships of a county: the usual ranking) costs one grouped query per
+parent, not one per unit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.utils.translation import gettext_lazy as _
+
+from bihuan.core.registry import Column, Section, Source, register_section, register_source
+
+from . import metrics
+
+# (metric key, label, unit, higher is better)
+FIGURES = (
+    ("response_rate", _("Response rate (响应率)"), "%", True),
+    ("on_time_rate", _("On-time closure rate (按期办结率)"), "%", True),
+    ("resolution_rate", _("Resolution rate (解决率)"), "%", True),
+    ("satisfaction_rate", _("Satisfaction rate (满意率)"), "%", True),
+    ("overdue", _("Overdue matters"), "件", False),
+    ("open_overdue_now", _("Open and overdue at period end"), "件", False),
+    ("volume", _("Matters dispatched"), "件", None),
+    ("mean_hours", _("Mean handling time (working hours)"), "h", False),
+)
+
+
+def rows_for(units, *, start, end, now) -> dict[int, dict]:
+    """``metrics`` rows for ``units``, one ``children_metrics`` call per distinct parent."""
+    by_parent = defaultdict(list)
+    rows = {}
+    for u in units:
+        if u.parent_id is None:
+            rows[u.pk] = metrics.unit_metrics(u, start=start, end=end, now=now)
+        else:
+            by_parent[u.parent_id].append(u)
+    for siblings in by_parent.values():
+        parent = siblings[0].parent
+        wanted = {u.pk for u in siblings}
+        for row in metrics.children_metrics(parent, start=start, end=end, now=now)["children"]:
+            if row["unit_id"] in wanted:
+                rows[row["unit_id"]] = row
+    return rows
+
+
+def _source(key: str):
+    def compute(units, *, start, end, now):
+        return {pk: row.get(key) for pk, row in rows_for(units, start=start, end=end, now=now).items()}
+
+    return compute
+
+
+def _section(parent, *, start, end, now) -> list[dict]:
+    return metrics.children_metrics(parent, start=start, end=end, now=now)["children"]
+
+
+def register() -> None:
+    for key, label, unit, better in FIGURES:
+        if better is None:
+            continue
+        register_source(Source(name=f"loop.{key}", label=label, unit=unit, higher_is_better=better,
+                               compute=_source(key), app="loop"))
+    register_section(Section(
+        name="loop.metrics", label=_("Closed loop: matters by unit"), figures=_section,
+        columns=tuple(Column(key, label, unit, better) for key, label, unit, better in FIGURES),
+        rank_by="on_time_rate", app="loop"))
