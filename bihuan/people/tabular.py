@@ -81,13 +81,15 @@ _ROW_KEY = re.compile(r"(\d{1,12})-([A-Za-z0-9_-]{12})")
 
 
 @lru_cache(maxsize=4)
-def _row_key_secret(secret_key: str) -> bytes:
-    return hashlib.sha256((ROW_KEY_SALT + secret_key).encode()).digest()
+def _row_key_hmac(secret_key: str):
+    # Keyed once; each key copies it (an export computes one per row).
+    return hmac.new(hashlib.sha256((ROW_KEY_SALT + secret_key).encode()).digest(), digestmod=hashlib.sha256)
 
 
 def _row_key_mac(pk: int) -> str:
-    mac = hmac.new(_row_key_secret(settings.SECRET_KEY), str(pk).encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac[:9]).decode()
+    h = _row_key_hmac(settings.SECRET_KEY).copy()
+    h.update(str(pk).encode())
+    return base64.urlsafe_b64encode(h.digest()[:9]).decode()
 
 
 def row_key(pk: int) -> str:
@@ -371,20 +373,20 @@ class PersonImport(tb.ImportHandler):
             return False
         return not wrong
 
-    def _household(self, r, unit_id: int, new_households: dict) -> tuple[bool, int | None]:
-        """The household the row names: (ok, id or None); a code first met is created at the row's unit."""
+    def _household(self, r, unit_id: int, new_households: dict) -> bool:
+        """The row's household is usable (in scope, or first met here: created at the row's unit)."""
         v, households = r.values, self.households
         hcode = v["household_code"]
         if not hcode:
-            return True, None
+            return True
         if households.get(hcode, 0) is None:
             self.ctx.error(r, self.h_household, _("This household number is used outside your scope."))
-            return False, None
+            return False
         if hcode not in households and hcode not in new_households:
             # A household first met in this file is created at the person's unit
             # ([id, code, unit, address, head], the id and head filled in below).
             new_households[hcode] = [None, hcode, unit_id, v["address"] or "", None]
-        return True, None
+        return True
 
     def feed(self, rows):
         ok = [r for r in rows if r.ok]
@@ -435,8 +437,7 @@ class PersonImport(tb.ImportHandler):
             if b in taken:
                 error(r, self.h_id, _holder(self.ctx.user, *taken[b][1:]))
                 continue
-            ok, _h = self._household(r, unit[0], new_households)
-            if ok:
+            if self._household(r, unit[0], new_households):
                 staged.append((r, unit[0]))
         return staged
 
@@ -517,8 +518,7 @@ class PersonImport(tb.ImportHandler):
             if b is not None and b != p.id_number_bidx and b in taken:
                 error(r, self.h_id, _holder(user, *taken[b][1:]))
                 continue
-            ok, _h = self._household(r, unit[0], new_households)
-            if ok:
+            if self._household(r, unit[0], new_households):
                 staged.append((r, p, unit[0]))
         return staged
 
@@ -558,7 +558,7 @@ class PersonImport(tb.ImportHandler):
                 elif diff.keys() & {"relation", "household_id"}:
                     heads.append(Household(pk=want["household_id"], head_id=p.pk))
             flags = {f: bool(v[f]) for f in FLAG_FIELDS}
-            vul = getattr(p, "vulnerability", None) if _has_vulnerability(p) else None
+            vul = _vulnerability(p)
             flags_differ = (any(flags.values()) if vul is None
                             else any(getattr(vul, f) != flags[f] for f in FLAG_FIELDS))
             if not diff and not flags_differ:
@@ -590,12 +590,12 @@ class PersonImport(tb.ImportHandler):
         return self.units.audit_unit()
 
 
-def _has_vulnerability(p: Person) -> bool:
+def _vulnerability(p: Person) -> Vulnerability | None:
+    """The person's flags row, or None (loaded by select_related: no query)."""
     try:
-        p.vulnerability  # noqa: B018 - select_related: no query
+        return p.vulnerability
     except Vulnerability.DoesNotExist:
-        return False
-    return True
+        return None
 
 
 def _person_row(p: Person, *, unmasked: bool) -> dict:
