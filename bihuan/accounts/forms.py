@@ -107,3 +107,8 @@ class UserFilterForm(StyledMixin, forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["role"].label_from_instance = _role_label
+
+
+class OTPResetForm(StyledMixin, forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=200,
+                             help_text=_("For example: phone lost, reported by telephone on …"))

@@ -13,4 +13,5 @@ urlpatterns = [
     path("users/<int:pk>/bindings/<int:binding_id>/delete/", views.user_unbind, name="user_unbind"),
     path("users/<int:pk>/active/", views.user_set_active, name="user_set_active"),
     path("users/<int:pk>/password/", views.user_password, name="user_password"),
+    path("users/<int:pk>/two-factor/reset/", views.user_otp_reset, name="user_otp_reset"),
 ]

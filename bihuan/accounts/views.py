@@ -9,13 +9,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bihuan.core.errors import ServiceError
+from bihuan.core.scope import require
 from bihuan.core.views import paginate, querystring_without, requires, submit
 from bihuan.orgs import selectors as org_selectors
 from bihuan.orgs.models import OrgUnit
 
-from . import selectors
+from . import otp, selectors
 from . import services as account_services
-from .forms import BindingForm, PasswordResetForm, UserCreateForm, UserFilterForm
+from .forms import BindingForm, OTPResetForm, PasswordResetForm, UserCreateForm, UserFilterForm
 from .models import User
 
 # Service field names → the form fields the units were typed into.
@@ -124,3 +125,16 @@ def user_password(request, pk: int):
         messages.success(request, _("Password reset. The user must change it at the next login."))
         return redirect("web:user_detail", pk=target.pk)
     return user_detail(request, pk, password_form=form, status=400)
+
+
+@requires("accounts.user.manage")
+def user_otp_reset(request, pk: int):
+    """An administrator removes a user's second factor (lost phone); a reason is required and audited."""
+    target = get_object_or_404(User, pk=pk)
+    require(request.user, "accounts.user.manage", target)  # out of scope: 404 like a missing id
+    form = OTPResetForm(request.POST or None)
+    if submit(request, form, lambda d: otp.reset(request.user, target, reason=d["reason"])) is not None:
+        messages.success(request, _("Two-factor login was reset. The user sets it up again at the next login."))
+        return redirect("web:user_detail", pk=target.pk)
+    return render(request, "accounts/otp_reset.html", {"form": form, "target": target,
+                                                  "enrolled": otp.is_enrolled(target)}, status=form.status)

@@ -38,11 +38,6 @@ class OTPEnrolForm(StyledMixin, forms.Form):
                            widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}))
 
 
-class OTPResetForm(StyledMixin, forms.Form):
-    reason = forms.CharField(label=_("Reason"), max_length=200,
-                             help_text=_("For example: phone lost, reported by telephone on …"))
-
-
 class PasswordChangeForm(StyledMixin, forms.Form):
     old_password = forms.CharField(label=_("Current password"), strip=False,
                                    widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))

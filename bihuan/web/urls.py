@@ -4,7 +4,9 @@ from django.urls import path
 from bihuan.accounts import urls as account_urls
 from bihuan.orgs import urls as org_urls
 
-from . import views, views_audit, views_tabular
+from . import views
+from .views import audit as views_audit
+from .views import tabular as views_tabular
 
 app_name = "web"
 
@@ -15,7 +17,6 @@ urlpatterns = [
     path("password/", views.password_change, name="password_change"),
     path("login/verify/", views.otp_verify, name="otp_verify"),
     path("account/two-factor/", views.otp_setup, name="otp_setup"),
-    path("users/<int:pk>/two-factor/reset/", views.user_otp_reset, name="user_otp_reset"),
     # The tree's and the users' pages live in their apps (orgs/urls.py, accounts/urls.py),
     # under the same paths and names as before.
     *org_urls.urlpatterns,
