@@ -9,7 +9,7 @@ from bihuan.core.middleware import CSP
 pytestmark = pytest.mark.browser
 
 
-def test_api_docs_page_lists_the_operations_under_the_csp(page, live_server, transactional_db):
+def test_api_docs_page_lists_the_operations_under_the_csp(transactional_db, live_server, page):
     violations, outside = [], []
     page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     # Any request that leaves the live server (a CDN) is recorded and refused, as offline.
