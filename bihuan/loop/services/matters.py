@@ -64,6 +64,7 @@ from .base import (
 )
 from .routing import similar_sweep_targets, suggest_handling_unit, township_of, within
 
+
 def _tell_reporter(user, matter: Matter, kind: str, title: str, now: datetime) -> None:
     """The staff member who registered the matter hears where it went (dispatched, closed), unless
     they did it themselves."""
