@@ -21,7 +21,8 @@ class _Form(StyledMixin, forms.Form):
 
 
 class ReportForm(_Form):
-    category = forms.ModelChoiceField(queryset=None, label=_("Category"), empty_label=None)
+    # No default: the reporter chooses (a preselected first category was filed unchanged).
+    category = forms.ModelChoiceField(queryset=None, label=_("Category"), empty_label=_("Choose…"))
     location = forms.ModelChoiceField(queryset=None, label=_("Where"), empty_label=None)
     description = forms.CharField(label=_("What is the problem?"), max_length=MAX_DESCRIPTION,
                                   widget=forms.Textarea(attrs={"rows": 4}))

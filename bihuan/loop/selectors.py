@@ -442,5 +442,5 @@ def similar_matters(matter: Matter, *, now: datetime, days: int = 90, limit: int
 
 
 def timeline(matter: Matter) -> QuerySet:
-    return matter.events.select_related("actor_unit").prefetch_related("attachments").order_by("seq")
+    return matter.events.select_related("actor_unit", "actor").prefetch_related("attachments").order_by("seq")
 

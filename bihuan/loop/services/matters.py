@@ -108,7 +108,7 @@ def create_matter(user, *, category: Category, location_unit: OrgUnit, title: st
     matter.set_reporter_phone(phone)
     matter.save()
     event = MatterEvent.objects.create(matter=matter, seq=1, at=now, actor=user,
-                                       actor_name=(user.username if user else "system"),
+                                       actor_name=(str(user) if user else "system"),
                                        actor_unit=_actor_unit(user, location_unit), action="create",
                                        to_state=State.NEW, comment="", data={"source": source})
     store_uploads(matter, event, uploads)

@@ -167,7 +167,7 @@ def report(request):
     if home and locations.count() > 500:  # a city-wide account: their own unit and the two levels below it
         locations = locations.filter(depth__lte=home.depth + 2) & home.descendants(include_self=True)
     categories = Category.objects.filter(active=True, kind__in=[Kind.PROBLEM, Kind.DEMAND])
-    initial = {"location": home.pk if home else None, "category": categories.first()}
+    initial = {"location": home.pk if home else None}
     form = ReportForm(request.POST or None, initial=initial, categories=categories, locations=locations)
 
     def register(d):
