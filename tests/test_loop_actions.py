@@ -27,6 +27,7 @@ from .loop_helpers import at, make_categories, new_matter
 pytestmark = pytest.mark.django_db
 
 BUTTON = re.compile(r'data-testid="action-([a-z_]+)"')
+BEHALF_BUTTON = re.compile(r'data-testid="action-([a-z_]+)-on-behalf"')
 
 
 class _Rollback(Exception):
@@ -111,6 +112,11 @@ def test_offered_actions_are_exactly_the_ones_the_service_accepts(client, tree, 
                 accepted.add(action)
         skipped = {"merge"} if _params(user, m, "merge", rng) is None else set()
         assert listed - skipped == accepted, (m.state, user.username, listed, accepted)
+        # On the lead unit's behalf (a unit above it, with a reason): listed ⇔ accepted only so.
+        behalf = {a for a in transitions.OWN_UNIT_ACTIONS if a not in accepted and _accepted(
+            user, m, a, {**_params(user, m, a, rng), "on_behalf": True, "on_behalf_reason": "书记外出，代为办理"}, now)}
+        assert set(api.json()["actions_on_behalf"]) == behalf, (m.state, user.username, behalf)
+        assert set(BEHALF_BUTTON.findall(page.content.decode())) == behalf
         assert on_page == listed, (m.state, user.username, on_page, listed)
         checked += 1
         offered_total += len(listed)

@@ -24,7 +24,7 @@ from .loop_helpers import at, make_categories, new_matter
 
 pytestmark = pytest.mark.django_db
 
-CATEGORY = {"code": "streetlight", "name": "路灯不亮", "kind": "problem", "accept_hours": "2", "handle_days": "2",
+CATEGORY = {"code": "streetlight", "name": "路灯不亮", "kind": "problem", "dispatch_hours": "8", "accept_hours": "2", "handle_days": "2",
             "warn_percent": "50", "max_extensions": "1", "max_extension_days": "5", "open311_code": "",
             "description": "路灯、景观灯"}
 

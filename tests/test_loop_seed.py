@@ -11,6 +11,7 @@ from bihuan.loop import seed as loop_seed
 from bihuan.loop import selectors
 from bihuan.loop.models import Matter, MatterEvent, Rating
 from bihuan.orgs import seed as org_seed
+from bihuan.orgs.models import Level, OrgUnit
 
 from .loop_helpers import at
 
@@ -27,6 +28,11 @@ def test_demo_seed_has_a_realistic_year(monkeypatch):
     assert {"new", "dispatched", "in_progress", "closed"} <= set(states)
     assert Matter.objects.filter(selectors.overdue_q(now)).exists()
     assert Matter.objects.filter(flagged=True).exists() and Rating.objects.exists()
+    # Every county has matters (the first 40 villages by path were in four of the eleven).
+    counties = OrgUnit.objects.filter(level=Level.COUNTY)
+    assert counties.count() == 11
+    for county in counties:
+        assert Matter.objects.filter(location_unit__path__startswith=county.path).exists(), county.name
     for m in Matter.objects.all()[:50]:
         assert list(MatterEvent.objects.filter(matter=m).order_by("seq").values_list("seq", flat=True)) == \
             list(range(1, m.version + 1))

@@ -34,9 +34,9 @@ def _new(user, cat, unit, title="路面破损", **kw):
                                   reporter_phone=PHONE, **kw)
 
 
-def _act(client, m, action, **data):
+def _act(client, m, action, follow=False, **data):
     data.setdefault("version", Matter.objects.get(pk=m.pk).version)
-    return client.post(reverse("loop:act", args=[m.pk, action]), data)
+    return client.post(reverse("loop:act", args=[m.pk, action]), data, follow=follow)
 
 
 def _state(m):
@@ -158,7 +158,7 @@ def test_detail_shows_timeline_suggestion_similar_and_the_right_actions(login, u
     r = login(users.liying_staff).get(reverse("loop:detail", args=[m.pk]))
     assert r.status_code == 200
     body = r.content.decode()
-    assert [a for a, *_ in r.context["forms"]] == ["dispatch", "flag", "merge"]
+    assert [a for a, *_ in r.context["forms"]] == ["dispatch", "remind", "flag", "merge"]
     assert r.context["suggestion"] == tree.liying
     assert [s.pk for s in r.context["similar"]] == [old.pk]
     assert 'data-testid="event"' in body and "138****5678" in body and PHONE not in body
@@ -200,19 +200,24 @@ def test_refusals_change_nothing(login, users, tree, cats):
     road, _ = cats
     m = _new(users.lumiao_grid, road, tree.lumiao_g1)
     before = _state(m).version
-    # The grid worker may not dispatch: refused with a message, nothing changes.
+    # The grid worker may not dispatch: refused with a message, nothing changes. Every refusal is
+    # answered with a redirect to the matter page, which says it once (post/redirect/get).
     r = _act(login(users.lumiao_grid), m, "dispatch", handling_unit=tree.lumiao.pk)
-    assert r.status_code == 403 and r.context["refused"]
+    assert r.status_code == 302 and r["Location"] == reverse("loop:detail", args=[m.pk])
+    r = login(users.lumiao_grid).get(r["Location"])
+    assert r.status_code == 200 and r.context["refused"]
+    assert not login(users.lumiao_grid).get(reverse("loop:detail", args=[m.pk])).context.get("refused")  # once
     # Out of order: accepting a matter nobody dispatched.
-    r = _act(login(users.lumiao_secretary), m, "accept")
-    assert r.status_code == 400 and 'data-testid="refused"' in r.content.decode()
+    r = _act(login(users.lumiao_secretary), m, "accept", follow=True)
+    assert r.status_code == 200 and 'data-testid="refused"' in r.content.decode()
     assert "待交办" in r.context["refused"] and _state(m).version == before
-    # A send-back without its reason fails validation.
+    # A send-back without its reason fails validation: the form comes back open, with its error.
     c = login(users.liying_staff)
     _act(c, m, "dispatch", handling_unit=tree.lumiao.pk)
     v = _state(m).version
-    r = _act(login(users.lumiao_secretary), m, "send_back", reason="")
-    assert r.status_code == 400 and r.context["open_action"] == "send_back"
+    r = _act(login(users.lumiao_secretary), m, "send_back", reason="", follow=True)
+    assert r.redirect_chain[0][1] == 302 and r.context["open_action"] == "send_back"
+    assert 'data-testid="field-error-reason"' in r.content.decode()
     assert _state(m).version == v
     # Another subtree gets 404 for the matter and for its actions.
     assert _act(login(users.yanzhou_admin), m, "accept", version=v).status_code == 404
@@ -226,8 +231,8 @@ def test_stale_version_says_someone_else_changed_it(login, users, tree, cats):
     c = login(users.liying_staff)
     seen = m.version
     services.flag(users.liying_staff, m.pk, version=seen, comment="先督办")  # someone else, meanwhile
-    r = _act(c, m, "dispatch", version=seen, handling_unit=tree.lumiao.pk)
-    assert r.status_code == 409
+    r = _act(c, m, "dispatch", version=seen, handling_unit=tree.lumiao.pk, follow=True)
+    assert r.redirect_chain == [(reverse("loop:detail", args=[m.pk]), 302)]
     assert 'data-testid="stale-version"' in r.content.decode()
     fresh = _state(m)
     assert fresh.state == State.NEW and fresh.handling_unit is None and fresh.version == seen + 1
@@ -243,7 +248,8 @@ def test_merge_duplicates_and_similar_sweep(login, users, tree, cats):
     c = login(users.liying_staff)
     r = _act(c, b, "merge", into=a.pk)
     assert r.status_code == 302 and _state(b).state == State.MERGED and _state(b).merged_into_id == a.pk
-    assert _act(c, a, "merge", into=a.pk).status_code == 400  # not into itself
+    r = _act(c, a, "merge", into=a.pk, follow=True)  # not into itself
+    assert r.context["open_action"] == "merge" and _state(a).state == State.NEW
     for action, data in [("dispatch", {"handling_unit": tree.lumiao.pk})]:
         _act(c, a, action, **data)
     s = login(users.lumiao_secretary)

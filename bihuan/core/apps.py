@@ -7,5 +7,16 @@ class CoreConfig(AppConfig):
     verbose_name = "核心"
 
     def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
         # Registers the daily imports.cleanup job (bihuan.core.jobs).
-        from . import imports  # noqa: F401
+        from . import audit, imports  # noqa: F401
+
+        audit.register_action_labels({
+            "core.calendar.override": _("Set a working-day override"),
+            "core.calendar.override.delete": _("Remove a working-day override"),
+            "core.backup.create": _("Create a backup"),
+            "core.backup.restore": _("Restore a backup"),
+            audit.ACK_ACTION: _("Acknowledge quarantined audit entries"),
+            "seed": _("Generate demo data"),
+        })

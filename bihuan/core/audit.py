@@ -35,6 +35,21 @@ from .protect import mask_payload
 
 log = logging.getLogger("bihuan.audit")
 
+# What each action code means, for people reading the log (``loop.matter.evaluate`` → 结果评估).
+# Each app registers the codes it records (its ``AppConfig.ready``); an unregistered code shows as is.
+_ACTION_LABELS: dict[str, object] = {}
+
+
+def register_action_labels(labels: dict) -> None:
+    """``{action code: translatable label}`` for the audit pages."""
+    _ACTION_LABELS.update(labels)
+
+
+def action_label(code: str) -> str:
+    """The reader's-language name of an audit action code (the code itself when none is registered)."""
+    label = _ACTION_LABELS.get(code)
+    return str(label) if label is not None else code
+
 GENESIS = "0" * 64
 # Hash algorithms an entry may name. Anything else is refused before it reaches hashlib/hmac.
 ALGOS = ("sm3", "sha256")

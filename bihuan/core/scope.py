@@ -17,6 +17,7 @@ This module is the one gate. Nothing else re-derives scope from paths:
 
 * ``restrict(user, action)`` — the queryset of rows a user may act on (lists, exports, API);
 * ``covers(user, perm, unit)`` — may ``user`` use ``perm`` at this one unit?
+* ``binds_at(user, perm, unit)`` — is ``user`` bound to that unit itself (acts as it, not from above)?
 * ``units_q(user, perm, prefix)`` — the same question as a filter on units (or on a relation to
   units, ``prefix="handling_unit__"``), for choice lists and aggregates;
 * ``require(user, perm, target)`` — the single 403-or-404 policy for a service or view:
@@ -128,6 +129,16 @@ def covers(user, perm: str, unit) -> bool:
     if unit is None:
         return False
     return scope_for(user, perm).covers_unit(unit)
+
+
+def binds_at(user, perm: str, unit) -> bool:
+    """Is ``user`` bound to ``unit`` itself with ``perm`` — acting *as* that unit, not for it from a
+    unit above (``covers``)? For acts that belong to one unit (a lead unit accepting its matter)."""
+    if user is None:
+        return True
+    if unit is None or not getattr(user, "is_active", False) or not hasattr(user, "_active_bindings"):
+        return False
+    return any(b.unit_id == unit.pk and perm in b.role.permissions for b in user._active_bindings())
 
 
 def units_q(user, perm: str, prefix: str = "") -> Q:

@@ -72,6 +72,7 @@ class MatterOut(Schema):
     remaining_hours: float | None
     calendar_warning: str
     actions: list[str]
+    actions_on_behalf: list[str]
 
 
 class MatterListItem(Schema):
@@ -126,6 +127,10 @@ class ActionIn(Schema):
     days: int | None = None
     approve: bool | None = None
     into: int | None = None
+    on_behalf: bool = Field(False, description="accept / send_back from a unit above the lead unit, in its name "
+                                                "(only for the actions listed in `actions_on_behalf`)")
+    on_behalf_reason: str = Field("", description="why you act on the lead unit's behalf (required with on_behalf; "
+                                                   "recorded in the event and the audit log)")
     title: str = ""
     description: str = ""
     attachments: list[AttachmentIn] = []
@@ -177,6 +182,7 @@ def matter_out(user, m: Matter, now: datetime) -> dict:
         "closed_at": m.closed_at, "flagged": m.flagged, "merged_into": m.merged_into_id,
         "light": st.light, "overdue": st.overdue, "remaining_hours": st.remaining_hours,
         "calendar_warning": m.calendar_warning, "actions": transitions.available_actions(user, m),
+        "actions_on_behalf": transitions.on_behalf_actions(user, m),
     }
 
 

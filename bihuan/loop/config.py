@@ -34,14 +34,16 @@ MANAGE = "loop.category.manage"
 
 # Bounds a user can be told about, checked before anything is written.
 LIMITS = {
+    "dispatch_hours": (Decimal("0.5"), Decimal("750")),
     "accept_hours": (Decimal("0.5"), Decimal("750")),  # up to 100 working days
     "handle_days": (1, 365),
     "warn_percent": (1, 99),
     "max_extensions": (0, 10),
     "max_extension_days": (1, 365),
 }
+HOURS_FIELDS = ("dispatch_hours", "accept_hours")  # working hours, one decimal
 TEXT_LIMITS = {"code": 40, "name": 60, "open311_code": 40, "description": 200}
-FIELDS = ("name", "kind", "accept_hours", "handle_days", "warn_percent", "max_extensions", "max_extension_days",
+FIELDS = ("name", "kind", "dispatch_hours", "accept_hours", "handle_days", "warn_percent", "max_extensions", "max_extension_days",
           "open311_code", "description")
 
 
@@ -50,7 +52,8 @@ CITY_WIDE = gettext_lazy("Categories apply to the whole city; only a city-wide a
 
 
 def _snapshot(c: Category) -> dict:
-    return {"code": c.code, "name": c.name, "kind": c.kind, "accept_hours": str(c.accept_hours),
+    return {"code": c.code, "name": c.name, "kind": c.kind, "dispatch_hours": str(c.dispatch_hours),
+            "accept_hours": str(c.accept_hours),
             "handle_days": c.handle_days, "warn_percent": c.warn_percent, "max_extensions": c.max_extensions,
             "max_extension_days": c.max_extension_days, "active": c.active, "open311_code": c.open311_code,
             "description": c.description}
@@ -94,11 +97,12 @@ def _clean_category(values: dict, *, instance: Category | None) -> dict:
             continue
         raw = values.get(name)
         try:
-            v = Decimal(str(raw)) if name == "accept_hours" else int(str(raw))
-            if name == "accept_hours" and (not v.is_finite() or v != v.quantize(Decimal("0.1"))):
+            hours = name in HOURS_FIELDS
+            v = Decimal(str(raw)) if hours else int(str(raw))
+            if hours and (not v.is_finite() or v != v.quantize(Decimal("0.1"))):
                 raise InvalidOperation
         except (InvalidOperation, ValueError, TypeError):
-            errors[name] = _("Enter a number.") if name != "accept_hours" else _("Enter a number with at most "
+            errors[name] = _("Enter a number.") if name not in HOURS_FIELDS else _("Enter a number with at most "
                                                                                   "one decimal.")
             continue
         if not lo <= v <= hi:

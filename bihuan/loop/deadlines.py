@@ -7,6 +7,10 @@ From the moment a matter is dispatched (``start``), on the working-day calendar:
 * ``warn_at`` — the warning point: ``warn_percent`` % of the working hours from ``start`` to
   ``due_at`` (a yellow light and a reminder from there on).
 
+Before that, while the matter awaits dispatch (待交办), from its registration or the last
+send-back (``dispatch_limits``): ``dispatch_due_at`` = that moment + the category's dispatch limit
+in working hours, and ``dispatch_warn_at`` at ``warn_percent`` % of it.
+
 An extension moves ``due_at``; the warning point is then recomputed over the longer span, still
 from the original dispatch. A year without calendar data is counted Monday–Friday and the matter
 carries a visible ``calendar_warning`` (recalculated later, see ``services.recalc``).
@@ -44,6 +48,15 @@ def deadlines(category, start: datetime, *, days: int | None = None, cal: WorkCa
     return {"accept_due_at": cal.add_working_hours(start, float(category.accept_hours)),
             "warn_at": warning_point(cal, start, due, category.warn_percent),
             "due_at": due, "calendar_warning": calendar_warning(cal)}
+
+
+def dispatch_limits(category, start: datetime, *, cal: WorkCalendar | None = None) -> dict:
+    """``dispatch_warn_at`` and ``dispatch_due_at`` of a matter of ``category`` that awaits dispatch
+    from ``start`` (registered, or sent back)."""
+    cal = cal or calendar()
+    hours = float(category.dispatch_hours)
+    return {"dispatch_warn_at": cal.add_working_hours(start, hours * category.warn_percent / 100),
+            "dispatch_due_at": cal.add_working_hours(start, hours)}
 
 
 def extended(matter, days: int, *, now: datetime, cal: WorkCalendar | None = None) -> dict:

@@ -21,7 +21,8 @@ class _Form(StyledMixin, forms.Form):
 
 
 class ReportForm(_Form):
-    category = forms.ModelChoiceField(queryset=None, label=_("Category"), empty_label=None)
+    # No default: the reporter chooses (a preselected first category was filed unchanged).
+    category = forms.ModelChoiceField(queryset=None, label=_("Category"), empty_label=_("Choose…"))
     location = forms.ModelChoiceField(queryset=None, label=_("Where"), empty_label=None)
     description = forms.CharField(label=_("What is the problem?"), max_length=MAX_DESCRIPTION,
                                   widget=forms.Textarea(attrs={"rows": 4}))
@@ -117,6 +118,30 @@ class ReasonForm(ActionForm):
     reason = _comment(required=True, label=_("Reason"))
 
 
+class OnBehalfMixin(forms.Form):
+    """For a unit above the lead unit: act in its name only explicitly, with a reason (audited)."""
+
+    on_behalf = forms.BooleanField(required=False)
+    on_behalf_reason = forms.CharField(label=_("Why you act on its behalf"), max_length=MAX_COMMENT, required=False,
+                                       help_text=_("Recorded in the timeline and the audit log with your name."),
+                                       widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, on_behalf_of=None, **kw):
+        super().__init__(*args, **kw)
+        if on_behalf_of is None:  # the lead unit's own people: no such choice
+            del self.fields["on_behalf"], self.fields["on_behalf_reason"]
+        else:
+            self.fields["on_behalf"].label = _("On behalf of %(unit)s") % {"unit": on_behalf_of.name}
+
+
+class AcceptForm(OnBehalfMixin, CommentForm):
+    pass
+
+
+class SendBackForm(OnBehalfMixin, ReasonForm):
+    pass
+
+
 class ReportDoneForm(ActionForm):
     comment = _comment(required=True, label=_("What was done"))
 
@@ -160,8 +185,8 @@ class SimilarSweepForm(ActionForm):
 
 ACTION_FORMS = {
     "dispatch": DispatchForm,
-    "accept": CommentForm,
-    "send_back": ReasonForm,
+    "accept": AcceptForm,
+    "send_back": SendBackForm,
     "report_done": ReportDoneForm,
     "evaluate": EvaluateForm,
     "rate": RateForm,
@@ -188,6 +213,9 @@ class CategoryForm(_Form):
                                        "It cannot be changed later."))
     name = forms.CharField(label=_("Name"), max_length=60)
     kind = forms.ChoiceField(label=_("Kind"), choices=Kind.choices)
+    dispatch_hours = forms.DecimalField(label=_("Dispatch limit (working hours)"),
+                                        help_text=_("From registration (or a send-back) until the dispatching unit "
+                                                    "must dispatch it."))
     accept_hours = forms.DecimalField(label=_("Acceptance limit (working hours)"),
                                       help_text=_("From dispatch until the handling unit must accept it."))
     handle_days = forms.IntegerField(label=_("Handling limit (working days)"),
@@ -206,8 +234,9 @@ class CategoryForm(_Form):
         super().__init__(*args, **kw)
         if editing:
             del self.fields["code"]
-        for name in ("accept_hours", "handle_days", "warn_percent", "max_extensions", "max_extension_days"):
-            self.fields[name].widget.attrs["inputmode"] = "decimal" if name == "accept_hours" else "numeric"
+        for name in ("dispatch_hours", "accept_hours", "handle_days", "warn_percent", "max_extensions",
+                     "max_extension_days"):
+            self.fields[name].widget.attrs["inputmode"] = "decimal" if name.endswith("_hours") else "numeric"
 
 
 class CategoryFilterForm(_Form):

@@ -63,6 +63,9 @@ class Category(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=60)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices, default=Kind.PROBLEM)
+    # From registration (or a send-back) until the dispatching unit must have dispatched it.
+    dispatch_hours = models.DecimalField(_("dispatch limit (working hours)"), max_digits=6, decimal_places=1,
+                                         default=8)
     accept_hours = models.DecimalField(_("acceptance limit (working hours)"), max_digits=6, decimal_places=1,
                                        default=4)
     handle_days = models.PositiveSmallIntegerField(_("handling limit (working days)"), default=5)
@@ -172,6 +175,10 @@ class Matter(models.Model):
     public_token = models.CharField(max_length=32, unique=True, default=new_public_token, editable=False)
 
     created_at = models.DateTimeField(_("registered at"), db_index=True)
+    # While awaiting dispatch (待交办): the warning point and the limit, from registration or the last
+    # send-back (category.dispatch_hours). Null once dispatched.
+    dispatch_warn_at = models.DateTimeField(null=True, blank=True)
+    dispatch_due_at = models.DateTimeField(_("dispatch by"), null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     accept_due_at = models.DateTimeField(_("accept by"), null=True, blank=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
@@ -202,6 +209,7 @@ class Matter(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["state", "due_at"]),
+            models.Index(fields=["state", "dispatch_due_at"], name="loop_matter_state_disp_due"),
             # A scope's matters by unit and state, answered from the index alone (``id`` is part of
             # the key): the inbox finds a township's matters through these (selectors.scope_ids).
             models.Index(fields=["handling_unit", "state", "id"], name="loop_matter_lead_state"),

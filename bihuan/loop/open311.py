@@ -346,7 +346,7 @@ def _create(request, fmt, params):
         detail = "; ".join(f"{k}: {v}" for k, v in exc.field_errors.items())
         raise Open311Error(400, f"{exc.message}" + (f" ({detail})" if detail else ""))
     notice = _("Received. Expected to be sent to a handling unit within %(h)s working hours.") % {
-        "h": f"{float(cat.accept_hours):g}"}
+        "h": f"{float(cat.dispatch_hours):g}"}
     return render(fmt, [{"service_request_id": m.pk, "token": m.public_token, "service_notice": notice,
                          "account_id": None}], root="service_requests", item="request", status=201)
 

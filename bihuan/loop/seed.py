@@ -24,7 +24,7 @@ from bihuan.orgs.models import Level, OrgUnit
 
 from . import services
 from .deadlines import calendar as deadline_calendar
-from .deadlines import deadlines
+from .deadlines import deadlines, dispatch_limits
 from .models import Category, Kind, Matter, MatterEvent, Rating, RoutingRule, State
 
 CATEGORIES = [
@@ -96,9 +96,18 @@ def _seed(scale: str, seed: int, now: datetime, progress: bool) -> dict:
     return {"matters": n, "skipped": False}
 
 
+DEMO_VILLAGES_PER_COUNTY = 4
+
+
 def _demo_places():
-    villages = list(OrgUnit.objects.filter(level=Level.VILLAGE, valid_to__isnull=True)
-                    .exclude(path="").order_by("path")[:40])
+    """A few villages of every county (the first 40 by path were all in four of the eleven)."""
+    villages = []
+    for county in OrgUnit.objects.filter(level=Level.COUNTY, valid_to__isnull=True).order_by("path"):
+        villages += list(county.descendants().filter(level=Level.VILLAGE, valid_to__isnull=True)
+                         .exclude(path="").order_by("path")[:DEMO_VILLAGES_PER_COUNTY])
+    if not villages:  # a tree without counties
+        villages = list(OrgUnit.objects.filter(level=Level.VILLAGE, valid_to__isnull=True)
+                        .exclude(path="").order_by("path")[:40])
     lumiao = OrgUnit.objects.filter(code="370811008201", valid_to__isnull=True).first()
     if lumiao and lumiao not in villages:
         villages.append(lumiao)
@@ -234,7 +243,9 @@ def seed_bulk(cats: list[Category], n: int, seed: int, now: datetime, *, progres
                        created_at=created, source="staff")
             events = [("create", "", State.NEW, created)]
             t = created + timedelta(hours=rng.uniform(0.3, 4))
-            if rng.random() > 0.04 and t < now:
+            if rng.random() <= 0.04 or t >= now:  # still waiting for dispatch: its dispatch limit runs
+                m.dispatch_warn_at, m.dispatch_due_at = dispatch_limits(cat, created, cal=cal).values()
+            else:
                 key = (cat.pk, t.strftime("%Y%m%d%H"))
                 if key not in dl_cache:
                     d = deadlines(cat, t, cal=cal)  # the product's formula, memoised per hour

@@ -3,7 +3,12 @@
 * **light** — ``red`` when overdue; ``yellow`` when the warning point has passed, or when a
   dispatched matter has not been accepted within its acceptance limit; ``green`` otherwise
   for open matters; ``none`` for closed and merged ones.
-* **overdue** — dispatched or in progress with ``due_at < now``, or reported after ``due_at``.
+* **overdue** — dispatched or in progress with ``due_at < now``, or reported after ``due_at``;
+  or awaiting dispatch (待交办) past its dispatch limit (``dispatch_due_at < now``). Awaiting
+  dispatch past ``dispatch_warn_at`` is yellow, like a running matter past its warning point.
+* **在办 (open, in work)** — every matter not closed or merged (``OPEN_STATES``: 待交办 included),
+  placed at its lead unit, or at its location until it has one (``in_work_q``). The board and the
+  backlog both count this.
 
 All of them are SQL expressions (``Q``/``Case``) so lists, tabs, counts and boards filter and
 aggregate in the database; ``matter_status()`` gives the same values for one matter in Python.
@@ -31,15 +36,22 @@ LIGHTS = ("green", "yellow", "red", "none")
 
 # --- derived values as SQL ----------------------------------------------------------------------
 
+def dispatch_overdue_q(now: datetime) -> Q:
+    """Awaiting dispatch past its dispatch limit."""
+    return Q(state=S.NEW, dispatch_due_at__lt=now)
+
+
 def overdue_q(now: datetime) -> Q:
     return (Q(state__in=[S.DISPATCHED, S.IN_PROGRESS], due_at__lt=now)
-            | Q(state=S.REPORTED, reported_at__gt=F("due_at")))
+            | Q(state=S.REPORTED, reported_at__gt=F("due_at")) | dispatch_overdue_q(now))
 
 
 def due_soon_q(now: datetime) -> Q:
-    """Yellow: still within the deadline, but past the warning point or not accepted in time."""
+    """Yellow: still within the deadline, but past the warning point or not accepted in time;
+    or awaiting dispatch past the dispatch warning point but within the limit."""
     running = Q(state__in=[S.DISPATCHED, S.IN_PROGRESS], due_at__gte=now)
-    return running & (Q(warn_at__lte=now) | Q(state=S.DISPATCHED, accept_due_at__lt=now))
+    return (running & (Q(warn_at__lte=now) | Q(state=S.DISPATCHED, accept_due_at__lt=now))
+            | Q(state=S.NEW, dispatch_warn_at__lte=now, dispatch_due_at__gte=now))
 
 
 def light_q(light: str, now: datetime) -> Q:
@@ -82,6 +94,9 @@ def matter_status(m: Matter, now: datetime) -> MatterStatus:
                                  or (m.state == S.REPORTED and m.reported_at and m.reported_at > m.due_at)))
     soon = bool(m.due_at and m.state in (S.DISPATCHED, S.IN_PROGRESS) and m.due_at >= now and (
         (m.warn_at and m.warn_at <= now) or (m.state == S.DISPATCHED and m.accept_due_at and m.accept_due_at < now)))
+    if m.state == S.NEW and m.dispatch_due_at:
+        overdue = m.dispatch_due_at < now
+        soon = not overdue and bool(m.dispatch_warn_at and m.dispatch_warn_at <= now)
     light = "red" if overdue else "yellow" if soon else "green"
     remaining = None
     if m.due_at and m.state in (S.DISPATCHED, S.IN_PROGRESS):
@@ -98,8 +113,13 @@ def unit_q(unit: OrgUnit, *, field: str = "handling_unit") -> Q:
 
 def subtree_q(unit: OrgUnit) -> Q:
     """Matters that belong to a unit's subtree: handled there, or (not yet dispatched) located there."""
-    return unit_q(unit) | (Q(handling_unit__isnull=True) & (unit_q(unit, field="location_unit")
-                                                            | unit_q(unit, field="dispatch_unit")))
+    return unit_q(unit) | (Q(handling_unit__isnull=True) & unit_q(unit, field="location_unit"))
+
+
+def in_work_q(unit: OrgUnit) -> Q:
+    """在办: the open matters (待交办, 待签收, 办理中, 待评估) of a unit's subtree — at their lead unit, or
+    at their location until they have one. The one definition the board and the backlog count."""
+    return Q(state__in=OPEN_STATES) & subtree_q(unit)
 
 
 def matters_for(user, *, now: datetime, state=None, kind=None, category=None, unit: OrgUnit | None = None,
@@ -238,6 +258,8 @@ def inbox(user, tab: str, *, now: datetime, open_base: QuerySet | None = None) -
 
     The open tabs start from ``open_base`` (``open_matters(user)``, computed here when not given).
     """
+    if tab == MINE_TAB:
+        return reported_by(user)
     if tab not in INBOX_TABS:
         raise NotFound()
     if tab == "closed":
@@ -256,6 +278,15 @@ def inbox(user, tab: str, *, now: datetime, open_base: QuerySet | None = None) -
     if tab == "overdue":
         return qs.filter(overdue_q(now))
     return qs.filter(state=S.REPORTED).filter(units_q(user, "loop.matter.evaluate", "dispatch_unit__"))
+
+
+MINE_TAB = "mine"  # 我上报的: not a to-do tab, so not in INBOX_TABS (nor in their counts)
+
+
+def reported_by(user) -> QuerySet:
+    """我上报的: the matters ``user`` registered (``Matter.created_by``), within their view scope,
+    whatever their state — so a reporter can follow where each one is."""
+    return Matter.objects.restrict(user, "view").filter(created_by=user)
 
 
 def newest_first(qs: QuerySet, tab: str | None) -> tuple[QuerySet, list[str]]:
@@ -297,19 +328,24 @@ def inbox_counts(user, *, now: datetime, closed_cap: int | None = None,
             **{tab: aggs[tab] if tab != "closed" else Count("id", filter=Q(state=S.CLOSED)) for tab in INBOX_TABS})
     if narrowed:
         counts = base.aggregate(**aggs)
-    else:  # the matters awaiting dispatch from the (state, due_at) index alone, then the running ones
-        counts = {"to_dispatch": base.filter(to_dispatch).count()}
-        counts.update(base.filter(state__in=RUNNING_STATES).aggregate(
-            **{tab: q for tab, q in aggs.items() if tab != "to_dispatch"}))
+    else:  # the matters awaiting dispatch (state index), then the running ones
+        waiting = base.filter(state=S.NEW).aggregate(
+            to_dispatch=aggs["to_dispatch"], overdue=aggs["overdue"], due_soon=aggs["due_soon"])
+        counts = base.filter(state__in=RUNNING_STATES).aggregate(
+            **{tab: q for tab, q in aggs.items() if tab != "to_dispatch"})
+        counts["to_dispatch"] = waiting["to_dispatch"]
+        # a matter past its dispatch limit is overdue too (or due soon past the warning point)
+        counts["overdue"] += waiting["overdue"]
+        counts["due_soon"] += waiting["due_soon"]
     counts["closed"] = closed_count(user, cap=closed_cap)
     return {tab: counts[tab] for tab in INBOX_TABS}
 
 
 # --- supervision board, backlog, hotspots, similar ----------------------------------------------
 
-def _child_key(unit: OrgUnit):
-    """SQL: the id (as text) of the child of ``unit`` whose subtree holds the lead unit."""
-    rest = Substr("handling_unit__path", len(unit.path) + 1)
+def _child_key(unit: OrgUnit, field: str = "handling_unit"):
+    """SQL: the id (as text) of the child of ``unit`` whose subtree holds the matter's ``field`` unit."""
+    rest = Substr(f"{field}__path", len(unit.path) + 1)
     return Substr(rest, 1, StrIndex(rest, Value("/")) - 1)
 
 
@@ -319,31 +355,44 @@ def _require_view_unit(user, unit: OrgUnit) -> None:
         raise NotFound()
 
 
+BOARD_COUNTS = ("open", "to_dispatch", "red", "yellow", "flagged", "to_accept", "to_evaluate")
+
+
 def supervision_board(user, unit: OrgUnit, *, now: datetime) -> list[dict]:
-    """Per child unit (plus the unit itself as "本级"): open, yellow, red, flagged, awaiting
-    acceptance and awaiting evaluation, counted in one grouped query. Drill down by calling
-    it again with a child."""
+    """Per child unit (plus the unit itself as "本级"): 在办 (``in_work_q``: awaiting dispatch
+    included), awaiting dispatch, red, yellow, flagged, awaiting acceptance and awaiting evaluation.
+    Drill down by calling it again with a child.
+
+    Two grouped queries, each on its own index: the running matters by the child segment of the
+    lead unit's path, the matters awaiting dispatch (no lead unit yet) by their location's."""
     _require_view_unit(user, unit)
-    # Counted by lead unit, so a matter awaiting dispatch (create and send_back leave it without one)
-    # never joins; naming only the running states lets the index skip those rows instead of
-    # fetching them (at city scale most open rows). Same counts as ``state__in=OPEN_STATES``.
-    base = Matter.objects.filter(handling_unit__path__startswith=unit.path, state__in=RUNNING_STATES)
+    running = Matter.objects.filter(handling_unit__path__startswith=unit.path, state__in=RUNNING_STATES)
+    waiting = Matter.objects.filter(handling_unit__isnull=True, location_unit__path__startswith=unit.path,
+                                    state=S.NEW)
     aggs = {
         "open": Count("id"),
+        "to_dispatch": Count("id", filter=Q(state=S.NEW)),
         "red": Count("id", filter=overdue_q(now)),
         "yellow": Count("id", filter=due_soon_q(now) & ~overdue_q(now)),
         "flagged": Count("id", filter=Q(flagged=True)),
         "to_accept": Count("id", filter=Q(state=S.DISPATCHED)),
         "to_evaluate": Count("id", filter=Q(state=S.REPORTED)),
     }
-    rows = {r["child"]: r for r in base.exclude(handling_unit=unit).annotate(child=_child_key(unit))
-            .values("child").annotate(**aggs).order_by()}
-    own = base.filter(handling_unit=unit).aggregate(**aggs)
+    rows: dict[str, dict] = {}
+    own = dict.fromkeys(BOARD_COUNTS, 0)
+    for qs, field in ((running, "handling_unit"), (waiting, "location_unit")):
+        for r in (qs.exclude(**{field: unit}).annotate(child=_child_key(unit, field))
+                  .values("child").annotate(**aggs).order_by()):
+            row = rows.setdefault(r["child"], dict.fromkeys(BOARD_COUNTS, 0))
+            for k in BOARD_COUNTS:
+                row[k] += r[k]
+        for k, v in qs.filter(**{field: unit}).aggregate(**aggs).items():
+            own[k] += v or 0
     out = []
     for child in OrgUnit.objects.filter(parent=unit).order_by("sort", "code"):
         r = rows.get(str(child.pk), {})
         out.append({"unit_id": child.pk, "unit_name": child.name, "level": child.level,
-                    **{k: r.get(k, 0) for k in aggs}})
+                    **{k: r.get(k, 0) for k in BOARD_COUNTS}})
     out.append({"unit_id": unit.pk, "unit_name": unit.name, "level": unit.level, "own": True, **own})
     return out
 
@@ -352,13 +401,13 @@ AGE_BUCKETS = (("0-7", 0, 7), ("8-30", 8, 30), ("31-90", 31, 90), (">90", 91, No
 
 
 def backlog(user, unit: OrgUnit, *, now: datetime) -> dict:
-    """清仓见底: open matters of the unit's subtree by age (days since registration) × light.
-    ``total`` reaches zero when everything is done."""
+    """清仓见底: 在办 matters of the unit's subtree (``in_work_q``, as the board counts them) by age
+    (days since registration) × light. ``total`` reaches zero when everything is done."""
     _require_view_unit(user, unit)
     whens = []
     for label, lo, _hi in reversed(AGE_BUCKETS):
         whens.append(When(created_at__lte=now - timedelta(days=lo), then=Value(label)))
-    qs = (Matter.objects.filter(subtree_q(unit), state__in=OPEN_STATES)
+    qs = (Matter.objects.filter(in_work_q(unit))
           .annotate(age=Case(*whens, default=Value("0-7"), output_field=CharField()), light=light_expr(now))
           .values("age", "light").annotate(n=Count("id")).order_by())
     grid = {label: dict.fromkeys(("green", "yellow", "red"), 0) for label, *_ in AGE_BUCKETS}
@@ -393,5 +442,5 @@ def similar_matters(matter: Matter, *, now: datetime, days: int = 90, limit: int
 
 
 def timeline(matter: Matter) -> QuerySet:
-    return matter.events.select_related("actor_unit").prefetch_related("attachments").order_by("seq")
+    return matter.events.select_related("actor_unit", "actor").prefetch_related("attachments").order_by("seq")
 

@@ -1,12 +1,17 @@
 """``bihuan sweep``: emit the reminders and escalations that are due at ``now``.
 
-Three points per matter, each emitted at most once per deadline:
+Five points per matter, each emitted at most once per deadline:
 
+* ``dispatch_warn@<dispatch_due_at>`` — awaiting dispatch (待交办) past the dispatch warning point
+  (``dispatch_warn_at``) → reminder (催办) to the dispatching unit;
+* ``dispatch_overdue@<dispatch_due_at>`` — awaiting dispatch past the dispatch limit → flagged
+  supervision (挂牌督办) at the parent of the dispatching unit;
 * ``accept@<accept_due_at>`` — dispatched but not accepted within the acceptance limit → reminder (催办);
 * ``warn@<due_at>`` — the warning point (``warn_at``) has passed, still open → reminder;
 * ``overdue@<due_at>`` — overdue → flagged supervision (挂牌督办) at the parent of the lead unit.
 
-An extension moves ``due_at``, so the new deadline gets its own points. The unique constraint
+An extension moves ``due_at``, and a send-back starts a new dispatch limit, so the new deadline
+gets its own points. The unique constraint
 on ``Reminder(matter, kind, point)`` makes a second run (or two concurrent workers) emit
 nothing new. The sweep only *emits*: lights and overdue are derived elsewhere and do not
 depend on it having run.
@@ -25,8 +30,8 @@ from bihuan.core.context import acting_as
 from bihuan.core.errors import ServiceError
 
 from . import services
-from .models import Matter, Reminder, ReminderKind, State
-from .selectors import overdue_q
+from .models import RUNNING_STATES, Matter, Reminder, ReminderKind, State
+from .selectors import dispatch_overdue_q, overdue_q
 
 log = logging.getLogger("bihuan.sweep")
 
@@ -60,11 +65,14 @@ def sweep(now: datetime | None = None, *, batch: int = 500) -> SweepResult:
     now = now or timezone.now()
     res = SweepResult()
     plans = [
+        ("dispatch_warn", ReminderKind.REMIND, "dispatch_due_at",
+         Q(state=State.NEW, dispatch_warn_at__lte=now, dispatch_due_at__gte=now)),
+        ("dispatch_overdue", ReminderKind.ESCALATE, "dispatch_due_at", dispatch_overdue_q(now) & Q(flagged=False)),
         ("accept", ReminderKind.REMIND, "accept_due_at",
          Q(state=State.DISPATCHED, accept_due_at__lt=now)),
         ("warn", ReminderKind.REMIND, "due_at",
          Q(state__in=[State.DISPATCHED, State.IN_PROGRESS], warn_at__lte=now, due_at__gte=now)),
-        ("overdue", ReminderKind.ESCALATE, "due_at", overdue_q(now) & Q(flagged=False)),
+        ("overdue", ReminderKind.ESCALATE, "due_at", overdue_q(now) & Q(state__in=RUNNING_STATES, flagged=False)),
     ]
     with acting_as(None, username="sweep"):
         for label, kind, deadline_field, cond in plans:

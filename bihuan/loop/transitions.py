@@ -20,6 +20,14 @@ API lists ``available_actions`` from it and the web page shows exactly those but
 action offered is one the service accepts. What the actor *types* (a reason, a target unit or
 matter) is input, checked by the service after this. ``user=None`` (the system) skips
 permission and scope but not the state or the preconditions.
+
+**Acts of the lead unit itself** (``OWN_UNIT_ACTIONS``: accepting a dispatch, or sending it back)
+belong to the people bound to the matter's ``handling_unit`` (``core.scope.binds_at``), not to
+every unit above it. A unit above may take them only *on behalf* of the lead unit, explicitly and
+with a reason: ``check(..., on_behalf=True)``; the service records it in the event and the audit
+entry. ``available_actions`` lists what the user may do as themselves, ``on_behalf_actions`` what
+they may do only on the lead unit's behalf (the API returns both; the page shows the second with
+its checkbox and reason).
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
                _("Report done")),
     Transition("evaluate", (S.REPORTED,), S.CLOSED, "loop.matter.evaluate", "dispatch_unit", _("Evaluate")),
     Transition("rate", (S.CLOSED,), None, "loop.matter.evaluate", "dispatch_unit", _("Record rating")),
-    Transition("remind", (S.DISPATCHED, S.IN_PROGRESS, S.REPORTED), None, "loop.matter.supervise",
+    Transition("remind", (S.NEW, S.DISPATCHED, S.IN_PROGRESS, S.REPORTED), None, "loop.matter.supervise",
                "dispatch_unit", _("Remind")),
     Transition("flag", (S.NEW, S.DISPATCHED, S.IN_PROGRESS, S.REPORTED), None, "loop.matter.supervise",
                "dispatch_unit", _("Flag for supervision")),
@@ -168,9 +176,14 @@ PRECONDITIONS: dict[str, Callable[..., Verdict]] = {
 }
 
 
-def check(user, matter, action: str) -> Verdict:
+# Acts that are the lead unit's own answer to a dispatch (see the module docstring).
+OWN_UNIT_ACTIONS = ("accept", "send_back")
+
+
+def check(user, matter, action: str, *, on_behalf: bool = False) -> Verdict:
     """May ``user`` (None: the system) perform ``action`` on ``matter`` now? The matter is one the
-    user can see (the caller loaded it through ``restrict``)."""
+    user can see (the caller loaded it through ``restrict``). ``on_behalf``: the user, from a unit
+    above the lead unit, explicitly acts in its name (only for ``OWN_UNIT_ACTIONS``)."""
     t = TRANSITIONS.get(action)
     if t is None:
         return _refuse(gettext("Unknown action %(a)s.") % {"a": action}, "unknown_action")
@@ -194,12 +207,33 @@ def check(user, matter, action: str) -> Verdict:
             return _refuse(gettext("Only %(unit)s (or a unit above it) can %(action)s this matter.")
                            % {"unit": unit.name if unit else "?", "action": str(t.label).lower()},
                            error=PermissionDenied)
+        if action in OWN_UNIT_ACTIONS and not on_behalf and not scope.binds_at(user, t.permission, unit):
+            return _refuse(gettext("This is for %(unit)s itself to %(action)s. A unit above it may do it only on "
+                                   "its behalf: tick “on behalf of %(unit)s” and give the reason.")
+                           % {"unit": unit.name, "action": str(t.label).lower()},
+                           "on_behalf_required", error=PermissionDenied)
     pre = PRECONDITIONS.get(action)
     return pre(matter) if pre else ALLOWED
 
 
 def can(user, matter, action: str) -> bool:
     return bool(check(user, matter, action))
+
+
+def acts_on_behalf(user, matter, action: str) -> bool:
+    """True when ``user`` may ``action`` only on the lead unit's behalf (from a unit above it)."""
+    return (action in OWN_UNIT_ACTIONS and user is not None and matter.handling_unit is not None
+            and not scope.binds_at(user, TRANSITIONS[action].permission, matter.handling_unit))
+
+
+def can_on_behalf(user, matter, action: str) -> bool:
+    """May ``user`` do ``action`` on the lead unit's behalf (and not as themselves)?"""
+    return acts_on_behalf(user, matter, action) and bool(check(user, matter, action, on_behalf=True))
+
+
+def on_behalf_actions(user, matter) -> list[str]:
+    """The actions ``user`` may perform on ``matter`` now only on the lead unit's behalf, with a reason."""
+    return [a for a in OWN_UNIT_ACTIONS if matter.state in TRANSITIONS[a].sources and can_on_behalf(user, matter, a)]
 
 
 def available_actions(user, matter) -> list[str]:

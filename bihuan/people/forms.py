@@ -79,7 +79,8 @@ class VulnerabilityForm(StyledMixin, forms.Form):
 
 
 class RevealForm(StyledMixin, forms.Form):
-    field = forms.ChoiceField(choices=[("id_number", _("ID number")), ("phone", _("Phone"))], label=_("Number"))
+    field = forms.ChoiceField(choices=[("id_number", _("ID number")), ("phone", _("Phone"))],
+                              label=_("Which number to show"))
     reason = forms.CharField(label=_("Reason"), max_length=500,
                              help_text=_("Recorded in the audit log with your name."))
 

@@ -72,14 +72,32 @@ def _check_version(matter: Matter, version) -> None:
                          "Reload it and try again.") % {"cur": matter.version, "sent": version})
 
 
-def _check_transition(user, matter: Matter, action: str, version) -> transitions.Transition:
+def _check_transition(user, matter: Matter, action: str, version, *, on_behalf: bool = False) -> transitions.Transition:
     """Unknown action, stale version, then ``transitions.check`` (the rule the web and API read)."""
     t = transitions.get(action)
     if t is None:
         raise ServiceError(_("Unknown action %(a)s.") % {"a": action}, code="unknown_action")
     _check_version(matter, version)
-    transitions.check(user, matter, action).raise_if_refused()
+    transitions.check(user, matter, action, on_behalf=on_behalf).raise_if_refused()
     return t
+
+
+MIN_ON_BEHALF_REASON = 4
+
+
+def _on_behalf(user, matter: Matter, action: str, on_behalf: bool, reason: str) -> dict:
+    """The event data of an act taken on the lead unit's behalf ({} when the user acts as the lead
+    unit itself, or does not say so). The reason is required and kept in the event and the audit."""
+    if not on_behalf or not transitions.acts_on_behalf(user, matter, action):
+        return {}
+    reason = _text(reason, "on_behalf_reason", required=True, limit=MAX_COMMENT,
+                   label=_("The reason for acting on its behalf"))
+    if len(reason) < MIN_ON_BEHALF_REASON:
+        raise ServiceError(_("Say why you act on behalf of %(unit)s (at least %(n)d characters).")
+                           % {"unit": matter.handling_unit.name, "n": MIN_ON_BEHALF_REASON},
+                           {"on_behalf_reason": _("At least %(n)d characters.") % {"n": MIN_ON_BEHALF_REASON}})
+    return {"on_behalf_of": matter.handling_unit.pk, "on_behalf_of_name": matter.handling_unit.name,
+            "on_behalf_reason": reason}
 
 
 def _snapshot(m: Matter) -> dict:

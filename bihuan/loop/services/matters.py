@@ -31,7 +31,7 @@ from bihuan.people.validators import InvalidValue, normalise_phone
 
 from .. import notify as notify_mod
 from .. import transitions
-from ..deadlines import deadlines, extended, handling_hours
+from ..deadlines import deadlines, dispatch_limits, extended, handling_hours
 from ..models import (
     FINAL_STATES,
     Category,
@@ -58,10 +58,19 @@ from .base import (
     _check_version,
     _commit,
     _now,
+    _on_behalf,
     _text,
     get_matter,
 )
 from .routing import similar_sweep_targets, suggest_handling_unit, township_of, within
+
+
+def _tell_reporter(user, matter: Matter, kind: str, title: str, now: datetime) -> None:
+    """The staff member who registered the matter hears where it went (dispatched, closed), unless
+    they did it themselves."""
+    if matter.created_by_id and (user is None or matter.created_by_id != user.pk):
+        notify_mod.notify(user=matter.created_by, matter=matter, kind=kind, title=title, now=now)
+
 
 # --- create -------------------------------------------------------------------------------------
 
@@ -95,11 +104,11 @@ def create_matter(user, *, category: Category, location_unit: OrgUnit, title: st
     matter = Matter(kind=kind, title=title, description=description, category=category, source=source,
                     location_unit=location_unit, address=address, lat=lat, lon=lon,
                     dispatch_unit=dispatch_unit or township_of(location_unit), reporter_name=reporter_name,
-                    created_by=user, created_at=now, origin=origin)
+                    created_by=user, created_at=now, origin=origin, **dispatch_limits(category, now))
     matter.set_reporter_phone(phone)
     matter.save()
     event = MatterEvent.objects.create(matter=matter, seq=1, at=now, actor=user,
-                                       actor_name=(user.username if user else "system"),
+                                       actor_name=(str(user) if user else "system"),
                                        actor_unit=_actor_unit(user, location_unit), action="create",
                                        to_state=State.NEW, comment="", data={"source": source})
     store_uploads(matter, event, uploads)
@@ -140,7 +149,7 @@ def dispatch(user, matter, *, version: int, handling_unit: OrgUnit | None = None
                                % {"unit": u.name, "base": matter.dispatch_unit.name},
                                {"handling_unit": _("Choose a unit under the dispatching unit.")}, code="wrong_unit")
     fields = {"handling_unit": handling_unit, "dispatched_at": now, "accepted_at": None, "reported_at": None,
-              **deadlines(matter.category, now)}
+              "dispatch_warn_at": None, "dispatch_due_at": None, **deadlines(matter.category, now)}
     _commit(user, matter, "dispatch", to_state=State.DISPATCHED, now=now, comment=comment,
             data={"handling_unit_id": handling_unit.pk, "assisting_unit_ids": [u.pk for u in assisting],
                   "due_at": fields["due_at"].isoformat()}, fields=fields)
@@ -151,33 +160,43 @@ def dispatch(user, matter, *, version: int, handling_unit: OrgUnit | None = None
     for u in assisting:
         notify_mod.notify(unit=u, matter=matter, kind="assist",
                           title=_("Please assist with: %(t)s") % {"t": matter.title}, now=now)
+    _tell_reporter(user, matter, "reported_dispatched",
+                   _("Your report was dispatched to %(unit)s: %(t)s") % {"unit": handling_unit.name, "t": matter.title},
+                   now)
     return matter
 
 
 @transaction.atomic
-def accept(user, matter, *, version: int, comment: str = "", now: datetime | None = None) -> Matter:
-    """签收."""
+def accept(user, matter, *, version: int, comment: str = "", on_behalf: bool = False, on_behalf_reason: str = "",
+           now: datetime | None = None) -> Matter:
+    """签收: the lead unit's own act; a unit above it only ``on_behalf`` of it, with a reason."""
     now = _now(now)
     matter = get_matter(user, matter)
-    _check_transition(user, matter, "accept", version)
-    _commit(user, matter, "accept", to_state=State.IN_PROGRESS, now=now,
-            comment=_text(comment, "comment", required=False, limit=MAX_COMMENT, label=_("The comment")),
+    _check_transition(user, matter, "accept", version, on_behalf=on_behalf)
+    comment = _text(comment, "comment", required=False, limit=MAX_COMMENT, label=_("The comment"))
+    data = _on_behalf(user, matter, "accept", on_behalf, on_behalf_reason)
+    _commit(user, matter, "accept", to_state=State.IN_PROGRESS, now=now, comment=comment, data=data,
             fields={"accepted_at": now})
     return matter
 
 
 @transaction.atomic
-def send_back(user, matter, *, version: int, reason: str, now: datetime | None = None) -> Matter:
-    """退回: the handling unit returns the matter to the dispatcher, with a reason."""
+def send_back(user, matter, *, version: int, reason: str, on_behalf: bool = False, on_behalf_reason: str = "",
+              now: datetime | None = None) -> Matter:
+    """退回: the handling unit returns the matter to the dispatcher, with a reason (a unit above it
+    only ``on_behalf`` of it, with a reason for that too)."""
     now = _now(now)
     matter = get_matter(user, matter)
-    _check_transition(user, matter, "send_back", version)
+    _check_transition(user, matter, "send_back", version, on_behalf=on_behalf)
     reason = _text(reason, "reason", required=True, limit=MAX_COMMENT, label=_("The reason"))
+    behalf = _on_behalf(user, matter, "send_back", on_behalf, on_behalf_reason)
     old_unit = matter.handling_unit
     _commit(user, matter, "send_back", to_state=State.NEW, now=now, comment=reason,
-            data={"from_unit_id": old_unit.pk if old_unit else None},
+            data={"from_unit_id": old_unit.pk if old_unit else None, **behalf},
             fields={"handling_unit": None, "dispatched_at": None, "accept_due_at": None, "warn_at": None,
-                    "due_at": None, "accepted_at": None, "calendar_warning": ""})
+                    "due_at": None, "accepted_at": None, "calendar_warning": "",
+                    # waiting for dispatch again: a fresh dispatch limit from now
+                    **dispatch_limits(matter.category, now)})
     MatterAssist.objects.filter(matter=matter).delete()
     notify_mod.notify(unit=matter.dispatch_unit, matter=matter, kind="sent_back",
                       title=_("Sent back by %(u)s: %(t)s") % {"u": old_unit.name if old_unit else "", "t": matter.title},
@@ -213,10 +232,15 @@ def evaluate(user, matter, *, version: int, passed: bool, comment: str = "", now
             hours = handling_hours(matter.dispatched_at, matter.reported_at)
         _commit(user, matter, "evaluate", to_state=State.CLOSED, now=now, comment=comment,
                 data={"passed": True}, fields={"closed_at": now, "handling_hours": hours})
+        unit = matter.handling_unit or matter.dispatch_unit
+        _tell_reporter(user, matter, "reported_closed",
+                       _("Your report was closed by %(unit)s: %(t)s") % {"unit": unit.name, "t": matter.title}, now)
         for dup in Matter.objects.filter(merged_into=matter, state=State.MERGED):
             _commit(None, dup, "close_with", to_state=State.CLOSED, now=now,
                     comment=_("Closed with #%(id)d.") % {"id": matter.pk}, data={"merged_into": matter.pk},
                     fields={"closed_at": now, "handling_hours": hours, "reported_at": matter.reported_at})
+            _tell_reporter(user, dup, "reported_closed",
+                           _("Your report was closed by %(unit)s: %(t)s") % {"unit": unit.name, "t": dup.title}, now)
         if matter.kind == Kind.DEMAND:
             notify_mod.notify(unit=matter.dispatch_unit, matter=matter, kind="return_visit",
                               title=_("Closed; record the resident's rating: %(t)s") % {"t": matter.title}, now=now)
@@ -470,8 +494,12 @@ def _dispatch(user, mid, v, p, now):
 # has one entry (tests/test_loop_actions.py checks that).
 PERFORM = {
     "dispatch": _dispatch,
-    "accept": lambda user, mid, v, p, now: accept(user, mid, version=v, comment=p.get("comment", ""), now=now),
-    "send_back": lambda user, mid, v, p, now: send_back(user, mid, version=v, reason=_reason(p), now=now),
+    "accept": lambda user, mid, v, p, now: accept(user, mid, version=v, comment=p.get("comment", ""),
+                                                  on_behalf=bool(p.get("on_behalf")),
+                                                  on_behalf_reason=p.get("on_behalf_reason", ""), now=now),
+    "send_back": lambda user, mid, v, p, now: send_back(user, mid, version=v, reason=_reason(p),
+                                                        on_behalf=bool(p.get("on_behalf")),
+                                                        on_behalf_reason=p.get("on_behalf_reason", ""), now=now),
     "report_done": lambda user, mid, v, p, now: report_done(user, mid, version=v, comment=p.get("comment", ""),
                                                             uploads=p.get("uploads"), now=now),
     "evaluate": lambda user, mid, v, p, now: evaluate(

@@ -30,6 +30,17 @@ def get(mapping, key):
 
 
 @register.filter
+def event_actor(event) -> str:
+    """Who did it, as people know them: the account's display name (not its login name), or 系统
+    for the system (sweep, public intake, seeds), whatever name the event stored at the time."""
+    if event.actor_id and event.actor is not None:
+        return str(event.actor)  # the display name, or the account name when it has none
+    if event.actor_name in ("", "system", "sweep"):
+        return _("System")
+    return event.actor_name
+
+
+@register.filter
 def working_hours(value):
     """Remaining working time: '12.5 working hours left' or 'overdue by 3 working hours'."""
     if value is None:

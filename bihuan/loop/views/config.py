@@ -47,7 +47,10 @@ NOTIFICATION_KINDS = {
     "extension": gettext_lazy("Extension requested"),
     "extension_decided": gettext_lazy("Extension decided"),
     "reopened": gettext_lazy("Reopened"),
+    "reported_dispatched": gettext_lazy("Your report: dispatched"),
+    "reported_closed": gettext_lazy("Your report: closed"),
 }
+NOTIFICATIONS_PER_PAGE = 20
 YEAR_SOURCES = {
     "package": gettext_lazy("statutory calendar (chinesecalendar package)"),
     "overrides": gettext_lazy("entered by administrators"),
@@ -69,7 +72,9 @@ def notifications(request):
           .only("id", "kind", "title", "body", "created_at", "unit__name", "matter_id", "matter__title",
                 "user_id"))
     return render(request, "loop/notifications.html", {
-        "page": paginate(request, qs.order_by("-created_at", "-id")), "qs": querystring_without(request, "page"),
+        # 20 a page, grouped by day in the template (a phone screen shows a day or two at a glance)
+        "page": paginate(request, qs.order_by("-created_at", "-id"), NOTIFICATIONS_PER_PAGE),
+        "qs": querystring_without(request, "page"),
         "show": show, "unread": notify.unread_count(user), "kinds": NOTIFICATION_KINDS,
     })
 
@@ -147,7 +152,7 @@ def categories(request):
 
 @requires(config.MANAGE)
 def category_create(request):
-    form = CategoryForm(request.POST or None, initial={"accept_hours": 4, "handle_days": 5, "warn_percent": 80,
+    form = CategoryForm(request.POST or None, initial={"dispatch_hours": 8, "accept_hours": 4, "handle_days": 5, "warn_percent": 80,
                                                        "max_extensions": 1, "max_extension_days": 10})
     c = submit(request, form, lambda d: config.create_category(request.user, now=timezone.now(), **d))
     if c is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.db.models import Q
 from django.db.models.functions import Coalesce
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -24,13 +24,12 @@ from django.views.decorators.http import require_POST
 from bihuan.core import scope
 from bihuan.core.errors import Conflict, NotFound, ServiceError
 from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
-from bihuan.core.forms import apply_service_error
 from bihuan.core.views import paginate, querystring_without, requires, submit
 from bihuan.orgs.models import Level, OrgUnit
 
 from .. import selectors, services, transitions
 from ..forms import ACTION_FORMS, ReportForm, RevealForm
-from ..models import Category, Kind, Matter, Source, State
+from ..models import OPEN_STATES, Category, Kind, Matter, Source, State
 from ..services.attachments import too_large
 
 TAB_LABELS = {
@@ -41,6 +40,7 @@ TAB_LABELS = {
     "overdue": gettext_lazy("Overdue"),
     "to_evaluate": gettext_lazy("To evaluate"),
     "closed": gettext_lazy("Closed"),
+    selectors.MINE_TAB: gettext_lazy("Reported by me"),
 }
 LIGHT_LABELS = {
     "green": gettext_lazy("On time"),
@@ -104,6 +104,8 @@ def visible_tabs(user) -> list[str]:
         tabs.remove("to_dispatch")
     if not user.has_perm_anywhere("loop.matter.evaluate"):
         tabs.remove("to_evaluate")
+    if user.has_perm_anywhere("loop.matter.create"):
+        tabs.append(selectors.MINE_TAB)  # a reporter follows what they reported
     return tabs
 
 
@@ -113,15 +115,17 @@ def inbox(request):
     tabs = visible_tabs(user)
     default = "to_dispatch" if "to_dispatch" in tabs else "to_accept"
     tab = request.GET.get("tab") or default
-    if tab not in selectors.INBOX_TABS:
+    if tab not in tabs and tab not in selectors.INBOX_TABS:
         raise Http404
     # The open matters of a small scope are found once, through the unit indexes, and shared by the
     # counts and the list; 已办结 is counted up to CLOSED_COUNT_CAP ("999+"). See docs/performance.md.
     cap = selectors.CLOSED_COUNT_CAP
     open_base = selectors.open_matters(user)
     counts = selectors.inbox_counts(user, now=now, closed_cap=cap, open_base=open_base)
+    if selectors.MINE_TAB in tabs:  # the reporter's matters still open
+        counts[selectors.MINE_TAB] = selectors.reported_by(user).filter(state__in=OPEN_STATES).count()
     qs = selectors.inbox(user, tab, now=now, open_base=open_base)
-    count = counts[tab]
+    count = counts[tab] if tab != selectors.MINE_TAB else None  # its badge counts the open ones only
     q = (request.GET.get("q") or "").strip()[:60]
     if q:
         qs, count = qs.filter(title__contains=q), None
@@ -135,7 +139,7 @@ def inbox(request):
     order = {"due_soon": ["due_order", "id"], "overdue": ["due_order", "id"], "closed": ["-closed_at", "-id"],
              "to_dispatch": ["created_at", "id"], "to_accept": ["accept_due_at", "id"]}.get(tab, ["-created_at", "-id"])
     qs = (selectors.with_light(qs, now).select_related("category", "location_unit", "handling_unit")
-          .annotate(due_order=Coalesce("due_at", "due_at")).order_by(*order))
+          .annotate(due_order=Coalesce("due_at", "dispatch_due_at")).order_by(*order))
     capped = tab == "closed" and count is not None and count > cap
     return render(request, "loop/inbox.html", {
         "tabs": [(t, TAB_LABELS[t], f"{cap}+" if t == "closed" and counts[t] > cap else counts[t]) for t in tabs],
@@ -163,7 +167,7 @@ def report(request):
     if home and locations.count() > 500:  # a city-wide account: their own unit and the two levels below it
         locations = locations.filter(depth__lte=home.depth + 2) & home.descendants(include_self=True)
     categories = Category.objects.filter(active=True, kind__in=[Kind.PROBLEM, Kind.DEMAND])
-    initial = {"location": home.pk if home else None, "category": categories.first()}
+    initial = {"location": home.pk if home else None}
     form = ReportForm(request.POST or None, initial=initial, categories=categories, locations=locations)
 
     def register(d):
@@ -202,6 +206,8 @@ def _build_form(user, m: Matter, action: str, data=None, suggestion=None):
         initial["handling_unit"] = getattr(suggestion, "pk", None)
     if action == "request_extension":
         initial["days"] = 1
+    if action in transitions.OWN_UNIT_ACTIONS:
+        kw["on_behalf_of"] = m.handling_unit if transitions.acts_on_behalf(user, m, action) else None
     return cls(data, initial=initial, action=action, **kw)
 
 
@@ -213,6 +219,10 @@ def detail_context(request, m: Matter, *, bound: dict | None = None, **extra) ->
     bound = bound or {}
     forms = [(a, transitions.get(a).label, bound.get(a) or _build_form(user, m, a, suggestion=suggestion))
              for a in actions]
+    # What a unit above the lead unit may do only in its name: the same form, with the checkbox and reason.
+    behalf = [(a, _("%(action)s on behalf of %(unit)s") % {"action": transitions.get(a).label,
+                                                            "unit": m.handling_unit.name},
+               bound.get(a) or _build_form(user, m, a)) for a in transitions.on_behalf_actions(user, m)]
     visible = Matter.objects.restrict(user, "view")
     similar_ids = [x.pk for x in selectors.similar_matters(m, now=now)]
     similar = list(selectors.with_light(visible.filter(pk__in=similar_ids), now)
@@ -222,7 +232,7 @@ def detail_context(request, m: Matter, *, bound: dict | None = None, **extra) ->
         "m": m, "status": status, "light_label": LIGHT_LABELS[status.light], "light_labels": LIGHT_LABELS,
         "events": events, "event_labels": EVENT_LABELS, "attachments": list(m.attachments.all()),
         "assists": [a.unit for a in m.assists.select_related("unit")], "suggestion": suggestion,
-        "similar": similar, "forms": forms, "open_action": extra.pop("open_action", ""),
+        "similar": similar, "forms": forms, "behalf_forms": behalf, "open_action": extra.pop("open_action", ""),
         "extensions": list(m.extensions.all()), "ratings": list(m.ratings.all()),
         "duplicates": list(visible.filter(merged_into=m).only("id", "title", "state")),
         "derived": list(visible.filter(origin=m).select_related("location_unit").only(
@@ -237,19 +247,60 @@ def detail_context(request, m: Matter, *, bound: dict | None = None, **extra) ->
 @requires("loop.matter.view")
 def detail(request, pk: int):
     m = services.get_matter(request.user, pk)
-    return render(request, "loop/detail.html", detail_context(request, m))
+    return render(request, "loop/detail.html", detail_context(request, m, **_refusal_context(request, m)))
+
+
+# A refused action is not answered at its POST URL (a refresh would post it again): what the page
+# needs to say it is kept in the session for the matter and the browser is sent to the matter page
+# (post/redirect/get), which shows it once.
+_REFUSAL_KEY = "loop.refused.%d"
+
+
+def _keep_refusal(request, m: Matter, **what) -> None:
+    request.session[_REFUSAL_KEY % m.pk] = what
+
+
+def _take_refusal(request, m: Matter) -> dict:
+    return request.session.pop(_REFUSAL_KEY % m.pk, None) or {}
+
+
+def _refusal_context(request, m: Matter) -> dict:
+    """The kept refusal as the detail page's context: the stale notice, the message at the top, or
+    the action's form bound again to what was typed, with its errors (files must be chosen again)."""
+    r = _take_refusal(request, m)
+    if not r:
+        return {}
+    if r.get("stale"):
+        return {"stale": True}
+    action = r.get("action")
+    if action not in ACTION_FORMS or not r.get("data"):
+        return {"refused": r.get("message", "")}
+    data = QueryDict(mutable=True)
+    for k, values in r["data"].items():
+        data.setlist(k, values)
+    data["version"] = str(m.version)
+    form = _build_form(request.user, m, action, data=data)
+    form.is_valid()
+    for field, msg in (r.get("errors") or {}).items():
+        form.add_error(field if field in form.fields else None, msg)
+    if r.get("message"):
+        form.add_error(None, r["message"])
+    return {"bound": {action: form}, "open_action": action}
 
 
 @requires("loop.matter.view")
 @require_POST
 def act(request, pk: int, action: str):
-    """One action on a matter, posted with the version the user saw."""
+    """One action on a matter, posted with the version the user saw. Success and refusal alike
+    redirect to the matter page (post/redirect/get)."""
     user = request.user
     m = services.get_matter(user, pk)
     if action not in ACTION_FORMS:
         raise Http404
+    back = redirect("loop:detail", pk=m.pk)
+    typed = {k: request.POST.getlist(k) for k in request.POST if k not in ("csrfmiddlewaretoken", "version")}
     form = _build_form(user, m, action, data=request.POST)
-    offered = transitions.can(user, m, action)
+    offered = transitions.can(user, m, action) or transitions.can_on_behalf(user, m, action)
     if form.is_valid():
         params, version = form.params(), form.cleaned_data["version"]
     elif not offered:
@@ -257,29 +308,29 @@ def act(request, pk: int, action: str):
         params, version = {}, request.POST.get("version")
         version = int(version) if str(version).isdigit() else m.version
     else:
-        return render(request, "loop/detail.html",
-                      detail_context(request, m, bound={action: form}, open_action=action), status=400)
+        _keep_refusal(request, m, action=action, data=typed)
+        return back
     try:
         if action == "report_done":
             params["uploads"] = uploads_from(request)
         result = services.perform(user, m.pk, action, version=version, params=params, now=timezone.now())
     except Conflict:
-        fresh = services.get_matter(user, pk)
-        return render(request, "loop/detail.html", detail_context(request, fresh, stale=True), status=409)
+        _keep_refusal(request, m, stale=True)
+        return back
     except NotFound:
         raise
     except ServiceError as exc:
         if isinstance(exc, ServicePermissionDenied) or not offered:  # no form of it on the page: say it at the top
-            return render(request, "loop/detail.html", detail_context(request, m, refused=str(exc.message)),
-                          status=exc.status)
-        apply_service_error(form, exc)
-        return render(request, "loop/detail.html",
-                      detail_context(request, m, bound={action: form}, open_action=action), status=400)
+            _keep_refusal(request, m, message=str(exc.message))
+        else:
+            _keep_refusal(request, m, action=action, data=typed, message=str(exc.message),
+                          errors={k: str(v) for k, v in exc.field_errors.items()})
+        return back
     if action == "similar_sweep":
         messages.success(request, _("%(n)d check tasks created, one for each peer unit.") % {"n": len(result)})
     else:
         messages.success(request, str(ACTION_DONE[action]))
-    return redirect("loop:detail", pk=m.pk)
+    return back
 
 
 @requires("loop.matter.view")

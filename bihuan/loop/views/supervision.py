@@ -61,15 +61,14 @@ def board(request, unit_id: int | None = None):
     user, now = request.user, timezone.now()
     unit = unit_for(request, unit_id)
     rows = selectors.supervision_board(user, unit, now=now)
-    totals = {k: sum(r.get(k) or 0 for r in rows) for k in ("open", "red", "yellow", "flagged", "to_accept",
-                                                            "to_evaluate")}
+    totals = {k: sum(r.get(k) or 0 for r in rows) for k in selectors.BOARD_COUNTS}
     # The user's open matters (for a township found once through the unit indexes), overdue or flagged;
     # by deadline through an expression, not the due_at index, whose walk from the oldest deadline
     # passes every closed matter first (same order). See docs/performance.md.
     matters = (selectors.open_matters(user).filter(selectors.subtree_q(unit))
                .filter(selectors.overdue_q(now) | Q(flagged=True)))
     matters = (selectors.with_light(matters, now).select_related("category", "handling_unit", "flagged_unit")
-               .annotate(due_order=Coalesce("due_at", "due_at")).order_by("due_order", "id"))
+               .annotate(due_order=Coalesce("due_at", "dispatch_due_at")).order_by("due_order", "id"))
     ctx = _common(request, unit, "board")
     ctx.update({"rows": rows, "totals": totals, "page": paginate(request, matters),
                 "qs": querystring_without(request, "page"), "light_labels": LIGHT_LABELS})

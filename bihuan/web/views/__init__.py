@@ -8,6 +8,7 @@ from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -19,6 +20,7 @@ from bihuan.accounts import services as account_services
 from bihuan.accounts.validators import PASSWORD_EXPIRED_KEY
 from bihuan.core.errors import ServiceError
 from bihuan.core.views import paginate
+from bihuan.loop import selectors
 
 from ..forms import LoginForm, OTPCodeForm, OTPEnrolForm, PasswordChangeForm, apply_service_error
 
@@ -136,7 +138,16 @@ def password_change(request):
         "form": form, "expired": request.session.get(PASSWORD_EXPIRED_KEY, False)})
 
 
+HOME_REPORTS = 5
+
+
 @login_required
 def home(request):
     units = request.user.scope_units().order_by("path")
-    return render(request, "web/home.html", {"page": paginate(request, units, 50)})
+    ctx = {"page": paginate(request, units, 50)}
+    if request.user.has_perm_anywhere("loop.matter.create"):
+        # 我上报的: where the user's latest reports stand (state, lead unit, light); all on the inbox tab.
+        ctx["my_reports"] = list(selectors.with_light(selectors.reported_by(request.user), timezone.now())
+                                 .select_related("location_unit", "handling_unit")
+                                 .order_by("-created_at", "-id")[:HOME_REPORTS])
+    return render(request, "web/home.html", ctx)

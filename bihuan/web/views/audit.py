@@ -62,6 +62,7 @@ def audit_list(request):
         page = cursor_page(entries, order=["-id"], cursor=None, limit=PAGE_SIZE)
     for e in page.items:
         e.before_json, e.after_json, e.extra_json = _pretty(e.before), _pretty(e.after), _pretty(e.extra)
+        e.action_label = audit.action_label(e.action)
     return render(request, "web/audit/list.html", {
         "form": form, "entries": page.items, "next_cursor": page.next_cursor,
         "qs": querystring_without(request, "cursor"), "is_first": not request.GET.get("cursor"),
@@ -76,4 +77,5 @@ def audit_entry(request, pk: int):
     entry = AuditEntry.objects.get_scoped_or_404(request.user, "view", pk=pk)
     entry.before_json, entry.after_json, entry.extra_json = (_pretty(entry.before), _pretty(entry.after),
                                                              _pretty(entry.extra))
+    entry.action_label = audit.action_label(entry.action)
     return render(request, "web/audit/entry.html", {"entry": entry})
