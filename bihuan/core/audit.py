@@ -231,8 +231,9 @@ def _trailing_seal() -> None:
     _last_enqueue = time.monotonic()
     try:
         _enqueue_now()
-    except Exception:  # noqa: BLE001 - the every-minute job is the fallback
-        log.exception("could not queue the trailing audit seal")
+    except Exception as exc:  # noqa: BLE001 - the every-minute job is the fallback
+        # Typically SQLite's write lock held by a long import or seed: not an error worth a traceback.
+        log.warning("could not queue the trailing audit seal (%s); the every-minute job will seal", exc)
     finally:
         if threading.current_thread() is not threading.main_thread():
             connections.close_all()  # the timer thread's own connections only
