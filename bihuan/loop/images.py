@@ -58,8 +58,9 @@ def check_image(name: str, content_type: str, content: bytes) -> None:
                 im.verify()
     except ServiceError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning, OSError,
-            SyntaxError, ValueError, EOFError):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own guard, from the header
+        raise _refuse(name, _("it declares more than %(mp)d megapixels.") % {"mp": MAX_PIXELS // 1_000_000})
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise _refuse(name, _("it is not a readable image."))
 
 

@@ -38,7 +38,8 @@ def test_grid_worker_reports_on_a_phone_and_the_township_dispatches(browser, log
     page.wait_for_load_state()
     title = page.locator('[data-testid="matter-title"]').inner_text()
     assert "道路破损：村东头桥面塌陷" in title
-    assert page.locator('[data-testid="attachments"]').inner_text() == "桥面.png"
+    # The photo shows as a thumbnail (a server-made rendition) that opens the original.
+    assert page.locator('[data-testid="attachments"] [data-testid="photo"]').get_attribute("title") == "桥面.png"
     m = Matter.objects.get()
     assert m.location_unit == tree.lumiao_g1 and m.state == State.NEW and m.attachments.count() == 1
 
