@@ -18,7 +18,7 @@
     nearest.textContent = "";
     if (!data || !data.id) { nearest.textContent = msg("none"); return; }
     var text = document.createElement("span");
-    text.textContent = msg("nearest") + " " + data.name + "（" + msg("metres").replace("%(m)s", data.distance_m) + "）";
+    text.textContent = msg("nearest") + " " + data.name + "（" + msg("metres").replace("{m}", data.distance_m) + "）";
     nearest.appendChild(text);
     var option = place && place.querySelector("option[value='" + data.id + "']");
     if (!option) { return; }
