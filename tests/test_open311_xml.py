@@ -39,7 +39,7 @@ def test_every_xml_endpoint_parses_whatever_text_is_stored(client, setup, tree, 
     cat, _key = setup
     stored = description.replace("\x00", "")
     Category.objects.filter(pk=cat.pk).update(name=name.replace("\x00", "")[:60], description=stored)
-    services.create_matter(None, category=cat, location_unit=tree.lumiao, title="t", description=stored or "x",
+    services.create_matter(None, category=cat, location_unit=tree.lumiao, title="t", description="x" + stored,
                            kind=Kind.DEMAND, source=Source.OPEN311, reporter_name="", reporter_phone="")
     _parse_all(client, cat)
 

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from bihuan.core.scope import Scope, ScopedQuerySet, minimal_prefixes
+from bihuan.core.scope import Scope, ScopedQuerySet, minimal_prefixes, units_q
 from bihuan.orgs.models import OrgUnit
 
 
@@ -103,10 +103,9 @@ class User(AbstractUser):
 
     def scope_units(self, perm: str = "orgs.unit.view"):
         """The top units of the user's scope, for /api/v1/me and the home page."""
-        scope = self.get_scope(perm)
-        if scope.all:
-            return OrgUnit.objects.filter(parent__isnull=True)
-        return OrgUnit.objects.filter(models.Q(path__in=scope.subtree_paths) | models.Q(id__in=scope.unit_ids))
+        # Units in scope whose parent is not: the tops (core.scope says what is in scope).
+        in_scope = units_q(self, perm)
+        return OrgUnit.objects.filter(in_scope).exclude(parent__in=OrgUnit.objects.filter(in_scope))
 
     def forget_bindings(self) -> None:
         self.__dict__.pop("_bindings_cache", None)

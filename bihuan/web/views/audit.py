@@ -19,7 +19,7 @@ from bihuan.core.pagination import cursor_page
 from bihuan.core.scope import require
 from bihuan.core.views import querystring_without
 
-from .forms import AuditFilterForm
+from ..forms import AuditFilterForm
 
 PAGE_SIZE = 50
 

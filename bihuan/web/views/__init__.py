@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -16,13 +16,11 @@ from django.views.decorators.http import require_GET
 from bihuan import __version__
 from bihuan.accounts import otp
 from bihuan.accounts import services as account_services
-from bihuan.accounts.models import User
 from bihuan.accounts.validators import PASSWORD_EXPIRED_KEY
 from bihuan.core.errors import ServiceError
-from bihuan.core.scope import require
-from bihuan.core.views import paginate, requires, submit
+from bihuan.core.views import paginate
 
-from .forms import LoginForm, OTPCodeForm, OTPEnrolForm, OTPResetForm, PasswordChangeForm, apply_service_error
+from ..forms import LoginForm, OTPCodeForm, OTPEnrolForm, PasswordChangeForm, apply_service_error
 
 
 @require_GET
@@ -119,19 +117,6 @@ def otp_setup(request):
         "form": form, "qr_svg": otp.qr_svg(device), "secret": otp.secret_base32(device),
         "required": otp.required_for(user), "next": request.GET.get("next", "") or request.POST.get("next", ""),
     }, status=400 if form.errors else 200)
-
-
-@requires("accounts.user.manage")
-def user_otp_reset(request, pk: int):
-    """An administrator removes a user's second factor (lost phone); a reason is required and audited."""
-    target = get_object_or_404(User, pk=pk)
-    require(request.user, "accounts.user.manage", target)  # out of scope: 404 like a missing id
-    form = OTPResetForm(request.POST or None)
-    if submit(request, form, lambda d: otp.reset(request.user, target, reason=d["reason"])) is not None:
-        messages.success(request, _("Two-factor login was reset. The user sets it up again at the next login."))
-        return redirect("web:user_detail", pk=target.pk)
-    return render(request, "web/otp_reset.html", {"form": form, "target": target,
-                                                  "enrolled": otp.is_enrolled(target)}, status=form.status)
 
 
 @login_required

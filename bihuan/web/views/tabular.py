@@ -22,7 +22,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -32,7 +32,7 @@ from bihuan.core.context import current_actor
 from bihuan.core.errors import ServiceError
 from bihuan.core.imports import TOKEN_RE, imports_dir  # noqa: F401 - imports_dir: where uploads live
 from bihuan.core.models import ImportJob
-from bihuan.core.scope import require
+from bihuan.core.scope import covers, require
 from bihuan.orgs.models import OrgUnit
 
 SESSION_KEY = "tabular_uploads"
@@ -87,7 +87,7 @@ def export_view(request, kind: str):
         # The unit must be inside this kind's export scope (a village secretary may export
         # their village's people without holding the tree's export permission).
         unit = OrgUnit.objects.get_scoped_or_404(request.user, "view", pk=request.GET["unit"])
-        if not request.user.get_scope(f"{k.permission_prefix}.export").covers_unit(unit):
+        if not covers(request.user, f"{k.permission_prefix}.export", unit):
             raise Http404
     out = tempfile.TemporaryFile()
     tb.export(k, out, user=request.user, fmt=fmt, unit=unit)
@@ -145,10 +145,24 @@ def import_upload(request, kind: str):
                 token = _remember(request, source)
                 return _start(request, k, token, source.filename, dry_run=True)
     return render(request, "web/tabular/import.html", {
-        "kind": k, "error": error, "headers": k.spec.headers,
+        "kind": k, "error": error, "headers": k.spec.headers, "notes": _notes(k),
         "max_mb": tb.max_import_bytes() // (1024 * 1024),
         "export_url": _url(k, "export"),
     }, status=400 if error else 200)
+
+
+DEFAULT_NOTES = (
+    gettext_lazy("The first row holds these headers, as in an export. Export first, edit, and import the "
+                 "same file back."),
+    gettext_lazy("By default any bad row means nothing is written; you can choose to import only the valid rows."),
+    gettext_lazy("Formulas are not accepted: enter values."),
+)
+
+
+def _notes(k: tb.Kind) -> tuple:
+    """What the import page says about the file: the register's own words (its handler's ``notes``),
+    since only the register knows what a row does and whether its export can be imported back."""
+    return tuple(getattr(k.handler, "notes", None) or DEFAULT_NOTES)
 
 
 def _start(request, k: tb.Kind, token: str, filename: str, *, dry_run: bool, mode: str = tb.ATOMIC):
