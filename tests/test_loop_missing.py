@@ -91,12 +91,14 @@ def test_nearest_grid_with_a_centre_in_the_users_places(tree, users, login):
     (_png_declaring(100_000, 100_000), "像素"),  # a decompression bomb: refused from its header
     (_png_declaring(20_000, 10), "像素"),
     (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "不是可读取的图片"),
+    (jpeg_with_gps()[:2000], "不是可读取的图片"),  # a truncated JPEG
 ])
 def test_hostile_images_are_refused(tree, users, content, why):
     road, _ = make_categories()
+    name, ctype = ("x.jpg", "image/jpeg") if content.startswith(b"\xff\xd8") else ("x.png", "image/png")
     with pytest.raises(ServiceError) as exc:
         services.create_matter(users.lumiao_grid, category=road, location_unit=tree.lumiao_g1, title="t",
-                               description="d", uploads=[services.Upload("x.png", "image/png", content)],
+                               description="d", uploads=[services.Upload(name, ctype, content)],
                                now=at("2026-11-02 09:00"))
     assert exc.value.code == "attachment_image" and why in str(exc.value.message)
     assert not Matter.objects.exists()
@@ -272,3 +274,16 @@ def test_weekly_trend_has_twelve_weeks_from_the_metrics(tree, users):
     response = next(s for s in t["series"] if s["key"] == "response_rate")["data"]
     assert response[-1] == 100.0 and response[0] is None
     assert geo.clean_coords("", "") == (None, None)
+
+
+def test_a_stored_photo_that_cannot_be_drawn_has_no_thumbnail_and_no_server_error(tree, users, login):
+    """Attachments stored before photos were parsed may be broken: a 404 for the rendition, not a 500."""
+    road, _ = make_categories()
+    m = services.create_matter(users.lumiao_grid, category=road, location_unit=tree.lumiao_g1, title="t",
+                               description="d", uploads=[services.Upload("p.png", "image/png", PNG)],
+                               now=at("2026-11-02 09:00"))
+    att = m.attachments.get()
+    with att.file.open("wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    r = login(users.liying_staff).get(reverse("loop:rendition", args=[m.pk, att.pk, "thumb"]))
+    assert r.status_code == 404

@@ -3,7 +3,9 @@
 * **Refused cheaply.** ``check_image`` reads only the header (Pillow's ``open`` is lazy) and refuses
   an image whose declared size is over ``MAX_SIDE`` on a side or ``MAX_PIXELS`` in all — a
   decompression bomb is refused before a byte of it is decoded — then ``verify()`` checks the file's
-  structure. The byte limit is ``services.attachments.MAX_ATTACHMENT_BYTES``, checked before this.
+  structure, and a JPEG is decoded at 1/8 scale (a truncated one is refused). The byte limit is
+  ``services.attachments.MAX_ATTACHMENT_BYTES``, checked before this. A stored photo that still
+  cannot be drawn has no rendition (a 404), never a server error.
 * **What people see is re-encoded.** ``rendition`` draws a copy no larger than a box (the thumbnail
   on the matter page and the timeline, the larger view on the public pages), turned upright from
   the EXIF orientation and saved as a new JPEG with no metadata at all: no EXIF, no GPS position,
@@ -56,6 +58,10 @@ def check_image(name: str, content_type: str, content: bytes) -> None:
                                           "%(mp)d megapixels.")
                                   % {"w": w, "h": h, "side": MAX_SIDE, "mp": MAX_PIXELS // 1_000_000})
                 im.verify()
+            if fmt == "JPEG":  # verify() checks little for JPEG: decode it at 1/8 scale (cheap) to be sure
+                with Image.open(io.BytesIO(content), formats=[fmt]) as im:
+                    im.draft("RGB", (max(1, w // 8), max(1, h // 8)))
+                    im.load()
     except ServiceError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # Pillow's own guard, from the header
@@ -88,12 +94,17 @@ def render(content: bytes, box: int) -> bytes:
         return out.getvalue()
 
 
-def rendition(att, size: str) -> str:
-    """The storage name of ``att``'s rendition ``size`` ("thumb" or "view"), made on first use."""
+def rendition(att, size: str) -> str | None:
+    """The storage name of ``att``'s rendition ``size`` ("thumb" or "view"), made on first use;
+    None when the stored file cannot be drawn."""
     name = _path(att, size)
     if not default_storage.exists(name):
         with att.file.open("rb") as f:
-            data = render(f.read(), SIZES[size])
+            try:
+                data = render(f.read(), SIZES[size])
+            except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError,
+                    EOFError):
+                return None
         saved = default_storage.save(name, ContentFile(data))
         if saved != name:  # a concurrent request made it first; keep one copy
             default_storage.delete(saved)

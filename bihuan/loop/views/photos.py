@@ -23,7 +23,10 @@ from .. import accountability, images, public, services
 def _serve(att, size: str, *, cache: str):
     if att is None or size not in images.SIZES or not images.is_image(att):
         raise Http404
-    resp = FileResponse(default_storage.open(images.rendition(att, size), "rb"), content_type="image/jpeg")
+    name = images.rendition(att, size)
+    if name is None:  # stored before photos were checked, and not drawable
+        raise Http404
+    resp = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
     resp["X-Content-Type-Options"] = "nosniff"
     resp["Cache-Control"] = cache
     return resp
