@@ -177,6 +177,9 @@ BIHUAN_LOGIN_ADDRESS_THRESHOLD = int(os.environ.get("BIHUAN_LOGIN_ADDRESS_THRESH
 BIHUAN_LOGIN_ADDRESS_MINUTES = int(os.environ.get("BIHUAN_LOGIN_ADDRESS_MINUTES", "15"))
 # Behind a reverse proxy: take the client address from X-Forwarded-For (core.middleware.client_ip).
 BIHUAN_TRUST_PROXY = os.environ.get("BIHUAN_TRUST_PROXY") == "1"
+# The city's own map tile server ("https://tiles.example/{z}/{x}/{y}.png"); empty: no map, only
+# coordinates (no outside tile server is ever used; loop.geo).
+BIHUAN_TILE_URL = os.environ.get("BIHUAN_TILE_URL", "")
 
 
 # Administrators (whoever may create users and grant roles) and whoever may reveal numbers.

@@ -8,7 +8,35 @@ from bihuan.core.calendar import TZ
 from bihuan.loop import services
 from bihuan.loop.models import Category
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+def png_bytes(w: int = 8, h: int = 8, colour=(200, 60, 60)) -> bytes:
+    """A real PNG (photos are parsed: a header followed by junk is refused)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (w, h), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def jpeg_with_gps(w: int = 640, h: int = 480) -> bytes:
+    """A JPEG photo carrying an EXIF GPS position and camera make, as a phone writes it."""
+    import io
+
+    from PIL import Image
+
+    im = Image.new("RGB", (w, h), (40, 120, 200))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"  # Make
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (35.0, 24.0, 36.0), 3: "E", 4: (116.0, 35.0, 24.0)})
+    out = io.BytesIO()
+    im.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+PNG = png_bytes()
 
 
 def at(s: str) -> datetime:

@@ -9,7 +9,7 @@ def make(tree, users) -> dict:
     from bihuan.loop.models import Category
 
     cat = Category.objects.create(code="walk", name="兖州测试类别", kind="problem")
-    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+    from tests.loop_helpers import PNG as png
     m = services.create_matter(None, category=cat, location_unit=tree.xuemiao, title="薛庙社区路面",
                                description="薛庙社区的事项",
                                uploads=[services.Upload("薛庙社区.png", "image/png", png)])
@@ -29,7 +29,7 @@ def make(tree, users) -> dict:
         # A notification to 薛庙社区 (the dispatch above); the centre shows only one's own.
         "notification_id": Notification.objects.filter(unit=tree.xuemiao).first().pk,
         "matter_id": m.pk, "action": "accept",
-        "attachment_id": m.attachments.first().pk,
+        "attachment_id": m.attachments.first().pk, "size": "thumb",
         # Public pages and Open311: a staff-registered matter is never public, by token or by id.
         "token": m.public_token, "request_id": m.pk,
         # Open311 services are the categories the city published; this one is not.

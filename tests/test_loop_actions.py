@@ -55,7 +55,7 @@ def _params(user, m: Matter, action: str, rng: random.Random) -> dict | None:
                 .exclude(pk=m.pk).order_by("pk").values_list("pk", flat=True).first())
         return None if into is None else {"into": into}
     return {
-        "send_back": {"reason": "不属于本单位"}, "report_done": {"comment": "已办结"},
+        "send_back": {"reason": "不属于本单位"}, "report_done": {"comment": "已办结"}, "progress": {"comment": "进展"},
         "evaluate": {"passed": rng.random() < 0.7, "comment": "整改不到位"},
         "rate": {"satisfaction": rng.choice(["satisfied", "basic", "dissatisfied"]), "resolved": True},
         "request_extension": {"days": 1, "reason": "等材料"},

@@ -23,7 +23,8 @@ def test_demo_seed_has_a_realistic_year(monkeypatch):
     with acting_as(None, username="seed"):
         org_seed.seed_tree("demo", 2022, progress=False)
         ensure_demo_users()
-    assert loop_seed.seed_loop("demo", 2022, progress=False, now=now) == {"matters": 150, "skipped": False}
+    # 150 random matters + 5 showcase ones (loop.seed_showcase: progress notes, photos, public demands)
+    assert loop_seed.seed_loop("demo", 2022, progress=False, now=now) == {"matters": 155, "skipped": False}
     states = dict(Matter.objects.values_list("state").annotate(n=Count("id")))
     assert {"new", "dispatched", "in_progress", "closed"} <= set(states)
     assert Matter.objects.filter(selectors.overdue_q(now)).exists()

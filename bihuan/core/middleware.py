@@ -53,13 +53,25 @@ class RequestContextMiddleware:
         return response
 
 
+def _csp() -> str:
+    """CSP, with the city's own map tile server (``BIHUAN_TILE_URL``) added to ``img-src`` when set."""
+    from urllib.parse import urlsplit
+
+    from django.conf import settings
+
+    parts = urlsplit(getattr(settings, "BIHUAN_TILE_URL", "") or "")
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return CSP.replace("img-src 'self' data:;", f"img-src 'self' data: {parts.scheme}://{parts.netloc};")
+    return CSP
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.setdefault("Content-Security-Policy", CSP)
+        response.setdefault("Content-Security-Policy", _csp())
         response.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(self)")
         return response
 

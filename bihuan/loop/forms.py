@@ -32,6 +32,9 @@ class ReportForm(_Form):
     reporter_name = forms.CharField(label=_("Reported by (resident's name)"), max_length=60, required=False)
     reporter_phone = forms.CharField(label=_("Resident's phone"), max_length=20, required=False,
                                      widget=forms.TextInput(attrs={"inputmode": "tel"}))
+    # Filled by "use my location" (static/loop/locate.js); loop.geo.clean_coords checks them.
+    lat = forms.CharField(label=_("Latitude"), max_length=32, required=False, widget=forms.HiddenInput)
+    lon = forms.CharField(label=_("Longitude"), max_length=32, required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, categories, locations, **kw):
         super().__init__(*args, **kw)
@@ -146,6 +149,10 @@ class ReportDoneForm(ActionForm):
     comment = _comment(required=True, label=_("What was done"))
 
 
+class ProgressForm(ActionForm):
+    comment = _comment(required=True, label=_("Progress so far"))
+
+
 class EvaluateForm(ActionForm):
     passed = forms.TypedChoiceField(label=_("Result"), coerce=lambda v: v == "pass", widget=forms.RadioSelect,
                                     choices=[("pass", _("Pass: close the matter")),
@@ -188,6 +195,7 @@ ACTION_FORMS = {
     "accept": AcceptForm,
     "send_back": SendBackForm,
     "report_done": ReportDoneForm,
+    "progress": ProgressForm,
     "evaluate": EvaluateForm,
     "rate": RateForm,
     "remind": CommentForm,

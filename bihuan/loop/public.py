@@ -5,6 +5,10 @@
   (masked), no free-text address (the location unit instead), no staff names, no comments, and
   phone / ID numbers inside the description masked. Staff-registered problems and tasks are never
   public, whatever token or id is tried.
+* **What the handling unit tells the resident.** Its progress notes (办理进展) and its "done"
+  report are shown on the tracking page with their photos — the note masked like the
+  description, the photos only as re-encoded renditions without EXIF (``loop.images``); other
+  comments stay internal.
 * **Throttling.** A simple counter per client and window in the database (``PublicThrottle``);
   no CAPTCHA, no extra server.
 * **Open311 keys.** ``create_key`` returns the key once; only its SHA-256 is kept.
@@ -110,6 +114,7 @@ PUBLIC_STEPS = {
     "dispatch": gettext_lazy("Sent to the handling unit"),
     "accept": gettext_lazy("Accepted by the handling unit"),
     "send_back": gettext_lazy("Returned for re-dispatch"),
+    "progress": gettext_lazy("Progress (办理进展)"),
     "report_done": gettext_lazy("Reported done"),
     "evaluate": gettext_lazy("Checked"),
     "reopen": gettext_lazy("Reopened"),
@@ -121,11 +126,17 @@ PUBLIC_STEPS = {
 }
 
 
+# Steps whose comment is addressed to the resident (shown masked, with the step's photos).
+TOLD_TO_RESIDENT = ("progress", "report_done")
+
+
 @dataclass
 class PublicStep:
     at: datetime
     label: str
     unit: str
+    note: str = ""
+    photos: tuple[int, ...] = ()
 
 
 def public_steps(m: Matter) -> list[PublicStep]:
@@ -145,7 +156,11 @@ def public_steps(m: Matter) -> list[PublicStep]:
             unit_name = units.get(uid, "")
         if e.action == "evaluate":
             label = _("Checked and closed") if (e.data or {}).get("passed") else _("Checked; more work needed")
-        out.append(PublicStep(e.at, str(label), unit_name))
+        note, photos = "", ()
+        if e.action in TOLD_TO_RESIDENT:
+            note = mask_text(e.comment)
+            photos = tuple(a.pk for a in e.attachments.all() if a.content_type in ("image/jpeg", "image/png"))
+        out.append(PublicStep(e.at, str(label), unit_name, note, photos))
     return out
 
 

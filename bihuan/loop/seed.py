@@ -91,6 +91,9 @@ def _seed(scale: str, seed: int, now: datetime, progress: bool) -> dict:
     cats = ensure_categories()
     if scale == "demo":
         n = _seed_demo(cats, seed, now, progress)
+        from .seed_showcase import seed_showcase  # photos, progress notes, public demands (issue 10)
+
+        n += seed_showcase(now)
     else:
         n = seed_bulk(cats, COUNTY_MATTERS if scale == "county" else CITY_MATTERS, seed, now, progress=progress)
     return {"matters": n, "skipped": False}

@@ -64,6 +64,8 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
     Transition("send_back", (S.DISPATCHED,), S.NEW, "loop.matter.handle", "handling_unit", _("Send back")),
     Transition("report_done", (S.IN_PROGRESS,), S.REPORTED, "loop.matter.handle", "handling_unit",
                _("Report done")),
+    # 办理进展: an interim note with photos; no state changes (services.progress).
+    Transition("progress", (S.IN_PROGRESS,), None, "loop.matter.handle", "handling_unit", _("Add progress")),
     Transition("evaluate", (S.REPORTED,), S.CLOSED, "loop.matter.evaluate", "dispatch_unit", _("Evaluate")),
     Transition("rate", (S.CLOSED,), None, "loop.matter.evaluate", "dispatch_unit", _("Record rating")),
     Transition("remind", (S.NEW, S.DISPATCHED, S.IN_PROGRESS, S.REPORTED), None, "loop.matter.supervise",

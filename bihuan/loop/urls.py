@@ -5,8 +5,12 @@ from django.urls import path
 
 from . import open311
 from .views import config as views_config
+from .views import locate as views_locate
 from .views import matters as views
+from .views import performance as views_performance
+from .views import photos as views_photos
 from .views import public as views_public
+from .views import public_list as views_public_list
 from .views import supervision as views_supervision
 
 app_name = "loop"
@@ -18,6 +22,12 @@ urlpatterns = [
     path("loop/<int:pk>/act/<str:action>/", views.act, name="act"),
     path("loop/<int:pk>/files/<int:attachment_id>/", views.attachment, name="attachment"),
     path("loop/<int:pk>/reveal/", views.reveal, name="reveal"),
+    # Issue 10 "Missing": thumbnails, the nearest grid, performance pages (views_photos, _locate, _performance)
+    path("loop/<int:pk>/files/<int:attachment_id>/<str:size>/", views_photos.staff_rendition, name="rendition"),
+    path("loop/new/nearest-grid/", views_locate.nearest_grid, name="nearest_grid"),
+    path("loop/performance/", views_performance.performance_page, name="performance"),
+    path("loop/performance/<int:unit_id>/", views_performance.performance_page, name="performance_unit"),
+    path("loop/performance/<int:unit_id>/xlsx/", views_performance.performance_xlsx, name="performance_xlsx"),
     path("loop/board/", views_supervision.board, name="board"),
     path("loop/board/<int:unit_id>/", views_supervision.board, name="board_unit"),
     path("loop/backlog/", views_supervision.backlog, name="backlog"),
@@ -48,5 +58,11 @@ urlpatterns = [
     path("demand/", views_public.demand_form, name="demand_form"),
     path("demand/<str:token>/", views_public.demand_status, name="demand_status"),
     path("demand/<str:token>/rate/", views_public.demand_rate, name="demand_rate"),
+    path("demand/<str:token>/photos/<int:attachment_id>/<str:size>/", views_photos.resident_rendition,
+         name="demand_photo"),
+    # Public accountability: residents' demands per township, no account (views_public_list)
+    path("demands/", views_public_list.townships, name="public_townships"),
+    path("demands/<int:unit_id>/", views_public_list.township, name="public_township"),
+    path("demands/photos/<int:attachment_id>/<str:size>/", views_photos.public_rendition, name="public_photo"),
     *open311.urlpatterns(),
 ]

@@ -32,6 +32,9 @@ class OrgUnit(models.Model):
     valid_from = models.DateField(_("valid from"), null=True, blank=True)
     valid_to = models.DateField(_("valid to"), null=True, blank=True)
     sort = models.IntegerField(default=0)
+    # A centre point (WGS-84), set for grids: a report's coordinates suggest the nearest grid (loop.geo).
+    centre_lat = models.FloatField(_("centre latitude"), null=True, blank=True)
+    centre_lon = models.FloatField(_("centre longitude"), null=True, blank=True)
 
     scope_resource = "orgs.unit"
     scope_path_field = "path"

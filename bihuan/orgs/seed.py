@@ -377,6 +377,32 @@ def seed_tree(scale: str = "demo", seed: int = DEFAULT_SEED, *, progress: bool =
     return SeedResult(root=root, created=True, counts=result_counts, seconds=seconds)
 
 
+# Near 芦庙村 (任城区), where the demo's grid worker works: the centre of its first grid.
+LUMIAO_GRID_CENTRE = (35.40650, 116.60520)
+
+
+def set_demo_centres(seed: int = DEFAULT_SEED) -> int:
+    """Give every grid a centre point (made up, deterministic): grids of a village lie within a
+    few hundred metres of each other, villages spread over the city around Jining. The report
+    form's "use my location" suggests the nearest of them (loop.geo)."""
+    rng = random.Random(seed)
+    grids = list(OrgUnit.objects.filter(level=Level.GRID, valid_to__isnull=True).order_by("path"))
+    village_centre: dict[int, tuple[float, float]] = {}
+    for g in grids:
+        if g.parent_id not in village_centre:
+            village_centre[g.parent_id] = (35.20 + rng.random() * 0.55, 116.30 + rng.random() * 0.70)
+        if g.code == CODE_LUMIAO_GRID:
+            g.centre_lat, g.centre_lon = LUMIAO_GRID_CENTRE
+            continue
+        lat, lon = village_centre[g.parent_id]
+        g.centre_lat, g.centre_lon = round(lat + rng.uniform(-0.004, 0.004), 6), round(lon + rng.uniform(-0.004, 0.004), 6)
+    lumiao = [g for g in grids if g.code.startswith(CODE_LUMIAO) and g.code != CODE_LUMIAO_GRID]
+    for i, g in enumerate(lumiao, start=1):  # the other 芦庙村 grids: a few hundred metres east
+        g.centre_lat, g.centre_lon = LUMIAO_GRID_CENTRE[0] + 0.0015 * i, LUMIAO_GRID_CENTRE[1] + 0.0030 * i
+    OrgUnit.objects.bulk_update(grids, ["centre_lat", "centre_lon"], batch_size=BATCH)
+    return len(grids)
+
+
 def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
     """The tree's step of ``bihuan seed``: build it, or reuse an existing one when asked."""
     root = existing_root()
@@ -386,4 +412,6 @@ def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
                                "Use --if-empty to reuse it, or seed into an empty database.")
         return {"reused": f"{root.name} ({root.code})", **tree_counts()}
     seed_tree(scale, seed, progress=progress)
+    if scale == "demo":
+        set_demo_centres(seed)
     return tree_counts()

@@ -38,7 +38,8 @@ def test_grid_worker_reports_on_a_phone_and_the_township_dispatches(browser, log
     page.wait_for_load_state()
     title = page.locator('[data-testid="matter-title"]').inner_text()
     assert "道路破损：村东头桥面塌陷" in title
-    assert page.locator('[data-testid="attachments"]').inner_text() == "桥面.png"
+    # The photo shows as a thumbnail (a server-made rendition) that opens the original.
+    assert page.locator('[data-testid="attachments"] [data-testid="photo"]').get_attribute("title") == "桥面.png"
     m = Matter.objects.get()
     assert m.location_unit == tree.lumiao_g1 and m.state == State.NEW and m.attachments.count() == 1
 
@@ -90,7 +91,7 @@ def test_resident_submits_a_demand_on_a_phone_and_follows_it(page, live_server, 
     page.wait_for_load_state()
     m = Matter.objects.get()
     assert page.url.endswith(f"/demand/{m.public_token}/")
-    assert m.public_token in page.locator('[data-testid="tracking-link"]').inner_text()
+    assert m.public_token in page.locator('[data-testid="tracking-link"]').input_value()
     assert "139****3333" in page.locator('[data-testid="reporter"]').inner_text()
     assert "13900003333" not in page.content()
     assert _overflow(page) <= 0, "status page is wider than the phone"
@@ -133,7 +134,7 @@ def test_resident_submits_follows_and_rates_a_demand_on_a_phone(browser, live_se
     page.fill("#id_phone", "13900004444")
     page.locator('[data-testid="submit-demand"]').click()
     page.wait_for_load_state()
-    link = page.locator('[data-testid="tracking-link"]').inner_text().strip()
+    link = page.locator('[data-testid="tracking-link"]').input_value().strip()
     m = Matter.objects.get()
     assert link == f"{live_server.url}/demand/{m.public_token}/"
     ctx.close()

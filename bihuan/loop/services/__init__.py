@@ -6,6 +6,7 @@
   action name, a dispatch table);
 * ``attachments`` — accepted files and their storage;
 * ``routing`` — the township above a place, routing rules, the peers of a similar-case sweep;
+* ``progress`` — the lead unit's interim progress notes (办理进展), no state change;
 * ``reveal`` — a reporter's full phone (permission, reason, audit);
 * ``recalc`` — deadlines counted again once a year's calendar is entered.
 
@@ -36,13 +37,14 @@ from .matters import (
     send_back,
     similar_sweep,
 )
+from .progress import add_progress
 from .recalc import recalculate_deadlines, recalculate_deadlines_task
 from .reveal import can_reveal, reveal_phone
 from .routing import suggest_handling_unit, township_of
 
 __all__ = [
     "ALLOWED_ATTACHMENTS", "MAX_ATTACHMENTS", "MAX_ATTACHMENT_BYTES", "MAX_COMMENT", "MAX_DESCRIPTION", "MAX_TITLE",
-    "PERFORM", "Upload", "accept", "available_actions", "can_reveal", "create_matter", "create_proactive",
+    "PERFORM", "Upload", "accept", "add_progress", "available_actions", "can_reveal", "create_matter", "create_proactive",
     "decide_extension", "dispatch", "evaluate", "flag", "get_matter", "merge", "perform", "rate", "rate_by_resident",
     "recalculate_deadlines", "recalculate_deadlines_task", "remind", "reopen", "report_done", "request_extension",
     "reveal_phone", "send_back", "similar_sweep", "suggest_handling_unit", "township_of", "validate_uploads",

@@ -1,4 +1,7 @@
-"""Attachments of a matter: accepted types (checked by content, not only by name), sizes, storage."""
+"""Attachments of a matter: accepted types (checked by content, not only by name), sizes, storage.
+
+Photos are also parsed (header and structure only) by ``loop.images.check_image``: one that does
+not decode, or declares more pixels than a phone photo has (a decompression bomb), is refused."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from bihuan.core.errors import ServiceError
 
+from ..images import check_image
 from ..models import Attachment, Matter, MatterEvent
 
 MAX_ATTACHMENTS = 9
@@ -46,6 +50,7 @@ def validate_uploads(uploads) -> list[Upload]:
                 {"attachments": _("Wrong file type.")}, code="attachment_type")
         if len(up.content) == 0 or len(up.content) > MAX_ATTACHMENT_BYTES:
             raise too_large(up.name, len(up.content))
+        check_image(up.name, up.content_type.lower(), up.content)
     return uploads
 
 

@@ -29,8 +29,8 @@ from bihuan.core.errors import Conflict, NotFound, ServiceError
 from bihuan.orgs.models import OrgUnit
 from bihuan.people.validators import InvalidValue, normalise_phone
 
+from .. import geo, transitions
 from .. import notify as notify_mod
-from .. import transitions
 from ..deadlines import deadlines, dispatch_limits, extended, handling_hours
 from ..models import (
     FINAL_STATES,
@@ -62,6 +62,7 @@ from .base import (
     _text,
     get_matter,
 )
+from .progress import add_progress
 from .routing import similar_sweep_targets, suggest_handling_unit, township_of, within
 
 
@@ -99,6 +100,7 @@ def create_matter(user, *, category: Category, location_unit: OrgUnit, title: st
         raise ServiceError(_("Unknown kind."), {"kind": _("Unknown kind.")})
     if location_unit is None:
         raise ServiceError(_("Choose where the matter is."), {"location_unit": _("This field is required.")})
+    lat, lon = geo.clean_coords(lat, lon)
     scope.require(user, permission, location_unit)
     uploads = validate_uploads(uploads)
     matter = Matter(kind=kind, title=title, description=description, category=category, source=source,
@@ -502,6 +504,8 @@ PERFORM = {
                                                         on_behalf_reason=p.get("on_behalf_reason", ""), now=now),
     "report_done": lambda user, mid, v, p, now: report_done(user, mid, version=v, comment=p.get("comment", ""),
                                                             uploads=p.get("uploads"), now=now),
+    "progress": lambda user, mid, v, p, now: add_progress(user, mid, version=v, comment=p.get("comment", ""),
+                                                          uploads=p.get("uploads"), now=now),
     "evaluate": lambda user, mid, v, p, now: evaluate(
         user, mid, version=v, passed=bool(_required(p, "passed", _("Say whether the evaluation passed."))),
         comment=p.get("comment", ""), now=now),

@@ -62,6 +62,7 @@ ACTION_DONE = {
     "reopen": gettext_lazy("Reopened."),
     "merge": gettext_lazy("Merged."),
     "similar_sweep": gettext_lazy("Check tasks created."),
+    "progress": gettext_lazy("Progress added; the dispatching unit has been notified."),
 }
 EVENT_LABELS = {
     "create": gettext_lazy("Registered"),
@@ -177,7 +178,7 @@ def report(request):
                 user, category=d["category"], location_unit=d["location"], title=title[:services.MAX_TITLE],
                 description=d["description"], address=d["address"], reporter_name=d["reporter_name"],
                 reporter_phone=d["reporter_phone"], uploads=uploads_from(request), source=Source.STAFF,
-                now=timezone.now())
+                lat=d.get("lat"), lon=d.get("lon"), now=timezone.now())
         except (NotFound, ServicePermissionDenied):  # the place is outside the user's area
             raise ServiceError(_("This place is not in your area."), {"location": _("This place is not in your area.")})
 
@@ -311,7 +312,7 @@ def act(request, pk: int, action: str):
         _keep_refusal(request, m, action=action, data=typed)
         return back
     try:
-        if action == "report_done":
+        if action in ("report_done", "progress"):  # the actions that carry photos
             params["uploads"] = uploads_from(request)
         result = services.perform(user, m.pk, action, version=version, params=params, now=timezone.now())
     except Conflict:
