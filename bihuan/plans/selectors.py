@@ -162,7 +162,8 @@ def progress_map(user, plan: Plan, *, now: datetime, unit: OrgUnit | None = None
                 .filter(units_q(user, "plans.assignment.view")).order_by("sort", "code")
                 .values("id", "name", "level", "code"))
     key = _child_key(unit, depth=row_level - unit.level)
-    below = (base.filter(unit__path__startswith=unit.path).exclude(unit=unit)
+    # Units between ``unit`` and the rows' level have no row (they show on their own level's map).
+    below = (base.filter(unit__path__startswith=unit.path, unit__level__gte=row_level).exclude(unit=unit)
              .annotate(row=key, status=status).values("row", "task_id", "status")
              .annotate(n=Count("id"), value=Max("last_value"), aid=Max("id")))
     own = (base.filter(unit=unit).annotate(row=Value(""), status=status).values("row", "task_id", "status")

@@ -594,3 +594,29 @@ def supervise(user, assignment, *, comment: str = "", now: datetime | None = Non
         raise Conflict(_("A supervision matter was already opened for this unit and period (matter %(m)s).")
                        % {"m": existing})
     return matter_id
+
+
+@transaction.atomic
+def create_plan_with_tasks(user, *, unit: OrgUnit, title: str, starts_on, ends_on, description: str = "",
+                           systems=(), now: datetime | None = None) -> Plan:
+    """A draft plan with its systems → key actions → tasks in one transaction (API, import):
+    ``systems = [{"name", "actions": [{"name", "tasks": [add_task keyword arguments]}]}]``.
+    The first refusal names where it is (``systems.1.actions.2.tasks.3``) and nothing is kept."""
+    plan = create_plan(user, unit=unit, title=title, starts_on=starts_on, ends_on=ends_on,
+                       description=description, now=now)
+    for i, s in enumerate(systems or [], start=1):
+        where = f"systems.{i}"
+        try:
+            system = add_system(user, plan, name=s.get("name"), now=now)
+            for j, a in enumerate(s.get("actions") or [], start=1):
+                where = f"systems.{i}.actions.{j}"
+                action = add_action(user, plan, system=system, name=a.get("name"), now=now)
+                for k, t in enumerate(a.get("tasks") or [], start=1):
+                    where = f"systems.{i}.actions.{j}.tasks.{k}"
+                    add_task(user, plan, action=action, now=now, **t)
+        except ServiceError as exc:
+            if type(exc) is not ServiceError:  # 403/404/409 keep their meaning
+                raise
+            raise ServiceError(f"{where}: {exc.message}",
+                               {f"{where}.{f}": m for f, m in exc.field_errors.items()}, code=exc.code) from exc
+    return plan
