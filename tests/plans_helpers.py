@@ -38,3 +38,19 @@ def make_plan(tree, user=None, *, publish=True, unit=None):
         services.publish(user, p.plan, version=p.plan.version, now=at(2025, 1, 2))
         p.plan.refresh_from_db()
     return p
+
+
+def make_current_plan(tree, user):
+    """``make_plan`` moved to this year and published, so pages' real "now" falls inside it."""
+    from django.utils import timezone
+
+    from bihuan.plans.models import Milestone, Plan, Task
+
+    year = timezone.localdate().year
+    p = make_plan(tree, user, publish=False)
+    Plan.objects.filter(pk=p.plan.pk).update(starts_on=date(year, 1, 1), ends_on=date(year, 12, 31))
+    Task.objects.filter(plan=p.plan).update(starts_on=date(year, 1, 1), due_on=date(year, 12, 31))
+    Milestone.objects.filter(task__plan=p.plan).update(due_on=date(year, 6, 30))
+    p.plan.refresh_from_db()
+    services.publish(user, p.plan, version=p.plan.version)
+    return p
