@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+
 import openpyxl
 import pytest
 from django.utils import timezone
