@@ -563,13 +563,15 @@ def open_overdue_matters(now: datetime | None = None, *, plan: Plan | None = Non
     if plan is not None:
         tasks = tasks.filter(plan=plan)
     for c, task in zip(st.clocks_for(list(tasks), now), tasks, strict=True):
-        base = Assignment.objects.filter(task_id=task.pk).exclude(st.done_q(c)).select_related("unit", "task")
-        for reason, q, key in (("checkin", st.missing_q(c), f"p{c.cutoff}"),
-                               ("milestone", st.milestone_missed_q(c), f"m{c.milestone_id}")):
-            if q is None:
+        done_sql, done_params = st.done_sql(c)
+        base = st.where(Assignment.objects.filter(task_id=task.pk).select_related("unit", "task"),
+                        (f"NOT {done_sql}", done_params))
+        for reason, cond, key in (("checkin", st.missing_sql(c), f"p{c.cutoff}"),
+                                  ("milestone", st.milestone_missed_sql(c), f"m{c.milestone_id}")):
+            if cond is None:
                 continue
-            pending = base.filter(q).exclude(Exists(Escalation.objects.filter(assignment=OuterRef("pk"),
-                                                                                due_key=key)))
+            pending = st.where(base, cond).exclude(Exists(Escalation.objects.filter(assignment=OuterRef("pk"),
+                                                                                      due_key=key)))
             for a in pending.iterator(chunk_size=500):
                 if reason == "checkin":
                     detail = _("The check-in for the period from %(p)s (due %(d)s) is missing.") % {

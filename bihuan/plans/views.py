@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from bihuan.core.calendar import WorkCalendar
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.scope import allows, units_q
 from bihuan.core.views import paginate, querystring_without, requires, submit
@@ -144,11 +145,12 @@ def assignment_detail(request, assignment_id: int):
 @requires(CHECKIN)
 def my_tasks(request):
     now = timezone.now()
+    cal = WorkCalendar(strict=False)  # one calendar read for the whole page
     rows = []
     for a in selectors.my_assignments(request.user, now=now)[:100]:
         period = services.covered_period(a, now)
         rows.append({"a": a, "form": CheckInForm(assignment=a, prefix=f"a{a.pk}"), "period": period,
-                     "due": services.st.period_due(a.task, period), "label": Status(a.status).label})
+                     "due": services.st.period_due(a.task, period, cal), "label": Status(a.status).label})
     return render(request, "plans/my_tasks.html", {"rows": rows, "now": now})
 
 
