@@ -14,15 +14,16 @@ LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "l
             "loop.matter.evaluate", "loop.matter.supervise"]
 PLANS_READ = ["plans.plan.view", "plans.assignment.view"]
 PLANS_WORK = [*PLANS_READ, "plans.assignment.checkin", "plans.assignment.supervise"]
+PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
 
 BUILTIN_ROLES = [
     {"code": "city_admin", "name": _("City administrator"), "default_scope": "all",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
-                     "loop.category.manage", "core.calendar.manage", *PLANS_WORK, "plans.plan.manage"]},
+                     "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
-                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, "plans.plan.manage"]},
+                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
      "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
                      *LOOP_ALL, *PLANS_WORK]},
