@@ -134,10 +134,11 @@ def test_scope_township_sees_its_subtree_not_the_neighbours(tree, users):
 
 
 def test_supervision_job_opens_one_matter_per_missing_checkin_also_when_run_twice(tree, users):
+    from bihuan.core import jobs
     from bihuan.loop.models import Matter
 
     p = make_plan(tree, users.city_admin)
-    r1 = services.open_overdue_matters(at(2025, 2, 20))
+    r1 = jobs.run_job("plans.supervise", at(2025, 2, 20))  # as the worker runs it
     r2 = services.open_overdue_matters(at(2025, 2, 20, 11))
     assert r1["checkin"] == 3 and r2 == {"checkin": 0, "milestone": 0}
     matters = Matter.objects.filter(kind="task")
@@ -177,3 +178,21 @@ def test_progress_map_counts_in_sql_by_child_unit(tree, users):
     assert cell.status == Status.DONE and cell.value == Decimal("12.00")
     with pytest.raises(NotFound):
         selectors.progress_map(users.rencheng_admin, p.plan, unit=tree.yanzhou, now=at(2025, 1, 25))
+
+
+def test_evaluation_sources_and_report_section(tree, users):
+    from bihuan.core import registry
+
+    p = make_plan(tree, users.city_admin)
+    services.check_in(users.lumiao_secretary, Assignment.objects.get(task=p.canteen, unit=tree.lumiao), value=12,
+                      note="done", now=at(2025, 2, 3))  # January's, on time
+    services.check_in(users.liying_staff, Assignment.objects.get(task=p.election, unit=tree.liying), value=40,
+                      note="进行中", now=at(2025, 4, 25))  # Q1's, after its grace period: late
+    year = dict(start=at(2025, 1, 1, 0), end=at(2026, 1, 1, 0), now=at(2025, 5, 1))
+    done = registry.compute("plans.done_rate", [tree.rencheng, tree.yanzhou], **year)
+    # 任城区: 3 assignments (2 villages, 1 township), 1 done; 兖州区: 2, none done.
+    assert done == {tree.rencheng.pk: 33.3, tree.yanzhou.pk: 0.0}
+    on_time = registry.compute("plans.checkin_on_time_rate", [tree.rencheng, tree.yanzhou, tree.city], **year)
+    assert on_time == {tree.rencheng.pk: 50.0, tree.yanzhou.pk: None, tree.city.pk: 50.0}
+    rows = registry.SECTIONS["plans.progress"].figures(tree.city, **year)
+    assert [(r["unit_name"], r["assignments"], r["checkins"]) for r in rows] == [("任城区", 3, 2), ("兖州区", 2, 0)]
