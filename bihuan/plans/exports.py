@@ -35,7 +35,7 @@ def map_workbook(m: dict) -> bytes:
     ws.title = _("Progress map")[:31]
     ws.append([f"{m['plan'].title} · {m['unit'].name}"])
     ws["A1"].font = Font(bold=True, size=13)
-    ws.append([_("Unit"), *[c["title"] for c in m["columns"]], _("Done %"), _("On track %")])
+    ws.append([_("Unit"), *[c["title"] for c in m["columns"]], _("Done rate"), _("On-track rate")])
     for cell in ws[2]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -47,7 +47,7 @@ def map_workbook(m: dict) -> bytes:
                 x = ws.cell(row=row, column=j)
                 x.fill = PatternFill("solid", fgColor=COLOURS[c.status])
                 x.font = Font(color="FFFFFF" if c.status != Status.NOT_STARTED else "000000")
-    ws.append([_("Total (done %)"), *[t["done_pct"] for t in m["totals"]], m["grand"]["done_pct"], None])
+    ws.append([_("Total (done rate)"), *[t["done_pct"] for t in m["totals"]], m["grand"]["done_pct"], None])
     ws.append([])
     ws.append([_("Legend")])
     for s in Status:

@@ -274,7 +274,7 @@ def _clean_task(plan: Plan, values: dict, *, instance: Task | None = None) -> di
     merged = {f: out.get(f, getattr(instance, f, None)) for f in
               ("target_value", "target_unit", "starts_on", "due_on", "lead_level", "direction")}
     if merged["target_value"] is not None and not merged["target_unit"]:
-        raise ServiceError(_("A target needs its unit of measure (个, %, 户 …)."),
+        raise ServiceError(_("A target needs its unit of measure (个, 户, 项 …)."),
                            {"target_unit": _("Give the unit of the target.")}, code="target_without_unit")
     if merged["starts_on"] > merged["due_on"]:
         raise ServiceError(_("The task is due before it starts."), {"due_on": _("Must not be before the start.")})
