@@ -54,12 +54,13 @@ def upload(client, path: Path):
 def test_worker_keeps_one_schedule_per_registered_job(db, monkeypatch):
     now = timezone.now()
     assert dict(jobs.ensure_schedules(now)) == {"audit.seal": "created", "imports.cleanup": "created",
-                                                "loop.sweep": "created", "sessions.clear": "created"}
+                                                "loop.sweep": "created", "plans.supervise": "created",
+                                                "sessions.clear": "created"}
     assert dict(jobs.ensure_schedules(now + timedelta(hours=1))) == dict.fromkeys(
-        ["audit.seal", "imports.cleanup", "loop.sweep", "sessions.clear"], "unchanged")
+        ["audit.seal", "imports.cleanup", "loop.sweep", "plans.supervise", "sessions.clear"], "unchanged")
     minutes = dict(Schedule.objects.values_list("name", "minutes"))
     assert minutes == {"bihuan:audit.seal": 1, "bihuan:imports.cleanup": 24 * 60, "bihuan:loop.sweep": 1,
-                       "bihuan:sessions.clear": 24 * 60}
+                       "bihuan:plans.supervise": 15, "bihuan:sessions.clear": 24 * 60}
     # A job registered later gets its schedule; one no longer registered loses it; others are left alone.
     Schedule.objects.create(name="by hand", func="math.floor", args="1.5")
     monkeypatch.setitem(jobs.REGISTRY, "test.every20s", jobs.Job("test.every20s", 20, lambda now: None))
