@@ -67,6 +67,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_q",
+    # Two-factor login (accounts.otp): TOTP devices, and static devices for recovery codes.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "bihuan.core",
     "bihuan.orgs",
     "bihuan.accounts",
@@ -86,6 +90,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Second factor first (verify or enrol), then a required password change: see accounts/middleware.py.
+    # Before the request context, so that a half-logged-in API call is anonymous in the audit too.
+    "bihuan.accounts.middleware.SecondFactorMiddleware",
     "bihuan.core.middleware.RequestContextMiddleware",
     "bihuan.accounts.middleware.PasswordChangeRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -144,15 +151,55 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+# Password policy (MLPS 2.0 "identification and authentication"; values per level in
+# docs/architecture.md): length, character classes, no reuse of the last N passwords, optional expiry.
+BIHUAN_PASSWORD_MIN_LENGTH = int(os.environ.get("BIHUAN_PASSWORD_MIN_LENGTH", "10"))
+BIHUAN_PASSWORD_MIN_CLASSES = int(os.environ.get("BIHUAN_PASSWORD_MIN_CLASSES", "3"))
+BIHUAN_PASSWORD_HISTORY = int(os.environ.get("BIHUAN_PASSWORD_HISTORY", "5"))
+# 0 = passwords never expire; otherwise a login with an older password must change it first.
+BIHUAN_PASSWORD_MAX_AGE_DAYS = int(os.environ.get("BIHUAN_PASSWORD_MAX_AGE_DAYS", "0"))
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": BIHUAN_PASSWORD_MIN_LENGTH}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "bihuan.accounts.validators.CharacterClassValidator", "OPTIONS": {"min_classes": 3}},
+    {"NAME": "bihuan.accounts.validators.CharacterClassValidator",
+     "OPTIONS": {"min_classes": BIHUAN_PASSWORD_MIN_CLASSES}},
+    {"NAME": "bihuan.accounts.validators.PasswordHistoryValidator",
+     "OPTIONS": {"keep": BIHUAN_PASSWORD_HISTORY}},
 ]
 # Lock an account for LOCKOUT_MINUTES after LOCKOUT_THRESHOLD consecutive failures.
 LOCKOUT_THRESHOLD = int(os.environ.get("BIHUAN_LOCKOUT_THRESHOLD", "5"))
 LOCKOUT_MINUTES = int(os.environ.get("BIHUAN_LOCKOUT_MINUTES", "15"))
+# Refuse every login from a client address (an IPv6 /64) with this many failures in the last
+# _MINUTES, whatever the usernames tried (accounts/throttle.py; counted in the database, so it
+# holds across web workers).
+BIHUAN_LOGIN_ADDRESS_THRESHOLD = int(os.environ.get("BIHUAN_LOGIN_ADDRESS_THRESHOLD", "20"))
+BIHUAN_LOGIN_ADDRESS_MINUTES = int(os.environ.get("BIHUAN_LOGIN_ADDRESS_MINUTES", "15"))
+# Behind a reverse proxy: take the client address from X-Forwarded-For (core.middleware.client_ip).
+BIHUAN_TRUST_PROXY = os.environ.get("BIHUAN_TRUST_PROXY") == "1"
+
+
+# Administrators (whoever may create users and grant roles) and whoever may reveal numbers.
+BIHUAN_2FA_DEFAULT_REQUIRED_FOR = ("accounts.user.manage,people.person.reveal,people.person.export_unmasked,"
+                                   "loop.matter.reveal")
+
+
+def _two_factor_required_for() -> list[str]:
+    """Who must use a second factor: role codes and permissions (comma-separated; "none" for nobody).
+
+    The environment wins; else ``var/2fa_required_for``, which ``bihuan seed --scale demo`` writes
+    so that the demo logins need no authenticator app (ignored with BIHUAN_PRODUCTION=1)."""
+    value = os.environ.get("BIHUAN_2FA_REQUIRED_FOR")
+    if value is None and not PRODUCTION and (VAR_DIR / "2fa_required_for").exists():
+        value = (VAR_DIR / "2fa_required_for").read_text()
+    if value is None:
+        value = BIHUAN_2FA_DEFAULT_REQUIRED_FOR
+    return [v.strip() for v in value.split(",") if v.strip() and v.strip() != "none"]
+
+
+BIHUAN_2FA_REQUIRED_FOR = _two_factor_required_for()
+OTP_TOTP_ISSUER = "Bihuan"
 
 # Sessions: idle expiry (renewed on every request) and gone when the browser closes.
 SESSION_COOKIE_AGE = int(os.environ.get("BIHUAN_SESSION_SECONDS", str(30 * 60)))
@@ -220,6 +267,11 @@ Q_CLUSTER = {
 # process); the every-minute audit.seal job is the fallback. See docs/audit.md.
 BIHUAN_AUDIT_SEAL_ON_COMMIT = os.environ.get("BIHUAN_AUDIT_SEAL_ON_COMMIT", "1") == "1"
 BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS = 2.0
+# Signed checkpoints of the chain head, appended by the audit.seal job (at most once per this many
+# seconds, when the head moved): ship the file elsewhere; `bihuan audit verify --checkpoint`.
+BIHUAN_AUDIT_CHECKPOINT_FILE = Path(os.environ.get("BIHUAN_AUDIT_CHECKPOINT_FILE",
+                                                   VAR_DIR / "audit_checkpoints.log"))
+BIHUAN_AUDIT_CHECKPOINT_SECONDS = int(os.environ.get("BIHUAN_AUDIT_CHECKPOINT_SECONDS", "60"))
 
 LOGGING = {
     "version": 1,

@@ -54,6 +54,16 @@ def _jobs_inline(request, settings, monkeypatch):
     settings.BIHUAN_AUDIT_SEAL_ON_COMMIT = False
 
 
+@pytest.fixture(autouse=True)
+def _two_factor_off(request, settings):
+    """Most tests log users in and are not about the second factor: it is required of nobody unless
+    a test is marked ``two_factor`` (then the production default applies, whatever var/ says)."""
+    if "two_factor" in request.keywords:
+        settings.BIHUAN_2FA_REQUIRED_FOR = settings.BIHUAN_2FA_DEFAULT_REQUIRED_FOR.split(",")
+    else:
+        settings.BIHUAN_2FA_REQUIRED_FOR = []
+
+
 @pytest.fixture
 def _fail_missing_chromium():
     pytest.fail("BIHUAN_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing (apt-get install chromium)")

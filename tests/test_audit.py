@@ -231,3 +231,202 @@ def test_rotate_key_refuses_when_the_key_comes_from_the_environment(db, settings
         call_command("audit", "rotate-key", stdout=StringIO())
     assert not (key_in_var / "audit_keys.retired").exists()
     assert not AuditEntry.objects.filter(action="audit.key.rotate").exists()
+
+
+# --- a sealer that trusts nothing: quarantine, malformed rows, checkpoints --------------------------------
+
+def _forge(template: AuditEntry, **changes) -> AuditEntry:
+    """A row inserted behind the application's back: a copy of a genuine one, changed."""
+    import uuid
+
+    forged = AuditEntry.objects.get(pk=template.pk)
+    forged.pk, forged.uid, forged.seq, forged.chain_hash, forged.sealed_at = None, uuid.uuid4(), None, "", None
+    for k, v in changes.items():
+        setattr(forged, k, v)
+    forged.save()
+    return forged
+
+
+def test_a_forged_row_is_quarantined_and_genuine_rows_after_it_are_sealed(users, tree):
+    rows = _sealed(users)
+    forged = _forge(rows[0], actor_name="intruder")
+    org_services.update_unit(None, tree.lumiao, name="芦庙村二")  # a genuine entry after the forged one
+    genuine = AuditEntry.objects.get(action="orgs.unit.update", seq__isnull=True)
+    assert audit.seal_all() == 1  # the genuine one only
+    forged.refresh_from_db()
+    genuine.refresh_from_db()
+    assert forged.seq is None and forged.chain_hash == audit.QUARANTINED
+    assert genuine.seq == rows[-1].seq + 1
+    assert audit.seal_all() == 0  # the quarantined row is not looked at again
+    code, rep = verify_json()
+    assert code == 1 and rep["broken"] == [] and rep["unsealed"] == 0
+    assert rep["quarantined"] == [{"id": forged.pk, "reason": "entry content altered (MAC mismatch)",
+                                   "acknowledged": False}]
+    out = StringIO()
+    with pytest.raises(CommandError):
+        call_command("audit", "verify", stdout=out)
+    assert f"quarantined (never chained, NOT ACKNOWLEDGED): id={forged.pk}" in out.getvalue()
+
+
+def test_acknowledging_a_quarantined_entry_is_audited_and_verify_passes_again(users):
+    rows = _sealed(users)
+    forged = _forge(rows[0], action="accounts.user.delete")
+    audit.seal_all()
+    with pytest.raises(CommandError):
+        call_command("audit", "acknowledge", "--reason", "  ", stdout=StringIO())
+    out = StringIO()
+    call_command("audit", "acknowledge", "--reason", "incident 2026-07: forged row, kept as evidence", stdout=out)
+    assert f"acknowledged 1 quarantined entries: {forged.pk}" in out.getvalue()
+    ack = AuditEntry.objects.get(action=audit.ACK_ACTION)
+    assert ack.seq is not None and ack.extra == {"reason": "incident 2026-07: forged row, kept as evidence",
+                                                 "entries": [forged.pk]}
+    code, rep = verify_json()
+    assert code == 0 and rep["quarantined"] == [{"id": forged.pk, "reason": "entry content altered (MAC mismatch)",
+                                                 "acknowledged": True}]
+    # A later forged row is not covered by the earlier acknowledgement.
+    second = _forge(rows[1], actor_name="intruder")
+    audit.seal_all()
+    code, rep = verify_json()
+    assert code == 1 and [q["id"] for q in rep["quarantined"] if not q["acknowledged"]] == [second.pk]
+
+
+def test_an_acknowledgement_forged_into_the_table_does_not_count(users):
+    rows = _sealed(users)
+    forged = _forge(rows[0], actor_name="intruder")
+    audit.seal_all()
+    _forge(rows[0], action=audit.ACK_ACTION, extra={"reason": "nothing to see", "entries": [forged.pk]})
+    audit.seal_all()
+    code, rep = verify_json()
+    assert code == 1 and len(rep["quarantined"]) == 2 and not any(q["acknowledged"] for q in rep["quarantined"])
+
+
+@pytest.mark.parametrize("column, value, reason", [
+    ("algo", "md4-evil", "unknown hash algorithm 'md4-evil'"),
+    ("algo", "", "unknown hash algorithm ''"),
+    ("mac", "short", "MAC is not a 64-digit hex string"),
+    ("ts", "not a time", "malformed entry"),
+    ("uid", "not-a-uuid", "cannot be read"),
+])
+def test_malformed_rows_are_reported_never_crash_and_never_stop_sealing(users, tree, column, value, reason):
+    rows = _sealed(users)
+    bad = _forge(rows[0])
+    with connection.cursor() as cur:
+        if column in ("ts", "uid") and connection.vendor == "postgresql":
+            pytest.skip("PostgreSQL's column types refuse such a value")
+        cur.execute(f"UPDATE core_auditentry SET {column} = %s WHERE id = %s", [value, bad.pk])
+    # Verify before sealing: an unsealed malformed row.
+    code, rep = verify_json()
+    assert code == 1 and any(b["id"] == bad.pk and reason in b["reason"] for b in rep["broken"])
+    org_services.update_unit(None, tree.lumiao, name="芦庙村二")
+    assert audit.seal_all() == 1
+    assert AuditEntry.objects.filter(pk=bad.pk, seq__isnull=True, chain_hash=audit.QUARANTINED).exists()
+    code, rep = verify_json()
+    assert code == 1 and rep["broken"] == [] and reason in rep["quarantined"][0]["reason"]
+    # The human report too: exit status 1 through CommandError, no traceback.
+    out = StringIO()
+    with pytest.raises(CommandError) as exc:
+        call_command("audit", "verify", stdout=out)
+    assert exc.value.returncode == 1 and reason in out.getvalue()
+
+
+def test_a_malformed_row_inside_the_chain_is_reported_as_the_broken_link(users):
+    rows = _sealed(users)
+    victim = rows[2]
+    AuditEntry.objects.filter(pk=victim.pk).update(algo="whirlpool-x")
+    code, rep = verify_json()
+    assert code == 1 and rep["broken"][0]["seq"] == victim.seq and "unknown hash algorithm" in rep["broken"][0]["reason"]
+
+
+@pytest.fixture
+def checkpoints(settings, tmp_path):
+    settings.BIHUAN_AUDIT_CHECKPOINT_FILE = tmp_path / "ship" / "audit_checkpoints.log"
+    settings.BIHUAN_AUDIT_CHECKPOINT_SECONDS = 60
+    return settings.BIHUAN_AUDIT_CHECKPOINT_FILE
+
+
+def test_the_seal_job_appends_signed_checkpoints_when_the_head_moves(users, tree, checkpoints, caplog):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bihuan.core import jobs
+
+    now = timezone.now()
+    with caplog.at_level("INFO", logger="bihuan.audit.checkpoint"):
+        jobs.run_job("audit.seal", now)
+    [line] = checkpoints.read_text().splitlines()
+    cp = json.loads(line)
+    head = ChainHead.objects.get(pk=1)
+    assert (cp["seq"], cp["head"]) == (head.seq, head.chain_hash) and len(cp["sig"]) == 64
+    assert any(line in r.getMessage() for r in caplog.records)  # the same line in the log, to ship
+    jobs.run_job("audit.seal", now + timedelta(minutes=5))  # head unchanged: nothing new
+    org_services.update_unit(None, tree.lumiao, name="芦庙村二")
+    jobs.run_job("audit.seal", now + timedelta(seconds=30 + 300))
+    assert len(checkpoints.read_text().splitlines()) == 2
+    org_services.update_unit(None, tree.lumiao, name="芦庙村三")
+    jobs.run_job("audit.seal", now + timedelta(seconds=40 + 300))  # within the interval: not yet
+    assert len(checkpoints.read_text().splitlines()) == 2
+    code, rep = verify_json_with("--checkpoint", str(checkpoints))
+    assert code == 0 and rep["checkpoints"] == 2
+
+
+def verify_json_with(*args):
+    out = StringIO()
+    try:
+        call_command("audit", "verify", "--json", *args, stdout=out)
+        code = 0
+    except CommandError:
+        code = 1
+    return code, json.loads(out.getvalue())
+
+
+def test_truncation_with_a_rewritten_head_is_caught_by_the_checkpoint(users, tree, checkpoints):
+    rows = _sealed(users)
+    call_command("audit", "checkpoint", stdout=StringIO())
+    # The attacker deletes the last three entries and rewrites the chain head to match: the
+    # database alone looks consistent...
+    keep = rows[-4]
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM core_auditentry WHERE seq > %s", [keep.seq])
+    ChainHead.objects.filter(pk=1).update(seq=keep.seq, chain_hash=keep.chain_hash)
+    assert verify_json()[0] == 0
+    # ...but not against the checkpoint shipped elsewhere.
+    code, rep = verify_json_with("--checkpoint", str(checkpoints))
+    assert code == 1
+    assert rep["broken"][0]["reason"].startswith("truncated: checkpoint line 1")
+    assert f"entry #{rows[-1].seq} was sealed; the database's chain ends at #{keep.seq}" in rep["broken"][0]["reason"]
+    # Without a file argument the configured file is used.
+    assert verify_json_with("--checkpoint")[0] == 1
+
+
+def test_a_forged_or_damaged_checkpoint_line_is_reported(users, checkpoints, settings):
+    audit.seal_all()
+    call_command("audit", "checkpoint", stdout=StringIO())
+    cp = json.loads(checkpoints.read_text())
+    with open(checkpoints, "a") as fh:
+        fh.write(json.dumps({**cp, "seq": cp["seq"] + 5}) + "\n")  # a bigger claim, without the key
+        fh.write("{not json\n")
+    code, rep = verify_json_with("--checkpoint", str(checkpoints))
+    reasons = [b["reason"] for b in rep["broken"]]
+    assert code == 1 and rep["checkpoints"] == 1
+    assert reasons == ["checkpoint line 2: signature mismatch", "checkpoint line 3: malformed"]
+    code, rep = verify_json_with("--checkpoint", str(checkpoints.parent / "missing.log"))
+    assert code == 1 and "cannot be read" in rep["broken"][0]["reason"]
+
+
+def test_the_audit_page_shows_quarantined_entries_until_acknowledged(users, tree, login):
+    from django.urls import reverse
+
+    rows = _sealed(users)
+    forged = _forge(rows[0], actor_name="intruder", unit_id=tree.lumiao.pk, unit_path=tree.lumiao.path)
+    audit.seal_all()
+    c = login(users.city_admin)
+    html = c.get(reverse("web:audit")).content.decode()
+    assert 'data-testid="audit-quarantine"' in html and f'data-id="{forged.pk}"' in html
+    assert "隔离的审计条目" in html and "未确认" in html and "entry content altered (MAC mismatch)" in html
+    assert "已隔离" in c.get(reverse("web:audit_entry", args=[forged.pk])).content.decode()
+    # Outside the reader's scope it is not shown, like any entry.
+    assert f'data-id="{forged.pk}"' not in login(users.yanzhou_admin).get(reverse("web:audit")).content.decode()
+    audit.acknowledge("checked by the security administrator")
+    html = login(users.city_admin).get(reverse("web:audit")).content.decode()
+    assert f'data-id="{forged.pk}"' in html and "已确认" in html and "未确认" not in html

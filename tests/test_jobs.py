@@ -55,12 +55,14 @@ def test_worker_keeps_one_schedule_per_registered_job(db, monkeypatch):
     now = timezone.now()
     assert dict(jobs.ensure_schedules(now)) == {"audit.seal": "created", "imports.cleanup": "created",
                                                 "loop.sweep": "created", "plans.supervise": "created",
-                                                "sessions.clear": "created"}
+                                                "sessions.clear": "created", "accounts.login_failures": "created"}
     assert dict(jobs.ensure_schedules(now + timedelta(hours=1))) == dict.fromkeys(
-        ["audit.seal", "imports.cleanup", "loop.sweep", "plans.supervise", "sessions.clear"], "unchanged")
+        ["audit.seal", "imports.cleanup", "loop.sweep", "plans.supervise", "sessions.clear",
+         "accounts.login_failures"], "unchanged")
     minutes = dict(Schedule.objects.values_list("name", "minutes"))
     assert minutes == {"bihuan:audit.seal": 1, "bihuan:imports.cleanup": 24 * 60, "bihuan:loop.sweep": 1,
-                       "bihuan:plans.supervise": 15, "bihuan:sessions.clear": 24 * 60}
+                       "bihuan:plans.supervise": 15, "bihuan:sessions.clear": 24 * 60,
+                       "bihuan:accounts.login_failures": 24 * 60}
     # A job registered later gets its schedule; one no longer registered loses it; others are left alone.
     Schedule.objects.create(name="by hand", func="math.floor", args="1.5")
     monkeypatch.setitem(jobs.REGISTRY, "test.every20s", jobs.Job("test.every20s", 20, lambda now: None))
@@ -167,20 +169,27 @@ def test_reading_pages_writes_nothing_to_sqlite(users, login):
 
 
 def test_the_trailing_seal_runs_in_its_own_thread(transactional_db, settings, monkeypatch):
-    """The real timer: an entry committed inside the window is sealed a moment later, by a
-    thread with its own database connection, without waiting for the minute job."""
+    """The real timer: an entry committed inside the window is sealed by a timer thread with its
+    own database connection, without waiting for the minute job. The test holds the timer the
+    sealer arms and fires it itself (no waiting for the window, no polling while the thread
+    writes: SQLite would refuse the concurrent read with "database table is locked")."""
     settings.BIHUAN_AUDIT_SEAL_ON_COMMIT = True
-    settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS = 0.3
+    settings.BIHUAN_AUDIT_SEAL_DEBOUNCE_SECONDS = 30
     monkeypatch.setattr(audit, "_last_enqueue", float("-inf"))
     monkeypatch.setattr(audit, "_trailing_armed", False)
+    armed = []
+    monkeypatch.setattr(audit, "_arm_trailing", lambda delay: armed.append((delay, audit._trailing_timer(delay))))
     first = audit.record("test.first")  # autocommit: the commit hook runs at once
     second = audit.record("test.second")
     assert AuditEntry.objects.get(pk=first.pk).seq is not None
     assert AuditEntry.objects.get(pk=second.pk).seq is None
-    deadline = time.monotonic() + 5
-    while AuditEntry.objects.get(pk=second.pk).seq is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert AuditEntry.objects.get(pk=second.pk).seq is not None
+    [(delay, timer)] = armed
+    assert 29 < delay <= 30 and timer.daemon and timer.function is audit._trailing_seal
+    timer.interval = 0  # the window has passed
+    timer.start()
+    timer.join(timeout=60)
+    assert not timer.is_alive()
+    assert AuditEntry.objects.get(pk=second.pk).seq is not None and not audit._trailing_armed
     assert audit.verify().ok
 
 
@@ -365,6 +374,28 @@ def test_daily_cleanup_removes_old_uploads_and_keeps_recent_and_pending_ones(use
 
 # --- the real worker process ------------------------------------------------------------------------------
 
+def worker_env(tmp_path, settings) -> tuple[dict, Path | None]:
+    """The environment for a `bihuan` subprocess on the test database. An in-memory SQLite test
+    database is copied to a file first (returned as the second value, to copy work back)."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(BIHUAN_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1", BIHUAN_QUEUE_LOG_LEVEL="INFO",
+               # The same keys: django-q2 signs its tasks with the secret key.
+               BIHUAN_SECRET_KEY=settings.SECRET_KEY, BIHUAN_DATA_KEY=settings.BIHUAN_DATA_KEY,
+               BIHUAN_AUDIT_KEY=settings.BIHUAN_AUDIT_KEY)
+    s = connection.settings_dict
+    copy = None
+    if connection.vendor == "postgresql":
+        env["DATABASE_URL"] = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    elif connection.is_in_memory_db():
+        copy = tmp_path / "worker.sqlite3"
+        connection.ensure_connection()
+        with sqlite3.connect(copy) as dst:
+            connection.connection.backup(dst)
+        env["DATABASE_URL"] = f"sqlite:///{copy}"
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{s['NAME']}"
+    return env, copy
+
 @pytest.fixture
 def _roles(transactional_db):
     """Transactional tests flush the tables between tests, migration data included: restore the roles."""
@@ -386,24 +417,7 @@ def test_bihuan_worker_runs_a_queued_import_and_stops_on_sigterm(_roles, tree, u
     r = client.post(reverse("web:orgs_import_apply"), {"file": job.token})
     apply_job = ImportJob.objects.get(pk=int(r["Location"].rstrip("/").split("/")[-1]))
 
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(BIHUAN_VAR_DIR=str(tmp_path / "var"), PYTHONUNBUFFERED="1", BIHUAN_QUEUE_LOG_LEVEL="INFO",
-               # The same keys: django-q2 signs its tasks with the secret key.
-               BIHUAN_SECRET_KEY=settings.SECRET_KEY, BIHUAN_DATA_KEY=settings.BIHUAN_DATA_KEY,
-               BIHUAN_AUDIT_KEY=settings.BIHUAN_AUDIT_KEY)
-    s = connection.settings_dict
-    copy = None
-    if connection.vendor == "postgresql":
-        env["DATABASE_URL"] = f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    elif connection.is_in_memory_db():
-        # An in-memory test database: the worker gets a copy in a file, and its work is copied back.
-        copy = tmp_path / "worker.sqlite3"
-        connection.ensure_connection()
-        with sqlite3.connect(copy) as dst:
-            connection.connection.backup(dst)
-        env["DATABASE_URL"] = f"sqlite:///{copy}"
-    else:
-        env["DATABASE_URL"] = f"sqlite:///{s['NAME']}"
+    env, copy = worker_env(tmp_path, settings)
 
     def statuses():
         if copy:
@@ -438,3 +452,119 @@ def test_bihuan_worker_runs_a_queued_import_and_stops_on_sigterm(_roles, tree, u
     # The page the user was looking at now shows the result.
     html = client.get(reverse("web:import_job", args=[apply_job.pk])).content.decode()
     assert 'data-status="done"' in html
+
+
+# --- stopping: the worker and the demo stop on SIGTERM/SIGINT, to the process or its group -------------
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields after the command name of /proc/PID/stat (state, ppid, pgrp, ...); None when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    stat = _proc_stat(pid)
+    return stat is not None and stat[0] not in ("Z", "X")  # a zombie has exited, it only awaits its reaper
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit() and (stat := _proc_stat(int(name))):
+            children.setdefault(int(stat[1]), []).append(int(name))
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _group(pgid: int) -> set[int]:
+    return {int(n) for n in os.listdir("/proc") if n.isdigit() and (st := _proc_stat(int(n)))
+            and int(st[2]) == pgid and st[0] not in ("Z", "X")}
+
+
+def _start(argv, env, log: Path, ready, expect_procs: int):
+    """Start a `bihuan` process in its own session (so its group is ours to signal) and wait,
+    with a deadline, until it is ready and has its processes. Returns (proc, all their pids)."""
+    fh = open(log, "w")
+    proc = subprocess.Popen([sys.executable, "-m", "bihuan.cli", *argv], env=env, stdout=fh,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    fh.close()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        pids = _descendants(proc.pid)
+        if ready(log.read_text()) and len(pids) >= expect_procs:
+            return proc, {proc.pid, *pids}
+        time.sleep(0.2)  # waiting for another process to start, not synchronising threads
+    proc.kill()
+    raise AssertionError(f"did not start: {log.read_text()[-3000:]}")
+
+
+def _gone_within(pids: set[int], seconds: float) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while (left := {p for p in pids if _alive(p)}) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("target, sig", [("process", signal.SIGTERM), ("process", signal.SIGINT),
+                                         ("group", signal.SIGTERM), ("group", signal.SIGINT),
+                                         ("process", signal.SIGKILL)])
+def test_bihuan_worker_stops_within_10_s_and_leaves_no_process(tmp_path, settings, target, sig):
+    env, _ = worker_env(tmp_path, settings)
+    env["BIHUAN_WORKER_PROCESSES"] = "2"
+    # the main process, the sentinel, two task processes, the pusher and the monitor
+    proc, pids = _start(["worker"], env, tmp_path / "worker.log", lambda out: "task processes" in out, expect_procs=5)
+    try:
+        t0 = time.monotonic()
+        (os.kill if target == "process" else os.killpg)(proc.pid, sig)
+        proc.wait(timeout=10)
+        left = _gone_within(pids, 10 - (time.monotonic() - t0))
+        assert left == set(), (left, (tmp_path / "worker.log").read_text()[-3000:])
+        assert _group(proc.pid) == set()
+        if sig != signal.SIGKILL:
+            out = (tmp_path / "worker.log").read_text()
+            assert proc.returncode == 0 and "worker: stopped" in out, out[-3000:]
+    finally:
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("target, sig", [("process", signal.SIGTERM), ("group", signal.SIGINT),
+                                         ("process", signal.SIGKILL)])
+def test_bihuan_demo_stops_web_and_worker_within_10_s(tmp_path, settings, target, sig):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env, _ = worker_env(tmp_path, settings)
+    env["BIHUAN_WORKER_PROCESSES"] = "1"
+    # demo, gunicorn and its worker, the worker with its sentinel, task process, pusher and monitor
+    proc, pids = _start(["demo", "--port", str(port), "--workers", "1"], env, tmp_path / "demo.log",
+                        lambda out: "Stop with Ctrl-C." in out, expect_procs=6)
+    try:
+        t0 = time.monotonic()
+        (os.kill if target == "process" else os.killpg)(proc.pid, sig)
+        proc.wait(timeout=10)
+        left = _gone_within(pids, 10 - (time.monotonic() - t0))
+        assert left == set(), (left, (tmp_path / "demo.log").read_text()[-3000:])
+        assert _group(proc.pid) == set()
+        with socket.socket() as s:  # nobody answers on the port any more
+            assert s.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()

@@ -160,7 +160,9 @@ def test_a_used_category_is_deactivated_not_deleted(login, users, tree, cats):
     road, water = cats
     new_matter(users.lumiao_grid, road, tree.lumiao_g1, at("2026-11-02 09:00"))
     c = login(users.city_admin)
-    r = c.post(reverse("loop:config_category_delete", args=[road.pk]), follow=True)
+    page = reverse("loop:config_category", args=[road.pk])  # the form on that page says where to go back
+    r = c.post(reverse("loop:config_category_delete", args=[road.pk]), {"next": page}, follow=True)
+    assert r.redirect_chain[-1][0] == page
     assert "不能删除" in _body(r) and Category.objects.filter(pk=road.pk).exists()
     c.post(reverse("loop:config_category_active", args=[road.pk]), {"active": "0"})
     road.refresh_from_db()

@@ -364,7 +364,7 @@ def test_public_demand_without_an_account(client, users, tree, cats):
     assert Notification.objects.filter(unit=tree.liying, matter=m).exists()
     r = client.get(r["Location"])
     body = r.content.decode()
-    assert r.status_code == 200 and r["Referrer-Policy"] == "no-referrer"
+    assert r.status_code == 200 and r["Referrer-Policy"] == "same-origin"
     assert "13900001111" not in body and "139****1111" in body and "王小明" not in body and "王**" in body
     assert m.public_token in r.context["request"].build_absolute_uri()
     assert r.context["public_state"] == "open" and not r.context["can_rate"]

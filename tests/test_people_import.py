@@ -196,7 +196,101 @@ def test_round_trip_of_an_unmasked_export_reports_duplicates(tmp_path, tree, use
     with open(path, "wb") as fh:
         tb.export("people", fh, user=users.city_admin, unmasked=True)
     result = tb.run_import("people", tb.open_source(path), dry_run=True)
-    assert not result.file_error and result.invalid == 3  # same headers read back; all already registered
+    # Read back with its 记录标识, each row is its own person, unchanged.
+    assert not result.file_error and (result.unchanged, result.invalid) == (3, 0)
+    # Without the 记录标识 column the rows are new persons, and their numbers are taken.
+    wb = load_workbook(path)
+    ws = wb.active
+    ws.delete_cols([c.value for c in ws[1]].index("记录标识") + 1)
+    wb.save(path)
+    result = tb.run_import("people", tb.open_source(path), dry_run=True)
+    assert not result.file_error and result.invalid == 3
+
+
+# --- export → edit → import (issue 10, item 3) -------------------------------------------------------
+
+def _people_state():
+    """Everything about every person (and their flags) that an import could change."""
+    fields = [f.attname for f in Person._meta.concrete_fields if f.attname not in ("updated_at",)]
+    people = {p["id"]: p for p in Person.objects.values(*fields)}
+    flags = {v["person_id"]: v for v in Vulnerability.objects.values()}
+    return people, flags, dict(Household.objects.values_list("id", "head_id"))
+
+
+def _export_file(path, user, unit=None, **kw):
+    with open(path, "wb") as fh:
+        tb.export("people", fh, user=user, unit=unit, **kw)
+    return path
+
+
+def _edit(path, person_name, header, value):
+    """Change one cell of the row of ``person_name``, as a user would in a spreadsheet."""
+    wb = load_workbook(path)
+    ws = wb.active
+    headers = [c.value for c in ws[1]]
+    col = headers.index(header) + 1
+    for r in ws.iter_rows(min_row=2):
+        if r[headers.index("姓名")].value == person_name:
+            ws.cell(row=r[0].row, column=col).value = value  # (value=None would leave the cell as it is)
+            break
+    else:
+        raise AssertionError(person_name)
+    wb.save(path)
+
+
+def test_export_edit_import_changes_the_edited_person_and_nothing_else(tmp_path, tree, users):
+    run(tmp_path, [row(n, 姓名=f"人{n}") for n in range(12)], name="seed.xlsx")
+    services.create_person(None, unit=tree.lumiao_g1, name="无证人", address="芦庙村东")  # no ID, no phone
+    services.create_person(None, unit=tree.xuemiao, name="外区人", id_number=ident(99))
+    before = _people_state()
+    audits = AuditEntry.objects.count()
+    path = _export_file(tmp_path / "人员.xlsx", users.liying_staff, unit=tree.lumiao)
+    text = path.read_bytes()
+    assert ident(0).encode() not in text  # the file is masked, as before
+    _edit(path, "人4", "住址", "芦庙村新居8号")
+
+    result = tb.run_import("people", tb.open_source(path), user=users.liying_staff)
+
+    assert result.errors == [] and result.applied
+    assert (result.created, result.updated, result.unchanged) == (0, 1, 12)
+    people, flags, heads = _people_state()
+    changed = Person.objects.get(name="人4")
+    assert changed.address == "芦庙村新居8号" and changed.version == before[0][changed.pk]["version"] + 1
+    people[changed.pk] = {**people[changed.pk], "address": before[0][changed.pk]["address"],
+                          "version": before[0][changed.pk]["version"]}
+    assert (people, flags, heads) == before  # every other person, number, flag and household as it was
+    assert AuditEntry.objects.count() == audits + 2  # the export and the import, one entry each
+    assert AuditEntry.objects.latest("id").extra["updated"] == 1
+
+
+def test_import_of_an_edited_export_changes_numbers_only_when_typed_in_full(tmp_path, tree, users):
+    run(tmp_path, [row(n, 姓名=f"人{n}") for n in range(3)], name="seed.xlsx")
+    path = _export_file(tmp_path / "人员.xlsx", users.liying_staff)
+    _edit(path, "人1", "联系电话", "13700001111")  # a new phone, typed in full
+    _edit(path, "人2", "联系电话", None)  # emptied: the phone is removed
+    result = tb.run_import("people", tb.open_source(path), user=users.liying_staff)
+    p0, p1, p2 = (Person.objects.get(name=f"人{n}") for n in range(3))
+    assert result.errors == [] and (result.updated, result.unchanged) == (2, 1)
+    assert p0.phone_masked == "139****0000" and p1.phone_masked == "137****1111" and p2.phone_masked == ""
+    assert p1.phone_bidx == services.phone_bidx("13700001111")
+    assert p0.id_number_bidx == services.id_number_bidx(ident(0))
+
+
+def test_masked_cells_and_row_keys_that_do_not_fit_are_refused(tmp_path, tree, users):
+    run(tmp_path, [row(n, 姓名=f"人{n}") for n in range(4)], name="seed.xlsx")
+    services.create_person(None, unit=tree.xuemiao, name="外区人", id_number=ident(99))
+    path = _export_file(tmp_path / "人员.xlsx", None)  # the whole city, as the system exports it
+    _edit(path, "人0", "身份证号", "370811********9999")  # someone else's mask
+    _edit(path, "人1", "记录标识", "123-AAAAAAAAAAAA")  # made up
+    _edit(path, "人2", "记录标识", None)  # a masked row without its key: a "new" person without a number
+    before = _people_state()
+    result = tb.run_import("people", tb.open_source(path), user=users.liying_staff, mode=tb.VALID_ONLY)
+    by_row = {e.row: (e.column, e.message) for e in result.errors}
+    assert by_row[2][0] == "身份证号"
+    assert by_row[3][0] == "记录标识"
+    assert by_row[4][0] == "身份证号"
+    assert by_row[6][0] == "记录标识"  # 外区人 is outside 李营街道's scope
+    assert result.unchanged == 1 and result.updated == 0 and _people_state() == before
 
 
 def test_households_import_and_reserve_export(tmp_path, tree, users):

@@ -5,7 +5,7 @@ through ``bulk_create`` with events, at about 360 matters/s on this machine (mos
 working-day calendar, which is consulted afresh for every new (category, hour)): 2 million
 matters would take over an hour and a half. This generator follows the same distribution
 (``seed_bulk``'s probabilities and time steps, the same categories, titles and villages, real
-working-day deadlines from ``WorkCalendar`` with its ``is_workday`` memoised) and writes with
+working-day deadlines from ``loop.deadlines``, on a calendar with ``is_workday`` memoised) and writes with
 COPY, so a city-scale dataset takes minutes. Differences, on purpose:
 
 * no ``MatterEvent`` rows: no benchmarked read touches the timeline, and a transition appends
@@ -38,9 +38,9 @@ RATING_COLS = ["matter_id", "round", "satisfaction", "resolved", "comment", "by_
 
 
 def _calendar():
-    from bihuan.core.calendar import WorkCalendar
+    from bihuan.loop.deadlines import calendar
 
-    cal = WorkCalendar(strict=False)
+    cal = calendar()
     cal.is_workday = functools.lru_cache(maxsize=None)(cal.is_workday)
     return cal
 
@@ -57,6 +57,7 @@ def _fmt(v) -> str:
 
 def generate(n: int, seed: int, now: datetime | None = None, *, progress=None, batch: int = 50_000) -> dict:
     """Add ``n`` matters (and their ratings) over the villages of the seeded tree."""
+    from bihuan.loop.deadlines import deadlines
     from bihuan.loop.models import Category, Kind, Matter, Rating, State
     from bihuan.loop.seed import TITLES, _work_time, ensure_categories
     from bihuan.orgs.models import Level, OrgUnit
@@ -95,9 +96,8 @@ def generate(n: int, seed: int, now: datetime | None = None, *, progress=None, b
             if rng.random() > 0.04 and t < now:
                 key = (cat.pk, t.strftime("%Y%m%d%H"))
                 if key not in dl_cache:
-                    d = cal.add_working_days(t, cat.handle_days)
-                    dl_cache[key] = (cal.add_working_hours(t, float(cat.accept_hours)), d,
-                                     cal.add_working_hours(t, cal.working_hours_between(t, d) * cat.warn_percent / 100))
+                    d = deadlines(cat, t, cal=cal)  # the product's formula, memoised per hour
+                    dl_cache[key] = (d["accept_due_at"], d["due_at"], d["warn_at"])
                 accept_due, due, warn = dl_cache[key]
                 handling, dispatched, state, version = vid, t, State.DISPATCHED, 2
                 t += timedelta(hours=rng.uniform(0.2, 10))

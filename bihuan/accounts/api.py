@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from ninja import Router, Schema
 
+from bihuan.core.scope import scope_for
+
 router = Router(tags=["accounts"])
 
 
@@ -46,6 +48,6 @@ def me(request):
              "role_name": b.role.name, "scope": b.scope}
             for b in bindings
         ],
-        "scope_all": user.get_scope("orgs.unit.view").all,
+        "scope_all": scope_for(user, "orgs.unit.view").all,
         "scope_units": list(user.scope_units()[:200]),
     }

@@ -6,7 +6,7 @@ from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from bihuan.core.scope import Scope, ScopedQuerySet, minimal_prefixes
+from bihuan.core.scope import Scope, ScopedQuerySet, minimal_prefixes, units_q
 from bihuan.orgs.models import OrgUnit
 
 
@@ -103,10 +103,9 @@ class User(AbstractUser):
 
     def scope_units(self, perm: str = "orgs.unit.view"):
         """The top units of the user's scope, for /api/v1/me and the home page."""
-        scope = self.get_scope(perm)
-        if scope.all:
-            return OrgUnit.objects.filter(parent__isnull=True)
-        return OrgUnit.objects.filter(models.Q(path__in=scope.subtree_paths) | models.Q(id__in=scope.unit_ids))
+        # Units in scope whose parent is not: the tops (core.scope says what is in scope).
+        in_scope = units_q(self, perm)
+        return OrgUnit.objects.filter(in_scope).exclude(parent__in=OrgUnit.objects.filter(in_scope))
 
     def forget_bindings(self) -> None:
         self.__dict__.pop("_bindings_cache", None)
@@ -157,3 +156,37 @@ class ApiToken(models.Model):
     @staticmethod
     def digest_of(token: str) -> str:
         return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- login security (accounts/throttle.py, validators.py) -----------------------------------
+class LoginFailure(models.Model):
+    """One refused login (password or second factor), kept for the per-address throttle.
+
+    Counted per client address in a sliding window, in the database so that every web worker
+    sees the same count. Old rows are removed by the daily ``accounts.login_failures`` job."""
+
+    at = models.DateTimeField()
+    address = models.CharField(max_length=64)  # an IPv4 address or an IPv6 /64 (throttle.address_key)
+    username = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["address", "at"], name="loginfailure_address_at"),
+                   models.Index(fields=["at"], name="loginfailure_at")]
+
+    def __str__(self) -> str:
+        return f"{self.address} {self.at:%Y-%m-%d %H:%M}"
+
+
+class PasswordHistory(models.Model):
+    """Hashes of a user's passwords, newest last: no reuse of the last N, and the password's age."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_history")
+    password = models.CharField(max_length=128)  # the hash, as in User.password
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"], name="passwordhistory_user_at")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d}"

@@ -14,6 +14,9 @@ PERMISSIONS: dict[str, str] = {
     "accounts.user.view": _("View users"),
     "accounts.user.manage": _("Create users and bind them to units"),
     "core.audit.view": _("Read the audit log"),
+    # Separation of duties (三员分立, docs/security.md): the security administrator's verbs.
+    "accounts.role.manage": _("Define roles and grant them to users (bindings)"),
+    "accounts.security.manage": _("Change security settings (password policy, lock-out, two-factor)"),
     "people.person.reveal": _("Reveal full ID and phone numbers"),
     "loop.matter.view": _("View matters (problems, demands, tasks) in scope"),
     "loop.matter.create": _("Register matters"),

@@ -1,4 +1,11 @@
-"""Built-in roles (see DESIGN.md "Roles"). Admins can add more; these are ensured by migration."""
+"""Built-in roles (see DESIGN.md "Roles"). Admins can add more; these are ensured by migration.
+
+The last three are the platform administrators of separation of duties (三员分立, MLPS level 3,
+docs/security.md): the system administrator runs users, the tree and configuration; the security
+administrator runs roles, bindings and security settings; the audit administrator reads and checks
+the audit log. None holds another's duty, nor any business or personal data; the three duty sets
+below are disjoint, and tests/test_security.py holds them to it.
+"""
 
 from django.utils.translation import gettext_noop as _
 
@@ -15,6 +22,14 @@ LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "l
 PLANS_READ = ["plans.plan.view", "plans.assignment.view"]
 PLANS_WORK = [*PLANS_READ, "plans.assignment.checkin", "plans.assignment.supervise"]
 PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
+
+# The duties of separation of duties, each held by exactly one of the three administrator roles.
+SYSTEM_DUTY = [*TREE_ADMIN, "accounts.user.manage", "core.calendar.manage", "loop.category.manage"]
+SECURITY_DUTY = ["accounts.role.manage", "accounts.security.manage"]
+AUDIT_DUTY = ["core.audit.view"]
+# Seeing who the users are is shared by the system and security administrators (one cannot grant a
+# role to a user one cannot find); it shows no business data.
+SHARED_ADMIN_READ = ["accounts.user.view"]
 
 BUILTIN_ROLES = [
     {"code": "city_admin", "name": _("City administrator"), "default_scope": "all",
@@ -35,7 +50,16 @@ BUILTIN_ROLES = [
      "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create"]},
     {"code": "volunteer", "name": _("Volunteer"), "default_scope": "self", "permissions": [*TREE_READ]},
     {"code": "lecturer", "name": _("Lecturer"), "default_scope": "self", "permissions": [*TREE_READ]},
+    # 三员分立: three administrators, none able to do another's work (see the module docstring).
+    {"code": "system_admin", "name": _("System administrator"), "default_scope": "all",
+     "permissions": [*SHARED_ADMIN_READ, *SYSTEM_DUTY]},
+    {"code": "security_admin", "name": _("Security administrator"), "default_scope": "all",
+     "permissions": [*SHARED_ADMIN_READ, *SECURITY_DUTY]},
+    {"code": "audit_admin", "name": _("Audit administrator"), "default_scope": "all",
+     "permissions": [*AUDIT_DUTY]},
 ]
+
+SEPARATED_ROLES = {"system_admin": SYSTEM_DUTY, "security_admin": SECURITY_DUTY, "audit_admin": AUDIT_DUTY}
 
 
 def ensure_builtin_roles(Role) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from bihuan.orgs import seed as org_seed
 from bihuan.orgs.models import OrgUnit
 
@@ -64,15 +66,35 @@ def print_logins(out, url: str | None = None) -> None:
     for u in DEMO_USERS:
         if u.username in present:
             out.write(f"  {u.username:<18} {u.role:<18} {units.get(u.unit_code, '?')} ({u.unit_code})\n")
+    if not settings.BIHUAN_2FA_REQUIRED_FOR:
+        out.write("  Two-factor login is not required in this demo (var/2fa_required_for); any user may turn it on\n"
+                  "  from the home page. Production requires it of administrators (BIHUAN_2FA_REQUIRED_FOR).\n")
     missing = [u.username for u in DEMO_USERS if u.username not in present]
     if missing:
         out.write(f"  (not created: {', '.join(missing)} — run `bihuan seed --scale demo` on an empty database)\n")
 
 
+def relax_two_factor_for_demo() -> bool:
+    """The demo logins work with the password alone: ``var/2fa_required_for`` says "none".
+
+    settings.py reads it only when BIHUAN_2FA_REQUIRED_FOR is unset and never in production;
+    users may still enrol. Returns True when the file was written now."""
+    import os
+
+    path = settings.VAR_DIR / "2fa_required_for"
+    if os.environ.get("BIHUAN_2FA_REQUIRED_FOR") is not None or settings.PRODUCTION or path.exists():
+        return False
+    path.write_text("none\n")
+    return True
+
+
 def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
     """The demo users' step of ``bihuan seed``: create whichever are missing."""
     created = sum(1 for _, new in ensure_demo_users() if new)
-    return {"demo_users_created": created}
+    out = {"demo_users_created": created}
+    if scale == "demo":
+        out["two_factor_relaxed"] = relax_two_factor_for_demo()
+    return out
 
 
 def report(out) -> None:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from bihuan.core import audit
 from bihuan.core.errors import NotFound, PermissionDenied, ServiceError
+from bihuan.core.scope import has_anywhere, require, scope_for
 from bihuan.orgs.models import OrgUnit
 
 from .models import ApiToken, Binding, Role, ScopeMode, User
@@ -24,22 +25,22 @@ def _user_snapshot(user: User) -> dict:
     return {"username": user.username, "display_name": user.display_name, "is_active": user.is_active}
 
 
-def _require_manage_unit(actor: User | None, unit: OrgUnit) -> None:
-    if actor is None:
-        return
-    scope = actor.get_scope(MANAGE)
-    if scope.empty:
-        raise PermissionDenied()
-    if not scope.covers_unit(unit):
-        raise NotFound()
+def _require_manage_unit(actor: User | None, unit: OrgUnit, field: str = "unit") -> None:
+    """The actor may manage users at ``unit`` (the one gate's 403-or-404 policy).
+
+    The refusal names the form field the unit came from, so a form shows it there."""
+    try:
+        require(actor, MANAGE, unit)
+    except (NotFound, PermissionDenied) as exc:
+        if not has_anywhere(actor, MANAGE):
+            raise
+        msg = _("You cannot manage users at this unit.")
+        raise type(exc)(msg, field_errors={field: msg}) from exc
 
 
 def require_manage_user(actor: User | None, user: User) -> None:
     """The actor may manage ``user`` if the user is in the actor's manage scope."""
-    if actor is None:
-        return
-    if not User.objects.restrict(actor, "manage").filter(pk=user.pk).exists():
-        raise NotFound()
+    require(actor, MANAGE, user)
 
 
 def _validate_password(password: str, user: User) -> None:
@@ -55,8 +56,7 @@ def create_user(actor: User | None, *, username: str, password: str, display_nam
                 must_change_password: bool = True) -> User:
     """Create a user; with ``unit`` and ``role`` also their first binding (same transaction)."""
     username = (username or "").strip()
-    if actor is not None and actor.get_scope(MANAGE).empty:
-        raise PermissionDenied()
+    require(actor, MANAGE)
     errors = {}
     if not username:
         errors["username"] = _("A username is required.")
@@ -84,13 +84,13 @@ def bind(actor: User | None, user: User, unit: OrgUnit, role: Role, *, scope: st
         raise ServiceError(_("Unknown scope mode."), {"scope": _("Unknown scope mode.")})
     if actor is not None:
         # Nobody hands out more than they hold.
-        if scope == ScopeMode.ALL and not actor.get_scope(MANAGE).all:
+        if scope == ScopeMode.ALL and not scope_for(actor, MANAGE).all:
             raise PermissionDenied(_("Only a city-wide administrator can grant the whole city."))
-        missing = [p for p in role.permissions if not actor.has_perm_anywhere(p)]
+        missing = [p for p in role.permissions if not has_anywhere(actor, p)]
         if missing:
             raise PermissionDenied(_("You cannot grant permissions you do not hold: %(p)s") % {"p": ", ".join(missing)})
         for u in custom_units or []:
-            _require_manage_unit(actor, u)
+            _require_manage_unit(actor, u, "custom_units")
     if scope == ScopeMode.CUSTOM and not custom_units:
         raise ServiceError(_("A custom scope needs at least one unit."), {"custom_units": _("Choose units.")})
     if Binding.objects.filter(user=user, unit=unit, role=role).exists():

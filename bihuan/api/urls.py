@@ -11,6 +11,7 @@ from bihuan import __version__
 from bihuan.core.errors import ServiceError
 
 from .auth import AUTH
+from .docs import VendoredSwagger
 from .problems import default_title, problem
 
 api = NinjaAPI(
@@ -19,6 +20,7 @@ api = NinjaAPI(
     urls_namespace="api",
     auth=AUTH,
     docs_url="/docs",
+    docs=VendoredSwagger(),  # vendored assets: the CSP allows no CDN (api/docs.py)
     openapi_url="/openapi.json",
 )
 

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
+from .scope import require_city_wide
+
 TZ = ZoneInfo("Asia/Shanghai")
 OFFICE_HOURS: tuple[tuple[time, time], ...] = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
 HOURS_PER_DAY = sum((datetime.combine(date.min, b) - datetime.combine(date.min, a)).seconds
@@ -201,17 +203,9 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 MAX_NOTE = 100
 
 
-def _require_manager(user) -> None:
-    """Overrides change deadlines city-wide: the permission with a city-wide scope. ``None`` is the system."""
-    from .errors import PermissionDenied
-
-    if user is None:
-        return
-    if not user.has_perm_anywhere(MANAGE):
-        raise PermissionDenied()
-    if not user.get_scope(MANAGE).all:
-        raise PermissionDenied(_("The working-day calendar applies to the whole city; only a city-wide "
-                                 "administrator can change it."))
+# Overrides change deadlines city-wide: the permission with a city-wide scope (core.scope.require_city_wide).
+CITY_WIDE = _("The working-day calendar applies to the whole city; only a city-wide "
+               "administrator can change it.")
 
 
 def _check_date(d) -> date:
@@ -237,7 +231,7 @@ def set_override(user, d: date, is_workday: bool, note: str = "", *, now: dateti
     from .errors import ServiceError
     from .models import CalendarOverride
 
-    _require_manager(user)
+    require_city_wide(user, MANAGE, CITY_WIDE)
     d = _check_date(d)
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
@@ -263,7 +257,7 @@ def delete_override(user, d: date, *, now: datetime | None = None) -> bool:
     from . import audit
     from .models import CalendarOverride
 
-    _require_manager(user)
+    require_city_wide(user, MANAGE, CITY_WIDE)
     with transaction.atomic():
         obj = CalendarOverride.objects.select_for_update().filter(date=d).first()
         if obj is None:

@@ -1,8 +1,10 @@
 """``/api/v1/matters`` and ``/api/v1/stats/units``: the loop over REST.
 
-Views parse and authorise; ``loop.services`` changes state; ``loop.selectors`` and
-``loop.metrics`` read. Scope: everything goes through ``Matter.objects.restrict`` — a matter
-outside the caller's scope is a 404, exactly like one that does not exist.
+Views parse; ``loop.services`` authorises and changes state; ``loop.selectors`` and
+``loop.metrics`` read. Scope: everything goes through ``Matter.objects.restrict`` and
+``core.scope`` — a matter or unit outside the caller's scope is a 404, exactly like one that
+does not exist. A matter's ``actions`` are ``transitions.available_actions``: the actions the
+service would accept from this caller now (the web page shows the same buttons).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 
+from bihuan.core import scope
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
 from bihuan.orgs.models import OrgUnit
@@ -173,7 +176,7 @@ def matter_out(user, m: Matter, now: datetime) -> dict:
         "accepted_at": m.accepted_at, "warn_at": m.warn_at, "due_at": m.due_at, "reported_at": m.reported_at,
         "closed_at": m.closed_at, "flagged": m.flagged, "merged_into": m.merged_into_id,
         "light": st.light, "overdue": st.overdue, "remaining_hours": st.remaining_hours,
-        "calendar_warning": m.calendar_warning, "actions": services.available_actions(user, m),
+        "calendar_warning": m.calendar_warning, "actions": transitions.available_actions(user, m),
     }
 
 
@@ -287,7 +290,7 @@ def similar(request, matter_id: int):
 
 @router.post("/matters/{matter_id}/actions/{action}", response=MatterOut, summary="Perform a transition")
 def act(request, matter_id: int, action: str, payload: ActionIn):
-    if action not in transitions.ACTIONS and action != "similar_sweep":
+    if action not in transitions.ACTIONS:
         raise ServiceError(_("Unknown action %(a)s.") % {"a": action},
                            {"action": ", ".join(transitions.ACTIONS)}, code="unknown_action")
     user, now = request.user, timezone.now()
@@ -297,6 +300,22 @@ def act(request, matter_id: int, action: str, payload: ActionIn):
     if not (action in _SCOPE_KEEPING and isinstance(done, Matter) and done.pk == matter_id):
         done = services.get_matter(user, matter_id)
     return matter_out(user, done, now)
+
+
+class RevealIn(Schema):
+    reason: str = Field("", description="why the full number is needed (recorded in the audit log)")
+
+
+class RevealOut(Schema):
+    field: str
+    value: str
+
+
+@router.post("/matters/{matter_id}/reveal", response=RevealOut,
+             summary="Reveal the reporter's full phone (needs loop.matter.reveal and a reason; audited)")
+def reveal(request, matter_id: int, payload: RevealIn):
+    value = services.reveal_phone(request.user, matter_id, payload.reason, now=timezone.now())
+    return {"field": "reporter_phone", "value": value}
 
 
 # Actions that leave the matter's location, dispatching, lead and assisting units as they were, so the
@@ -309,10 +328,7 @@ _SCOPE_KEEPING = frozenset({"accept", "report_done", "evaluate", "flag", "reopen
 
 def _unit_in_scope(user, unit_id: int) -> OrgUnit:
     unit = OrgUnit.objects.filter(pk=unit_id).first()
-    if unit is None:
-        raise NotFound()
-    scope = user.get_scope("loop.matter.view")
-    if not (scope.all or scope.covers_path(unit.path) or unit.pk in scope.unit_ids):
+    if unit is None or not scope.covers(user, "loop.matter.view", unit):
         raise NotFound()
     return unit
 

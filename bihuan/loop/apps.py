@@ -10,8 +10,17 @@ class LoopConfig(AppConfig):
         from bihuan.core import jobs
 
         from . import sources
+        from .models import Matter, MatterAssist
+        from .selectors import AnyOf
 
         sources.register()  # evaluation sources and the report section (core.registry)
+
+        # ``any_of`` (selectors.AnyOf) is registered here, once, and only on the fields the
+        # narrowed scope queries use; importing selectors changes no lookup anywhere.
+        for field in (Matter._meta.pk, *(Matter._meta.get_field(f) for f in ("location_unit", "handling_unit",
+                                                                              "dispatch_unit")),
+                      MatterAssist._meta.get_field("unit")):
+            field.register_lookup(AnyOf)
 
         def _sweep(now):
             from .sweep import sweep

@@ -21,9 +21,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from bihuan.core import audit
-from bihuan.core.errors import NotFound, PermissionDenied, ServiceError
+from bihuan.core.errors import NotFound, ServiceError
+from bihuan.core.scope import covers, require, require_city_wide
 from bihuan.orgs.models import OrgUnit
 
 from .models import Category, Kind, Matter, RoutingRule
@@ -43,16 +45,8 @@ FIELDS = ("name", "kind", "accept_hours", "handle_days", "warn_percent", "max_ex
           "open311_code", "description")
 
 
-def _require(user) -> None:
-    if user is not None and not user.has_perm_anywhere(MANAGE):
-        raise PermissionDenied()
-
-
-def _require_city_wide(user) -> None:
-    _require(user)
-    if user is not None and not user.get_scope(MANAGE).all:
-        raise PermissionDenied(_("Categories apply to the whole city; only a city-wide administrator can "
-                                 "change them."))
+# Said when someone with a smaller area tries to change a category (core.scope.require_city_wide).
+CITY_WIDE = gettext_lazy("Categories apply to the whole city; only a city-wide administrator can change them.")
 
 
 def _snapshot(c: Category) -> dict:
@@ -123,7 +117,7 @@ def _clean_category(values: dict, *, instance: Category | None) -> dict:
 def create_category(user, *, now: datetime | None = None, **values) -> Category:
     """A new category (active). ``values``: code, name, kind, accept_hours, handle_days, warn_percent,
     max_extensions, max_extension_days, open311_code, description."""
-    _require_city_wide(user)
+    require_city_wide(user, MANAGE, CITY_WIDE)
     clean = _clean_category(values, instance=None)
     c = Category.objects.create(**clean, active=True)
     audit.record("loop.category.create", c, after=_snapshot(c), now=now)
@@ -134,7 +128,7 @@ def create_category(user, *, now: datetime | None = None, **values) -> Category:
 def update_category(user, category_id, *, now: datetime | None = None, **values) -> Category:
     """Change a category's fields (not its code, which API clients and exports use). New limits apply
     to matters dispatched from now on; running deadlines stay as they were computed."""
-    _require_city_wide(user)
+    require_city_wide(user, MANAGE, CITY_WIDE)
     c = _get_category(category_id, lock=True)
     unknown = set(values) - set(FIELDS)
     if unknown:
@@ -152,7 +146,7 @@ def update_category(user, category_id, *, now: datetime | None = None, **values)
 @transaction.atomic
 def set_category_active(user, category_id, active: bool, *, now: datetime | None = None) -> Category:
     """Deactivate (no new matters in it; existing ones are untouched) or reactivate a category."""
-    _require_city_wide(user)
+    require_city_wide(user, MANAGE, CITY_WIDE)
     c = _get_category(category_id, lock=True)
     if c.active == bool(active):
         return c
@@ -167,7 +161,7 @@ def set_category_active(user, category_id, active: bool, *, now: datetime | None
 @transaction.atomic
 def delete_category(user, category_id, *, now: datetime | None = None) -> None:
     """Delete a category no matter refers to (a mistake); otherwise refuse and point to deactivation."""
-    _require_city_wide(user)
+    require_city_wide(user, MANAGE, CITY_WIDE)
     c = _get_category(category_id, lock=True)
     used = Matter.objects.filter(category=c).count()
     if used:
@@ -188,17 +182,15 @@ def _get_category(category_id, *, lock: bool = False) -> Category:
 
 # --- routing rules --------------------------------------------------------------------------------
 
-def _unit_in_scope(user, unit: OrgUnit | None, field: str) -> OrgUnit:
+def _routable_unit(user, unit: OrgUnit | None, field: str) -> OrgUnit:
     if unit is None:
         raise ServiceError(_("Choose a unit."), {field: _("This field is required.")})
     if unit.valid_to is not None:
         raise ServiceError(_("%(unit)s no longer exists; choose a current unit.") % {"unit": unit.name},
                            {field: _("Not a current unit.")})
-    if user is not None:
-        scope = user.get_scope(MANAGE)
-        if not scope.covers_unit(unit):
-            raise ServiceError(_("%(unit)s is outside your area; you can route only within it.")
-                               % {"unit": unit.name}, {field: _("Outside your area.")}, code="unit_out_of_scope")
+    if not covers(user, MANAGE, unit):
+        raise ServiceError(_("%(unit)s is outside your area; you can route only within it.")
+                           % {"unit": unit.name}, {field: _("Outside your area.")}, code="unit_out_of_scope")
     return unit
 
 
@@ -213,15 +205,15 @@ def create_rule(user, *, category: Category | None, location: OrgUnit | None, ha
                 note: str = "", now: datetime | None = None) -> RoutingRule:
     """Matters of ``category`` (None: any category) at ``location`` or below go to ``handling_unit``.
     The deepest matching location wins; a category's own rule beats a catch-all one at the same place."""
-    _require(user)
+    require(user, MANAGE)
     note = (note or "").strip()
     if len(note) > 100:
         raise ServiceError(_("The note is too long: at most %(max)d characters.") % {"max": 100},
                            {"note": _("At most %(max)d characters.") % {"max": 100}})
     if category is not None:
         category = _get_category(category)
-    location = _unit_in_scope(user, location, "location")
-    handling_unit = _unit_in_scope(user, handling_unit, "handling_unit")
+    location = _routable_unit(user, location, "location")
+    handling_unit = _routable_unit(user, handling_unit, "handling_unit")
     # NULL categories are distinct in a unique constraint, so catch-all duplicates are checked here.
     clash = (RoutingRule.objects.select_for_update().select_related("handling_unit")
              .filter(location=location).filter(Q(category=category) if category else Q(category__isnull=True))
@@ -239,7 +231,7 @@ def create_rule(user, *, category: Category | None, location: OrgUnit | None, ha
 @transaction.atomic
 def delete_rule(user, rule_id, *, now: datetime | None = None) -> None:
     """Remove a rule the actor may manage (its place in their scope; otherwise ``NotFound``)."""
-    _require(user)
+    require(user, MANAGE)
     qs = RoutingRule.objects.select_related("category", "location", "handling_unit")
     if user is not None:
         qs = qs.restrict(user, "manage")

@@ -12,6 +12,8 @@ event they come from, in the same transaction as the event, so they are facts, n
 from __future__ import annotations
 
 import secrets
+from functools import reduce
+from operator import or_
 
 from django.conf import settings
 from django.db import models
@@ -19,7 +21,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 
 from bihuan.core.protect import mask_phone
-from bihuan.core.scope import ScopedManager, ScopedQuerySet, scope_q
+from bihuan.core.scope import ScopedManager, ScopedQuerySet, scope_for, unit_scope_q
 from bihuan.orgs.models import OrgUnit
 
 
@@ -114,35 +116,24 @@ class RoutingRule(models.Model):
 class MatterQuerySet(ScopedQuerySet):
     def restrict(self, user, action: str = "view"):
         """A matter is in scope when its location, lead unit, dispatching unit or an assisting
-        unit is in the user's scope for ``loop.matter.<action>``. Default deny."""
-        get_scope = getattr(user, "get_scope", None)
-        if get_scope is None or not getattr(user, "is_authenticated", False):
+        unit is in the user's scope for ``loop.matter.<action>``. Default deny (``None`` too:
+        the system reads matters without ``restrict``)."""
+        if user is None:
             return self.none()
-        scope = get_scope(f"loop.matter.{action}")
+        scope = scope_for(user, f"loop.matter.{action}")
         if scope.empty:
             return self.none()
         if scope.all:
             return self
-        q = Q(pk__in=[])
-        for field_name in ("location_unit", "handling_unit", "dispatch_unit"):
-            part = scope_q(_ScopeShim(f"{field_name}__path", f"{field_name}_id"), scope)
-            q |= part
+        # One filter per unit relation, from the one gate (core.scope.unit_scope_q).
+        q = reduce(or_, (unit_scope_q(scope, f"{f}__path", f"{f}_id")
+                         for f in ("location_unit", "handling_unit", "dispatch_unit")))
         assist = MatterAssist.objects.filter(matter=OuterRef("pk")).filter(
-            scope_q(_ScopeShim("unit__path", "unit_id"), scope))
+            unit_scope_q(scope, "unit__path", "unit_id"))
         return self.filter(q | Exists(assist))
 
     def open(self):
         return self.filter(state__in=OPEN_STATES)
-
-
-class _ScopeShim:
-    """Lets ``scope_q`` build the filter for one unit relation of a matter."""
-
-    scope_owner_field = None
-
-    def __init__(self, path_field: str, unit_field: str):
-        self.scope_path_field = path_field
-        self.scope_unit_field = unit_field
 
 
 def new_public_token() -> str:

@@ -39,6 +39,7 @@ from django.views.decorators.csrf import csrf_exempt
 from bihuan.core.context import acting_as
 from bihuan.core.errors import ServiceError
 from bihuan.core.protect import mask_text
+from bihuan.core.text import clean, xml_safe
 
 from . import public, services
 from .models import Kind, Matter, Source, State
@@ -70,7 +71,8 @@ def _xml_value(v) -> str:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
-    return str(v)
+    # Whatever is stored, the document must parse: characters XML 1.0 cannot carry are dropped.
+    return xml_safe(str(v))
 
 
 def _xml(root: str, item: str | None, data) -> bytes:
@@ -327,10 +329,10 @@ def _create(request, fmt, params):
     cat = _category(params.get("service_code"))
     unit = _location(params)
     lat, lon = _float(params, "lat"), _float(params, "long")
-    description = (params.get("description") or "").strip()
+    description = clean(params.get("description")).strip()  # no control characters get stored
     if not description:
         raise Open311Error(400, _("description was not provided"))
-    name = " ".join(x for x in ((params.get("last_name") or "").strip(), (params.get("first_name") or "").strip())
+    name = " ".join(x for x in (clean(params.get("last_name")).strip(), clean(params.get("first_name")).strip())
                     if x)
     title = f"{cat.name}：{description[:40]}"
     try:
@@ -338,7 +340,7 @@ def _create(request, fmt, params):
             m = services.create_matter(
                 None, category=cat, location_unit=unit, title=title[:services.MAX_TITLE], description=description,
                 kind=Kind.DEMAND, source=Source.OPEN311, reporter_name=name[:60],
-                reporter_phone=(params.get("phone") or "").strip(), address=(params.get("address_string") or "")[:200],
+                reporter_phone=(params.get("phone") or "").strip(), address=clean(params.get("address_string"))[:200],
                 lat=lat, lon=lon, now=now)
     except ServiceError as exc:
         detail = "; ".join(f"{k}: {v}" for k, v in exc.field_errors.items())

@@ -19,11 +19,12 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from bihuan.core.calendar import WorkCalendar
 from bihuan.core.context import acting_as
 from bihuan.orgs.models import Level, OrgUnit
 
 from . import services
+from .deadlines import calendar as deadline_calendar
+from .deadlines import deadlines
 from .models import Category, Kind, Matter, MatterEvent, Rating, RoutingRule, State
 
 CATEGORIES = [
@@ -215,7 +216,7 @@ def seed_bulk(cats: list[Category], n: int, seed: int, now: datetime, *, progres
                     .values_list("id", "path", "parent_id"))
     if not villages:
         return 0
-    cal = WorkCalendar(strict=False)
+    cal = deadline_calendar()
     dl_cache: dict[tuple[int, str], tuple] = {}
     made = 0
     bar = tqdm(total=n, desc="matters (bulk)", disable=not progress, unit="matter")
@@ -236,9 +237,8 @@ def seed_bulk(cats: list[Category], n: int, seed: int, now: datetime, *, progres
             if rng.random() > 0.04 and t < now:
                 key = (cat.pk, t.strftime("%Y%m%d%H"))
                 if key not in dl_cache:
-                    due = cal.add_working_days(t, cat.handle_days)
-                    dl_cache[key] = (cal.add_working_hours(t, float(cat.accept_hours)), due,
-                                     cal.add_working_hours(t, cal.working_hours_between(t, due) * cat.warn_percent / 100))
+                    d = deadlines(cat, t, cal=cal)  # the product's formula, memoised per hour
+                    dl_cache[key] = (d["accept_due_at"], d["due_at"], d["warn_at"])
                 m.accept_due_at, m.due_at, m.warn_at = dl_cache[key]
                 m.handling_unit_id, m.dispatched_at, m.state = vid, t, State.DISPATCHED
                 events.append(("dispatch", State.NEW, State.DISPATCHED, t))

@@ -14,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection, models
+from django.db import connection
 from django.db.models import Case, CharField, Count, F, Lookup, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, StrIndex, Substr
 
 from bihuan.core.calendar import WorkCalendar
 from bihuan.core.errors import NotFound
+from bihuan.core.scope import covers, units_q
 from bihuan.orgs.models import OrgUnit
 
 from .models import FINAL_STATES, OPEN_STATES, RUNNING_STATES, Matter, MatterAssist, State
@@ -130,18 +131,6 @@ def matters_for(user, *, now: datetime, state=None, kind=None, category=None, un
     return qs
 
 
-def _perm_unit_q(user, perm: str, field: str) -> Q:
-    scope = user.get_scope(perm)
-    if scope.all:
-        return Q()
-    parts = Q(pk__in=[])
-    for p in scope.subtree_paths:
-        parts |= Q(**{f"{field}__path__startswith": p})
-    if scope.unit_ids:
-        parts |= Q(**{f"{field}_id__in": sorted(scope.unit_ids)})
-    return parts
-
-
 INBOX_TABS = ("to_dispatch", "to_accept", "in_progress", "due_soon", "overdue", "to_evaluate", "closed")
 INBOX_LABELS = {"to_dispatch": "待交办", "to_accept": "待签收", "in_progress": "办理中", "due_soon": "即将超期",
                 "overdue": "已超期", "to_evaluate": "待评估", "closed": "已办结"}
@@ -159,7 +148,10 @@ INBOX_LABELS = {"to_dispatch": "待交办", "to_accept": "待签收", "in_progre
 class AnyOf(Lookup):
     """``field__any_of=[ids]``: ``field = ANY(%s)`` with the list as one array parameter on
     PostgreSQL (a list of a thousand ids as a thousand placeholders costs ≈10 ms of Python per
-    query to build and bind), ``IN (…)`` elsewhere."""
+    query to build and bind), ``IN (…)`` elsewhere.
+
+    Registered in ``LoopConfig.ready()`` on the matter's id and unit relations and the assisting
+    unit, the only fields it is used on (an instance lookup: no other model gains it)."""
 
     lookup_name = "any_of"
     prepare_rhs = False
@@ -179,9 +171,6 @@ class AnyOf(Lookup):
         return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, [int(v) for v in self.rhs]]
 
 
-models.IntegerField.register_lookup(AnyOf)
-models.ForeignKey.register_lookup(AnyOf)
-
 SCOPE_UNITS_MAX = 2_000  # a township has a few hundred units; larger scopes use the scope filter alone
 SCOPE_IDS_MAX = 5_000  # open matters to narrow to; beyond that, the scope filter alone
 CLOSED_COUNT_CAP = 999  # the 已办结 tab counts up to this and then shows "999+"
@@ -190,13 +179,10 @@ CLOSED_COUNT_CAP = 999  # the 已办结 tab counts up to this and then shows "99
 def scope_unit_ids(user, action: str = "view") -> list[int] | None:
     """Ids of the units in the user's scope for ``loop.matter.<action>``, or None when the scope
     is everything, empty or larger than SCOPE_UNITS_MAX units."""
-    scope = user.get_scope(f"loop.matter.{action}")
-    if scope.all or scope.empty:
+    units = units_q(user, f"loop.matter.{action}")
+    if not units:  # an empty Q: the whole city
         return None
-    q = Q(pk__in=sorted(scope.unit_ids))
-    for p in sorted(scope.subtree_paths):
-        q |= Q(path__startswith=p)
-    ids = list(OrgUnit.objects.filter(q).order_by().values_list("id", flat=True)[:SCOPE_UNITS_MAX + 1])
+    ids = list(OrgUnit.objects.filter(units).order_by().values_list("id", flat=True)[:SCOPE_UNITS_MAX + 1])
     return None if not ids or len(ids) > SCOPE_UNITS_MAX else ids
 
 
@@ -260,16 +246,16 @@ def inbox(user, tab: str, *, now: datetime, open_base: QuerySet | None = None) -
         return Matter.objects.restrict(user, "view").filter(state=S.CLOSED, closed_at__isnull=False)
     qs = open_base if open_base is not None else open_matters(user)
     if tab == "to_dispatch":
-        return qs.filter(state=S.NEW).filter(_perm_unit_q(user, "loop.matter.dispatch", "dispatch_unit"))
+        return qs.filter(state=S.NEW).filter(units_q(user, "loop.matter.dispatch", "dispatch_unit__"))
     if tab == "to_accept":
-        return qs.filter(state=S.DISPATCHED).filter(_perm_unit_q(user, "loop.matter.handle", "handling_unit"))
+        return qs.filter(state=S.DISPATCHED).filter(units_q(user, "loop.matter.handle", "handling_unit__"))
     if tab == "in_progress":
         return qs.filter(state=S.IN_PROGRESS).exclude(overdue_q(now)).exclude(due_soon_q(now))
     if tab == "due_soon":
         return qs.filter(due_soon_q(now)).exclude(overdue_q(now))
     if tab == "overdue":
         return qs.filter(overdue_q(now))
-    return qs.filter(state=S.REPORTED).filter(_perm_unit_q(user, "loop.matter.evaluate", "dispatch_unit"))
+    return qs.filter(state=S.REPORTED).filter(units_q(user, "loop.matter.evaluate", "dispatch_unit__"))
 
 
 def newest_first(qs: QuerySet, tab: str | None) -> tuple[QuerySet, list[str]]:
@@ -293,13 +279,13 @@ def inbox_counts(user, *, now: datetime, closed_cap: int | None = None,
     open ids and the capped closed ones; otherwise 待交办, then the running tabs, then 已办结."""
     base = open_base if open_base is not None else open_matters(user)
     running = {
-        "to_accept": Q(state=S.DISPATCHED) & _perm_unit_q(user, "loop.matter.handle", "handling_unit"),
+        "to_accept": Q(state=S.DISPATCHED) & units_q(user, "loop.matter.handle", "handling_unit__"),
         "in_progress": Q(state=S.IN_PROGRESS) & ~overdue_q(now) & ~due_soon_q(now),
         "due_soon": due_soon_q(now) & ~overdue_q(now),
         "overdue": overdue_q(now),
-        "to_evaluate": Q(state=S.REPORTED) & _perm_unit_q(user, "loop.matter.evaluate", "dispatch_unit"),
+        "to_evaluate": Q(state=S.REPORTED) & units_q(user, "loop.matter.evaluate", "dispatch_unit__"),
     }
-    to_dispatch = Q(state=S.NEW) & _perm_unit_q(user, "loop.matter.dispatch", "dispatch_unit")
+    to_dispatch = Q(state=S.NEW) & units_q(user, "loop.matter.dispatch", "dispatch_unit__")
     aggs = {"to_dispatch": Count("id", filter=to_dispatch), **{tab: Count("id", filter=q) for tab, q in running.items()}}
     narrowed = getattr(base, "narrowed", None)
     if narrowed and closed_cap is not None:
@@ -328,10 +314,8 @@ def _child_key(unit: OrgUnit):
 
 
 def _require_view_unit(user, unit: OrgUnit) -> None:
-    if user is None:
-        return
-    scope = user.get_scope("loop.matter.view")
-    if not (scope.all or scope.covers_path(unit.path) or unit.pk in scope.unit_ids):
+    """A unit outside the user's scope for ``loop.matter.view`` is not found (404), never counted."""
+    if not covers(user, "loop.matter.view", unit):
         raise NotFound()
 
 

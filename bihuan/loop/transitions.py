@@ -9,17 +9,31 @@ of the matter the actor's scope for that permission must cover:
 * ``any`` — any unit of the matter (location, dispatching, lead or assisting unit).
 
 ``evaluate`` can lead to two states (pass → closed, fail → in progress); its ``to`` is the pass
-outcome and the service picks the other one. Nothing outside ``loop.services`` reads this
-table to change a matter; the web and API read it to show which actions are possible.
+outcome and the service picks the other one. ``similar_sweep`` (举一反三) keeps the matter's
+state and creates check tasks for the lead unit's peers.
+
+``check(user, matter, action)`` is the one answer to "may this user do this to this matter
+now": state, permission, the unit the scope must cover (``core.scope.covers``) and each action's
+own preconditions (``PRECONDITIONS``: already flagged, already rated, extension pending or
+capped, no extension to decide, no peers to sweep). The service refuses with its verdict, the
+API lists ``available_actions`` from it and the web page shows exactly those buttons, so an
+action offered is one the service accepts. What the actor *types* (a reason, a target unit or
+matter) is input, checked by the service after this. ``user=None`` (the system) skips
+permission and scope but not the state or the preconditions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .models import State
+from bihuan.core import scope
+from bihuan.core.errors import PermissionDenied, ServiceError
+
+from .models import ExtensionRequest, ExtensionStatus, Rating, State
 
 S = State
 
@@ -55,6 +69,8 @@ TRANSITIONS: dict[str, Transition] = {t.action: t for t in [
     Transition("reopen", (S.CLOSED,), S.IN_PROGRESS, "loop.matter.evaluate", "dispatch_unit", _("Reopen")),
     Transition("merge", (S.NEW, S.DISPATCHED, S.IN_PROGRESS), S.MERGED, "loop.matter.dispatch", "dispatch_unit",
                _("Merge into another matter")),
+    Transition("similar_sweep", (S.CLOSED,), None, "loop.matter.supervise", "dispatch_unit",
+               _("Similar-case sweep (举一反三)")),
 ]}
 
 ACTIONS = tuple(TRANSITIONS)
@@ -70,3 +86,123 @@ def get(action: str) -> Transition | None:
 def allowed_from(state: str) -> list[str]:
     """Actions the table allows from ``state`` (before permission and scope checks)."""
     return [a for a, t in TRANSITIONS.items() if state in t.sources]
+
+
+# --- what a user may do to a matter ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Verdict:
+    """``check``'s answer: allowed, or the refusal the service raises (its class, message, code)."""
+
+    allowed: bool
+    message: str = ""
+    error: type[ServiceError] = ServiceError
+    code: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    def raise_if_refused(self) -> None:
+        if self.allowed:
+            return
+        if self.error is ServiceError:
+            raise ServiceError(self.message, code=self.code or "invalid")
+        raise self.error(self.message)
+
+
+ALLOWED = Verdict(True)
+
+
+def _refuse(message, code: str = "", error: type[ServiceError] = ServiceError) -> Verdict:
+    return Verdict(False, str(message), error, code)
+
+
+def _pending_extension(matter) -> bool:
+    return ExtensionRequest.objects.filter(matter=matter, status=ExtensionStatus.PENDING).exists()
+
+
+def _not_flagged(matter) -> Verdict:
+    if matter.flagged:
+        return _refuse(gettext("This matter is already under flagged supervision."), "already_flagged")
+    return ALLOWED
+
+
+def _not_rated(matter) -> Verdict:
+    if Rating.objects.filter(matter=matter, round=matter.rounds).exists():
+        return _refuse(gettext("This matter has already been rated."), "already_rated")
+    return ALLOWED
+
+
+def _extension_possible(matter) -> Verdict:
+    if _pending_extension(matter):
+        return _refuse(gettext("An extension request is already waiting for a decision."), "extension_pending")
+    cat = matter.category
+    if matter.extensions_used >= cat.max_extensions or cat.max_extension_days < 1:
+        return _refuse(gettext("The extension cap is reached: %(cat)s allows %(n)d extension(s), %(used)d used.")
+                       % {"cat": cat.name, "n": cat.max_extensions, "used": matter.extensions_used},
+                       "extension_cap")
+    return ALLOWED
+
+
+def _extension_to_decide(matter) -> Verdict:
+    if not _pending_extension(matter):
+        return _refuse(gettext("There is no extension request to decide."), "no_extension")
+    return ALLOWED
+
+
+def _has_peers(matter) -> Verdict:
+    from .services.routing import similar_sweep_targets  # services import this module
+
+    if not similar_sweep_targets(matter)[1]:
+        return _refuse(gettext("The lead unit has no peers."), "no_peers")
+    return ALLOWED
+
+
+# Each action's own conditions on the matter, after state, permission and scope.
+PRECONDITIONS: dict[str, Callable[..., Verdict]] = {
+    "flag": _not_flagged,
+    "rate": _not_rated,
+    "request_extension": _extension_possible,
+    "decide_extension": _extension_to_decide,
+    "similar_sweep": _has_peers,
+}
+
+
+def check(user, matter, action: str) -> Verdict:
+    """May ``user`` (None: the system) perform ``action`` on ``matter`` now? The matter is one the
+    user can see (the caller loaded it through ``restrict``)."""
+    t = TRANSITIONS.get(action)
+    if t is None:
+        return _refuse(gettext("Unknown action %(a)s.") % {"a": action}, "unknown_action")
+    if matter.state not in t.sources:
+        allowed = ", ".join(str(State(s).label) for s in t.sources)
+        return _refuse(
+            gettext("Cannot %(action)s a matter that is %(state)s; this is possible only when it is: %(allowed)s.")
+            % {"action": str(t.label).lower(), "state": State(matter.state).label, "allowed": allowed},
+            "invalid_transition")
+    if user is not None:
+        if not scope.has_anywhere(user, t.permission):
+            return _refuse(gettext("You do not have permission to %(action)s matters.")
+                           % {"action": str(t.label).lower()}, error=PermissionDenied)
+        if t.unit == "any":
+            covered = scope.allows(user, t.permission, matter)
+            unit = None
+        else:
+            unit = getattr(matter, t.unit)
+            covered = scope.covers(user, t.permission, unit)
+        if not covered:
+            return _refuse(gettext("Only %(unit)s (or a unit above it) can %(action)s this matter.")
+                           % {"unit": unit.name if unit else "?", "action": str(t.label).lower()},
+                           error=PermissionDenied)
+    pre = PRECONDITIONS.get(action)
+    return pre(matter) if pre else ALLOWED
+
+
+def can(user, matter, action: str) -> bool:
+    return bool(check(user, matter, action))
+
+
+def available_actions(user, matter) -> list[str]:
+    """The actions ``user`` may perform on ``matter`` now, in the table's order: what the API
+    lists and the web page offers."""
+    return [a for a in allowed_from(matter.state) if check(user, matter, a)]

@@ -3,7 +3,11 @@ Open311 GeoReport v2 under ``open311/v2/``. Mounted with one line in ``bihuan/ur
 
 from django.urls import path
 
-from . import open311, views, views_config, views_public, views_supervision
+from . import open311
+from .views import config as views_config
+from .views import matters as views
+from .views import public as views_public
+from .views import supervision as views_supervision
 
 app_name = "loop"
 
@@ -13,6 +17,7 @@ urlpatterns = [
     path("loop/<int:pk>/", views.detail, name="detail"),
     path("loop/<int:pk>/act/<str:action>/", views.act, name="act"),
     path("loop/<int:pk>/files/<int:attachment_id>/", views.attachment, name="attachment"),
+    path("loop/<int:pk>/reveal/", views.reveal, name="reveal"),
     path("loop/board/", views_supervision.board, name="board"),
     path("loop/board/<int:unit_id>/", views_supervision.board, name="board_unit"),
     path("loop/backlog/", views_supervision.backlog, name="backlog"),

@@ -11,7 +11,8 @@ from django.db.models.functions import Concat, Length, Substr
 from django.utils.translation import gettext as _
 
 from bihuan.core import audit
-from bihuan.core.errors import NotFound, PermissionDenied, ServiceError
+from bihuan.core.errors import ServiceError
+from bihuan.core.scope import require, require_city_wide
 
 from .models import Level, OrgUnit, PartyOrg
 
@@ -22,8 +23,8 @@ SIGNIFICANT_DIGITS = {Level.CITY: 4, Level.COUNTY: 6, Level.TOWNSHIP: 9, Level.V
 CODE_LENGTH = {Level.CITY: 6, Level.COUNTY: 6, Level.TOWNSHIP: 12, Level.VILLAGE: 12, Level.GRID: 15}
 
 
-def _prefix_for_child(parent: OrgUnit | None, level: int) -> str:
-    """The part of a child's code that is fixed by its parent."""
+def prefix_for_child(parent: OrgUnit | None, level: int) -> str:
+    """The part of a child's code that is fixed by its parent (the new-unit form starts with it)."""
     if parent is None:
         return ""
     return {
@@ -52,7 +53,7 @@ def validate_code(code: str, level: int, parent: OrgUnit | None) -> dict:
         errors["code"] = _("A village code cannot end in 000.")
     elif level == Level.GRID and code.endswith("000"):
         errors["code"] = _("A grid number cannot be 000.")
-    prefix = _prefix_for_child(parent, level)
+    prefix = prefix_for_child(parent, level)
     if prefix and not code.startswith(prefix):
         errors["code"] = _("The code must start with %(prefix)s, from its parent unit.") % {"prefix": prefix}
     return errors
@@ -84,17 +85,11 @@ def unit_snapshot(unit: OrgUnit) -> dict:
 
 
 def _require_in_scope(user, unit: OrgUnit | None, action: str) -> None:
-    if user is None:  # system (seed, CLI as system)
-        return
+    """``action`` on ``unit`` (the one gate's policy); a new root needs a city-wide scope."""
     if unit is None:
-        # Only an "all" scope may create roots.
-        if not user.get_scope(f"orgs.unit.{action}").all:
-            raise PermissionDenied()
-        return
-    if not OrgUnit.objects.restrict(user, action).filter(pk=unit.pk).exists():
-        if OrgUnit.objects.restrict(user, "view").filter(pk=unit.pk).exists():
-            raise PermissionDenied()
-        raise NotFound()
+        require_city_wide(user, f"orgs.unit.{action}")
+    else:
+        require(user, f"orgs.unit.{action}", unit)
 
 
 def _assign_path(unit: OrgUnit) -> None:

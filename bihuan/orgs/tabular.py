@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from bihuan.core import tabular as tb
 from bihuan.core.errors import NotFound
+from bihuan.core.scope import scope_for
 
 from .models import Level, OrgUnit
 from .services import validate_code
@@ -95,6 +96,16 @@ def _chunks(items: list, n: int = CHUNK):
 
 class OrgTreeImport(tb.ImportHandler):
     spec = SPEC
+    # What the import page says about this register's file (web/tabular/import.html).
+    notes = (
+        gettext_lazy("The first row holds these headers, as in an export. Export first, edit, and import the "
+                     "same file back."),
+        gettext_lazy("A row whose code already exists updates that unit's name and dates; any other row "
+                     "creates a unit under its parent code."),
+        gettext_lazy("By default any bad row means nothing is written; you can choose to import only the "
+                     "valid rows."),
+        gettext_lazy("Formulas are not accepted: enter values."),
+    )
 
     def __init__(self, ctx: tb.ImportContext):
         super().__init__(ctx)
@@ -209,7 +220,7 @@ class OrgTreeImport(tb.ImportHandler):
         # Codes of rows that were refused: their children are refused with a pointer to them.
         bad = {r.values["code"]: r.number for r in self.rows if not r.ok and r.values.get("code")}
         created: dict[str, dict] = {}  # code → {"id", "level"} of units made by this import
-        root_allowed = user is None or user.get_scope("orgs.unit.import").all
+        root_allowed = scope_for(user, "orgs.unit.import").all
         for level in sorted(LEVEL_ZH):
             batch: list[tuple[tb.Row, OrgUnit]] = []
             for r in (r for r in new_rows if r.values["level"] == level):

@@ -11,7 +11,7 @@ from datetime import date
 
 from django.db.models import Case, CharField, Count, Q, QuerySet, Value, When
 
-from bihuan.core.scope import scope_q
+from bihuan.core.scope import units_q
 from bihuan.orgs.models import OrgUnit
 
 from . import validators
@@ -130,13 +130,7 @@ def households(user, *, unit: OrgUnit | None = None, q: str = "", action: str = 
 
 def units_in_scope(user, resource: str = "people.person", action: str = "view") -> QuerySet:
     """Units where ``user`` may ``action`` ``resource`` records (the system: all)."""
-    if user is None:
-        return OrgUnit.objects.all()
-    scope = user.get_scope(f"{resource}.{action}")
-    if scope.empty:
-        return OrgUnit.objects.none()
-    q = scope_q(OrgUnit, scope)
-    return OrgUnit.objects.filter(q) if q is not None else OrgUnit.objects.all()
+    return OrgUnit.objects.filter(units_q(user, f"{resource}.{action}"))
 
 
 def unit_in_scope(user, code, resource: str = "people.person", action: str = "view") -> OrgUnit | None:

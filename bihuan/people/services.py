@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from bihuan.core import audit, protect
 from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
+from bihuan.core.scope import allows, has_anywhere, require
 from bihuan.orgs.models import OrgUnit, PartyOrg
 
 from . import validators
@@ -61,32 +62,9 @@ def phone_bidx(phone: str) -> str:
 
 # --- checks ------------------------------------------------------------------------------
 
-def _require_unit(user, unit: OrgUnit, resource: str, action: str = "change") -> None:
-    """``user`` may ``action`` ``resource`` records at ``unit`` (None = the system)."""
-    if user is None:
-        return
-    scope = user.get_scope(f"{resource}.{action}")
-    if scope.covers_path(unit.path) or unit.pk in scope.unit_ids:
-        return
-    view = user.get_scope(f"{resource}.view")
-    if view.covers_path(unit.path) or unit.pk in view.unit_ids:
-        raise PermissionDenied()
-    raise NotFound()
-
-
-def _require_object(user, model, obj, action: str):
-    if user is None:
-        return
-    if model.objects.restrict(user, action).filter(pk=obj.pk).exists():
-        return
-    if model.objects.restrict(user, "view").filter(pk=obj.pk).exists():
-        raise PermissionDenied()
-    raise NotFound()
-
-
 def holder_message(user, existing: Person) -> str:
     """Who already holds an ID number, told only as far as ``user``'s scope reaches."""
-    visible = user is None or Person.objects.restrict(user, "view").filter(pk=existing.pk).exists()
+    visible = allows(user, "people.person.view", existing)
     if visible:
         return _("This ID number is already registered: %(name)s at %(unit)s.") % {
             "name": existing.name, "unit": existing.unit.name}
@@ -148,12 +126,8 @@ def clean_person(data: dict, *, today: date, partial: bool = False) -> Cleaned:
         else:
             id_number = parsed.number
             # Birth date and gender come from the number; entered values must agree.
-            if out.get("birth_date") and out["birth_date"] != parsed.birth_date:
-                errors["birth_date"] = _("The ID number says the birth date is %(d)s.") % {
-                    "d": parsed.birth_date.isoformat()}
-            if out.get("gender") and out["gender"] != parsed.gender:
-                errors["gender"] = _("The ID number says the gender is %(g)s.") % {
-                    "g": Gender(parsed.gender).label}
+            errors.update(validators.disagreements(parsed.birth_date, parsed.gender,
+                                                   birth_date=out.get("birth_date"), gender=out.get("gender")))
             out["birth_date"], out["gender"] = parsed.birth_date, parsed.gender
     if "phone" in data and data["phone"] not in (None, ""):
         try:
@@ -227,7 +201,7 @@ def create_person(user, *, unit: OrgUnit, household: Household | None = None,
                   party_branch: PartyOrg | None = None, now: datetime | None = None, **data) -> Person:
     """Register a person at ``unit`` (a village, community or grid)."""
     now = now or timezone.now()
-    _require_unit(user, unit, "people.person")
+    require(user, "people.person.change", unit)
     cleaned = clean_person(data, today=timezone.localdate(now))
     errors: dict = {}
     _check_branch(user, party_branch, errors)
@@ -256,13 +230,13 @@ def update_person(user, person: Person, *, version: int | None = None, now: date
     ``id_number=""`` / ``phone=""`` clear the number; omitted keys are left as they are.
     """
     now = now or timezone.now()
-    _require_object(user, Person, person, "change")
+    require(user, "people.person.change", person)
     person = Person.objects.select_for_update().select_related("unit").get(pk=person.pk)
     _check_version(person, version)
     before = snapshot(person)
     unit = data.pop("unit", None)
     if unit is not None and unit.pk != person.unit_id:
-        _require_unit(user, unit, "people.person")
+        require(user, "people.person.change", unit)
         person.unit = unit
     errors: dict = {}
     if "household" in data:
@@ -294,7 +268,7 @@ def update_person(user, person: Person, *, version: int | None = None, now: date
 
 @transaction.atomic
 def delete_person(user, person: Person, *, now: datetime | None = None) -> None:
-    _require_object(user, Person, person, "change")
+    require(user, "people.person.change", person)
     audit.record("people.person.delete", person, before=snapshot(person), now=now)
     Household.objects.filter(head=person).update(head=None)
     Household.objects.filter(carer=person).update(carer=None)
@@ -306,12 +280,11 @@ def set_vulnerability(user, person: Person, *, flags: dict[str, bool], needs: st
                       surveyed_on: date | None = None, now: datetime | None = None) -> Vulnerability:
     """Record what the survey found. Writing needs notes requires ``people.person.needs``."""
     now = now or timezone.now()
-    _require_object(user, Person, person, "change")
+    require(user, "people.person.change", person)
     unknown = set(flags) - set(FLAG_FIELDS)
     if unknown:
         raise ServiceError(_("Unknown flag."), {"flags": ", ".join(sorted(unknown))})
-    if needs is not None and user is not None and not Person.objects.restrict(user, "needs").filter(
-            pk=person.pk).exists():
+    if needs is not None and not allows(user, NEEDS, person):
         raise PermissionDenied(_("Recording needs notes needs its own permission."))
     vul, _created = Vulnerability.objects.select_for_update().get_or_create(person=person)
     before = {f: getattr(vul, f) for f in FLAG_FIELDS}
@@ -331,7 +304,7 @@ def set_vulnerability(user, person: Person, *, flags: dict[str, bool], needs: st
 
 def read_needs(user, person: Person) -> str:
     """The decrypted needs notes, for a user with ``people.person.needs`` on this person."""
-    if user is not None and not Person.objects.restrict(user, "needs").filter(pk=person.pk).exists():
+    if not allows(user, NEEDS, person):
         raise PermissionDenied(_("Reading needs notes needs its own permission."))
     vul = Vulnerability.objects.filter(person=person).first()
     return protect.decrypt(vul.needs_enc) if vul and vul.needs_enc else ""
@@ -345,7 +318,7 @@ def reveal(user, person: Person, field: str, reason: str, *, now: datetime | Non
     """The full ID or phone number: needs ``people.person.reveal`` on the person and a reason; audited."""
     if field not in REVEAL_FIELDS:
         raise ServiceError(_("Only the ID number or the phone can be revealed."), {"field": _("Unknown field.")})
-    _require_object(user, Person, person, "reveal")
+    require(user, "people.person.reveal", person)
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
         raise ServiceError(_("State why you need the full number."),
@@ -356,7 +329,7 @@ def reveal(user, person: Person, field: str, reason: str, *, now: datetime | Non
 
 
 def can_export_unmasked(user) -> bool:
-    return user is None or not user.get_scope(EXPORT_UNMASKED).empty
+    return has_anywhere(user, EXPORT_UNMASKED)
 
 
 # --- households ----------------------------------------------------------------------------
@@ -391,7 +364,7 @@ def _next_code(unit: OrgUnit) -> str:
 @transaction.atomic
 def create_household(user, *, unit: OrgUnit, address: str = "", code: str = "", head: Person | None = None,
                      carer: Person | None = None, now: datetime | None = None) -> Household:
-    _require_unit(user, unit, "people.household")
+    require(user, "people.household.change", unit)
     errors: dict = {}
     address, code = (address or "").strip(), (code or "").strip()
     if not address:
@@ -413,13 +386,13 @@ def create_household(user, *, unit: OrgUnit, address: str = "", code: str = "", 
 @transaction.atomic
 def update_household(user, household: Household, *, version: int | None = None, now: datetime | None = None,
                      **data) -> Household:
-    _require_object(user, Household, household, "change")
+    require(user, "people.household.change", household)
     h = Household.objects.select_for_update().select_related("unit").get(pk=household.pk)
     _check_version(h, version)
     before = household_snapshot(h)
     errors: dict = {}
     if "unit" in data and data["unit"] is not None and data["unit"].pk != h.unit_id:
-        _require_unit(user, data["unit"], "people.household")
+        require(user, "people.household.change", data["unit"])
         h.unit = data["unit"]
     if "address" in data:
         h.address = (data["address"] or "").strip()
@@ -450,8 +423,8 @@ def link_carer(user, household: Household, carer: Person | None, *, now: datetim
 @transaction.atomic
 def add_member(user, household: Household, person: Person, relation: str, *,
                now: datetime | None = None) -> Person:
-    _require_object(user, Household, household, "change")
-    _require_object(user, Person, person, "change")
+    require(user, "people.household.change", household)
+    require(user, "people.person.change", person)
     if relation not in Relation.values:
         raise ServiceError(_("Unknown relation."), {"relation": _("Unknown value.")})
     before = {"household_id": person.household_id, "relation": person.relation}
@@ -466,7 +439,7 @@ def add_member(user, household: Household, person: Person, relation: str, *,
 
 @transaction.atomic
 def remove_member(user, household: Household, person: Person, *, now: datetime | None = None) -> None:
-    _require_object(user, Household, household, "change")
+    require(user, "people.household.change", household)
     if person.household_id != household.pk:
         raise NotFound()
     Person.objects.filter(pk=person.pk).update(household=None, relation="", version=F("version") + 1)

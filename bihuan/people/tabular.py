@@ -6,22 +6,34 @@
 The importer works a batch (1,000 rows) at a time with set queries — units, duplicate ID
 numbers against the database, households — never one query per row, and inserts with
 ``bulk_create``. Numbers are encrypted and blind-indexed in Python as the rows stream.
+
+Export → edit → import works on the same file: the export adds a 记录标识 column (a signed,
+opaque key of the person), and the export masks ID numbers and phones. On import, a row with a
+记录标识 updates that person; a cell still holding the masked value leaves the number as it is
+(a full number replaces it). A row without one registers a new person, who needs full numbers.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import re
 from datetime import date
+from functools import lru_cache
 
+from django.conf import settings
 from django.db import connection
-from django.db.models import Q
+from django.db.models import BooleanField, Case, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from bihuan.core import protect
 from bihuan.core import tabular as tb
 from bihuan.core.errors import NotFound
+from bihuan.core.scope import covers, units_q
 from bihuan.orgs.models import OrgUnit
 
 from . import bulk, selectors, services, validators
@@ -47,6 +59,57 @@ from .pinyin import initials
 UNIT_CODE = r"\d{12}|\d{15}"
 # A masked number from our own export: "keep as is", never a new value.
 _MASKED = re.compile(r"[0-9]{6}\*+[0-9X]{4}|\d{3}\*+\d{4}")
+_MASKED_ID = re.compile(r"[0-9]{6}\*+[0-9X]{4}")
+_MASKED_PHONE = re.compile(r"\d{1,4}\*+\d{0,4}")
+
+
+class Masked:
+    """A cell that still holds the masked number of the export: "leave the number as it is".
+
+    Compared by identity, so two masked cells never count as the same number in the file."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+# --- row keys: which registered person an exported row is ------------------------------------
+
+ROW_KEY_SALT = "bihuan.people.person.row-key"
+_ROW_KEY = re.compile(r"(\d{1,12})-([A-Za-z0-9_-]{12})")
+
+
+@lru_cache(maxsize=4)
+def _row_key_hmac(secret_key: str):
+    # Keyed once; each key copies it (an export computes one per row).
+    return hmac.new(hashlib.sha256((ROW_KEY_SALT + secret_key).encode()).digest(), digestmod=hashlib.sha256)
+
+
+def _row_key_mac(pk: int) -> str:
+    h = _row_key_hmac(settings.SECRET_KEY).copy()
+    h.update(str(pk).encode())
+    return base64.urlsafe_b64encode(h.digest()[:9]).decode()
+
+
+def row_key(pk: int) -> str:
+    """The 记录标识 of person ``pk`` in an export: the id with a MAC, so a key cannot be made up."""
+    return f"{pk}-{_row_key_mac(pk)}"
+
+
+def parse_row_key(value) -> int:
+    m = _ROW_KEY.fullmatch(tb._as_text(value))
+    if not m or not hmac.compare_digest(m[2], _row_key_mac(int(m[1]))):
+        raise tb.CellError(_("Not a 记录标识 from an export: keep the exported value, or leave it empty "
+                             "to register a new person."))
+    return int(m[1])
+
+
+def tb_notes_common() -> tuple:
+    """The import page's closing notes, the same for every register."""
+    return (gettext_lazy("By default any bad row means nothing is written; you can choose to import only the "
+                         "valid rows."),
+            gettext_lazy("Formulas are not accepted: enter values."))
 
 
 def _enum(zh: dict, enum) -> callable:
@@ -70,6 +133,16 @@ def _phone(value) -> str:
         raise tb.CellError(str(exc))
 
 
+def _id_number_or_masked(value):
+    s = tb._as_text(value)
+    return Masked(s) if _MASKED_ID.fullmatch(s) else _id_number(s)
+
+
+def _phone_or_masked(value):
+    s = tb._as_text(value)
+    return Masked(s) if _MASKED_PHONE.fullmatch(s) else _phone(s)
+
+
 def _yes_no(v: bool) -> str:
     return "是" if v else "否"
 
@@ -78,13 +151,16 @@ def _col(key, header, parse=None, **kw) -> tb.Column:
     return tb.Column(key, header, parse or tb.text(200), **kw)
 
 
+ROW_KEY_HEADER = "记录标识"
+
 PERSON_SPEC = tb.Spec(
     columns=(
         _col("name", "姓名", tb.text(50), required=True, width=10),
         _col("gender", "性别", _enum(ZH_GENDER, Gender), optional_header=True, width=6),
         _col("birth_date", "出生日期", tb.parse_date, optional_header=True, width=12),
-        _col("id_number", "身份证号", _id_number, required=True, aliases=("公民身份号码",), width=22),
-        _col("phone", "联系电话", _phone, aliases=("手机号", "电话"), optional_header=True, width=16),
+        # Required for a new person (checked by the importer); a registered one may have none.
+        _col("id_number", "身份证号", _id_number_or_masked, aliases=("公民身份号码",), width=22),
+        _col("phone", "联系电话", _phone_or_masked, aliases=("手机号", "电话"), optional_header=True, width=16),
         _col("address", "住址", tb.text(200), optional_header=True, width=30),
         _col("unit_code", "所属单位代码", tb.text(15, UNIT_CODE, "12 or 15 digits"), required=True, width=18),
         _col("unit_name", "所属单位", tb.text(100), optional_header=True, width=16),
@@ -99,6 +175,7 @@ PERSON_SPEC = tb.Spec(
         _col("skills", "特长", tb.text(200), optional_header=True, width=16),
         _col("grid_role", "网格职务", _enum(ZH_GRID_ROLE, GridRole), optional_header=True, width=8),
         *(_col(f, ZH_FLAG[f], tb.boolean, optional_header=True, width=8) for f in FLAG_FIELDS),
+        _col("row_key", ROW_KEY_HEADER, parse_row_key, optional_header=True, width=22),
     ),
     unique=("id_number",),
     sheet_title="人员",
@@ -109,7 +186,7 @@ class _Units:
     """Unit codes → (id, path, name), loaded a batch at a time, judged against the importer's scope."""
 
     def __init__(self, user, perm: str):
-        self.scope = None if user is None else user.get_scope(perm)
+        self.in_scope = units_q(user, perm)  # core.scope: Q() when the scope is everything
         self.known: dict[str, tuple[int, str, str] | None] = {}
         self.common: str | None = None  # longest path prefix shared by every unit written
 
@@ -117,9 +194,13 @@ class _Units:
         missing = [c for c in codes if c and c not in self.known]
         if not missing:
             return
-        for code, pk, path, name in OrgUnit.objects.filter(code__in=missing, valid_to__isnull=True).values_list(
-                "code", "id", "path", "name"):
-            ok = self.scope is None or self.scope.covers_path(path) or pk in self.scope.unit_ids
+        current = OrgUnit.objects.filter(code__in=missing, valid_to__isnull=True)
+        if self.in_scope:
+            current = current.annotate(ok=Case(When(self.in_scope, then=Value(True)), default=Value(False),
+                                               output_field=BooleanField()))
+        else:
+            current = current.annotate(ok=Value(True, output_field=BooleanField()))
+        for code, pk, path, name, ok in current.values_list("code", "id", "path", "name", "ok"):
             self.known[code] = (pk, path, name) if ok else None
         for c in missing:
             self.known.setdefault(c, None)
@@ -141,10 +222,9 @@ class _Units:
         return OrgUnit.objects.filter(path=self.common).first()
 
 
-def _holder(user, path: str, unit_name: str, name: str) -> str:
+def _holder(user, unit_id: int, path: str, unit_name: str, name: str) -> str:
     """Who holds a duplicate number, told only when that unit is in the importer's view scope."""
-    scope = None if user is None else user.get_scope("people.person.view")
-    if scope is None or scope.covers_path(path):
+    if covers(user, "people.person.view", OrgUnit(pk=unit_id, path=path)):
         return _("Already registered: %(name)s at %(unit)s.") % {"name": name, "unit": unit_name}
     return _("Already registered at a unit outside your scope.")
 
@@ -196,52 +276,70 @@ _HOUSEHOLD = _Table(Household, ("id", "code", "unit_id", "address", "head_id", "
 _VULNERABILITY = _Table(Vulnerability, ("person_id", *FLAG_FIELDS, "updated_at"))
 
 
-def _registered(bidx: list[str]) -> dict[str, tuple[str, str, str]]:
-    """Blind index → (unit path, unit name, person name) of the numbers already registered."""
+def _registered(bidx: list[str]) -> dict[str, tuple[int, int, str, str, str]]:
+    """Blind index → (person id, unit id, unit path, unit name, person name) of numbers already registered."""
+    if not bidx:
+        return {}
     if connection.vendor == "postgresql":
         # One array parameter: an IN list of 5,000 placeholders costs ≈150 ms to bind and plan.
         with connection.cursor() as cur:
-            cur.execute("SELECT p.id_number_bidx, u.path, u.name, p.name FROM people_person p "
+            cur.execute("SELECT p.id_number_bidx, p.id, u.id, u.path, u.name, p.name FROM people_person p "
                         "JOIN orgs_orgunit u ON u.id = p.unit_id WHERE p.id_number_bidx = ANY(%s)", [bidx])
             rows = cur.fetchall()
     else:
         rows = Person.objects.filter(id_number_bidx__in=bidx).values_list(
-            "id_number_bidx", "unit__path", "unit__name", "name")
-    return {b: (path, uname, name) for b, path, uname, name in rows}
+            "id_number_bidx", "id", "unit_id", "unit__path", "unit__name", "name")
+    return {b: rest for b, *rest in rows}
 
 
 class PersonImport(tb.ImportHandler):
     """Persons, with the households first met in the file, and their vulnerability flags.
 
-    Per batch: a few set queries (units, households, numbers already registered), then every
-    row is checked and encoded (encryption, blind indexes, masks, pinyin) straight into tuples
-    that ``_Table`` writes — no model instance per row on PostgreSQL.
+    Per batch: a few set queries (units, households, numbers already registered, the persons
+    named by 记录标识), then every new row is checked and encoded (encryption, blind indexes,
+    masks, pinyin) straight into tuples that ``_Table`` writes — no model instance per new row on
+    PostgreSQL. Rows with a 记录标识 update their person (``bulk_update``), or count as unchanged.
     """
 
     spec = PERSON_SPEC
     # Bigger batches than the default: fewer round trips and COPY statements for big files.
     batch_rows = 5000
+    # What the import page says about this register's file (web/tabular/import.html).
+    notes = (
+        gettext_lazy("Export first, edit, and import the same file back. The 记录标识 column links a row to the "
+          "registered person: keep it as exported. A row without it registers a new person."),
+        gettext_lazy("ID numbers and phones are exported masked. A cell still holding the masked value leaves the "
+          "number unchanged; type the full number to change it. A new person needs the full ID number."),
+        gettext_lazy("An empty phone cell removes the phone; birth date and gender follow the ID number."),
+        *tb_notes_common(),
+    )
 
     def __init__(self, ctx):
         super().__init__(ctx)
         self.units = _Units(ctx.user, "people.person.import")
         self.households: dict[str, int | None] = {}
-        self.hh_scope = None if ctx.user is None else ctx.user.get_scope("people.household.import")
         self.today = timezone.localdate(ctx.now) if ctx.now else timezone.localdate()
         self.stamp = timezone.now()  # created_at/updated_at of every row, as bulk_create would set them
+        self.seen_keys: set[int] = set()
         H = self.spec.column
-        self.h_unit, self.h_birth, self.h_gender = H("unit_code").header, H("birth_date").header, H("gender").header
-        self.h_id, self.h_household = H("id_number").header, H("household_code").header
+        self.h_unit, self.h_id, self.h_phone = H("unit_code").header, H("id_number").header, H("phone").header
+        self.h_household, self.h_key = H("household_code").header, H("row_key").header
+        self.h_field = {"birth_date": H("birth_date").header, "gender": H("gender").header}
 
     def _load_households(self, codes) -> None:
         missing = [c for c in codes if c and c not in self.households]
-        for code, pk, path in Household.objects.filter(code__in=missing).values_list("code", "id", "unit__path"):
-            s = self.hh_scope
-            self.households[code] = pk if s is None or s.covers_path(path) else None
+        if not missing:
+            return
+        user = self.ctx.user
+        mine = Household.objects.all() if user is None else Household.objects.restrict(user, "import")
+        allowed = set(mine.filter(code__in=missing).values_list("id", flat=True))
+        for code, pk in Household.objects.filter(code__in=missing).values_list("code", "id"):
+            self.households[code] = pk if pk in allowed else None
 
     def prepare(self, rows):
         # In the reader thread (no database): everything per row that costs CPU — encryption,
         # blind indexes, masks, pinyin — while feed waits for the database on the batch before.
+        # A masked cell ("keep the number") prepares nothing for that number.
         encrypt, bidx_of = protect.encrypt, protect.blind_index
         mask_id, mask_phone = protect.mask_id_number, protect.mask_phone
         for r in rows:
@@ -249,11 +347,46 @@ class PersonImport(tb.ImportHandler):
                 continue
             v = r.values
             number, phone = v["id_number"], v["phone"]
-            born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
-            r.prepared = (
-                born, Gender.MALE if int(number[16]) % 2 else Gender.FEMALE, initials(v["name"]),
-                encrypt(number), bidx_of(number, "id_number"), mask_id(number),
-                *((encrypt(phone), bidx_of(phone, "phone"), mask_phone(phone)) if phone else ("", None, "")))
+            if isinstance(number, str):
+                born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
+                ident = (born, validators.sex_of(number), encrypt(number), bidx_of(number, "id_number"),
+                         mask_id(number))
+            else:
+                ident = (None, None, None, None, None)
+            if isinstance(phone, str):
+                phones = (encrypt(phone), bidx_of(phone, "phone"), mask_phone(phone))
+            else:
+                phones = ("", None, "") if phone is None else (None, None, None)
+            born, sex, *id_protected = ident
+            r.prepared = (born, sex, initials(v["name"]), *id_protected, *phones)
+
+    def _check_numbers(self, r, born, sex) -> bool:
+        """The birth date and gender in the row agree with the ID number (people.validators)."""
+        v = r.values
+        if born is None:
+            return True
+        wrong = validators.disagreements(born, sex, birth_date=v["birth_date"], gender=v["gender"])
+        for key, msg in wrong.items():
+            self.ctx.error(r, self.h_field[key], msg)
+        if not wrong and born > self.today:
+            self.ctx.error(r, self.h_id, _("The birth date in the ID number is out of range."))
+            return False
+        return not wrong
+
+    def _household(self, r, unit_id: int, new_households: dict) -> bool:
+        """The row's household is usable (in scope, or first met here: created at the row's unit)."""
+        v, households = r.values, self.households
+        hcode = v["household_code"]
+        if not hcode:
+            return True
+        if households.get(hcode, 0) is None:
+            self.ctx.error(r, self.h_household, _("This household number is used outside your scope."))
+            return False
+        if hcode not in households and hcode not in new_households:
+            # A household first met in this file is created at the person's unit
+            # ([id, code, unit, address, head], the id and head filled in below).
+            new_households[hcode] = [None, hcode, unit_id, v["address"] or "", None]
+        return True
 
     def feed(self, rows):
         ok = [r for r in rows if r.ok]
@@ -261,46 +394,59 @@ class PersonImport(tb.ImportHandler):
             return
         self.units.load({r.values["unit_code"] for r in ok})
         self._load_households({r.values["household_code"] for r in ok})
-        taken = _registered([r.prepared[4] for r in ok])
-        error, units_get, today, households = self.ctx.error, self.units.get, self.today, self.households
+        known = [r for r in ok if r.values["row_key"] is not None]
+        fresh = [r for r in ok if r.values["row_key"] is None]
+        # Numbers given in full are checked against the register in one query for the batch.
+        taken = _registered([r.prepared[4] for r in ok if r.prepared[4]])
         new_households: dict[str, list] = {}
-        staged = []
-        for r in ok:
+        staged_new = self._check_new(fresh, taken, new_households)
+        staged_known = self._check_known(known, taken, new_households)
+        if not staged_new and not staged_known:
+            return
+        households = self.households
+        for h, pk in zip(new_households.values(), bulk.take_ids(Household, len(new_households)), strict=True):
+            h[0] = households[h[1]] = pk
+        heads: list[Household] = []
+        self._write_new(staged_new, new_households, heads)
+        _HOUSEHOLD.write([(*h, self.stamp, self.stamp) for h in new_households.values()])
+        self._write_known(staged_known, new_households, heads)
+        if heads:  # households that were already registered
+            Household.objects.bulk_update(heads, ["head"], batch_size=1000)
+
+    # --- new persons ---------------------------------------------------------------------------
+
+    def _check_new(self, rows, taken, new_households) -> list:
+        error, units_get, staged = self.ctx.error, self.units.get, []
+        for r in rows:
             v = r.values
+            if v["id_number"] is None:
+                error(r, self.h_id, _("This column is required."))
+                continue
+            if isinstance(v["id_number"], Masked) or isinstance(v["phone"], Masked):
+                header = self.h_id if isinstance(v["id_number"], Masked) else self.h_phone
+                error(r, header, _("A masked number stays as it is only on a row with its 记录标识; "
+                                   "a new person needs the full number."))
+                continue
             unit = units_get(v["unit_code"])
             if unit is None:
                 error(r, self.h_unit, _("No current unit with this code is in your scope."))
                 continue
-            born, gender, _initials, _enc, b, *_rest = r.prepared
-            if v["birth_date"] and v["birth_date"] != born:
-                error(r, self.h_birth, _("The ID number says the birth date is %(d)s.") % {"d": born.isoformat()})
+            born, sex, _initials, _enc, b, *_rest = r.prepared
+            if not self._check_numbers(r, born, sex):
                 continue
-            if v["gender"] and v["gender"] != gender:
-                error(r, self.h_gender,
-                      _("The ID number says the gender is %(g)s.") % {"g": zh_label(ZH_GENDER, gender)})
+            if b in taken:
+                error(r, self.h_id, _holder(self.ctx.user, *taken[b][1:]))
                 continue
-            if born > today:
-                error(r, self.h_id, _("The birth date in the ID number is out of range."))
-                continue
-            if taken and b in taken:
-                error(r, self.h_id, _holder(self.ctx.user, *taken[b]))
-                continue
-            hcode = v["household_code"]
-            if hcode and households.get(hcode, 0) is None:
-                error(r, self.h_household, _("This household number is used outside your scope."))
-                continue
-            if hcode and hcode not in households and hcode not in new_households:
-                # A household first met in this file is created at the person's unit
-                # ([id, code, unit, address, head], the id and head filled in below).
-                new_households[hcode] = [None, hcode, unit[0], v["address"] or "", None]
-            staged.append((r, unit[0]))
+            if self._household(r, unit[0], new_households):
+                staged.append((r, unit[0]))
+        return staged
+
+    def _write_new(self, staged, new_households, heads) -> None:
         if not staged:
             return
-        for h, pk in zip(new_households.values(), bulk.take_ids(Household, len(new_households)), strict=True):
-            h[0] = households[h[1]] = pk
         # Ids are taken first, so a new household names its head and flags name their person before
         # anything is written.
-        stamp, persons, flagged, heads = self.stamp, [], [], []
+        stamp, households, persons, flagged = self.stamp, self.households, [], []
         for (r, unit_id), pk in zip(staged, bulk.take_ids(Person, len(staged)), strict=True):
             v = r.values
             hcode = v["household_code"]
@@ -312,25 +458,144 @@ class PersonImport(tb.ImportHandler):
                     new[4] = pk
                 else:
                     heads.append(Household(pk=household_id, head_id=pk))
-            born, gender, name_initials, *protected = r.prepared  # enc, bidx, masked × (ID number, phone)
+            born, sex, name_initials, *protected = r.prepared  # enc, bidx, masked × (ID number, phone)
             persons.append((
-                pk, unit_id, household_id, relation, v["name"], name_initials, gender, born, *protected,
+                pk, unit_id, household_id, relation, v["name"], name_initials, sex, born, *protected,
                 v["address"] or "", v["party_status"] or "", v["party_joined"], bool(v["is_volunteer"]),
                 bool(v["is_lecturer"]), bool(v["is_reserve"]), v["education"] or "", v["skills"] or "",
                 v["grid_role"] or "", stamp, stamp))
             if any(v[f] for f in FLAG_FIELDS):
                 flagged.append((pk, *(bool(v[f]) for f in FLAG_FIELDS), stamp))
-        _HOUSEHOLD.write([(*h, stamp, stamp) for h in new_households.values()])
         _PERSON.write(persons)
         _VULNERABILITY.write(flagged)
-        if heads:  # households that were already registered
-            Household.objects.bulk_update(heads, ["head"], batch_size=1000)
         count = self.ctx.count
         for r, _unit_id in staged:
             count(r, "created")
 
+    # --- registered persons (rows with a 记录标识) ------------------------------------------------
+
+    def _check_known(self, rows, taken, new_households) -> list:
+        if not rows:
+            return []
+        user, error, units_get = self.ctx.user, self.ctx.error, self.units.get
+        mine = Person.objects.all() if user is None else Person.objects.restrict(user, "import")
+        found = {p.pk: p for p in mine.filter(pk__in=[r.values["row_key"] for r in rows])
+                 .select_related("vulnerability")}
+        staged = []
+        for r in rows:
+            v = r.values
+            key = v["row_key"]
+            if key in self.seen_keys:
+                error(r, self.h_key, _("Another row of this file is the same person."))
+                continue
+            self.seen_keys.add(key)
+            p = found.get(key)
+            if p is None:
+                error(r, self.h_key, _("No such person in your scope (removed, or moved out of your scope "
+                                       "since the export)."))
+                continue
+            unit = units_get(v["unit_code"])
+            if unit is None:
+                error(r, self.h_unit, _("No current unit with this code is in your scope."))
+                continue
+            number, phone = v["id_number"], v["phone"]
+            if isinstance(number, Masked) and number.text != p.id_number_masked:
+                error(r, self.h_id, _("This masked number is not the registered one: leave the exported value, "
+                                      "or type the full number."))
+                continue
+            if number is None and p.id_number_masked:
+                error(r, self.h_id, _("An ID number cannot be removed by import."))
+                continue
+            if isinstance(phone, Masked) and phone.text != p.phone_masked:
+                error(r, self.h_phone, _("This masked number is not the registered one: leave the exported "
+                                         "value, or type the full number."))
+                continue
+            born, sex, _initials, _enc, b, *_rest = r.prepared
+            if born is None and p.id_number_masked:
+                born, sex = p.birth_date, p.gender  # kept number: they came from it
+            if not self._check_numbers(r, born, sex):
+                continue
+            if b is not None and b != p.id_number_bidx and b in taken:
+                error(r, self.h_id, _holder(user, *taken[b][1:]))
+                continue
+            if self._household(r, unit[0], new_households):
+                staged.append((r, p, unit[0]))
+        return staged
+
+    def _write_known(self, staged, new_households, heads) -> None:
+        if not staged:
+            return
+        stamp, households, count = self.stamp, self.households, self.ctx.count
+        changed: list[Person] = []
+        fields: set[str] = set()
+        vul_changed, vul_new = [], []
+        for r, p, unit_id in staged:
+            v = r.values
+            born, sex, name_initials, id_enc, id_bidx, id_masked, ph_enc, ph_bidx, ph_masked = r.prepared
+            hcode = v["household_code"]
+            want = {
+                "unit_id": unit_id, "household_id": households.get(hcode) if hcode else None,
+                "relation": v["relation"] or "", "name": v["name"], "name_initials": name_initials,
+                "address": v["address"] or "", "party_status": v["party_status"] or "",
+                "party_joined": v["party_joined"], "is_volunteer": bool(v["is_volunteer"]),
+                "is_lecturer": bool(v["is_lecturer"]), "is_reserve": bool(v["is_reserve"]),
+                "education": v["education"] or "", "skills": v["skills"] or "", "grid_role": v["grid_role"] or "",
+            }
+            if id_bidx is not None:  # a full number: it decides birth date and gender
+                want.update(birth_date=born, gender=sex)
+                if id_bidx != p.id_number_bidx:
+                    want.update(id_number_enc=id_enc, id_number_bidx=id_bidx, id_number_masked=id_masked)
+            elif not p.id_number_masked:  # no number at all: as entered
+                want.update(birth_date=v["birth_date"], gender=v["gender"] or "")
+            # (a masked number is kept, and with it the birth date and gender it gave)
+            if ph_masked is not None and ph_bidx != p.phone_bidx:  # a new number, or "" to remove it
+                want.update(phone_enc=ph_enc, phone_bidx=ph_bidx, phone_masked=ph_masked)
+            diff = {k: val for k, val in want.items() if getattr(p, k) != val}
+            if want["relation"] == Relation.HEAD and want["household_id"]:
+                new = new_households.get(hcode)
+                if new is not None:
+                    new[4] = p.pk
+                elif diff.keys() & {"relation", "household_id"}:
+                    heads.append(Household(pk=want["household_id"], head_id=p.pk))
+            flags = {f: bool(v[f]) for f in FLAG_FIELDS}
+            vul = _vulnerability(p)
+            flags_differ = (any(flags.values()) if vul is None
+                            else any(getattr(vul, f) != flags[f] for f in FLAG_FIELDS))
+            if not diff and not flags_differ:
+                count(r, "unchanged")
+                continue
+            for k, val in diff.items():
+                setattr(p, k, val)
+            if diff:
+                p.version += 1  # as an edit on the page would: a form opened before now is stale
+                p.updated_at = stamp
+                fields.update(diff, ("version", "updated_at"))
+                changed.append(p)
+            if flags_differ:
+                if vul is None:
+                    vul_new.append(Vulnerability(person_id=p.pk, **flags))
+                else:
+                    for f, val in flags.items():
+                        setattr(vul, f, val)
+                    vul_changed.append(vul)
+            count(r, "updated")
+        if changed:
+            Person.objects.bulk_update(changed, sorted(fields), batch_size=1000)
+        if vul_changed:
+            Vulnerability.objects.bulk_update(vul_changed, list(FLAG_FIELDS), batch_size=1000)
+        if vul_new:
+            Vulnerability.objects.bulk_create(vul_new, batch_size=1000)
+
     def audit_unit(self):
         return self.units.audit_unit()
+
+
+def _vulnerability(p: Person) -> Vulnerability | None:
+    """The person's flags row, or None (loaded by select_related: no query)."""
+    try:
+        return p.vulnerability
+    except Vulnerability.DoesNotExist:
+        return None
 
 
 def _person_row(p: Person, *, unmasked: bool) -> dict:
@@ -349,6 +614,7 @@ def _person_row(p: Person, *, unmasked: bool) -> dict:
     }
     for f in FLAG_FIELDS:
         row[f] = _yes_no(bool(vul and getattr(vul, f)))
+    row["row_key"] = row_key(p.pk)
     return row
 
 
@@ -412,6 +678,13 @@ HOUSEHOLD_SPEC = tb.Spec(
 
 class HouseholdImport(tb.ImportHandler):
     spec = HOUSEHOLD_SPEC
+    notes = (
+        gettext_lazy("The first row holds these headers. Each row registers a new household: a household "
+                     "number already registered is refused, so an export is not a file to import back."),
+        gettext_lazy("户主身份证号 and 联户党员身份证号 need the full ID numbers of persons registered in your "
+                     "scope (the export shows them masked)."),
+        *tb_notes_common(),
+    )
 
     def __init__(self, ctx):
         super().__init__(ctx)
@@ -515,6 +788,12 @@ class ReserveImport(tb.ImportHandler):
     """Marks registered persons (by ID number, in scope) as reserve talents, with education and skills."""
 
     spec = RESERVE_SPEC
+    notes = (
+        gettext_lazy("The first row holds these headers. Each row marks a person registered in your scope as "
+                     "reserve talent, found by full ID number and name; 学历 and 特长 are updated when given."),
+        gettext_lazy("The export shows ID numbers masked: fill in the full numbers before importing it back."),
+        *tb_notes_common(),
+    )
 
     def feed(self, rows):
         ok = [r for r in rows if r.ok]

@@ -71,8 +71,25 @@ def parse_id_number(raw: str, *, today: date | None = None) -> IdNumber:
     born = _birth(s[6:14], today)
     if not upgraded and check_char(s[:17]) != s[17]:
         raise InvalidValue(_("The ID number's check character is wrong (a typing error?)."))
-    gender = Gender.MALE if int(s[16]) % 2 else Gender.FEMALE
-    return IdNumber(s, born, gender, upgraded)
+    return IdNumber(s, born, sex_of(s), upgraded)
+
+
+def sex_of(number: str) -> str:
+    """The gender an 18-character number encodes (its 17th digit: odd male, even female)."""
+    return Gender.MALE if int(number[16]) % 2 else Gender.FEMALE
+
+
+def disagreements(born: date, sex: str, *, birth_date: date | None = None, gender: str | None = None) -> dict:
+    """Where an entered birth date or gender disagrees with what the ID number says (field → message).
+
+    The one rule for forms, the API and the importer: the number wins, an entered value that
+    differs is refused, a missing one is taken from the number."""
+    errors = {}
+    if birth_date and birth_date != born:
+        errors["birth_date"] = _("The ID number says the birth date is %(d)s.") % {"d": born.isoformat()}
+    if gender and gender != sex:
+        errors["gender"] = _("The ID number says the gender is %(g)s.") % {"g": Gender(sex).label}
+    return errors
 
 
 _MOBILE = re.compile(r"1[3-9]\d{9}")

@@ -1,6 +1,7 @@
 """Pages for persons, households, grids and the reserve pool.
 
-Reads go through ``selectors`` (and so ``restrict``); writes through ``services``. Lists use
+Reads go through ``selectors`` (and so ``restrict``); writes through ``services``; login,
+permission, forms and refusals through ``core.views`` (``requires``, ``submit``, the middleware). Lists use
 keyset pages ("next" carries a cursor), so they cost the same on page 1 and page 10,000.
 """
 
@@ -10,8 +11,7 @@ import secrets
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -20,8 +20,9 @@ from django.views.decorators.http import require_POST
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.errors import PermissionDenied as ServicePermissionDenied
-from bihuan.core.forms import apply_service_error
 from bihuan.core.pagination import cursor_page
+from bihuan.core.scope import allows
+from bihuan.core.views import querystring_without, requires, submit
 from bihuan.orgs.models import Level
 
 from . import forms, selectors, services
@@ -29,11 +30,6 @@ from .choices import AgeBand, Education, Flag
 from .models import FLAG_FIELDS, Household, Person, Vulnerability
 
 PAGE = 25
-
-
-def _perm(request, perm: str) -> None:
-    if not request.user.has_perm_anywhere(perm):
-        raise PermissionDenied
 
 
 # Persons and households are listed grid by grid: (unit, id) is an index, and a township's first
@@ -46,21 +42,6 @@ def _page(request, qs, order=BY_UNIT):
         return cursor_page(qs, order=list(order), cursor=request.GET.get("cursor") or None, limit=PAGE)
     except ServiceError:
         raise Http404
-
-
-def _qs_without(request, *names) -> str:
-    q = request.GET.copy()
-    for n in names:
-        q.pop(n, None)
-    return q.urlencode()
-
-
-def _refused(request, exc: ServiceError):
-    if isinstance(exc, NotFound):
-        raise Http404
-    if isinstance(exc, ServicePermissionDenied):
-        raise PermissionDenied
-    return None
 
 
 # --- persons ---------------------------------------------------------------------------------
@@ -85,9 +66,8 @@ def _search_redirect(request):
     return redirect(f"{request.path}?{urlencode(params)}" if params else request.path)
 
 
-@login_required
+@requires("people.person.view")
 def person_list(request):
-    _perm(request, "people.person.view")
     if request.method == "POST":
         return _search_redirect(request)
     data = request.GET.copy()
@@ -108,7 +88,7 @@ def person_list(request):
     qs = Person.objects.none() if unit_unknown or expired else selectors.persons(request.user, f)
     page = _page(request, qs.select_related("unit", "vulnerability"))
     return render(request, "people/person_list.html", {
-        "form": form, "page": page, "qs": _qs_without(request, "cursor"), "unit_unknown": unit_unknown,
+        "form": form, "page": page, "qs": querystring_without(request, "cursor"), "unit_unknown": unit_unknown,
         "search_expired": expired,
         "can_change": request.user.has_perm_anywhere("people.person.change")})
 
@@ -116,11 +96,11 @@ def person_list(request):
 def _detail_context(request, person: Person, **extra) -> dict:
     user = request.user
     vul = Vulnerability.objects.filter(person=person).first()
-    can_needs = Person.objects.restrict(user, "needs").filter(pk=person.pk).exists()
+    can_needs = allows(user, services.NEEDS, person)
     ctx = {
         "person": person, "vul": vul, "flags": [Flag(f).label for f in FLAG_FIELDS if vul and getattr(vul, f)],
-        "can_change": Person.objects.restrict(user, "change").filter(pk=person.pk).exists(),
-        "can_reveal": Person.objects.restrict(user, "reveal").filter(pk=person.pk).exists(),
+        "can_change": allows(user, "people.person.change", person),
+        "can_reveal": allows(user, services.REVEAL, person),
         "can_needs": can_needs,
         "needs": services.read_needs(user, person) if can_needs and vul and vul.needs_enc else "",
         "household": Household.objects.restrict(user, "view").filter(pk=person.household_id).first(),
@@ -131,27 +111,21 @@ def _detail_context(request, person: Person, **extra) -> dict:
     return ctx
 
 
-@login_required
+@requires("people.person.view")
 def person_detail(request, pk: int):
-    _perm(request, "people.person.view")
     person = Person.objects.select_related("unit", "party_branch").get_scoped_or_404(request.user, "view", pk=pk)
     return render(request, "people/person_detail.html", _detail_context(request, person))
 
 
-@login_required
+@requires("people.person.view")
 @require_POST
 def person_reveal(request, pk: int):
     person = Person.objects.select_related("unit").get_scoped_or_404(request.user, "view", pk=pk)
     form = forms.RevealForm(request.POST)
-    revealed = None
-    if form.is_valid():
-        try:
-            value = services.reveal(request.user, person, form.cleaned_data["field"], form.cleaned_data["reason"])
-        except ServiceError as exc:
-            _refused(request, exc)
-            apply_service_error(form, exc)
-        else:
-            revealed = {"field": form.cleaned_data["field"], "value": value}
+    value = submit(request, form, lambda d: services.reveal(request.user, person, d["field"], d["reason"]))
+    if form.status == 403:
+        raise DjangoPermissionDenied  # no reveal permission on this person: the 403 page, as before
+    revealed = {"field": form.cleaned_data["field"], "value": value} if value is not None else None
     resp = render(request, "people/person_detail.html",
                   _detail_context(request, person, reveal_form=form, revealed=revealed),
                   status=200 if revealed else 400)
@@ -168,62 +142,49 @@ def _person_data(d: dict, *, editing: bool) -> dict:
     return data
 
 
-@login_required
+def _unit_for_form(user, code, resource: str):
+    """The unit typed into a form, as a field error the form shows when it is not in scope."""
+    unit = selectors.unit_in_scope(user, code, resource, "change")
+    if unit is None:
+        msg = _("No current unit with this code is in your scope.")
+        raise ServiceError(msg, {"unit": msg})
+    return unit
+
+
+@requires("people.person.change")
 def person_create(request):
-    _perm(request, "people.person.change")
-    initial = {"unit": request.GET.get("unit", "")}
-    form = forms.PersonForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        unit = selectors.unit_in_scope(request.user, d["unit"], "people.person", "change")
-        if unit is None:
-            form.add_error("unit", _("No current unit with this code is in your scope."))
-        else:
-            try:
-                person = services.create_person(request.user, unit=unit, **_person_data(d, editing=False))
-            except ServiceError as exc:
-                _refused(request, exc)
-                apply_service_error(form, exc)
-            else:
-                messages.success(request, _("Person registered."))
-                return redirect("people:person_detail", pk=person.pk)
+    form = forms.PersonForm(request.POST or None, initial={"unit": request.GET.get("unit", "")})
+    person = submit(request, form, lambda d: services.create_person(
+        request.user, unit=_unit_for_form(request.user, d["unit"], "people.person"),
+        **_person_data(d, editing=False)))
+    if person is not None:
+        messages.success(request, _("Person registered."))
+        return redirect("people:person_detail", pk=person.pk)
     return render(request, "people/person_form.html", {"form": form, "title": _("Register a person")},
-                  status=400 if form.errors else 200)
+                  status=form.status)
 
 
-@login_required
+@requires("people.person.change")
 def person_edit(request, pk: int):
-    _perm(request, "people.person.change")
     person = Person.objects.select_related("unit").get_scoped_or_404(request.user, "change", pk=pk)
     initial = {k: getattr(person, k) for k in ("name", "gender", "birth_date", "address", "party_status",
                                                "party_joined", "is_volunteer", "is_lecturer", "is_reserve",
                                                "education", "skills", "grid_role", "version")}
     initial["unit"] = person.unit.code
     form = forms.PersonForm(request.POST or None, initial=initial, editing=True)
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        unit = selectors.unit_in_scope(request.user, d["unit"], "people.person", "change")
-        if unit is None:
-            form.add_error("unit", _("No current unit with this code is in your scope."))
-        else:
-            try:
-                services.update_person(request.user, person, unit=unit, version=d["version"],
-                                       **_person_data(d, editing=True))
-            except ServiceError as exc:
-                _refused(request, exc)
-                apply_service_error(form, exc)
-            else:
-                messages.success(request, _("Changes saved."))
-                return redirect("people:person_detail", pk=person.pk)
+    if submit(request, form, lambda d: services.update_person(
+            request.user, person, unit=_unit_for_form(request.user, d["unit"], "people.person"),
+            version=d["version"], **_person_data(d, editing=True))):
+        messages.success(request, _("Changes saved."))
+        return redirect("people:person_detail", pk=person.pk)
     return render(request, "people/person_form.html", {"form": form, "person": person, "title": _("Edit person")},
-                  status=400 if form.errors else 200)
+                  status=form.status)
 
 
-@login_required
+@requires("people.person.change")
 def person_vulnerability(request, pk: int):
-    _perm(request, "people.person.change")
     person = Person.objects.select_related("unit").get_scoped_or_404(request.user, "change", pk=pk)
-    can_needs = Person.objects.restrict(request.user, "needs").filter(pk=person.pk).exists()
+    can_needs = allows(request.user, services.NEEDS, person)
     vul = Vulnerability.objects.filter(person=person).first()
     initial = {f: getattr(vul, f) for f in FLAG_FIELDS} if vul else {}
     if vul:
@@ -231,26 +192,19 @@ def person_vulnerability(request, pk: int):
         if can_needs:
             initial["needs"] = services.read_needs(request.user, person)
     form = forms.VulnerabilityForm(request.POST or None, initial=initial, can_needs=can_needs)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.set_vulnerability(request.user, person, flags=form.flags(),
-                                       needs=form.cleaned_data.get("needs") if can_needs else None,
-                                       surveyed_on=form.cleaned_data["surveyed_on"])
-        except ServiceError as exc:
-            _refused(request, exc)
-            apply_service_error(form, exc)
-        else:
-            messages.success(request, _("Survey result saved."))
-            return redirect("people:person_detail", pk=person.pk)
+    if submit(request, form, lambda d: services.set_vulnerability(
+            request.user, person, flags=form.flags(), needs=d.get("needs") if can_needs else None,
+            surveyed_on=d["surveyed_on"])):
+        messages.success(request, _("Survey result saved."))
+        return redirect("people:person_detail", pk=person.pk)
     return render(request, "people/person_form.html",
-                  {"form": form, "person": person, "title": _("Vulnerability survey")})
+                  {"form": form, "person": person, "title": _("Vulnerability survey")}, status=form.status)
 
 
 # --- households ---------------------------------------------------------------------------------
 
-@login_required
+@requires("people.household.view")
 def household_list(request):
-    _perm(request, "people.household.view")
     unit, unit_unknown = None, False
     if request.GET.get("unit"):
         unit = selectors.unit_in_scope(request.user, request.GET["unit"], "people.household")
@@ -259,7 +213,7 @@ def household_list(request):
                                                                             q=request.GET.get("q", ""))
     page = _page(request, qs.select_related("unit", "carer", "head"))
     return render(request, "people/household_list.html", {
-        "page": page, "qs": _qs_without(request, "cursor"), "unit_unknown": unit_unknown,
+        "page": page, "qs": querystring_without(request, "cursor"), "unit_unknown": unit_unknown,
         "q": request.GET.get("q", ""), "unit_code": request.GET.get("unit", ""),
         "can_change": request.user.has_perm_anywhere("people.household.change")})
 
@@ -271,11 +225,10 @@ def _carer_candidates(user, household: Household):
             .select_related("unit").order_by("name", "id")[:300])
 
 
-@login_required
+@requires("people.household.view")
 def household_detail(request, pk: int):
-    _perm(request, "people.household.view")
     h = Household.objects.select_related("unit", "head", "carer").get_scoped_or_404(request.user, "view", pk=pk)
-    can_change = Household.objects.restrict(request.user, "change").filter(pk=h.pk).exists()
+    can_change = allows(request.user, "people.household.change", h)
     members = (Person.objects.restrict(request.user, "view").filter(household=h)
                .select_related("vulnerability").order_by("id")[:100])
     ctx = {"h": h, "members": members, "can_change": can_change}
@@ -286,32 +239,22 @@ def household_detail(request, pk: int):
     return render(request, "people/household_detail.html", ctx)
 
 
-@login_required
+@requires("people.household.change")
 def household_create(request):
-    _perm(request, "people.household.change")
     form = forms.HouseholdForm(request.POST or None, initial={"unit": request.GET.get("unit", "")})
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        unit = selectors.unit_in_scope(request.user, d["unit"], "people.household", "change")
-        if unit is None:
-            form.add_error("unit", _("No current unit with this code is in your scope."))
-        else:
-            try:
-                h = services.create_household(request.user, unit=unit, address=d["address"], code=d["code"])
-            except ServiceError as exc:
-                _refused(request, exc)
-                apply_service_error(form, exc)
-            else:
-                messages.success(request, _("Household registered."))
-                return redirect("people:household_detail", pk=h.pk)
+    h = submit(request, form, lambda d: services.create_household(
+        request.user, unit=_unit_for_form(request.user, d["unit"], "people.household"), address=d["address"],
+        code=d["code"]))
+    if h is not None:
+        messages.success(request, _("Household registered."))
+        return redirect("people:household_detail", pk=h.pk)
     return render(request, "people/person_form.html", {"form": form, "title": _("Register a household")},
-                  status=400 if form.errors else 200)
+                  status=form.status)
 
 
-@login_required
+@requires("people.household.change")
 @require_POST
 def household_member(request, pk: int):
-    _perm(request, "people.household.change")
     h = Household.objects.get_scoped_or_404(request.user, "change", pk=pk)
     form = forms.MemberForm(request.POST)
     if form.is_valid():
@@ -327,18 +270,18 @@ def household_member(request, pk: int):
         else:
             try:
                 services.add_member(request.user, h, person, form.cleaned_data["relation"])
-            except ServiceError as exc:
-                _refused(request, exc)
+            except (NotFound, ServicePermissionDenied):
+                raise  # 404/403 through core.views.ServiceErrorMiddleware
+            except ServiceError as exc:  # shown on the household page the form sits on
                 messages.error(request, str(exc.message))
             else:
                 messages.success(request, _("Member added."))
     return redirect("people:household_detail", pk=h.pk)
 
 
-@login_required
+@requires("people.household.change")
 @require_POST
 def household_carer(request, pk: int):
-    _perm(request, "people.household.change")
     h = Household.objects.select_related("unit").get_scoped_or_404(request.user, "change", pk=pk)
     form = forms.CarerForm(request.POST, candidates=_carer_candidates(request.user, h))
     if form.is_valid():
@@ -346,8 +289,9 @@ def household_carer(request, pk: int):
         carer = Person.objects.restrict(request.user, "view").filter(pk=pk_).first() if pk_ else None
         try:
             services.link_carer(request.user, h, carer)
-        except ServiceError as exc:
-            _refused(request, exc)
+        except (NotFound, ServicePermissionDenied):
+            raise  # 404/403 through core.views.ServiceErrorMiddleware
+        except ServiceError as exc:  # shown on the household page the form sits on
             messages.error(request, "; ".join(str(m) for m in exc.field_errors.values()) or str(exc.message))
         else:
             messages.success(request, _("Linked party member saved."))
@@ -358,19 +302,17 @@ def household_carer(request, pk: int):
 
 # --- grids and the reserve pool -------------------------------------------------------------------
 
-@login_required
+@requires("people.household.view")
 def grid_list(request):
     """The grids where the user may see households (a grid worker: their own)."""
-    _perm(request, "people.household.view")
     grids = selectors.units_in_scope(request.user, "people.household").filter(level=Level.GRID)
     page = _page(request, grids.select_related("parent"), order=("code", "id"))
-    return render(request, "people/grid_list.html", {"page": page, "qs": _qs_without(request, "cursor")})
+    return render(request, "people/grid_list.html", {"page": page, "qs": querystring_without(request, "cursor")})
 
 
-@login_required
+@requires("people.household.view")
 def grid_detail(request, unit_id: int):
     """A grid's households with whoever looks after each, and its carers."""
-    _perm(request, "people.household.view")
     grid = selectors.units_in_scope(request.user, "people.household").filter(pk=unit_id).first()
     if grid is None:
         raise Http404
@@ -378,12 +320,11 @@ def grid_detail(request, unit_id: int):
     page = _page(request, data["households"], order=("code", "id"))
     return render(request, "people/grid_detail.html", {
         "grid": grid, "page": page, "carers": data["carers"][:100], "uncared": data["uncared"],
-        "qs": _qs_without(request, "cursor")})
+        "qs": querystring_without(request, "cursor")})
 
 
-@login_required
+@requires("people.person.view")
 def reserve_pool(request):
-    _perm(request, "people.person.view")
     form = forms.ReserveFilterForm(request.GET or None)
     today = timezone.localdate()
     f = selectors.PersonFilter(role="reserve")
@@ -400,6 +341,6 @@ def reserve_pool(request):
     educations = [(Education(e).label if e else _("not set"), n)
                   for e, n in sorted((stats or {}).get("by_education", {}).items())]
     return render(request, "people/reserve.html", {
-        "form": form, "page": _page(request, qs.select_related("unit")), "qs": _qs_without(request, "cursor"),
+        "form": form, "page": _page(request, qs.select_related("unit")), "qs": querystring_without(request, "cursor"),
         "stats": stats, "bands": bands, "educations": educations, "unit_unknown": unit_unknown,
         "unit": f.unit, "today": today})

@@ -109,3 +109,67 @@ def test_backlog_chart_draws_under_the_content_security_policy(log_in, live_serv
     assert page.locator('[data-testid="backlog-total"]').inner_text() == "1"
     page.wait_for_selector("#backlog-chart canvas")
     assert not errors, errors
+
+
+def test_resident_submits_follows_and_rates_a_demand_on_a_phone(browser, live_server, users, tree,
+                                                                transactional_db):
+    """The whole resident path in Chromium: submit, follow the tracking link, rate after closure.
+
+    The rating is a real cross-page POST, so the browser's CSRF headers (Origin, Referer) are the
+    ones the tracking page's Referrer-Policy lets through; the test client cannot show that."""
+    from bihuan.loop import services
+    from bihuan.loop.models import Rating
+
+    Category.objects.create(code="water", name="供水供暖", kind="demand", open311_code="water")
+    ctx = browser.new_context(locale="zh-CN", viewport=PHONE)
+    page = ctx.new_page()
+    page.set_default_timeout(15000)
+    forbidden = []
+    page.on("response", lambda r: forbidden.append(r.url) if r.status == 403 else None)
+    page.goto(f"{live_server.url}/demand/")
+    page.select_option("#id_category", label="供水供暖")
+    page.fill("#id_place", "芦庙村")
+    page.fill("#id_description", "自来水停了两天，老人做饭没有水。")
+    page.fill("#id_phone", "13900004444")
+    page.locator('[data-testid="submit-demand"]').click()
+    page.wait_for_load_state()
+    link = page.locator('[data-testid="tracking-link"]').inner_text().strip()
+    m = Matter.objects.get()
+    assert link == f"{live_server.url}/demand/{m.public_token}/"
+    ctx.close()
+
+    # Days later, on the same phone, the resident opens the link they kept.
+    ctx = browser.new_context(locale="zh-CN", viewport=PHONE)
+    page = ctx.new_page()
+    page.set_default_timeout(15000)
+    page.on("response", lambda r: forbidden.append(r.url) if r.status == 403 else None)
+    page.goto(link)
+    assert page.locator('[data-testid="public-state"]').inner_text() == "在办 · 待交办"
+    assert page.locator('[data-testid="rating-form"]').count() == 0  # nothing to rate yet
+
+    # Staff handle it to the end (their pages have their own browser tests).
+    m = services.dispatch(users.liying_staff, m.pk, version=m.version, handling_unit=tree.lumiao)
+    m = services.accept(users.lumiao_secretary, m.pk, version=m.version)
+    m = services.report_done(users.lumiao_secretary, m.pk, version=m.version, comment="已恢复供水")
+    services.evaluate(users.liying_staff, m.pk, version=m.version, passed=True)
+
+    page.reload()
+    assert page.locator('[data-testid="public-state"]').inner_text() == "已办结"  # once, not "已办结 · 已办结"
+    assert "芦庙村" in page.locator('[data-testid="agency"]').inner_text()
+    form = page.locator('[data-testid="rating-form"]')
+    form.get_by_label("满意", exact=True).check()
+    form.get_by_label("是", exact=True).check()
+    page.fill("#id_comment", "当天就通水了，谢谢。")
+    assert _overflow(page) <= 0, "rating form is wider than the phone"
+    form.locator('[data-testid="submit-rating"]').click()
+    page.wait_for_load_state()
+    assert not forbidden, forbidden
+    assert page.url == link  # post/redirect/get back to the tracking page
+    assert "感谢" in page.content()
+    rated = page.locator('[data-testid="rated"]').inner_text()
+    assert "满意" in rated and "已解决" in rated
+    assert page.locator('[data-testid="rating-form"]').count() == 0
+    rating = Rating.objects.get(matter=m)
+    assert (rating.satisfaction, rating.resolved, rating.by_resident, rating.comment) == (
+        "satisfied", True, True, "当天就通水了，谢谢。")
+    ctx.close()

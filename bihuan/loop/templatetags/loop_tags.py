@@ -14,7 +14,7 @@ _COLOURS = {"green": "green", "yellow": "yellow", "red": "red", "none": "seconda
 @register.simple_tag
 def light(value: str):
     """A coloured dot for colour, and the word for everyone (screen readers, colour-blind users)."""
-    from bihuan.loop.views import LIGHT_LABELS
+    from bihuan.loop.views.matters import LIGHT_LABELS
 
     value = value if value in _COLOURS else "none"
     return format_html('<span class="text-nowrap" data-light="{}"><span class="status-dot status-{} me-1" '

@@ -2,6 +2,10 @@
 
 The logins are printed once, after the web server answers, so they are the last thing on the
 screen rather than scrolled away by the start-up lines of the worker and gunicorn.
+
+Ctrl-C or SIGTERM stops both within 10 s: the signal is passed to each, and whichever has not
+exited when ``STOP_SECONDS`` are up is killed. Both die with this process too (``core/lifeline``),
+so even SIGKILL to the demo leaves nothing running.
 """
 
 from __future__ import annotations
@@ -16,7 +20,12 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from bihuan.core.lifeline import preexec_die_with_parent
 from bihuan.core.management.commands.serve import gunicorn_argv
+
+# After Ctrl-C/SIGTERM, how long web and worker may take before they are killed (the worker
+# itself gives its cluster 7 s).
+STOP_SECONDS = 9.0
 
 
 def wait_for_port(host: str, port: int, timeout: float, alive) -> bool:
@@ -42,9 +51,13 @@ class Command(BaseCommand):
         from bihuan.accounts.seed import print_logins
 
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # Both started before any thread of ours exists (preexec_fn runs between fork and exec).
         worker = subprocess.Popen([sys.executable, "-m", "bihuan.cli", "worker"], env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, bufsize=1)
+                                  stderr=subprocess.STDOUT, text=True, bufsize=1,
+                                  preexec_fn=preexec_die_with_parent())
+        web = subprocess.Popen(gunicorn_argv(host, port, workers), env=env, preexec_fn=preexec_die_with_parent())
         worker_ready = threading.Event()
+        stopping = threading.Event()
 
         def relay():
             # The worker's lines, as they come; it is ready once it says how many processes it runs.
@@ -56,25 +69,40 @@ class Command(BaseCommand):
             worker_ready.set()
 
         threading.Thread(target=relay, name="worker-output", daemon=True).start()
-        web = subprocess.Popen(gunicorn_argv(host, port, workers), env=env)
 
         def _forward(signum, _frame):
+            stopping.set()
             for p in (web, worker):
                 if p.poll() is None:
                     p.send_signal(signum)
 
         signal.signal(signal.SIGTERM, _forward)
         signal.signal(signal.SIGINT, _forward)
+        code = 1
         try:
-            if wait_for_port(host, port, 30, lambda: web.poll() is None):
+            if wait_for_port(host, port, 30, lambda: web.poll() is None and not stopping.is_set()):
                 worker_ready.wait(30)
-                time.sleep(0.3)  # let the last start-up lines come out first
-                print_logins(self.stdout, f"http://{host}:{port}/")
-                self.stdout.write("Stop with Ctrl-C.\n")
-                self.stdout.flush()
-            code = web.wait()
+                if not stopping.is_set():
+                    print_logins(self.stdout, f"http://{host}:{port}/")
+                    self.stdout.write("Stop with Ctrl-C.\n")
+                    self.stdout.flush()
+            # Until asked to stop, or until either process ends by itself.
+            while not stopping.wait(0.5):
+                if web.poll() is not None or worker.poll() is not None:
+                    break
+            code = web.poll() or 0
         finally:
-            if worker.poll() is None:
-                worker.terminate()
-                worker.wait(timeout=30)
+            self._stop_all((web, worker))
         sys.exit(code)
+
+    def _stop_all(self, procs) -> None:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+        deadline = time.monotonic() + STOP_SECONDS
+        for p in procs:
+            try:
+                p.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()

@@ -4,18 +4,32 @@ It makes sure every registered periodic job (``bihuan.core.jobs.register``) has 
 then runs the django-q2 cluster — the scheduler plus a few task processes that also run
 one-off tasks such as web imports — until SIGTERM/SIGINT. ``--once`` runs every registered
 job once, here and now, and exits.
+
+Stopping is this process's job, never left to django-q2's own handler (which blocks for good in
+a futex when the signal went to the whole process group and killed the sentinel first). SIGTERM
+or SIGINT, to this process or to its group, asks the cluster to stop: task processes finish the
+task at hand; after ``BIHUAN_WORKER_STOP_SECONDS`` (7 s) the cluster is killed instead, and an
+unfinished task is released (its transaction rolls back; the queue hands it out again after
+``Q_CLUSTER["retry"]``). Every forked process dies with its parent (``core/lifeline.py``), so
+SIGKILL to this process leaves no orphaned cluster behind.
 """
 
 from __future__ import annotations
 
-import time
+import os
+import signal
+import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 from django.utils import timezone
 
-from bihuan.core import jobs
+from bihuan.core import jobs, lifeline
+
+# How long the cluster may take to stop on its own before it is killed (the whole stop stays
+# well under the 10 s of systemd's and the demo's patience).
+STOP_SECONDS = float(os.environ.get("BIHUAN_WORKER_STOP_SECONDS", "7"))
 
 
 class Command(BaseCommand):
@@ -41,14 +55,34 @@ class Command(BaseCommand):
         from django_q.cluster import Cluster  # imported late: it installs nothing until created
 
         connections.close_all()  # the cluster forks; children open their own connections
-        cluster = Cluster()  # installs SIGTERM/SIGINT handlers that stop it
+        lifeline.forked_children_die_with_parent()
+        stop = threading.Event()
+        cluster = Cluster()
+        # Replace the handlers Cluster() installed: a handler only notes the request (the stop
+        # itself may block on django-q2's locks, so it never runs inside a signal handler).
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda signum, frame: stop.set())
         try:
             cluster.start()
         except RuntimeError as exc:
             raise CommandError(str(exc))
-        while cluster.sentinel.is_alive():
-            time.sleep(0.5)
+        while cluster.sentinel.is_alive() and not stop.wait(0.5):
+            pass
+        self._stop(cluster)
         self.stdout.write("worker: stopped")
+
+    def _stop(self, cluster) -> None:
+        sentinel = cluster.sentinel
+        if sentinel.is_alive():
+            # Setting the event can block forever if the sentinel died holding its lock (a signal
+            # to the whole group): do it in a thread nobody waits for, and wait on the process.
+            threading.Thread(target=cluster.stop_event.set, name="stop-cluster", daemon=True).start()
+            sentinel.join(STOP_SECONDS)
+        if sentinel.is_alive():
+            self.stdout.write(f"worker: cluster still busy after {STOP_SECONDS:g} s; killing it "
+                              "(an unfinished task is handed out again later)")
+            sentinel.kill()  # its children get SIGKILL with it (lifeline)
+            sentinel.join(2)
 
     def _once(self):
         failed = []

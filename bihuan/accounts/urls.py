@@ -1,0 +1,17 @@
+"""The user administration pages. Included into the ``web`` namespace by ``web/urls.py`` so the URL
+names (``web:users``, ``web:user_detail`` …) stay what every template and test already uses."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("users/", views.user_list, name="users"),
+    path("users/new/", views.user_create, name="user_create"),
+    path("users/<int:pk>/", views.user_detail, name="user_detail"),
+    path("users/<int:pk>/bind/", views.user_bind, name="user_bind"),
+    path("users/<int:pk>/bindings/<int:binding_id>/delete/", views.user_unbind, name="user_unbind"),
+    path("users/<int:pk>/active/", views.user_set_active, name="user_set_active"),
+    path("users/<int:pk>/password/", views.user_password, name="user_password"),
+    path("users/<int:pk>/two-factor/reset/", views.user_otp_reset, name="user_otp_reset"),
+]

@@ -1,0 +1,15 @@
+"""The organisation tree's pages. Included into the ``web`` namespace by ``web/urls.py`` so the URL
+names (``web:tree``, ``web:unit_detail`` …) stay what every template and test already uses."""
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("orgs/", views.tree, name="tree"),
+    path("orgs/<int:pk>/", views.unit_detail, name="unit_detail"),
+    path("orgs/<int:pk>/new-child/", views.unit_create_child, name="unit_create_child"),
+    path("orgs/<int:pk>/edit/", views.unit_edit, name="unit_edit"),
+    path("orgs/<int:pk>/move/", views.unit_move, name="unit_move"),
+    path("orgs/<int:pk>/party-orgs/new/", views.partyorg_create, name="partyorg_create"),
+]
