@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "bihuan.accounts",
     "bihuan.people",
     "bihuan.loop",
+    "bihuan.plans",
     "bihuan.api",
     "bihuan.web",
 ]

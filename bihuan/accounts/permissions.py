@@ -37,6 +37,13 @@ PERMISSIONS: dict[str, str] = {
     "people.household.change": _("Register and edit households, members and linked party members"),
     "people.household.import": _("Import households from XLSX/CSV"),
     "people.household.export": _("Export households"),
+    "plans.plan.view": _("View plans and the progress map"),
+    "plans.plan.manage": _("Draft, change, publish, import and export plans"),
+    "plans.plan.import": _("Import plans and tasks from XLSX/CSV"),
+    "plans.plan.export": _("Export plans and tasks to XLSX/CSV"),
+    "plans.assignment.view": _("View task assignments and check-ins"),
+    "plans.assignment.checkin": _("Check in (调度) on one's unit's task assignments"),
+    "plans.assignment.supervise": _("Open a supervision matter (督办) from the progress map"),
 }
 
 ALL = frozenset(PERMISSIONS)

@@ -69,3 +69,7 @@ api.add_router("/households", households_router)
 from bihuan.loop.api import router as loop_router  # noqa: E402
 
 api.add_router("/", loop_router)
+from bihuan.plans.api import assignments_router, plans_router  # noqa: E402
+
+api.add_router("/plans", plans_router)
+api.add_router("/assignments", assignments_router)

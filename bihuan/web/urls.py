@@ -54,3 +54,12 @@ for _kind in ("people", "households", "reserve"):
         path(f"people/io/{_kind}/import/report/", views_tabular.import_report, {"kind": _kind},
              name=f"{_kind}_import_report"),
     ]
+
+# Plans and tasks (bihuan.plans.tabular): the sheet an office circulates, one row per task.
+urlpatterns += [
+    path("plans/io/export/", views_tabular.export_view, {"kind": "plan"}, name="plan_export"),
+    path("plans/io/import/", views_tabular.import_upload, {"kind": "plan"}, name="plan_import"),
+    path("plans/io/import/preview/", views_tabular.import_preview, {"kind": "plan"}, name="plan_import_preview"),
+    path("plans/io/import/apply/", views_tabular.import_apply, {"kind": "plan"}, name="plan_import_apply"),
+    path("plans/io/import/report/", views_tabular.import_report, {"kind": "plan"}, name="plan_import_report"),
+]

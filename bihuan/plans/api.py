@@ -1,0 +1,353 @@
+"""``/api/v1/plans`` and ``/api/v1/assignments``: same scope, rules and status as the pages.
+
+Input is validated here (lengths, ranges, control characters) and again by the services;
+refusals are problem+json (400/403/404/409/422) through the one handler in ``api/urls.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import field_validator
+
+from bihuan.core.errors import NotFound, ServiceError
+from bihuan.core.pagination import cursor_page
+from bihuan.core.scope import units_q
+from bihuan.orgs.models import OrgUnit
+
+from . import selectors, services
+from .models import KeyAction, Task
+from .models import Status as TaskStatus
+
+plans_router = Router(tags=["plans"])
+assignments_router = Router(tags=["plans"])
+
+
+def _clean(v):
+    if isinstance(v, str) and any(ord(c) < 32 and c not in "\n\r\t" for c in v):
+        raise ValueError("control characters are not allowed")
+    return v
+
+
+class _In(Schema):
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control(cls, v):
+        return _clean(v)
+
+
+class MilestoneIn(_In):
+    name: str = Field(..., min_length=1, max_length=80)
+    due_on: date
+    value: Decimal | None = Field(None, ge=-999999999999, le=999999999999, decimal_places=2)
+
+
+class TaskIn(_In):
+    title: str = Field(..., min_length=1, max_length=120)
+    description: str = Field("", max_length=5000)
+    lead_level: int | None = Field(None, ge=2, le=5)
+    lead_within: str | None = Field(None, max_length=20)  # division code or id
+    lead_units: list[str] = Field(default_factory=list, max_length=500)
+    assist_units: list[str] = Field(default_factory=list, max_length=500)
+    responsible_role: str = Field("", max_length=60)
+    starts_on: date | None = None
+    due_on: date | None = None
+    target_value: Decimal | None = Field(None, ge=-999999999999, le=999999999999, decimal_places=2)
+    baseline_value: Decimal | None = Field(None, ge=-999999999999, le=999999999999, decimal_places=2)
+    target_unit: str = Field("", max_length=20)
+    direction: str = Field("higher", max_length=6)
+    cadence: str = Field("monthly", max_length=12)
+    grace_days: int = Field(3, ge=0, le=20)
+    evidence: str = Field("", max_length=200)
+    evidence_mandatory: bool = False
+    milestones: list[MilestoneIn] = Field(default_factory=list, max_length=50)
+
+
+class ActionIn(_In):
+    name: str = Field(..., min_length=1, max_length=120)
+    tasks: list[TaskIn] = Field(default_factory=list, max_length=500)
+
+
+class SystemIn(_In):
+    name: str = Field(..., min_length=1, max_length=120)
+    actions: list[ActionIn] = Field(default_factory=list, max_length=100)
+
+
+class PlanIn(_In):
+    unit: str = Field(..., min_length=1, max_length=20)  # issuing unit: division code or id
+    title: str = Field(..., min_length=1, max_length=120)
+    description: str = Field("", max_length=5000)
+    starts_on: date
+    ends_on: date
+    systems: list[SystemIn] = Field(default_factory=list, max_length=50)
+
+
+class PlanOut(Schema):
+    id: int
+    title: str
+    unit_id: int
+    unit_name: str
+    starts_on: date
+    ends_on: date
+    state: str
+    version: int
+    published_at: datetime | None
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+
+class PlanPage(Schema):
+    items: list[PlanOut]
+    next_cursor: str | None
+
+
+class MilestoneOut(Schema):
+    id: int
+    seq: int
+    name: str
+    due_on: date
+    value: Decimal | None
+
+
+class TaskOut(Schema):
+    id: int
+    system: str
+    action_id: int
+    action: str
+    title: str
+    lead_level: int | None
+    responsible_role: str
+    starts_on: date
+    due_on: date
+    target_value: Decimal | None
+    baseline_value: Decimal
+    target_unit: str
+    direction: str
+    cadence: str
+    grace_days: int
+    evidence: str
+    evidence_mandatory: bool
+    version: int
+    milestones: list[MilestoneOut]
+
+    @staticmethod
+    def resolve_system(obj):
+        return obj.action.system.name
+
+    @staticmethod
+    def resolve_action(obj):
+        return obj.action.name
+
+    @staticmethod
+    def resolve_milestones(obj):
+        return list(obj.milestones.all())
+
+
+class TaskPatch(_In):
+    version: int | None = None  # required (the service refuses without it)
+    title: str | None = Field(None, min_length=1, max_length=120)
+    target_value: Decimal | None = Field(None, ge=-999999999999, le=999999999999, decimal_places=2)
+    target_unit: str | None = Field(None, max_length=20)
+    due_on: date | None = None
+    add_lead_units: list[str] = Field(default_factory=list, max_length=500)
+    milestones: list[MilestoneIn] | None = Field(None, max_length=50)
+
+
+class PublishIn(Schema):
+    version: int | None = None  # required; checked after the plan is found (404 before 400)
+
+
+class PublishOut(Schema):
+    plan: PlanOut
+    assigned: int
+
+
+class AssignmentOut(Schema):
+    id: int
+    plan_id: int
+    task_id: int
+    task: str
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    role: str
+    status: str
+    last_value: Decimal | None
+    last_checkin_at: datetime | None
+    checkins: int
+    late_checkins: int
+
+    @staticmethod
+    def resolve_task(obj):
+        return obj.task.title
+
+    @staticmethod
+    def resolve_unit_code(obj):
+        return obj.unit.code
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+
+class AssignmentPage(Schema):
+    items: list[AssignmentOut]
+    next_cursor: str | None
+
+
+class CheckInIn(_In):
+    value: Decimal | None = Field(None, ge=-999999999999, le=999999999999, decimal_places=2)
+    note: str = Field("", max_length=2000)
+    milestone_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    completed: bool = False
+
+
+class CheckInOut(Schema):
+    id: int
+    assignment_id: int
+    at: datetime
+    period_start: date
+    due_at: datetime
+    late: bool
+    value: Decimal | None
+    note: str
+    milestone_id: int | None
+    completed: bool
+
+
+def _unit(user, ref: str | None, *, field: str, perm: str = "plans.assignment.view") -> OrgUnit | None:
+    """A current unit by division code or id, inside ``perm``'s scope; unknown → refused."""
+    ref = (ref or "").strip()
+    if not ref:
+        return None
+    qs = OrgUnit.objects.filter(valid_to__isnull=True).filter(units_q(user, perm))
+    unit = (qs.filter(code=ref).first() or (qs.filter(pk=int(ref)).first() if ref.isdigit() and len(ref) < 10
+                                            else None))
+    if unit is None:
+        raise ServiceError(f"Unknown unit {ref}.", {field: "No current unit with this code in your scope."},
+                           code="unknown_unit")
+    return unit
+
+
+def _task_kwargs(user, t: TaskIn, where: str) -> dict:
+    d = t.dict()
+    d["lead_within"] = _unit(user, d.pop("lead_within"), field=f"{where}.lead_within", perm="plans.plan.manage")
+    d["lead_units"] = [_unit(user, u, field=f"{where}.lead_units", perm="plans.plan.manage")
+                       for u in d.pop("lead_units")]
+    d["assist_units"] = [_unit(user, u, field=f"{where}.assist_units", perm="plans.plan.manage")
+                         for u in d.pop("assist_units")]
+    d["milestones"] = [(m["name"], m["due_on"], m["value"]) for m in d.pop("milestones")]
+    if d.get("baseline_value") is None:
+        d.pop("baseline_value")
+    return d
+
+
+@plans_router.get("", response=PlanPage, summary="Plans the user may see (cursor pages)")
+def list_plans(request, cursor: str | None = Query(None, max_length=400), limit: int = Query(50, ge=1, le=200)):
+    page = cursor_page(selectors.plans(request.user), order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@plans_router.post("", response={201: PlanOut}, summary="Create a draft plan with its systems, key actions and tasks")
+def create_plan(request, payload: PlanIn):
+    unit = _unit(request.user, payload.unit, field="unit", perm="plans.plan.manage")
+    systems = [{"name": s.name, "actions": [
+        {"name": a.name, "tasks": [_task_kwargs(request.user, t, f"systems.{i}.actions.{j}.tasks.{k}")
+                                   for k, t in enumerate(a.tasks, 1)]}
+        for j, a in enumerate(s.actions, 1)]} for i, s in enumerate(payload.systems, 1)]
+    plan = services.create_plan_with_tasks(request.user, unit=unit, title=payload.title,
+                                           description=payload.description, starts_on=payload.starts_on,
+                                           ends_on=payload.ends_on, systems=systems)
+    return Status(201, plan)
+
+
+@plans_router.get("/{plan_id}", response=PlanOut, summary="One plan")
+def get_plan(request, plan_id: int):
+    return selectors.get_plan(request.user, plan_id)
+
+
+@plans_router.post("/{plan_id}/publish", response=PublishOut,
+                   summary="Publish: assign each task to every unit it names (idempotent; send the version)")
+def publish(request, plan_id: int, payload: PublishIn):
+    r = services.publish(request.user, plan_id, version=payload.version)
+    return {"plan": r["plan"], "assigned": r["assigned"]}
+
+
+@plans_router.get("/{plan_id}/tasks", response=list[TaskOut], summary="The plan's tasks with milestones")
+def plan_tasks(request, plan_id: int):
+    plan = selectors.get_plan(request.user, plan_id)
+    return list(selectors.tasks_of(plan))
+
+
+def _task(user, plan_id: int, task_id: int) -> Task:
+    plan = selectors.get_plan(user, plan_id)
+    task = selectors.tasks_of(plan).filter(pk=task_id).first()
+    if task is None:
+        raise NotFound()
+    return task
+
+
+@plans_router.get("/{plan_id}/tasks/{task_id}", response=TaskOut, summary="One task")
+def get_task(request, plan_id: int, task_id: int):
+    return _task(request.user, plan_id, task_id)
+
+
+@plans_router.patch("/{plan_id}/tasks/{task_id}", response=TaskOut,
+                    summary="Change a task (versioned: a stale version is 409; check-ins are kept)")
+def update_task(request, plan_id: int, task_id: int, payload: TaskPatch):
+    task = _task(request.user, plan_id, task_id)
+    d = payload.dict(exclude_unset=True)
+    version = d.pop("version", None)
+    d["add_lead_units"] = [_unit(request.user, u, field="add_lead_units", perm="plans.plan.manage")
+                           for u in d.pop("add_lead_units", [])]
+    if d.get("milestones") is not None:
+        d["milestones"] = [(m["name"], m["due_on"], m["value"]) for m in d["milestones"]]
+    services.update_task(request.user, task, version=version, **d)
+    return _task(request.user, plan_id, task_id)
+
+
+@plans_router.get("/{plan_id}/map", summary="The progress map: rows (units), columns (tasks), cells (status, value)")
+def plan_map(request, plan_id: int, unit: str = Query("", max_length=20), level: int | None = Query(None, ge=2, le=5),
+             action: int | None = Query(None, ge=1, le=2**31 - 1)):
+    plan = selectors.get_plan(request.user, plan_id)
+    u = _unit(request.user, unit, field="unit") if unit else None
+    act = None
+    if action is not None:
+        act = KeyAction.objects.filter(plan=plan, pk=action).first()
+        if act is None:
+            raise ServiceError("Unknown key action.", {"action": "Not an action of this plan."})
+    m = selectors.progress_map(request.user, plan, now=timezone.now(), unit=u, action=act, level=level)
+    return selectors.map_as_json(m)
+
+
+@assignments_router.get("", response=AssignmentPage, summary="Assignments in scope, with derived status")
+def list_assignments(request, unit: str = Query("", max_length=20), plan: int | None = Query(None, ge=1, le=2**31 - 1),
+                     status: str = Query("", max_length=12), cursor: str | None = Query(None, max_length=400),
+                     limit: int = Query(50, ge=1, le=200)):
+    if status and status not in TaskStatus.values:
+        raise ServiceError("Unknown status.", {"status": "One of: " + ", ".join(TaskStatus.values)})
+    p = selectors.get_plan(request.user, plan) if plan else None
+    u = _unit(request.user, unit, field="unit") if unit else None
+    qs = selectors.assignments(request.user, now=timezone.now(), plan=p, unit=u, status=status)
+    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@assignments_router.get("/{assignment_id}", response=AssignmentOut, summary="One assignment with its status")
+def get_assignment(request, assignment_id: int):
+    a = selectors.get_assignment(request.user, assignment_id)
+    return selectors.assignments(request.user, now=timezone.now(), task=a.task).get(pk=a.pk)
+
+
+@assignments_router.post("/{assignment_id}/checkins", response={201: CheckInOut},
+                         summary="Check in (调度): value, note, milestone reached, completed")
+def check_in(request, assignment_id: int, payload: CheckInIn):
+    c = services.check_in(request.user, assignment_id, value=payload.value, note=payload.note,
+                          milestone=payload.milestone_id, completed=payload.completed)
+    return Status(201, c)
+

@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+
+
+class PlansConfig(AppConfig):
+    name = "bihuan.plans"
+    label = "plans"
+    verbose_name = "挂图作战 plans"
+
+    def ready(self):
+        from bihuan.core import jobs
+
+        from . import sources
+
+        sources.register()  # evaluation source and report section (core.registry)
+
+        def _supervise(now):
+            from .services import open_overdue_matters
+
+            return open_overdue_matters(now)
+
+        # Every 15 minutes: one loop matter per missed check-in or milestone (idempotent per
+        # assignment and due period, so overlapping runs open nothing twice).
+        jobs.register("plans.supervise", every_seconds=15 * 60)(_supervise)

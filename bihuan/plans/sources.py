@@ -1,0 +1,77 @@
+"""The plans' figures as evaluation sources and a report section (``core.registry``).
+
+* ``plans.done_rate`` — of the assignments whose task is due in the period, the share done
+  (status ``done`` at ``now``, ``plans.status``);
+* ``plans.checkin_on_time_rate`` — of the check-ins made in the period, the share made by their
+  period's due point (grace period included).
+
+A unit's value covers its whole subtree. Siblings are computed together: one grouped query per
+parent (``selectors.unit_figures``), not one per unit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.utils.translation import gettext_lazy as _
+
+from bihuan.core.registry import Column, Section, Source, register_section, register_source
+
+FIGURES = (
+    ("done_rate", _("Plan tasks done (任务完成率)"), "%", True),
+    ("checkin_on_time_rate", _("Check-ins on time (按时调度率)"), "%", True),
+    ("assignments", _("Task assignments due"), "项", None),
+    ("checkins", _("Check-ins made"), "次", None),
+)
+
+
+def _sum(figs) -> dict:
+    out = {"assignments": 0, "done": 0, "checkins": 0, "on_time": 0}
+    for f in figs:
+        for k in out:
+            out[k] += f[k]
+    return out
+
+
+def rows_for(units, *, start, end, now) -> dict[int, dict]:
+    from . import selectors
+
+    by_parent = defaultdict(list)
+    out = {}
+    for u in units:
+        if u.parent_id is None:
+            out[u.pk] = selectors.rates(_sum(selectors.unit_figures(u, start=start, end=end, now=now).values()))
+        else:
+            by_parent[u.parent_id].append(u)
+    for siblings in by_parent.values():
+        figs = selectors.unit_figures(siblings[0].parent, start=start, end=end, now=now)
+        for u in siblings:
+            out[u.pk] = selectors.rates(figs.get(str(u.pk), _sum([])))
+    return out
+
+
+def _source(key: str):
+    def compute(units, *, start, end, now):
+        return {pk: row.get(key) for pk, row in rows_for(units, start=start, end=end, now=now).items()}
+
+    return compute
+
+
+def _section(parent, *, start, end, now) -> list[dict]:
+    from . import selectors
+
+    figs = selectors.unit_figures(parent, start=start, end=end, now=now)
+    return [{"unit_id": c.pk, "unit_name": c.name, **selectors.rates(figs.get(str(c.pk), _sum([])))}
+            for c in parent.children.filter(valid_to__isnull=True).order_by("sort", "code")]
+
+
+def register() -> None:
+    for key, label, unit, better in FIGURES:
+        if better is None:
+            continue
+        register_source(Source(name=f"plans.{key}", label=label, unit=unit, higher_is_better=better,
+                               compute=_source(key), app="plans"))
+    register_section(Section(
+        name="plans.progress", label=_("Plans: tasks and check-ins by unit"), figures=_section,
+        columns=tuple(Column(key, label, unit, better) for key, label, unit, better in FIGURES),
+        rank_by="done_rate", app="plans"))

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+app_name = "plans"
+
+urlpatterns = [
+    path("", views.plan_list, name="plan_list"),
+    path("my/", views.my_tasks, name="my_tasks"),
+    path("assignments/", views.assignment_list, name="assignment_list"),
+    path("assignments/<int:assignment_id>/", views.assignment_detail, name="assignment_detail"),
+    path("assignments/<int:assignment_id>/checkin/", views.check_in, name="check_in"),
+    path("evidence/<int:evidence_id>/", views.evidence_download, name="evidence"),
+    path("<int:plan_id>/", views.plan_detail, name="plan_detail"),
+    path("<int:plan_id>/publish/", views.plan_publish, name="plan_publish"),
+    path("<int:plan_id>/map/", views.plan_map, name="plan_map"),
+    path("<int:plan_id>/map.xlsx", views.plan_map_xlsx, name="plan_map_xlsx"),
+]
