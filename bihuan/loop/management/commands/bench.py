@@ -17,7 +17,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 import bihuan
 
-WORKLOADS = ("import", "intake", "transition", "inbox", "pages", "stats", "sweep", "memory", "growth")
+BUILTIN = ("import", "intake", "transition", "inbox", "pages", "stats", "sweep", "memory", "growth")
+ROOT = Path(bihuan.__file__).resolve().parent.parent
+
+
+def workloads() -> tuple[str, ...]:
+    """The built-in workloads and those apps add in bench/suite/workloads/ (the runner checks the name)."""
+    extra = sorted(p.stem for p in (ROOT / "bench" / "suite" / "workloads").glob("[a-z]*.py"))
+    return BUILTIN + tuple(extra)
 
 
 class Command(BaseCommand):
@@ -26,8 +33,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--scale", choices=["smoke", "county", "city"], default="smoke",
                             help="smoke: checks the suite works (< 3 min); county: ~20 min; city: 2M matters")
-        parser.add_argument("--only", action="append", choices=WORKLOADS, metavar="NAME",
-                            help="run only this workload (repeatable): " + ", ".join(WORKLOADS))
+        parser.add_argument("--only", action="append", choices=workloads(), metavar="NAME",
+                            help="run only this workload (repeatable): " + ", ".join(workloads()))
         parser.add_argument("--out", default=None, help="output directory (default bench/out/)")
         parser.add_argument("--db-url", default=None,
                             help="postgres://…/NAME for the suite's own database (NAME must contain 'bench')")
@@ -37,7 +44,7 @@ class Command(BaseCommand):
         parser.add_argument("--import-rows", type=int, help="override the rows of the import workload")
 
     def handle(self, *args, scale, only, out, db_url, reuse, matters, reads, import_rows, **opts):
-        root = Path(bihuan.__file__).resolve().parent.parent
+        root = ROOT
         if not (root / "bench" / "suite" / "runner.py").exists():
             raise CommandError(f"bench/suite not found next to {root / 'bihuan'}: run from a source checkout")
         if db_url is None:
