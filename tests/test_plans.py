@@ -196,3 +196,31 @@ def test_evaluation_sources_and_report_section(tree, users):
     assert on_time == {tree.rencheng.pk: 50.0, tree.yanzhou.pk: None, tree.city.pk: 50.0}
     rows = registry.SECTIONS["plans.progress"].figures(tree.city, **year)
     assert [(r["unit_name"], r["assignments"], r["checkins"]) for r in rows] == [("任城区", 3, 2), ("兖州区", 2, 0)]
+
+
+def test_a_matter_for_a_missed_checkin_is_reported_done_only_after_that_checkin(tree, users):
+    """Issue 12, 'supervise through the loop': closing the matter requires the overdue check-in.
+    The loop's one answer (transitions.check) carries the plans condition: the service refuses,
+    and neither the API's actions nor the page's buttons offer 报告办结 until it is made."""
+    from bihuan.loop import services as loop_services
+    from bihuan.loop import transitions
+    from bihuan.loop.models import Matter
+
+    p = make_plan(tree, users.city_admin)
+    services.open_overdue_matters(at(2025, 2, 20))
+    m = Matter.objects.get(kind="task", location_unit=tree.lumiao)
+    m = loop_services.accept(users.lumiao_secretary, m.pk, version=m.version, now=at(2025, 2, 20, 10))
+    assert "report_done" not in transitions.available_actions(users.lumiao_secretary, m)
+    with pytest.raises(ServiceError) as refused:
+        loop_services.report_done(users.lumiao_secretary, m.pk, version=m.version, comment="已整改",
+                                  now=at(2025, 2, 20, 11))
+    assert refused.value.code == "checkin_owed"
+    assert Matter.objects.get(pk=m.pk).state == "in_progress"
+
+    a = Assignment.objects.get(task=p.canteen, unit=tree.lumiao)
+    services.check_in(users.lumiao_secretary, a, value=3, note="补报", now=at(2025, 2, 21))
+    m.refresh_from_db()
+    assert "report_done" in transitions.available_actions(users.lumiao_secretary, m)
+    m = loop_services.report_done(users.lumiao_secretary, m.pk, version=m.version, comment="已补报",
+                                  now=at(2025, 2, 21, 10))
+    assert m.state == "reported"

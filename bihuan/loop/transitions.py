@@ -182,6 +182,28 @@ PRECONDITIONS: dict[str, Callable[..., Verdict]] = {
 OWN_UNIT_ACTIONS = ("accept", "send_back")
 
 
+# Conditions other apps add on matters they opened (an app below the loop registers them in its
+# AppConfig.ready(); the loop never imports it). Each takes the matter and returns a Verdict.
+EXTRA_PRECONDITIONS: dict[str, list[Callable[..., Verdict]]] = {}
+
+
+def register_precondition(action: str, condition: Callable[..., Verdict]) -> None:
+    """Add ``condition(matter) -> Verdict`` to ``action`` (e.g. plans: 办结 needs the overdue check-in).
+
+    The service, the API's ``actions`` and the page's buttons all go through ``check``, so the
+    condition holds everywhere at once."""
+    if action not in TRANSITIONS:
+        raise ValueError(f"unknown action {action!r}")
+    conditions = EXTRA_PRECONDITIONS.setdefault(action, [])
+    if condition not in conditions:
+        conditions.append(condition)
+
+
+def refuse(message, code: str = "") -> Verdict:
+    """A refusal for a registered precondition (a 400 with ``code`` from the service)."""
+    return _refuse(message, code)
+
+
 def check(user, matter, action: str, *, on_behalf: bool = False) -> Verdict:
     """May ``user`` (None: the system) perform ``action`` on ``matter`` now? The matter is one the
     user can see (the caller loaded it through ``restrict``). ``on_behalf``: the user, from a unit
@@ -215,7 +237,12 @@ def check(user, matter, action: str, *, on_behalf: bool = False) -> Verdict:
                            % {"unit": unit.name, "action": str(t.label).lower()},
                            "on_behalf_required", error=PermissionDenied)
     pre = PRECONDITIONS.get(action)
-    return pre(matter) if pre else ALLOWED
+    verdict = pre(matter) if pre else ALLOWED
+    for condition in EXTRA_PRECONDITIONS.get(action, ()):
+        if not verdict:
+            break
+        verdict = condition(matter)
+    return verdict
 
 
 def can(user, matter, action: str) -> bool:

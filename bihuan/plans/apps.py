@@ -13,6 +13,13 @@ class PlansConfig(AppConfig):
 
         sources.register()  # evaluation source and report section (core.registry)
 
+        from bihuan.loop import transitions
+
+        from .services import checkin_owed
+
+        # A matter opened for a missed check-in is reported done only after that check-in.
+        transitions.register_precondition("report_done", checkin_owed)
+
         def _supervise(now):
             from .services import open_overdue_matters
 

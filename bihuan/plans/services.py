@@ -553,6 +553,27 @@ def _open_matter(a: Assignment, *, due_key: str, reason: str, detail: str, now: 
         return None
 
 
+def checkin_owed(matter):
+    """Precondition of the loop's 报告办结 (``report_done``) on a matter opened for a missed check-in:
+    the overdue check-in must have been made first (registered with the loop in ``apps.ready``).
+    Matters the plans app did not open, or opened for a milestone or by hand, are not concerned."""
+    from bihuan.loop import transitions
+
+    esc = (Escalation.objects.filter(matter_id=matter.pk, reason="checkin")
+           .select_related("assignment").only("due_key", "assignment__id").first())
+    if esc is None or not esc.due_key.startswith("p"):
+        return transitions.ALLOWED
+    try:
+        period = date.fromisoformat(esc.due_key[1:])
+    except ValueError:
+        return transitions.ALLOWED
+    if CheckIn.objects.filter(assignment_id=esc.assignment_id, period_start__gte=period).exists():
+        return transitions.ALLOWED
+    return transitions.refuse(
+        _("Make the overdue check-in for the period from %(p)s first (my tasks); then report this matter done.")
+        % {"p": period.isoformat()}, "checkin_owed")
+
+
 def open_overdue_matters(now: datetime | None = None, *, plan: Plan | None = None) -> dict:
     """The ``plans.supervise`` job: for every published task, each assignment whose last due
     check-in is missing past its grace period, or whose last past milestone is not reached, gets
