@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.http import JsonResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema
+from ninja.responses import NinjaJSONEncoder
 
 from bihuan.core import scope
 from bihuan.core.errors import NotFound, ServiceError
@@ -27,7 +26,8 @@ from bihuan.core.pagination import cursor_page
 from bihuan.orgs.models import OrgUnit
 
 from . import metrics, notify, selectors, services, transitions
-from .models import Category, IdempotencyKey, Kind, Matter, Source
+from .models import Category, Kind, Matter, Source
+from .services import idempotency
 
 router = Router(tags=["loop"])
 
@@ -195,44 +195,41 @@ def _json(data) -> dict:
 
 # --- endpoints ----------------------------------------------------------------------------------
 
-@router.post("/matters", response={201: MatterOut, 200: MatterOut}, summary="Register a matter (Idempotency-Key)")
+@router.post("/matters", response={201: MatterOut}, summary="Register a matter (Idempotency-Key)")
 def create_matter(request, payload: MatterIn):
+    """With an ``Idempotency-Key`` header a retry gets the first answer byte for byte (header
+    ``Idempotent-Replayed: true``); the same key with another body is refused with 422."""
     user = request.user
     now = timezone.now()
-    key = (request.headers.get("Idempotency-Key") or "").strip()[:100]
-    body_hash = hashlib.sha256(request.body or b"").hexdigest()
-    if key:
-        prior = IdempotencyKey.objects.filter(user_id=user.pk, scope="matters.create", key=key).first()
-        if prior is not None:
-            if prior.request_hash != body_hash:
-                raise ServiceError(_("This Idempotency-Key was used with a different request."),
-                                   {"Idempotency-Key": _("Reused with a different body.")}, code="idempotency_mismatch")
-            resp = JsonResponse(prior.response, status=prior.status, json_dumps_params={"ensure_ascii": False})
-            resp["Idempotent-Replayed"] = "true"
-            return resp
+    key = idempotency.valid_key(request.headers.get("Idempotency-Key"))
     loc = OrgUnit.objects.filter(pk=payload.location_unit).first()
     if loc is None:
         raise NotFound()
     if payload.kind and payload.kind not in Kind.values:
         raise ServiceError(_("Unknown kind."), {"kind": _("Unknown kind.")})
-    try:
-        with transaction.atomic():
-            m = services.create_matter(
-                user, category=_category(payload.category), location_unit=loc, title=payload.title,
-                description=payload.description, kind=payload.kind, source=Source.API,
-                reporter_name=payload.reporter_name, reporter_phone=payload.reporter_phone, address=payload.address,
-                lat=payload.lat, lon=payload.lon, uploads=_uploads(payload.attachments), now=now)
-            body = _json(matter_out(user, m, now))
-            if key:
-                IdempotencyKey.objects.create(user_id=user.pk, scope="matters.create", key=key,
-                                              request_hash=body_hash, status=201, response=body, matter=m)
-    except IntegrityError:
-        # A concurrent request with the same key won: replay its result.
-        prior = IdempotencyKey.objects.filter(user_id=user.pk, scope="matters.create", key=key).first()
-        if prior is None:
-            raise
-        return JsonResponse(prior.response, status=prior.status, json_dumps_params={"ensure_ascii": False})
-    return Status(201, body)
+
+    def register():
+        m = services.create_matter(
+            user, category=_category(payload.category), location_unit=loc, title=payload.title,
+            description=payload.description, kind=payload.kind, source=Source.API,
+            reporter_name=payload.reporter_name, reporter_phone=payload.reporter_phone, address=payload.address,
+            lat=payload.lat, lon=payload.lon, uploads=_uploads(payload.attachments), now=now)
+        return 201, _render(MatterOut, matter_out(user, m, now)), m
+
+    if not key:
+        status, body, _m = register()
+        return HttpResponse(body, status=status, content_type="application/json")
+    answer = idempotency.once(user_id=user.pk, scope="matters.create", key=key, request_body=request.body,
+                              work=register)
+    resp = HttpResponse(answer.body, status=answer.status, content_type="application/json")
+    if answer.replayed:
+        resp["Idempotent-Replayed"] = "true"
+    return resp
+
+
+def _render(schema, data) -> str:
+    """The body ninja would send for ``data`` as ``schema`` (so the stored answer is exactly it)."""
+    return json.dumps(schema.model_validate(data).model_dump(by_alias=True), cls=NinjaJSONEncoder)
 
 
 @router.get("/matters", response=MatterPage, summary="List matters in scope (filters, cursor pagination)")
