@@ -23,6 +23,19 @@ from ninja.responses import NinjaJSONEncoder
 from bihuan.core import scope
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
+from bihuan.core.schema import (
+    Cursor,
+    Id,
+    Latitude,
+    Limit,
+    Longitude,
+    LongText,
+    ShortText,
+    SmallInt,
+    Text,
+    Version,
+    When,
+)
 from bihuan.orgs.models import OrgUnit
 
 from . import metrics, notify, selectors, services, transitions
@@ -95,39 +108,39 @@ class MatterPage(Schema):
 
 
 class AttachmentIn(Schema):
-    name: str
-    content_type: str
-    data_base64: str
+    name: Text(120)
+    content_type: Text(80)
+    data_base64: str  # bounded by the request size (settings.BIHUAN_MAX_REQUEST_BYTES)
 
 
 class MatterIn(Schema):
-    category: str = Field(description="category code or id")
-    location_unit: int
-    title: str
-    description: str
-    kind: str | None = None
-    reporter_name: str = ""
-    reporter_phone: str = ""
-    address: str = ""
-    lat: float | None = None
-    lon: float | None = None
+    category: ShortText = Field(description="category code or id")
+    location_unit: Id
+    title: LongText
+    description: LongText
+    kind: ShortText | None = None
+    reporter_name: ShortText = ""
+    reporter_phone: Text(40) = ""
+    address: ShortText = ""
+    lat: Latitude | None = None
+    lon: Longitude | None = None
     attachments: list[AttachmentIn] = []
 
 
 class ActionIn(Schema):
-    version: int | None = Field(None, description="the matter's current version (required; stale → 409)")
-    comment: str = ""
-    reason: str = ""
-    handling_unit: int | None = None
-    assisting_units: list[int] = []
+    version: Version | None = Field(None, description="the matter's current version (required; stale → 409)")
+    comment: LongText = ""
+    reason: LongText = ""
+    handling_unit: Id | None = None
+    assisting_units: list[Id] = Field([], max_length=100)
     passed: bool | None = None
-    satisfaction: str = ""
+    satisfaction: ShortText = ""
     resolved: bool | None = None
-    days: int | None = None
+    days: SmallInt | None = None
     approve: bool | None = None
-    into: int | None = None
-    title: str = ""
-    description: str = ""
+    into: Id | None = None
+    title: LongText = ""
+    description: LongText = ""
     attachments: list[AttachmentIn] = []
 
 
@@ -233,11 +246,11 @@ def _render(schema, data) -> str:
 
 
 @router.get("/matters", response=MatterPage, summary="List matters in scope (filters, cursor pagination)")
-def list_matters(request, state: str | None = None, kind: str | None = None, category: str | None = None,
-                 unit: int | None = None, light: str | None = None, overdue: bool | None = None,
-                 flagged: bool | None = None, created_from: datetime | None = None,
-                 created_to: datetime | None = None, tab: str | None = None, q: str | None = None,
-                 cursor: str | None = None, limit: int = 50):
+def list_matters(request, state: ShortText | None = None, kind: ShortText | None = None,
+                 category: ShortText | None = None, unit: Id | None = None, light: ShortText | None = None,
+                 overdue: bool | None = None, flagged: bool | None = None, created_from: When | None = None,
+                 created_to: When | None = None, tab: ShortText | None = None, q: ShortText | None = None,
+                 cursor: Cursor | None = None, limit: Limit = 50):
     user, now = request.user, timezone.now()
     unit_obj = None
     if unit is not None:
@@ -259,14 +272,14 @@ def list_matters(request, state: str | None = None, kind: str | None = None, cat
 
 
 @router.get("/matters/{matter_id}", response=MatterOut, summary="One matter with its derived status")
-def get_matter(request, matter_id: int):
+def get_matter(request, matter_id: Id):
     now = timezone.now()
     m = services.get_matter(request.user, matter_id)
     return matter_out(request.user, m, now)
 
 
 @router.get("/matters/{matter_id}/events", response=list[EventOut], summary="The matter's timeline")
-def matter_events(request, matter_id: int):
+def matter_events(request, matter_id: Id):
     m = services.get_matter(request.user, matter_id)
     return [{"seq": e.seq, "at": e.at, "actor": e.actor_name, "actor_unit": e.actor_unit.name if e.actor_unit else None,
              "action": e.action, "from_state": e.from_state, "to_state": e.to_state, "comment": e.comment,
@@ -277,7 +290,7 @@ def matter_events(request, matter_id: int):
 
 @router.get("/matters/{matter_id}/similar", response=list[MatterListItem],
             summary="Similar matters (same category, same township, last 90 days)")
-def similar(request, matter_id: int):
+def similar(request, matter_id: Id):
     now = timezone.now()
     m = services.get_matter(request.user, matter_id)
     visible = Matter.objects.restrict(request.user, "view")
@@ -286,7 +299,7 @@ def similar(request, matter_id: int):
 
 
 @router.post("/matters/{matter_id}/actions/{action}", response=MatterOut, summary="Perform a transition")
-def act(request, matter_id: int, action: str, payload: ActionIn):
+def act(request, matter_id: Id, action: Text(40), payload: ActionIn):
     if action not in transitions.ACTIONS:
         raise ServiceError(_("Unknown action %(a)s.") % {"a": action},
                            {"action": ", ".join(transitions.ACTIONS)}, code="unknown_action")
@@ -300,7 +313,7 @@ def act(request, matter_id: int, action: str, payload: ActionIn):
 
 
 class RevealIn(Schema):
-    reason: str = Field("", description="why the full number is needed (recorded in the audit log)")
+    reason: LongText = Field("", description="why the full number is needed (recorded in the audit log)")
 
 
 class RevealOut(Schema):
@@ -310,7 +323,7 @@ class RevealOut(Schema):
 
 @router.post("/matters/{matter_id}/reveal", response=RevealOut,
              summary="Reveal the reporter's full phone (needs loop.matter.reveal and a reason; audited)")
-def reveal(request, matter_id: int, payload: RevealIn):
+def reveal(request, matter_id: Id, payload: RevealIn):
     value = services.reveal_phone(request.user, matter_id, payload.reason, now=timezone.now())
     return {"field": "reporter_phone", "value": value}
 
@@ -331,8 +344,8 @@ def _unit_in_scope(user, unit_id: int) -> OrgUnit:
 
 
 @router.get("/stats/units", summary="Metrics for the unit's children over a period")
-def stats_units(request, unit: int, from_: datetime | None = Query(None, alias="from"),  # noqa: B008
-                to: datetime | None = None):
+def stats_units(request, unit: Id, from_: When | None = Query(None, alias="from"),  # noqa: B008
+                to: When | None = None):
     now = timezone.now()
     u = _unit_in_scope(request.user, unit)
     end = to or now
@@ -343,19 +356,19 @@ def stats_units(request, unit: int, from_: datetime | None = Query(None, alias="
 
 
 @router.get("/supervision/board", summary="Open, yellow, red and flagged matters by child unit")
-def board(request, unit: int):
+def board(request, unit: Id):
     u = _unit_in_scope(request.user, unit)
     return selectors.supervision_board(request.user, u, now=timezone.now())
 
 
 @router.get("/supervision/backlog", summary="Open matters of a unit by age and light (清仓见底)")
-def backlog(request, unit: int):
+def backlog(request, unit: Id):
     u = _unit_in_scope(request.user, unit)
     return selectors.backlog(request.user, u, now=timezone.now())
 
 
 @router.get("/supervision/hotspots", summary="Category × unit over a threshold in a window (未诉先办)")
-def hotspot_list(request, unit: int, window_days: int = 30, threshold: int = 3):
+def hotspot_list(request, unit: Id, window_days: SmallInt = 30, threshold: SmallInt = 3):
     u = _unit_in_scope(request.user, unit)
     return selectors.hotspots(request.user, u, now=timezone.now(), window_days=max(1, min(window_days, 366)),
                               threshold=max(1, threshold))
@@ -404,7 +417,7 @@ def _notification_out(n) -> dict:
 
 @router.get("/notifications", response=NotificationPage,
             summary="The caller's notifications (to them and their units), newest first")
-def notification_list(request, unread: bool = False, cursor: str | None = None, limit: int = 50):
+def notification_list(request, unread: bool = False, cursor: Cursor | None = None, limit: Limit = 50):
     user = request.user
     qs = notify.unread_for(user) if unread else notify.for_user(user)
     qs = notify.with_read_state(user, qs).select_related("unit")
@@ -421,7 +434,7 @@ def notification_read_all(request):
 
 @router.post("/notifications/{notification_id}/read", response=NotificationOut,
              summary="Mark one notification read (for the caller only)")
-def notification_read(request, notification_id: int):
+def notification_read(request, notification_id: Id):
     user = request.user
     notify.mark_read(user, notification_id, now=timezone.now())
     n = notify.with_read_state(user, notify.for_user(user).select_related("unit")).get(pk=notification_id)
