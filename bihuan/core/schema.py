@@ -10,11 +10,13 @@ in the JSON parser and ``InputGuardMiddleware``.)
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint / SQLite INTEGER
 MAX_INT = 2**31 - 1  # PostgreSQL integer (version columns, counts)
 
@@ -28,6 +30,13 @@ Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 
 
+def _iso_only(value):
+    # pydantic also reads "0.5" or 1700000000 as seconds since 1970; the document promises ISO 8601.
+    if not isinstance(value, datetime) and not (isinstance(value, str) and _ISO_DATE.match(value)):
+        raise ValueError("an ISO 8601 date-time is required, e.g. 2026-11-02T09:00:00+08:00")
+    return value
+
+
 def _sane_year(value: datetime) -> datetime:
     # Years near 1 or 9999 overflow when converted to UTC or compared in SQL.
     if not 1900 <= value.year <= 2999:
@@ -35,7 +44,7 @@ def _sane_year(value: datetime) -> datetime:
     return value
 
 
-When = Annotated[datetime, AfterValidator(_sane_year)]
+When = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_sane_year)]
 
 
 def Text(max_length: int, *, min_length: int = 0):  # noqa: N802 - a type factory reads like a type
