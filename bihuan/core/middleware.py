@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_to_bytes
 
 from django.utils.cache import patch_vary_headers
 
@@ -101,7 +102,8 @@ class InputGuardMiddleware:
     * A body over ``BIHUAN_MAX_REQUEST_BYTES`` (file uploads in ``multipart/form-data`` excepted:
       those stream to disk and imports check their own limit) → 413. The default fits the largest
       attachment the API accepts, base64-encoded in JSON, with room for the rest of the request.
-    * NUL or a lone surrogate (``core.text.unstorable``) in a query-string or form field → 400.
+    * NUL or a lone surrogate (``core.text.unstorable``) in a query-string or form field, or a query
+      string that is not UTF-8 → 400.
       JSON bodies get the same check in the API's parser (``api/urls.py``).
 
     The answer is problem+json under ``/api/``, Open311's error list under ``/open311/``, and a
@@ -127,6 +129,13 @@ class InputGuardMiddleware:
         too_big = _("The request is too large: at most %(mb).1f MB.") % {"mb": limit / 1024 / 1024}
         if length > limit and not ctype.startswith("multipart/form-data"):
             return refusal(request, 413, too_big)
+        bad_chars = _("The request contains a character that cannot be stored (NUL or a lone surrogate).")
+        try:
+            # A lone surrogate can only arrive as bytes that are not UTF-8 (%ED%A0%80); Django would
+            # quietly turn them into U+FFFD, so the raw query string is checked as well.
+            unquote_to_bytes(request.META.get("QUERY_STRING", "").replace("+", " ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return refusal(request, 400, bad_chars)
         try:
             fields = list(request.GET.lists())
             if request.method == "POST" and ctype.startswith(("application/x-www-form-urlencoded",
@@ -136,8 +145,7 @@ class InputGuardMiddleware:
             return refusal(request, 413, too_big)
         for key, values in fields:
             if unstorable(key) or any(unstorable(v) for v in values):
-                return refusal(request, 400, _("The request contains a character that cannot be stored "
-                                               "(NUL or a lone surrogate)."))
+                return refusal(request, 400, bad_chars)
         return self.get_response(request)
 
 
