@@ -99,6 +99,7 @@ def _too_big(request, exc):
                    % {"mb": settings.BIHUAN_MAX_REQUEST_BYTES / 1024 / 1024}, code="too_large")
 
 
+@api.exception_handler(OverflowError)
 @api.exception_handler(DataError)
 def _data_error(request, exc):
     # A backstop: the schemas bound every input, so reaching this is a gap in them — logged as
