@@ -290,6 +290,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("BIHUAN_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # runserver's access lines through the masking filter too (Django gives them their own handler).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # django-q2 logs every task it starts and finishes; `bihuan worker` prints its own lines.
         "django-q": {"level": os.environ.get("BIHUAN_QUEUE_LOG_LEVEL", "WARNING")},
     },

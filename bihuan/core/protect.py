@@ -233,15 +233,24 @@ def mask_payload(value):
     return value
 
 
+# Loggers whose lines carry a request line ("GET /path?query HTTP/1.1"): the query is dropped.
+ACCESS_LOGGERS = ("django.server", "gunicorn.access", "django.request")
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+
 class MaskingLogFilter(logging.Filter):
-    """Masks ID numbers and phones in every log line, whatever logged them."""
+    """Masks ID numbers and phones in every log line, whatever logged them; access lines lose
+    their query strings altogether (searches are POSTed, but a client may still send a GET)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string is not ours to fix
             return True
-        masked = mask_text(message)
+        masked = message
+        if record.name.startswith(ACCESS_LOGGERS) and "?" in masked:
+            masked = _QUERY.sub("?…", masked)
+        masked = mask_text(masked)
         if masked != message:
             record.msg, record.args = masked, None
         return True

@@ -23,6 +23,7 @@ from ninja.responses import NinjaJSONEncoder
 from bihuan.core import scope
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
+from bihuan.core.protect import mask_text
 from bihuan.core.schema import (
     Cursor,
     Id,
@@ -90,7 +91,7 @@ class MatterOut(Schema):
 class MatterListItem(Schema):
     id: int
     kind: str
-    title: str
+    title: str = Field(description="phone and ID numbers masked unless the caller may reveal them")
     category_id: int
     state: str
     version: int
@@ -100,6 +101,10 @@ class MatterListItem(Schema):
     due_at: datetime | None
     flagged: bool
     light: str
+
+    @staticmethod
+    def resolve_title(obj, context):
+        return services.text_for(context["request"].user, obj, obj.title)
 
 
 class MatterPage(Schema):
@@ -178,13 +183,14 @@ def _ref(u: OrgUnit | None):
 def matter_out(user, m: Matter, now: datetime) -> dict:
     st = selectors.matter_status(m, now)
     return {
-        "id": m.pk, "kind": m.kind, "title": m.title, "description": m.description,
+        "id": m.pk, "kind": m.kind, "title": services.text_for(user, m, m.title),
+        "description": services.text_for(user, m, m.description),
         "category_id": m.category_id, "category": m.category.name, "source": m.source,
         "state": m.state, "state_label": str(m.get_state_display()), "version": m.version,
         "location_unit": _ref(m.location_unit), "dispatch_unit": _ref(m.dispatch_unit),
         "handling_unit": _ref(m.handling_unit),
         "assisting_units": [_ref(a.unit) for a in m.assists.select_related("unit")],
-        "address": m.address, "reporter_name": m.reporter_name, "reporter_phone": m.reporter_phone_masked,
+        "address": services.text_for(user, m, m.address), "reporter_name": m.reporter_name, "reporter_phone": m.reporter_phone_masked,
         "created_at": m.created_at, "dispatched_at": m.dispatched_at, "accept_due_at": m.accept_due_at,
         "accepted_at": m.accepted_at, "warn_at": m.warn_at, "due_at": m.due_at, "reported_at": m.reported_at,
         "closed_at": m.closed_at, "flagged": m.flagged, "merged_into": m.merged_into_id,
@@ -282,7 +288,8 @@ def get_matter(request, matter_id: Id):
 def matter_events(request, matter_id: Id):
     m = services.get_matter(request.user, matter_id)
     return [{"seq": e.seq, "at": e.at, "actor": e.actor_name, "actor_unit": e.actor_unit.name if e.actor_unit else None,
-             "action": e.action, "from_state": e.from_state, "to_state": e.to_state, "comment": e.comment,
+             "action": e.action, "from_state": e.from_state, "to_state": e.to_state,
+             "comment": services.text_for(request.user, m, e.comment),
              "data": e.data, "attachments": [{"id": a.pk, "name": a.name, "content_type": a.content_type,
                                               "size": a.size} for a in e.attachments.all()]}
             for e in selectors.timeline(m)]
@@ -411,7 +418,9 @@ class NotificationPage(Schema):
 
 
 def _notification_out(n) -> dict:
-    return {"id": n.pk, "kind": n.kind, "title": n.title, "body": n.body, "created_at": n.created_at,
+    # Masked at creation (loop.notify); masked again here for notifications from before that.
+    return {"id": n.pk, "kind": n.kind, "title": mask_text(n.title), "body": mask_text(n.body),
+            "created_at": n.created_at,
             "unit": _ref(n.unit), "matter_id": n.matter_id, "read": bool(n.is_read)}
 
 

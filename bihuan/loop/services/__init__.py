@@ -6,7 +6,7 @@
   action name, a dispatch table);
 * ``attachments`` — accepted files and their storage;
 * ``routing`` — the township above a place, routing rules, the peers of a similar-case sweep;
-* ``reveal`` — a reporter's full phone (permission, reason, audit);
+* ``reveal`` — a reporter's full phone (permission, reason, audit); free text as a user may see it;
 * ``recalc`` — deadlines counted again once a year's calendar is entered.
 
 What may be done to a matter is decided in ``loop.transitions.check``; time limits are computed
@@ -37,7 +37,7 @@ from .matters import (
     similar_sweep,
 )
 from .recalc import recalculate_deadlines, recalculate_deadlines_task
-from .reveal import can_reveal, reveal_phone
+from .reveal import can_reveal, reveal_phone, text_for
 from .routing import suggest_handling_unit, township_of
 
 __all__ = [
@@ -45,5 +45,5 @@ __all__ = [
     "PERFORM", "Upload", "accept", "available_actions", "can_reveal", "create_matter", "create_proactive",
     "decide_extension", "dispatch", "evaluate", "flag", "get_matter", "merge", "perform", "rate", "rate_by_resident",
     "recalculate_deadlines", "recalculate_deadlines_task", "remind", "reopen", "report_done", "request_extension",
-    "reveal_phone", "send_back", "similar_sweep", "suggest_handling_unit", "township_of", "validate_uploads",
+    "reveal_phone", "send_back", "similar_sweep", "suggest_handling_unit", "text_for", "township_of", "validate_uploads",
 ]
