@@ -183,8 +183,8 @@ def test_create_bodies_are_accepted_as_the_base_of_the_probe(client, world):
     """The probe's base bodies are valid, so a refusal above is the hostile value's, not the base's."""
     for spec, path, method, op in _operations(client):
         content = op.get("requestBody", {}).get("content", {}).get("application/json")
-        if method != "POST" or "{" in path or not content:
-            continue
+        if method != "POST" or "{" in path or not content or "201" not in op["responses"]:
+            continue  # creations only (a search answers 200)
         body = _base_body(spec, content["schema"], world["valid"])
         r = client.post(path, json.dumps(body), content_type="application/json", **world["auth"])
         assert r.status_code == 201, (path, body, r.content[:300])

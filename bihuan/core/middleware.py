@@ -102,8 +102,8 @@ class InputGuardMiddleware:
     * A body over ``BIHUAN_MAX_REQUEST_BYTES`` (file uploads in ``multipart/form-data`` excepted:
       those stream to disk and imports check their own limit) → 413. The default fits the largest
       attachment the API accepts, base64-encoded in JSON, with room for the rest of the request.
-    * NUL or a lone surrogate (``core.text.unstorable``) in a query-string or form field, or a query
-      string that is not UTF-8 → 400.
+    * NUL or a lone surrogate (``core.text.unstorable``) in a query-string field, or a query
+      string that is not UTF-8 → 400. (Form fields: their forms refuse NUL, services clean text.)
       JSON bodies get the same check in the API's parser (``api/urls.py``).
 
     The answer is problem+json under ``/api/``, Open311's error list under ``/open311/``, and a
@@ -115,7 +115,6 @@ class InputGuardMiddleware:
 
     def __call__(self, request):
         from django.conf import settings
-        from django.core.exceptions import RequestDataTooBig
         from django.utils.translation import gettext as _
 
         from .text import unstorable
@@ -136,14 +135,9 @@ class InputGuardMiddleware:
             unquote_to_bytes(request.META.get("QUERY_STRING", "").replace("+", " ")).decode("utf-8")
         except UnicodeDecodeError:
             return refusal(request, 400, bad_chars)
-        try:
-            fields = list(request.GET.lists())
-            if request.method == "POST" and ctype.startswith(("application/x-www-form-urlencoded",
-                                                               "multipart/form-data")):
-                fields += list(request.POST.lists())
-        except RequestDataTooBig:
-            return refusal(request, 413, too_big)
-        for key, values in fields:
+        # Form bodies are left to their forms (Django's CharField refuses NUL) and services (which
+        # clean text, as Open311's POST does); the query string is nobody's form.
+        for key, values in request.GET.lists():
             if unstorable(key) or any(unstorable(v) for v in values):
                 return refusal(request, 400, bad_chars)
         return self.get_response(request)

@@ -11,7 +11,7 @@ and PostgreSQL refuses NUL outright. So text is cleaned where it comes in, with 
 Output that must parse whatever is stored (XML) also passes through ``xml_safe``, which removes
 what XML 1.0 cannot carry. Call these two; do not write another character filter.
 
-At the edge (``core.middleware.InputGuardMiddleware`` for query strings and form bodies, the API's
+At the edge (``core.middleware.InputGuardMiddleware`` for query strings, the API's
 JSON parser for JSON bodies) ``unstorable`` refuses what no database column can hold — NUL, which
 PostgreSQL refuses, and lone surrogates, which cannot be encoded — with a 400, before any query.
 """

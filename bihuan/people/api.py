@@ -193,7 +193,7 @@ class PersonSearch(Schema):
     """The list's filters in a body: a search by phone or ID number keeps the number out of URLs,
     and so out of access logs, proxies and browser history."""
 
-    q: ShortText = ""
+    q: ShortText  # a search says what it looks for (a name, a number)
     unit: ShortText = ""
     role: ShortText = ""
     flag: ShortText = ""
