@@ -13,7 +13,9 @@ from __future__ import annotations
 import hypothesis
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck
 
 from bihuan.api.urls import api
@@ -37,7 +39,19 @@ SETTINGS = hypothesis.settings(
 
 
 @pytest.fixture
-def auth(tree, users, token_for):
+def _keep_connection():
+    """Requests go through the WSGI handler, which closes the connection when a request ends
+    (CONN_MAX_AGE=0) and with it the test's transaction on PostgreSQL; Django's test client
+    suspends that for its requests, and so does this."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def auth(_keep_connection, tree, users, token_for):
     road, _ = make_categories()
     new_matter(users.lumiao_grid, road, tree.lumiao_g1, at("2026-11-02 09:00"))
     return {"Authorization": token_for(users.liying_staff)["HTTP_AUTHORIZATION"]}

@@ -102,8 +102,8 @@ class InputGuardMiddleware:
     * A body over ``BIHUAN_MAX_REQUEST_BYTES`` (file uploads in ``multipart/form-data`` excepted:
       those stream to disk and imports check their own limit) → 413. The default fits the largest
       attachment the API accepts, base64-encoded in JSON, with room for the rest of the request.
-    * NUL or a lone surrogate (``core.text.unstorable``) in a query-string field, or a query
-      string that is not UTF-8 → 400. (Form fields: their forms refuse NUL, services clean text.)
+    * NUL or a lone surrogate (``core.text.unstorable``) in a header (cookies, the bearer token)
+      or a query-string field, or a query string that is not UTF-8 → 400. (Form fields: their forms refuse NUL, services clean text.)
       JSON bodies get the same check in the API's parser (``api/urls.py``).
 
     The answer is problem+json under ``/api/``, Open311's error list under ``/open311/``, and a
@@ -134,6 +134,10 @@ class InputGuardMiddleware:
             # quietly turn them into U+FFFD, so the raw query string is checked as well.
             unquote_to_bytes(request.META.get("QUERY_STRING", "").replace("+", " ")).decode("utf-8")
         except UnicodeDecodeError:
+            return refusal(request, 400, bad_chars)
+        # Headers and cookies reach the database too (a bearer token, a session key): on
+        # PostgreSQL a NUL in either was a 500 before any view ran.
+        if any(unstorable(v) for k, v in request.META.items() if k.startswith("HTTP_") and isinstance(v, str)):
             return refusal(request, 400, bad_chars)
         # Form bodies are left to their forms (Django's CharField refuses NUL) and services (which
         # clean text, as Open311's POST does); the query string is nobody's form.

@@ -11,7 +11,7 @@ in the JSON parser and ``InputGuardMiddleware``.)
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
@@ -41,7 +41,8 @@ def _sane_year(value: datetime) -> datetime:
     # Years near 1 or 9999 overflow when converted to UTC or compared in SQL.
     if not 1900 <= value.year <= 2999:
         raise ValueError("the year must be between 1900 and 2999")
-    return value
+    # In UTC from here on: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows (+21:00).
+    return value.astimezone(UTC) if value.tzinfo is not None else value
 
 
 When = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_sane_year)]
