@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "bihuan.core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "bihuan.core.middleware.LocaleMiddleware",
+    # After the locale (refusals in the request's language), before anything reads the body.
+    "bihuan.core.middleware.InputGuardMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -242,7 +244,12 @@ MEDIA_ROOT = VAR_DIR / "media"
 BIHUAN_MAX_IMPORT_BYTES = int(os.environ.get("BIHUAN_MAX_IMPORT_BYTES", str(100 * 1024 * 1024)))
 # Stored uploads (MEDIA_ROOT/imports) older than this are removed by the daily job imports.cleanup.
 BIHUAN_IMPORT_KEEP_DAYS = int(os.environ.get("BIHUAN_IMPORT_KEEP_DAYS", "30"))
-DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# One attachment of the largest accepted size must fit in a JSON request, base64-encoded (4/3 of
+# its size) with room for the other fields; a larger body is a 413 (core.middleware.InputGuardMiddleware).
+BIHUAN_MAX_ATTACHMENT_BYTES = int(os.environ.get("BIHUAN_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024)))
+BIHUAN_MAX_REQUEST_BYTES = int(os.environ.get(
+    "BIHUAN_MAX_REQUEST_BYTES", str((BIHUAN_MAX_ATTACHMENT_BYTES + 2) // 3 * 4 + 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = BIHUAN_MAX_REQUEST_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # Background jobs: django-q2 with the database as its queue (the "ORM broker"), so the same
@@ -287,6 +294,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("BIHUAN_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # runserver's access lines through the masking filter too (Django gives them their own handler).
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # django-q2 logs every task it starts and finishes; `bihuan worker` prints its own lines.
         "django-q": {"level": os.environ.get("BIHUAN_QUEUE_LOG_LEVEL", "WARNING")},
     },

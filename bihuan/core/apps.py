@@ -7,6 +7,10 @@ class CoreConfig(AppConfig):
     verbose_name = "核心"
 
     def ready(self):
+        # ``<id:…>`` in URL patterns (bihuan.core.converters), before any URLconf is loaded.
+        from .converters import register
+
+        register()
         from django.utils.translation import gettext_lazy as _
 
         # Registers the daily imports.cleanup job (bihuan.core.jobs).

@@ -40,3 +40,9 @@ class Conflict(ServiceError):
 
     def __init__(self, message, **kw):
         super().__init__(message, code="conflict", **kw)
+
+
+class Unprocessable(ServiceError):
+    """Well-formed but unacceptable in this state (e.g. an Idempotency-Key reused with another body)."""
+
+    status = 422

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote_to_bytes
 
 from django.utils.cache import patch_vary_headers
 
@@ -105,3 +106,100 @@ class LocaleMiddleware:
         is_api = request.path.startswith(self.API_PREFIXES)
         patch_vary_headers(response, ("Accept-Language",) if is_api else ("Cookie",))
         return response
+
+
+class InputGuardMiddleware:
+    """Refuses, before any view runs, input no view should have to think about.
+
+    * A body over ``BIHUAN_MAX_REQUEST_BYTES`` (file uploads in ``multipart/form-data`` excepted:
+      those stream to disk and imports check their own limit) → 413. The default fits the largest
+      attachment the API accepts, base64-encoded in JSON, with room for the rest of the request.
+    * NUL or a lone surrogate (``core.text.unstorable``) in a header (cookies, the bearer token)
+      or a query-string field, or a query string that is not UTF-8 → 400. (Form fields: their forms refuse NUL, services clean text.)
+      JSON bodies get the same check in the API's parser (``api/urls.py``).
+
+    The answer is problem+json under ``/api/``, Open311's error list under ``/open311/``, and a
+    plain page elsewhere, in the request's language (after ``LocaleMiddleware``).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils.translation import gettext as _
+
+        from .text import unstorable
+
+        limit = settings.BIHUAN_MAX_REQUEST_BYTES
+        ctype = request.META.get("CONTENT_TYPE", "")
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        too_big = _("The request is too large: at most %(mb).1f MB.") % {"mb": limit / 1024 / 1024}
+        if length > limit and not ctype.startswith("multipart/form-data"):
+            return refusal(request, 413, too_big)
+        bad_chars = _("The request contains a character that cannot be stored (NUL or a lone surrogate).")
+        try:
+            # A lone surrogate can only arrive as bytes that are not UTF-8 (%ED%A0%80); Django would
+            # quietly turn them into U+FFFD, so the raw query string is checked as well.
+            unquote_to_bytes(request.META.get("QUERY_STRING", "").replace("+", " ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return refusal(request, 400, bad_chars)
+        # Headers and cookies reach the database too (a bearer token, a session key): on
+        # PostgreSQL a NUL in either was a 500 before any view ran.
+        if any(unstorable(v) for k, v in request.META.items() if k.startswith("HTTP_") and isinstance(v, str)):
+            return refusal(request, 400, bad_chars)
+        # Form bodies are left to their forms (Django's CharField refuses NUL) and services (which
+        # clean text, as Open311's POST does); the query string is nobody's form.
+        for key, values in request.GET.lists():
+            if unstorable(key) or any(unstorable(v) for v in values):
+                return refusal(request, 400, bad_chars)
+        return self.get_response(request)
+
+    def process_exception(self, request, exc):
+        """A backstop for page views: a value out of the database's range is the client's error.
+
+        Pages parse their own filters; one that forgot a bound (``int("9" * 30)`` reaching a
+        query) answers 400 here instead of 500, and the gap is logged to be fixed where it is."""
+        from django.db import DataError
+        from django.utils.translation import gettext as _
+
+        if not isinstance(exc, DataError | OverflowError):
+            return None
+        import logging
+
+        logging.getLogger(__name__).warning("input reached the database unchecked: %s %s: %s",
+                                            request.method, request.path, exc)
+        return refusal(request, 400, _("A value in the request is out of range."))
+
+
+def refusal(request, status: int, detail: str):
+    """The error answer for a request refused before its view: in the format its client reads."""
+    import json
+
+    from django.http import HttpResponse, JsonResponse
+    from django.utils.html import escape
+    from django.utils.translation import gettext as _
+
+    titles = {400: _("Bad request"), 413: _("Request too large")}
+    title = titles.get(status, _("Error"))
+    path = request.path
+    if path.startswith("/api/"):
+        body = {"type": f"https://bihuan.example/problems/{status}", "title": title, "status": status,
+                "detail": detail}
+        if getattr(request, "request_id", None):
+            body["request_id"] = request.request_id
+        return JsonResponse(body, status=status, content_type="application/problem+json",
+                            json_dumps_params={"ensure_ascii": False})
+    if path.startswith("/open311/"):
+        # GeoReport v2's own error list (loop/open311.py), in the format the path asks for.
+        if path.endswith(".xml"):
+            xml = (f"<?xml version='1.0' encoding='utf-8'?>\n<errors><error><code>{status}</code>"
+                   f"<description>{escape(detail)}</description></error></errors>")
+            return HttpResponse(xml.encode(), status=status, content_type="text/xml; charset=utf-8")
+        return HttpResponse(json.dumps([{"code": status, "description": detail}], ensure_ascii=False),
+                            status=status, content_type="application/json; charset=utf-8")
+    html = f"<!doctype html><meta charset=utf-8><title>{escape(title)}</title><h1>{escape(title)}</h1><p>{escape(detail)}</p>"
+    return HttpResponse(html, status=status, content_type="text/html; charset=utf-8")

@@ -1,4 +1,9 @@
-"""Keyset (cursor) pagination: cost does not grow with the page number."""
+"""Keyset (cursor) pagination: cost does not grow with the page number.
+
+A cursor comes back from the client, so it is input like any other: each value is converted by
+its model field and bounded before it reaches a query; anything else is one ``invalid_cursor``
+error (400), never a database error.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,19 @@ import base64
 import json
 from dataclasses import dataclass
 
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from .errors import ServiceError
+from .text import unstorable
+
+_MAX_INT = 2**63 - 1
+
+
+def _invalid() -> ServiceError:
+    return ServiceError(_("Invalid cursor."), {"cursor": _("Invalid cursor.")}, code="invalid_cursor")
 
 
 @dataclass
@@ -25,7 +40,38 @@ def _decode(cursor: str) -> list:
     try:
         return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except Exception:  # noqa: BLE001 - any garbage is one error
-        raise ServiceError("Invalid cursor.", {"cursor": "Invalid cursor."}, code="invalid_cursor")
+        raise _invalid() from None
+
+
+def _field(model, dotted: str):
+    field = None
+    for part in dotted.split("__"):
+        field = model._meta.get_field(part)
+        model = field.related_model or model
+    return field
+
+
+def _typed(model, order: list[str], values: list) -> list:
+    """``values`` converted by the fields they page on; a value of the wrong type or range is refused."""
+    out = []
+    for name, value in zip(order, values, strict=True):
+        if value is None or isinstance(value, dict | list | bool):
+            raise _invalid()
+        try:
+            field = _field(model, name.lstrip("-"))
+            if isinstance(field, models.ForeignKey):
+                field = field.target_field
+            value = field.to_python(value)
+        except (FieldDoesNotExist, ValidationError, ValueError, TypeError, OverflowError):
+            raise _invalid() from None
+        if isinstance(value, int) and not -_MAX_INT - 1 <= value <= _MAX_INT:
+            raise _invalid()
+        if isinstance(value, str) and (len(value) > 1000 or unstorable(value)):
+            raise _invalid()
+        if hasattr(value, "year") and not 1 < value.year < 9999:
+            raise _invalid()
+        out.append(value)
+    return out
 
 
 def _after(fields: list[str], values: list) -> Q:
@@ -53,8 +99,8 @@ def cursor_page(qs, *, order: list[str], cursor: str | None, limit: int, max_lim
     if cursor:
         values = _decode(cursor)
         if not isinstance(values, list) or len(values) != len(order):
-            raise ServiceError("Invalid cursor.", {"cursor": "Invalid cursor."}, code="invalid_cursor")
-        qs = qs.filter(_after(order, values))
+            raise _invalid()
+        qs = qs.filter(_after(order, _typed(qs.model, order, values)))
     rows = list(qs[: limit + 1])
     nxt = None
     if len(rows) > limit:

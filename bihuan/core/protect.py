@@ -147,16 +147,65 @@ def mask_phone(value: str | None) -> str:
     return v[:3] + "*" * (len(v) - 7) + v[-4:]
 
 
-_ID18_RE = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
-_ID15_RE = re.compile(r"(?<![0-9A-Za-z])\d{15}(?![0-9A-Za-z])")
-_MOBILE_RE = re.compile(r"(?<![0-9A-Za-z])1[3-9]\d{9}(?![0-9A-Za-z])")
+# Numbers inside free text (titles, descriptions, comments, notifications, log lines). One pass of
+# one pattern; separators (space, dash) inside a number are kept and only digits are starred.
+_B, _E = r"(?<![0-9A-Za-z*])", r"(?![0-9A-Za-z])"
+_SEP = r"[ \-]?"
+_TEXT_NUMBERS = re.compile(
+    # an 18-character ID written in groups (6-8-4 or 6-4-4-4); kept only if its check digit is valid
+    rf"{_B}(?P<idsp>\d{{6}}[ \-](?:\d{{8}}|\d{{4}}[ \-]\d{{4}})[ \-]\d{{3}}[0-9Xx]){_E}"
+    # an ID of 18 (or the old 15) characters in one run: always masked (safer to over-mask)
+    rf"|{_B}(?P<id>\d{{17}}[0-9Xx]|\d{{15}}){_E}"
+    # a mainland mobile, optionally +86, written whole or as 3-4-4
+    rf"|{_B}(?P<mobile>(?:\+?86{_SEP})?1[3-9]\d{_SEP}\d{{4}}{_SEP}\d{{4}}){_E}"
+    # a landline: area code 0xx/0xxx (optionally in brackets), 7 or 8 digits (an extension stays)
+    rf"|{_B}(?P<land>(?:\(0\d{{2,3}}\)|0\d{{2,3}}){_SEP}\d{{3,4}}{_SEP}\d{{4}}){_E}"
+)
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def id_check_ok(number: str) -> bool:
+    """Whether an 18-character ID number's last character is its ISO 7064 MOD 11-2 check."""
+    n = number.upper()
+    if len(n) != 18 or not n[:17].isdigit():
+        return False
+    return "10X98765432"[sum(int(c) * w for c, w in zip(n[:17], _ID_WEIGHTS, strict=True)) % 11] == n[17]
+
+
+def _star(text: str, head: int, tail: int = 4) -> str:
+    """``text`` with every digit but the first ``head`` and last ``tail`` starred (separators kept)."""
+    total = sum(c.isdigit() or c in "Xx" for c in text)
+    out, i = [], 0
+    for c in text:
+        if c.isdigit() or c in "Xx":
+            out.append(c if i < head or i >= total - tail else "*")
+            i += 1
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _mask_number(m: re.Match) -> str:
+    text = m.group(0)
+    if m.group("idsp") is not None:
+        return _star(text, 6) if id_check_ok(re.sub(r"[ \-]", "", text)) else text
+    if m.group("id") is not None:
+        return _star(text, 6)
+    if m.group("mobile") is not None:
+        country = 2 if re.match(r"\+?86", text) and len(re.sub(r"\D", "", text)) == 13 else 0
+        return _star(text, country + 3)
+    area = re.match(r"\(?(0\d{2,3})", text)
+    return _star(text, len(area.group(1)) if area else 3)
 
 
 def mask_text(text: str) -> str:
-    """Mask anything that looks like an ID number or a mobile phone inside free text."""
-    text = _ID18_RE.sub(lambda m: mask_id_number(m.group(0)), text)
-    text = _ID15_RE.sub(lambda m: mask_id_number(m.group(0)), text)
-    return _MOBILE_RE.sub(lambda m: mask_phone(m.group(0)), text)
+    """Free text with every phone and ID number in it masked — the one function for every output
+    (pages, API, notifications, exports, the public page, Open311, logs): mainland mobiles
+    (``138 1234 5678``, ``+86-138-1234-5678``), landlines (``0537-1234567``, ``(0537)12345678``),
+    18-character ID numbers (whole, or grouped with a valid check digit) and old 15-digit ones."""
+    if not text or not any(c.isdigit() for c in text):
+        return text
+    return _TEXT_NUMBERS.sub(_mask_number, text)
 
 
 SENSITIVE_KEYS = {"id_number", "phone", "mobile", "landline", "password", "token", "api_key", "secret"}
@@ -184,15 +233,24 @@ def mask_payload(value):
     return value
 
 
+# Loggers whose lines carry a request line ("GET /path?query HTTP/1.1"): the query is dropped.
+ACCESS_LOGGERS = ("django.server", "gunicorn.access", "django.request")
+_QUERY = re.compile(r"\?[^\s\"']*")
+
+
 class MaskingLogFilter(logging.Filter):
-    """Masks ID numbers and phones in every log line, whatever logged them."""
+    """Masks ID numbers and phones in every log line, whatever logged them; access lines lose
+    their query strings altogether (searches are POSTed, but a client may still send a GET)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken format string is not ours to fix
             return True
-        masked = mask_text(message)
+        masked = message
+        if record.name.startswith(ACCESS_LOGGERS) and "?" in masked:
+            masked = _QUERY.sub("?…", masked)
+        masked = mask_text(masked)
         if masked != message:
             record.msg, record.args = masked, None
         return True

@@ -10,6 +10,10 @@ and PostgreSQL refuses NUL outright. So text is cleaned where it comes in, with 
 
 Output that must parse whatever is stored (XML) also passes through ``xml_safe``, which removes
 what XML 1.0 cannot carry. Call these two; do not write another character filter.
+
+At the edge (``core.middleware.InputGuardMiddleware`` for query strings, the API's
+JSON parser for JSON bodies) ``unstorable`` refuses what no database column can hold — NUL, which
+PostgreSQL refuses, and lone surrogates, which cannot be encoded — with a 400, before any query.
 """
 
 from __future__ import annotations
@@ -35,6 +39,14 @@ def clean(text: str | None) -> str:
 def has_control(text: str | None) -> bool:
     """Whether ``clean`` would change ``text`` (for a form that refuses rather than strips)."""
     return bool(text) and clean(text) != text
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(text: str | None) -> bool:
+    """Whether ``text`` holds a character no database can store (NUL, a lone surrogate)."""
+    return bool(text) and not text.isprintable() and bool(_UNSTORABLE.search(text))
 
 
 def xml_safe(text: str) -> str:

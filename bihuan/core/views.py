@@ -53,7 +53,11 @@ def paginate(request, qs, per_page: int = PAGE_SIZE, *, count: int | None = None
     paginator = Paginator(qs, per_page)
     if count is not None:
         paginator.count = count  # overrides the cached property
-    return paginator.get_page(request.GET.get("page"))
+    number = request.GET.get("page")
+    if number and len(number) > 9:
+        # Past any real page; as an int it would overflow the OFFSET (a 500 on SQLite and PostgreSQL).
+        number = paginator.num_pages if number.isdigit() else None
+    return paginator.get_page(number)
 
 
 def querystring_without(request, *names: str) -> str:

@@ -11,23 +11,37 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.http import JsonResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema
+from ninja.responses import NinjaJSONEncoder
 
 from bihuan.core import scope
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
+from bihuan.core.protect import mask_text
+from bihuan.core.schema import (
+    Cursor,
+    Id,
+    Latitude,
+    Limit,
+    Longitude,
+    LongText,
+    ShortText,
+    SmallInt,
+    Text,
+    Version,
+    When,
+)
 from bihuan.orgs.models import OrgUnit
 
 from . import metrics, notify, selectors, services, transitions
-from .models import Category, IdempotencyKey, Kind, Matter, Source
+from .models import Category, Kind, Matter, Source
+from .services import idempotency
 
 router = Router(tags=["loop"])
 
@@ -78,7 +92,7 @@ class MatterOut(Schema):
 class MatterListItem(Schema):
     id: int
     kind: str
-    title: str
+    title: str = Field(description="phone and ID numbers masked unless the caller may reveal them")
     category_id: int
     state: str
     version: int
@@ -89,6 +103,10 @@ class MatterListItem(Schema):
     flagged: bool
     light: str
 
+    @staticmethod
+    def resolve_title(obj, context):
+        return services.text_for(context["request"].user, obj, obj.title)
+
 
 class MatterPage(Schema):
     items: list[MatterListItem]
@@ -96,43 +114,43 @@ class MatterPage(Schema):
 
 
 class AttachmentIn(Schema):
-    name: str
-    content_type: str
-    data_base64: str
+    name: Text(120)
+    content_type: Text(80)
+    data_base64: str  # bounded by the request size (settings.BIHUAN_MAX_REQUEST_BYTES)
 
 
 class MatterIn(Schema):
-    category: str = Field(description="category code or id")
-    location_unit: int
-    title: str
-    description: str
-    kind: str | None = None
-    reporter_name: str = ""
-    reporter_phone: str = ""
-    address: str = ""
-    lat: float | None = None
-    lon: float | None = None
+    category: ShortText = Field(description="category code or id")
+    location_unit: Id
+    title: LongText
+    description: LongText
+    kind: ShortText | None = None
+    reporter_name: ShortText = ""
+    reporter_phone: Text(40) = ""
+    address: ShortText = ""
+    lat: Latitude | None = None
+    lon: Longitude | None = None
     attachments: list[AttachmentIn] = []
 
 
 class ActionIn(Schema):
-    version: int | None = Field(None, description="the matter's current version (required; stale → 409)")
-    comment: str = ""
-    reason: str = ""
-    handling_unit: int | None = None
-    assisting_units: list[int] = []
+    version: Version | None = Field(None, description="the matter's current version (required; stale → 409)")
+    comment: LongText = ""
+    reason: LongText = ""
+    handling_unit: Id | None = None
+    assisting_units: list[Id] = Field([], max_length=100)
     passed: bool | None = None
-    satisfaction: str = ""
+    satisfaction: ShortText = ""
     resolved: bool | None = None
-    days: int | None = None
+    days: SmallInt | None = None
     approve: bool | None = None
-    into: int | None = None
+    into: Id | None = None
     on_behalf: bool = Field(False, description="accept / send_back from a unit above the lead unit, in its name "
                                                 "(only for the actions listed in `actions_on_behalf`)")
-    on_behalf_reason: str = Field("", description="why you act on the lead unit's behalf (required with on_behalf; "
-                                                   "recorded in the event and the audit log)")
-    title: str = ""
-    description: str = ""
+    on_behalf_reason: LongText = Field("", description="why you act on the lead unit's behalf (required with "
+                                                       "on_behalf; recorded in the event and the audit log)")
+    title: LongText = ""
+    description: LongText = ""
     attachments: list[AttachmentIn] = []
 
 
@@ -170,13 +188,14 @@ def _ref(u: OrgUnit | None):
 def matter_out(user, m: Matter, now: datetime) -> dict:
     st = selectors.matter_status(m, now)
     return {
-        "id": m.pk, "kind": m.kind, "title": m.title, "description": m.description,
+        "id": m.pk, "kind": m.kind, "title": services.text_for(user, m, m.title),
+        "description": services.text_for(user, m, m.description),
         "category_id": m.category_id, "category": m.category.name, "source": m.source,
         "state": m.state, "state_label": str(m.get_state_display()), "version": m.version,
         "location_unit": _ref(m.location_unit), "dispatch_unit": _ref(m.dispatch_unit),
         "handling_unit": _ref(m.handling_unit),
         "assisting_units": [_ref(a.unit) for a in m.assists.select_related("unit")],
-        "address": m.address, "reporter_name": m.reporter_name, "reporter_phone": m.reporter_phone_masked,
+        "address": services.text_for(user, m, m.address), "reporter_name": m.reporter_name, "reporter_phone": m.reporter_phone_masked,
         "created_at": m.created_at, "dispatched_at": m.dispatched_at, "accept_due_at": m.accept_due_at,
         "accepted_at": m.accepted_at, "warn_at": m.warn_at, "due_at": m.due_at, "reported_at": m.reported_at,
         "closed_at": m.closed_at, "flagged": m.flagged, "merged_into": m.merged_into_id,
@@ -201,52 +220,49 @@ def _json(data) -> dict:
 
 # --- endpoints ----------------------------------------------------------------------------------
 
-@router.post("/matters", response={201: MatterOut, 200: MatterOut}, summary="Register a matter (Idempotency-Key)")
+@router.post("/matters", response={201: MatterOut}, summary="Register a matter (Idempotency-Key)")
 def create_matter(request, payload: MatterIn):
+    """With an ``Idempotency-Key`` header a retry gets the first answer byte for byte (header
+    ``Idempotent-Replayed: true``); the same key with another body is refused with 422."""
     user = request.user
     now = timezone.now()
-    key = (request.headers.get("Idempotency-Key") or "").strip()[:100]
-    body_hash = hashlib.sha256(request.body or b"").hexdigest()
-    if key:
-        prior = IdempotencyKey.objects.filter(user_id=user.pk, scope="matters.create", key=key).first()
-        if prior is not None:
-            if prior.request_hash != body_hash:
-                raise ServiceError(_("This Idempotency-Key was used with a different request."),
-                                   {"Idempotency-Key": _("Reused with a different body.")}, code="idempotency_mismatch")
-            resp = JsonResponse(prior.response, status=prior.status, json_dumps_params={"ensure_ascii": False})
-            resp["Idempotent-Replayed"] = "true"
-            return resp
+    key = idempotency.valid_key(request.headers.get("Idempotency-Key"))
     loc = OrgUnit.objects.filter(pk=payload.location_unit).first()
     if loc is None:
         raise NotFound()
     if payload.kind and payload.kind not in Kind.values:
         raise ServiceError(_("Unknown kind."), {"kind": _("Unknown kind.")})
-    try:
-        with transaction.atomic():
-            m = services.create_matter(
-                user, category=_category(payload.category), location_unit=loc, title=payload.title,
-                description=payload.description, kind=payload.kind, source=Source.API,
-                reporter_name=payload.reporter_name, reporter_phone=payload.reporter_phone, address=payload.address,
-                lat=payload.lat, lon=payload.lon, uploads=_uploads(payload.attachments), now=now)
-            body = _json(matter_out(user, m, now))
-            if key:
-                IdempotencyKey.objects.create(user_id=user.pk, scope="matters.create", key=key,
-                                              request_hash=body_hash, status=201, response=body, matter=m)
-    except IntegrityError:
-        # A concurrent request with the same key won: replay its result.
-        prior = IdempotencyKey.objects.filter(user_id=user.pk, scope="matters.create", key=key).first()
-        if prior is None:
-            raise
-        return JsonResponse(prior.response, status=prior.status, json_dumps_params={"ensure_ascii": False})
-    return Status(201, body)
+
+    def register():
+        m = services.create_matter(
+            user, category=_category(payload.category), location_unit=loc, title=payload.title,
+            description=payload.description, kind=payload.kind, source=Source.API,
+            reporter_name=payload.reporter_name, reporter_phone=payload.reporter_phone, address=payload.address,
+            lat=payload.lat, lon=payload.lon, uploads=_uploads(payload.attachments), now=now)
+        return 201, _render(MatterOut, matter_out(user, m, now)), m
+
+    if not key:
+        status, body, _m = register()
+        return HttpResponse(body, status=status, content_type="application/json")
+    answer = idempotency.once(user_id=user.pk, scope="matters.create", key=key, request_body=request.body,
+                              work=register)
+    resp = HttpResponse(answer.body, status=answer.status, content_type="application/json")
+    if answer.replayed:
+        resp["Idempotent-Replayed"] = "true"
+    return resp
+
+
+def _render(schema, data) -> str:
+    """The body ninja would send for ``data`` as ``schema`` (so the stored answer is exactly it)."""
+    return json.dumps(schema.model_validate(data).model_dump(by_alias=True), cls=NinjaJSONEncoder)
 
 
 @router.get("/matters", response=MatterPage, summary="List matters in scope (filters, cursor pagination)")
-def list_matters(request, state: str | None = None, kind: str | None = None, category: str | None = None,
-                 unit: int | None = None, light: str | None = None, overdue: bool | None = None,
-                 flagged: bool | None = None, created_from: datetime | None = None,
-                 created_to: datetime | None = None, tab: str | None = None, q: str | None = None,
-                 cursor: str | None = None, limit: int = 50):
+def list_matters(request, state: ShortText | None = None, kind: ShortText | None = None,
+                 category: ShortText | None = None, unit: Id | None = None, light: ShortText | None = None,
+                 overdue: bool | None = None, flagged: bool | None = None, created_from: When | None = None,
+                 created_to: When | None = None, tab: ShortText | None = None, q: ShortText | None = None,
+                 cursor: Cursor | None = None, limit: Limit = 50):
     user, now = request.user, timezone.now()
     unit_obj = None
     if unit is not None:
@@ -268,17 +284,18 @@ def list_matters(request, state: str | None = None, kind: str | None = None, cat
 
 
 @router.get("/matters/{matter_id}", response=MatterOut, summary="One matter with its derived status")
-def get_matter(request, matter_id: int):
+def get_matter(request, matter_id: Id):
     now = timezone.now()
     m = services.get_matter(request.user, matter_id)
     return matter_out(request.user, m, now)
 
 
 @router.get("/matters/{matter_id}/events", response=list[EventOut], summary="The matter's timeline")
-def matter_events(request, matter_id: int):
+def matter_events(request, matter_id: Id):
     m = services.get_matter(request.user, matter_id)
     return [{"seq": e.seq, "at": e.at, "actor": e.actor_name, "actor_unit": e.actor_unit.name if e.actor_unit else None,
-             "action": e.action, "from_state": e.from_state, "to_state": e.to_state, "comment": e.comment,
+             "action": e.action, "from_state": e.from_state, "to_state": e.to_state,
+             "comment": services.text_for(request.user, m, e.comment),
              "data": e.data, "attachments": [{"id": a.pk, "name": a.name, "content_type": a.content_type,
                                               "size": a.size} for a in e.attachments.all()]}
             for e in selectors.timeline(m)]
@@ -286,7 +303,7 @@ def matter_events(request, matter_id: int):
 
 @router.get("/matters/{matter_id}/similar", response=list[MatterListItem],
             summary="Similar matters (same category, same township, last 90 days)")
-def similar(request, matter_id: int):
+def similar(request, matter_id: Id):
     now = timezone.now()
     m = services.get_matter(request.user, matter_id)
     visible = Matter.objects.restrict(request.user, "view")
@@ -295,7 +312,7 @@ def similar(request, matter_id: int):
 
 
 @router.post("/matters/{matter_id}/actions/{action}", response=MatterOut, summary="Perform a transition")
-def act(request, matter_id: int, action: str, payload: ActionIn):
+def act(request, matter_id: Id, action: Text(40), payload: ActionIn):
     if action not in transitions.ACTIONS:
         raise ServiceError(_("Unknown action %(a)s.") % {"a": action},
                            {"action": ", ".join(transitions.ACTIONS)}, code="unknown_action")
@@ -309,7 +326,7 @@ def act(request, matter_id: int, action: str, payload: ActionIn):
 
 
 class RevealIn(Schema):
-    reason: str = Field("", description="why the full number is needed (recorded in the audit log)")
+    reason: LongText = Field("", description="why the full number is needed (recorded in the audit log)")
 
 
 class RevealOut(Schema):
@@ -319,7 +336,7 @@ class RevealOut(Schema):
 
 @router.post("/matters/{matter_id}/reveal", response=RevealOut,
              summary="Reveal the reporter's full phone (needs loop.matter.reveal and a reason; audited)")
-def reveal(request, matter_id: int, payload: RevealIn):
+def reveal(request, matter_id: Id, payload: RevealIn):
     value = services.reveal_phone(request.user, matter_id, payload.reason, now=timezone.now())
     return {"field": "reporter_phone", "value": value}
 
@@ -340,8 +357,8 @@ def _unit_in_scope(user, unit_id: int) -> OrgUnit:
 
 
 @router.get("/stats/units", summary="Metrics for the unit's children over a period")
-def stats_units(request, unit: int, from_: datetime | None = Query(None, alias="from"),  # noqa: B008
-                to: datetime | None = None):
+def stats_units(request, unit: Id, from_: When | None = Query(None, alias="from"),  # noqa: B008
+                to: When | None = None):
     now = timezone.now()
     u = _unit_in_scope(request.user, unit)
     end = to or now
@@ -352,19 +369,19 @@ def stats_units(request, unit: int, from_: datetime | None = Query(None, alias="
 
 
 @router.get("/supervision/board", summary="Open, yellow, red and flagged matters by child unit")
-def board(request, unit: int):
+def board(request, unit: Id):
     u = _unit_in_scope(request.user, unit)
     return selectors.supervision_board(request.user, u, now=timezone.now())
 
 
 @router.get("/supervision/backlog", summary="Open matters of a unit by age and light (清仓见底)")
-def backlog(request, unit: int):
+def backlog(request, unit: Id):
     u = _unit_in_scope(request.user, unit)
     return selectors.backlog(request.user, u, now=timezone.now())
 
 
 @router.get("/supervision/hotspots", summary="Category × unit over a threshold in a window (未诉先办)")
-def hotspot_list(request, unit: int, window_days: int = 30, threshold: int = 3):
+def hotspot_list(request, unit: Id, window_days: SmallInt = 30, threshold: SmallInt = 3):
     u = _unit_in_scope(request.user, unit)
     return selectors.hotspots(request.user, u, now=timezone.now(), window_days=max(1, min(window_days, 366)),
                               threshold=max(1, threshold))
@@ -407,13 +424,15 @@ class NotificationPage(Schema):
 
 
 def _notification_out(n) -> dict:
-    return {"id": n.pk, "kind": n.kind, "title": n.title, "body": n.body, "created_at": n.created_at,
+    # Masked at creation (loop.notify); masked again here for notifications from before that.
+    return {"id": n.pk, "kind": n.kind, "title": mask_text(n.title), "body": mask_text(n.body),
+            "created_at": n.created_at,
             "unit": _ref(n.unit), "matter_id": n.matter_id, "read": bool(n.is_read)}
 
 
 @router.get("/notifications", response=NotificationPage,
             summary="The caller's notifications (to them and their units), newest first")
-def notification_list(request, unread: bool = False, cursor: str | None = None, limit: int = 50):
+def notification_list(request, unread: bool = False, cursor: Cursor | None = None, limit: Limit = 50):
     user = request.user
     qs = notify.unread_for(user) if unread else notify.for_user(user)
     qs = notify.with_read_state(user, qs).select_related("unit")
@@ -430,7 +449,7 @@ def notification_read_all(request):
 
 @router.post("/notifications/{notification_id}/read", response=NotificationOut,
              summary="Mark one notification read (for the caller only)")
-def notification_read(request, notification_id: int):
+def notification_read(request, notification_id: Id):
     user = request.user
     notify.mark_read(user, notification_id, now=timezone.now())
     n = notify.with_read_state(user, notify.for_user(user).select_related("unit")).get(pk=notification_id)

@@ -443,14 +443,15 @@ class NotificationMark(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """A client's retry key: the first response is stored and replayed."""
+    """A client's retry key: the first response is stored and replayed (``services.idempotency``)."""
 
     user_id = models.BigIntegerField(default=0)  # 0: no account (public form, Open311)
     scope = models.CharField(max_length=40)
     key = models.CharField(max_length=100)
     request_hash = models.CharField(max_length=64)
     status = models.PositiveSmallIntegerField()
-    response = models.JSONField()
+    response = models.JSONField()  # before 0006: the answer as a JSON value (replayed re-serialised)
+    body = models.TextField(blank=True, default="")  # the exact response body sent the first time
     matter = models.ForeignKey(Matter, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 

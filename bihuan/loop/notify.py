@@ -29,6 +29,7 @@ from django.utils.module_loading import import_string
 
 from bihuan.core import audit
 from bihuan.core.errors import NotFound
+from bihuan.core.protect import mask_text
 
 from .models import Notification, NotificationMark, NotificationRead
 
@@ -71,8 +72,10 @@ def _deliver(notification_id: int) -> None:
 
 def notify(*, unit=None, user=None, matter=None, kind: str, title: str, body: str = "",
            now: datetime) -> Notification:
-    n = Notification.objects.create(unit=unit, user=user, matter=matter, kind=kind, title=title[:200], body=body,
-                                    created_at=now)
+    # Recipients are whole units, not all of whom may see numbers: a phone or ID number that came
+    # in with a matter's title is masked in the notification (the matter keeps the full text).
+    n = Notification.objects.create(unit=unit, user=user, matter=matter, kind=kind, title=mask_text(title)[:200],
+                                    body=mask_text(body), created_at=now)
     transaction.on_commit(lambda: _deliver(n.pk))
     return n
 

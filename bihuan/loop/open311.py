@@ -25,7 +25,7 @@ revoked ``api_key``, 404 for an unknown ``service_code``, request, token or ``ju
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from xml.etree import ElementTree as ET
 
 from django.conf import settings
@@ -213,17 +213,31 @@ def _readable():
 
 
 def _parse_when(value: str, name: str, *, end: bool = False) -> datetime:
-    value = value.strip()
-    dt = parse_datetime(value.replace(" ", "+")) if "T" in value else None
-    if dt is None:
-        d = parse_date(value)
-        if d is None:
-            raise Open311Error(400, _("%(name)s is not an ISO 8601 date or date-time: %(v)s")
-                               % {"name": name, "v": value[:40]})
-        dt = datetime.combine(d + timedelta(days=1) if end else d, time.min)
-    if timezone.is_naive(dt):
-        dt = timezone.make_aware(dt)
+    value = value.strip()[:64]
+    refused = Open311Error(400, _("%(name)s is not an ISO 8601 date or date-time: %(v)s")
+                           % {"name": name, "v": value[:40]})
+    try:
+        # Well-formed but impossible (2026-02-30, an offset of +25:00) raises ValueError.
+        dt = parse_datetime(value.replace(" ", "+")) if "T" in value else None
+        if dt is None:
+            d = parse_date(value)
+            if d is None:
+                raise refused
+            dt = datetime.combine(d + timedelta(days=1) if end else d, time.min)
+        if timezone.is_naive(dt):
+            dt = timezone.make_aware(dt)
+        dt.astimezone(UTC)  # what the database will be given; years near 1 or 9999 overflow here
+    except (ValueError, OverflowError):
+        raise refused from None
+    if not 1900 <= dt.year <= 2999:
+        raise refused
     return dt
+
+
+def _an_id(text: str) -> bool:
+    """Whether ``text`` can be a request id: digits that fit a 64-bit column (core.converters)."""
+    text = str(text).strip()
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 @endpoint(("GET", "POST"))
@@ -234,7 +248,7 @@ def requests_view(request, fmt, params):
     qs = _readable()
     ids = (params.get("service_request_id") or "").strip()
     if ids:
-        wanted = [int(x) for x in ids.split(",") if x.strip().isdigit()][:MAX_RESULTS]
+        wanted = [int(x) for x in ids.split(",")[:MAX_RESULTS] if _an_id(x)]
         qs = qs.filter(pk__in=wanted)
     else:
         codes = [c.strip() for c in (params.get("service_code") or "").split(",") if c.strip()]
@@ -264,7 +278,7 @@ def requests_view(request, fmt, params):
 @endpoint(("GET",))
 def request_detail(request, fmt, params, request_id: str):
     """GET Service Request."""
-    m = _readable().filter(pk=int(request_id)).first() if str(request_id).isdigit() else None
+    m = _readable().filter(pk=int(request_id)).first() if _an_id(request_id) else None
     if m is None:
         raise Open311Error(404, _("service_request_id was not found: %(id)s") % {"id": str(request_id)[:40]})
     return render(fmt, [request_row(m)], root="service_requests", item="request")

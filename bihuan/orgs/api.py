@@ -6,6 +6,7 @@ from django.http import Http404
 from ninja import Router, Schema
 
 from bihuan.core.pagination import cursor_page
+from bihuan.core.schema import Cursor, Id, Limit, ShortText, SmallInt
 
 from .models import OrgUnit
 
@@ -34,8 +35,8 @@ class UnitPage(Schema):
 
 
 @router.get("", response=UnitPage, summary="List units (scope-filtered)")
-def list_units(request, parent: int | None = None, level: int | None = None, q: str | None = None,
-               cursor: str | None = None, limit: int = 50):
+def list_units(request, parent: Id | None = None, level: SmallInt | None = None, q: ShortText | None = None,
+               cursor: Cursor | None = None, limit: Limit = 50):
     qs = OrgUnit.objects.restrict(request.user, "view")
     if parent is not None:
         qs = qs.filter(parent_id=parent)
@@ -52,7 +53,7 @@ def list_units(request, parent: int | None = None, level: int | None = None, q: 
 
 
 @router.get("/{unit_id}", response=UnitOut, summary="One unit")
-def get_unit(request, unit_id: int):
+def get_unit(request, unit_id: Id):
     unit = OrgUnit.objects.get_scoped_or_404(request.user, "view", pk=unit_id)
     if unit is None:
         raise Http404

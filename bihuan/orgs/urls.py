@@ -7,9 +7,9 @@ from . import views
 
 urlpatterns = [
     path("orgs/", views.tree, name="tree"),
-    path("orgs/<int:pk>/", views.unit_detail, name="unit_detail"),
-    path("orgs/<int:pk>/new-child/", views.unit_create_child, name="unit_create_child"),
-    path("orgs/<int:pk>/edit/", views.unit_edit, name="unit_edit"),
-    path("orgs/<int:pk>/move/", views.unit_move, name="unit_move"),
-    path("orgs/<int:pk>/party-orgs/new/", views.partyorg_create, name="partyorg_create"),
+    path("orgs/<id:pk>/", views.unit_detail, name="unit_detail"),
+    path("orgs/<id:pk>/new-child/", views.unit_create_child, name="unit_create_child"),
+    path("orgs/<id:pk>/edit/", views.unit_edit, name="unit_edit"),
+    path("orgs/<id:pk>/move/", views.unit_move, name="unit_move"),
+    path("orgs/<id:pk>/party-orgs/new/", views.partyorg_create, name="partyorg_create"),
 ]

@@ -10,6 +10,7 @@ from ninja import Router, Schema, Status
 
 from bihuan.core.errors import ServiceError
 from bihuan.core.pagination import cursor_page
+from bihuan.core.schema import Column, Cursor, Id, Limit, LongText, ShortText, Text, Version
 from bihuan.orgs.models import OrgUnit, PartyOrg
 
 from . import selectors, services
@@ -71,47 +72,55 @@ class PersonPage(Schema):
     next_cursor: str | None
 
 
+# Text fields are bounded by their columns (core.schema.Column): a longer value is a 422, not a 500.
+Name = Column(Person, "name")
+Address = Column(Person, "address")
+Skills = Column(Person, "skills")
+Choice = Text(20)  # gender, relation, party status, education, grid role: checked against the choices
+Number = Text(40)  # ID or phone as typed (spaces, dashes); people.validators decides
+
+
 class PersonIn(Schema):
-    unit: str  # division code (or id) of the village, community or grid
-    name: str
-    gender: str = ""
+    unit: ShortText  # division code (or id) of the village, community or grid
+    name: Name
+    gender: Choice = ""
     birth_date: date | None = None
-    id_number: str = ""
-    phone: str = ""
-    address: str = ""
-    household_id: int | None = None
-    relation: str = ""
-    party_status: str = ""
+    id_number: Number = ""
+    phone: Number = ""
+    address: Address = ""
+    household_id: Id | None = None
+    relation: Choice = ""
+    party_status: Choice = ""
     party_joined: date | None = None
-    party_branch_id: int | None = None
+    party_branch_id: Id | None = None
     is_volunteer: bool = False
     is_lecturer: bool = False
     is_reserve: bool = False
-    education: str = ""
-    skills: str = ""
-    grid_role: str = ""
+    education: Choice = ""
+    skills: Skills = ""
+    grid_role: Choice = ""
 
 
 class PersonPatch(Schema):
-    version: int | None = None
-    unit: str | None = None
-    name: str | None = None
-    gender: str | None = None
+    version: Version | None = None
+    unit: ShortText | None = None
+    name: Name | None = None
+    gender: Choice | None = None
     birth_date: date | None = None
-    id_number: str | None = None
-    phone: str | None = None
-    address: str | None = None
-    household_id: int | None = None
-    relation: str | None = None
-    party_status: str | None = None
+    id_number: Number | None = None
+    phone: Number | None = None
+    address: Address | None = None
+    household_id: Id | None = None
+    relation: Choice | None = None
+    party_status: Choice | None = None
     party_joined: date | None = None
-    party_branch_id: int | None = None
+    party_branch_id: Id | None = None
     is_volunteer: bool | None = None
     is_lecturer: bool | None = None
     is_reserve: bool | None = None
-    education: str | None = None
-    skills: str | None = None
-    grid_role: str | None = None
+    education: Choice | None = None
+    skills: Skills | None = None
+    grid_role: Choice | None = None
 
 
 class VulnerabilityIn(Schema):
@@ -121,14 +130,14 @@ class VulnerabilityIn(Schema):
     disability: bool | None = None
     chronic_illness: bool | None = None
     left_behind_child: bool | None = None
-    needs: str | None = None
+    needs: LongText | None = None
     surveyed_on: date | None = None
 
 
 class RevealIn(Schema):
     # Optional here so scope is judged first (404) and the service reports missing values per field.
-    field: str = ""
-    reason: str = ""
+    field: Text(20) = ""
+    reason: LongText = ""
 
 
 class RevealOut(Schema):
@@ -167,8 +176,9 @@ def _person(user, pk: int, action: str = "view") -> Person:
 
 
 @people_router.get("", response=PersonPage, summary="Search persons (scope-filtered, masked)")
-def list_people(request, q: str = "", unit: str = "", role: str = "", flag: str = "", age_band: str = "",
-                education: str = "", cursor: str | None = None, limit: int = 50):
+def list_people(request, q: ShortText = "", unit: ShortText = "", role: ShortText = "", flag: ShortText = "",
+                age_band: ShortText = "", education: ShortText = "", cursor: Cursor | None = None,
+                limit: Limit = 50):
     f = selectors.PersonFilter(q=q, role=role, flag=flag, age_band=age_band, education=education)
     if unit:
         f.unit = selectors.unit_in_scope(request.user, unit)
@@ -179,8 +189,28 @@ def list_people(request, q: str = "", unit: str = "", role: str = "", flag: str 
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
+class PersonSearch(Schema):
+    """The list's filters in a body: a search by phone or ID number keeps the number out of URLs,
+    and so out of access logs, proxies and browser history."""
+
+    q: ShortText  # a search says what it looks for (a name, a number)
+    unit: ShortText = ""
+    role: ShortText = ""
+    flag: ShortText = ""
+    age_band: ShortText = ""
+    education: ShortText = ""
+    cursor: Cursor | None = None
+    limit: Limit = 50
+
+
+@people_router.post("/search", response=PersonPage,
+                    summary="Search persons with the filters in the body (use for numbers; same answer as GET)")
+def search_people(request, payload: PersonSearch):
+    return list_people(request, **payload.dict())
+
+
 @people_router.get("/{person_id}", response=PersonOut, summary="One person (masked)")
-def get_person(request, person_id: int):
+def get_person(request, person_id: Id):
     return _person(request.user, person_id)
 
 
@@ -195,7 +225,7 @@ def create_person(request, payload: PersonIn):
 
 
 @people_router.patch("/{person_id}", response=PersonOut, summary="Change a person (send version to detect conflicts)")
-def update_person(request, person_id: int, payload: PersonPatch):
+def update_person(request, person_id: Id, payload: PersonPatch):
     person = _person(request.user, person_id)
     data = payload.dict(exclude_unset=True)
     if "unit" in data:
@@ -209,7 +239,7 @@ def update_person(request, person_id: int, payload: PersonPatch):
 
 
 @people_router.post("/{person_id}/vulnerability", response=PersonOut, summary="Set vulnerability flags and needs")
-def set_vulnerability(request, person_id: int, payload: VulnerabilityIn):
+def set_vulnerability(request, person_id: Id, payload: VulnerabilityIn):
     person = _person(request.user, person_id)
     data = payload.dict(exclude_unset=True)
     flags = {f: data[f] for f in FLAG_FIELDS if data.get(f) is not None}
@@ -220,7 +250,7 @@ def set_vulnerability(request, person_id: int, payload: VulnerabilityIn):
 
 @people_router.post("/{person_id}/reveal", response=RevealOut,
                     summary="Reveal the full ID number or phone (needs permission and a reason; audited)")
-def reveal(request, person_id: int, payload: RevealIn):
+def reveal(request, person_id: Id, payload: RevealIn):
     person = _person(request.user, person_id)
     value = services.reveal(request.user, person, payload.field, payload.reason)
     return {"field": payload.field, "value": value}
@@ -285,19 +315,19 @@ class HouseholdPage(Schema):
 
 
 class HouseholdIn(Schema):
-    unit: str
-    address: str
-    code: str = ""
-    head_id: int | None = None
-    carer_id: int | None = None
+    unit: ShortText
+    address: Column(Household, "address")
+    code: Column(Household, "code") = ""
+    head_id: Id | None = None
+    carer_id: Id | None = None
 
 
 class HouseholdPatch(Schema):
-    version: int | None = None
-    unit: str | None = None
-    address: str | None = None
-    head_id: int | None = None
-    carer_id: int | None = None
+    version: Version | None = None
+    unit: ShortText | None = None
+    address: Column(Household, "address") | None = None
+    head_id: Id | None = None
+    carer_id: Id | None = None
 
 
 def _hh(user, pk: int) -> Household:
@@ -320,7 +350,8 @@ def _detail(h: Household, user) -> Household:
 
 
 @households_router.get("", response=HouseholdPage, summary="List households (scope-filtered)")
-def list_households(request, unit: str = "", q: str = "", cursor: str | None = None, limit: int = 50):
+def list_households(request, unit: ShortText = "", q: ShortText = "", cursor: Cursor | None = None,
+                    limit: Limit = 50):
     u = None
     if unit:
         u = selectors.unit_in_scope(request.user, unit, "people.household")
@@ -332,7 +363,7 @@ def list_households(request, unit: str = "", q: str = "", cursor: str | None = N
 
 
 @households_router.get("/{household_id}", response=HouseholdDetail, summary="One household with its members")
-def get_household(request, household_id: int):
+def get_household(request, household_id: Id):
     return _detail(_hh(request.user, household_id), request.user)
 
 
@@ -346,7 +377,7 @@ def create_household(request, payload: HouseholdIn):
 
 
 @households_router.patch("/{household_id}", response=HouseholdDetail, summary="Change a household")
-def update_household(request, household_id: int, payload: HouseholdPatch):
+def update_household(request, household_id: Id, payload: HouseholdPatch):
     h = _hh(request.user, household_id)
     data = payload.dict(exclude_unset=True)
     if "unit" in data:

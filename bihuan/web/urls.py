@@ -23,7 +23,7 @@ urlpatterns = [
     *account_urls.urlpatterns,
     # Audit log (read-only)
     path("audit/", views_audit.audit_list, name="audit"),
-    path("audit/<int:pk>/", views_audit.audit_entry, name="audit_entry"),
+    path("audit/<id:pk>/", views_audit.audit_entry, name="audit_entry"),
 ]
 
 # Import/export of the tree (generic tabular views; later registers add their own lines).
@@ -37,9 +37,9 @@ urlpatterns += [
 
 # Import jobs (any register): progress while the worker runs them, then the result; owner only.
 urlpatterns += [
-    path("imports/<int:job_id>/", views_tabular.import_job, name="import_job"),
-    path("imports/<int:job_id>/status/", views_tabular.import_job_status, name="import_job_status"),
-    path("imports/<int:job_id>/report/", views_tabular.import_job_report, name="import_job_report"),
+    path("imports/<id:job_id>/", views_tabular.import_job, name="import_job"),
+    path("imports/<id:job_id>/status/", views_tabular.import_job_status, name="import_job_status"),
+    path("imports/<id:job_id>/report/", views_tabular.import_job_report, name="import_job_report"),
 ]
 
 # People registers (bihuan.people.tabular): persons, households, the reserve-talent pool.

@@ -7,7 +7,7 @@
 * ``attachments`` — accepted files and their storage;
 * ``routing`` — the township above a place, routing rules, the peers of a similar-case sweep;
 * ``progress`` — the lead unit's interim progress notes (办理进展), no state change;
-* ``reveal`` — a reporter's full phone (permission, reason, audit);
+* ``reveal`` — a reporter's full phone (permission, reason, audit); free text as a user may see it;
 * ``recalc`` — deadlines counted again once a year's calendar is entered.
 
 What may be done to a matter is decided in ``loop.transitions.check``; time limits are computed
@@ -39,7 +39,7 @@ from .matters import (
 )
 from .progress import add_progress
 from .recalc import recalculate_deadlines, recalculate_deadlines_task
-from .reveal import can_reveal, reveal_phone
+from .reveal import can_reveal, reveal_phone, text_for
 from .routing import suggest_handling_unit, township_of
 
 __all__ = [
@@ -47,5 +47,5 @@ __all__ = [
     "PERFORM", "Upload", "accept", "add_progress", "available_actions", "can_reveal", "create_matter", "create_proactive",
     "decide_extension", "dispatch", "evaluate", "flag", "get_matter", "merge", "perform", "rate", "rate_by_resident",
     "recalculate_deadlines", "recalculate_deadlines_task", "remind", "reopen", "report_done", "request_extension",
-    "reveal_phone", "send_back", "similar_sweep", "suggest_handling_unit", "township_of", "validate_uploads",
+    "reveal_phone", "send_back", "similar_sweep", "suggest_handling_unit", "text_for", "township_of", "validate_uploads",
 ]

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from bihuan.core import audit
 from bihuan.core.errors import Conflict, NotFound, ServiceError
+from bihuan.core.text import clean
 from bihuan.orgs.models import OrgUnit
 
 from .. import transitions
@@ -27,7 +28,9 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _text(value, field: str, *, required: bool, limit: int, label: str) -> str:
-    value = (value or "").strip()
+    # Every path in (staff pages, the public form, the API, Open311) gets the one cleaning rule:
+    # no control characters are stored (core.text; they once broke requests.xml for everyone).
+    value = clean(value).strip()
     if required and not value:
         raise ServiceError(_("%(label)s is required.") % {"label": label}, {field: _("This field is required.")})
     if len(value) > limit:

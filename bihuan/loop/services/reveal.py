@@ -1,7 +1,11 @@
 """Revealing a reporter's full phone number, as for persons (``people.services.reveal``): the
 matter must be visible (else ``NotFound``), the user needs ``loop.matter.reveal`` in scope of it
 (``core.scope.require``), states a reason, and the reveal is one audit entry. The number is
-returned once; nothing stores or caches it in the clear."""
+returned once; nothing stores or caches it in the clear.
+
+Numbers typed into a matter's free text (title, description, address, comments) are stored as
+typed and shown through ``text_for``: masked (``core.protect.mask_text``) to anyone without
+``loop.matter.reveal`` at the matter, in full to those who hold it there."""
 
 from __future__ import annotations
 
@@ -18,6 +22,15 @@ from .base import _now, get_matter
 REVEAL = "loop.matter.reveal"
 MIN_REASON = 4  # as for persons
 MAX_REASON = 500
+
+
+def text_for(user, matter, text: str) -> str:
+    """``text`` (free text of ``matter``) as ``user`` may see it: phone and ID numbers masked
+    unless they hold the reveal permission at the matter."""
+    # Most text has no digits at all: nothing to mask, and no permission query per row of a list.
+    if not text or not any(c.isdigit() for c in text) or (user is not None and scope.allows(user, REVEAL, matter)):
+        return text or ""
+    return protect.mask_text(text)
 
 
 def can_reveal(user, matter) -> bool:

@@ -61,3 +61,21 @@ def notification_badge(context):
     if user is None or not user.is_authenticated:
         return {"show": False}
     return {"show": True, "unread": notify.unread_count(user)}
+
+
+@register.simple_tag(takes_context=True)
+def pii(context, text, matter):
+    """A matter's free text as the viewer may see it: phone and ID numbers masked without the
+    reveal permission (``loop.services.text_for``; the one rule for pages and the API)."""
+    from bihuan.loop.services import text_for
+
+    request = context.get("request")
+    return text_for(getattr(request, "user", None), matter, text or "")
+
+
+@register.filter
+def masked(text):
+    """Phone and ID numbers in ``text`` masked, for everyone (``core.protect.mask_text``)."""
+    from bihuan.core.protect import mask_text
+
+    return mask_text(text or "")

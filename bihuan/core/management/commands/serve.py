@@ -7,6 +7,11 @@ import sys
 
 from django.core.management.base import BaseCommand
 
+# gunicorn's default access line has the request line with its query string (%(r)s) and the
+# referrer (%(f)s): a search for a phone number would be written to the log in full. Method, path
+# without query (%(U)s), protocol, status, size, duration and user agent are enough.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s "%(a)s"'
+
 
 def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
     return [
@@ -16,6 +21,7 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         "--threads", "2",
         "--timeout", "120",
         "--access-logfile", "-",
+        "--access-logformat", ACCESS_LOG_FORMAT,
         "--forwarded-allow-ips", os.environ.get("BIHUAN_FORWARDED_ALLOW_IPS", "127.0.0.1"),
     ]
 

@@ -1,0 +1,62 @@
+"""The API's input types: every id, limit, cursor, text, coordinate and time a client sends.
+
+One place for the bounds the database would otherwise enforce with a 500: an integer beyond 64
+bits, a string longer than its column, a coordinate of 1e308, a time the database cannot convert.
+API schemas and operation signatures use these annotated types instead of bare ``int``/``str``/
+``float``/``datetime``, so a hostile value is a 422 problem at the edge and the service layer never
+sees it. (NUL and lone surrogates are refused earlier still, for every field: ``core.text.unstorable``
+in the JSON parser and ``InputGuardMiddleware``.)
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint / SQLite INTEGER
+MAX_INT = 2**31 - 1  # PostgreSQL integer (version columns, counts)
+
+Id = Annotated[int, Field(ge=1, le=MAX_BIGINT, description="an object's id (1 … 2^63−1)")]
+Version = Annotated[int, Field(ge=0, le=MAX_INT, description="the version read (stale → 409)")]
+SmallInt = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
+# Pages are at most 200 items (core.pagination clamps); a limit below 1 is a mistake, not "one item".
+Limit = Annotated[int, Field(ge=1, le=10_000, description="items per page (1–200; more is read as 200)")]
+Cursor = Annotated[str, StringConstraints(max_length=512), Field(description="next_cursor of the previous page")]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
+def _iso_only(value):
+    # pydantic also reads "0.5" or 1700000000 as seconds since 1970; the document promises ISO 8601.
+    if not isinstance(value, datetime) and not (isinstance(value, str) and _ISO_DATE.match(value)):
+        raise ValueError("an ISO 8601 date-time is required, e.g. 2026-11-02T09:00:00+08:00")
+    return value
+
+
+def _sane_year(value: datetime) -> datetime:
+    # Years near 1 or 9999 overflow when converted to UTC or compared in SQL.
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("the year must be between 1900 and 2999")
+    # In UTC from here on: PostgreSQL refuses offsets beyond ±15:59 that ISO 8601 allows (+21:00).
+    return value.astimezone(UTC) if value.tzinfo is not None else value
+
+
+When = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_sane_year)]
+
+
+def Text(max_length: int, *, min_length: int = 0):  # noqa: N802 - a type factory reads like a type
+    """A string of at most ``max_length`` characters (the column's length)."""
+    return Annotated[str, StringConstraints(max_length=max_length, min_length=min_length)]
+
+
+def Column(model, field: str):  # noqa: N802
+    """A string no longer than ``model.field``'s column: the model stays the one place for the length."""
+    return Text(model._meta.get_field(field).max_length)
+
+
+ShortText = Text(200)  # filters, codes, names, search words
+LongText = Text(20_000)  # comments and descriptions (services check their own, tighter limits)
