@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loop', '0005_inbox_indexes'),
+        ('loop', '0006_dispatch_limit'),
     ]
 
     operations = [
