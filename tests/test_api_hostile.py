@@ -97,10 +97,19 @@ def world(tree, users, token_for):
            "notification_id": 1, "action": "remind", "unit": tree.lumiao.pk}
     # A valid value for each required body property, by name (ids of real objects in scope).
     valid = {"category": "road", "location_unit": tree.lumiao_g1.pk, "unit": tree.lumiao.code,
+             "starts_on": "2027-01-01", "ends_on": "2027-12-31",
              "title": "井盖缺失", "description": "路口井盖丢了", "name": "赵六", "address": "芦庙村 2 号",
              "content_type": "image/png", "data_base64": "", "reason": "核实", "field": "phone"}
+    # Plans are issued by the city or a county: those bodies are sent as the city administrator.
+    city = {"auth": token_for(users.city_admin), "valid": {**valid, "unit": tree.city.code}}
     return {"spec": None, "ids": ids, "valid": valid,
-            "auth": token_for(users.liying_staff)}
+            "auth": token_for(users.liying_staff), "as_issuer": {"/api/v1/plans": city}}
+
+
+def _as(world, path: str) -> tuple[dict, dict]:
+    """The token and valid values the probe uses for ``path``."""
+    who = world["as_issuer"].get(path, world)
+    return who["auth"], who["valid"]
 
 
 def _operations(client):
@@ -158,13 +167,14 @@ def test_every_body_property_refuses_every_hostile_value(client, world):
             continue
         schema = _resolve(spec, content["schema"])
         url = _url(path, world["ids"])
-        base = _base_body(spec, schema, world["valid"])
+        auth, valid = _as(world, path)
+        base = _base_body(spec, schema, valid)
         for name, prop in schema.get("properties", {}).items():
             targets = [(name, prop, None)]
             for alt in _types(spec, prop):  # one level into arrays of objects (attachments)
                 item = _resolve(spec, alt.get("items", {})) if alt.get("type") == "array" else {}
                 for sub, subprop in item.get("properties", {}).items():
-                    targets.append((sub, subprop, (name, _base_body(spec, item, world["valid"]))))
+                    targets.append((sub, subprop, (name, _base_body(spec, item, valid))))
             for field, fprop, parent in targets:
                 for raw in _hostile_json(spec, fprop):
                     if parent is None:
@@ -172,8 +182,7 @@ def test_every_body_property_refuses_every_hostile_value(client, world):
                     else:
                         text = json.dumps({**base, parent[0]: [{**parent[1], field: "__H__"}]}, ensure_ascii=False)
                     text = text.replace('"__H__"', raw)
-                    r = client.generic(method, url, text.encode(), content_type="application/json",
-                                       **world["auth"])
+                    r = client.generic(method, url, text.encode(), content_type="application/json", **auth)
                     _refused(r, f"{method} {path} {'.'.join(filter(None, [parent and parent[0], field]))}={raw[:40]}")
                     n += 1
     assert n > 200
@@ -185,6 +194,7 @@ def test_create_bodies_are_accepted_as_the_base_of_the_probe(client, world):
         content = op.get("requestBody", {}).get("content", {}).get("application/json")
         if method != "POST" or "{" in path or not content or "201" not in op["responses"]:
             continue  # creations only (a search answers 200)
-        body = _base_body(spec, content["schema"], world["valid"])
-        r = client.post(path, json.dumps(body), content_type="application/json", **world["auth"])
+        auth, valid = _as(world, path)
+        body = _base_body(spec, content["schema"], valid)
+        r = client.post(path, json.dumps(body), content_type="application/json", **auth)
         assert r.status_code == 201, (path, body, r.content[:300])

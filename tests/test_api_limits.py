@@ -33,7 +33,19 @@ def _body(tree, **kw):
 
 
 def _png(size: int) -> str:
-    return base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * (size - 8)).decode()
+    """A real photo-sized PNG (noise does not compress) padded after IEND to exactly ``size`` bytes:
+    attachments are checked as images, so a header followed by zeros is refused."""
+    import io
+    import os
+
+    from PIL import Image
+
+    side = int(((size - 64 * 1024) / 3) ** 0.5)
+    buf = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(buf, "PNG", compress_level=0)
+    data = buf.getvalue()
+    assert len(data) <= size
+    return base64.b64encode(data + b"\0" * (size - len(data))).decode()
 
 
 @pytest.mark.parametrize("mb", [8, 10])
