@@ -57,8 +57,15 @@ def auth(_keep_connection, tree, users, token_for):
     return {"Authorization": token_for(users.liying_staff)["HTTP_AUTHORIZATION"]}
 
 
-def _call(case, auth):
-    case.call_and_validate(headers=auth, excluded_checks=EXCLUDED)
+# The random run leaves out "schema-violating data is rejected": its inputs are new each run, and
+# some mutations cannot reach the server as generated (a mutated Authorization header is replaced by
+# the real token; an invalid array or object in a query string is sent as an empty value), so the
+# check would fail on what the harness did, not on the API. The fixed-seed run keeps the check.
+RANDOM_EXCLUDED = [*EXCLUDED, schemathesis.checks.negative_data_rejection]
+
+
+def _call(case, auth, excluded=EXCLUDED):
+    case.call_and_validate(headers=auth, excluded_checks=excluded)
 
 
 @pytest.mark.django_db
@@ -73,4 +80,4 @@ def test_api_conforms_fixed_seed(case, auth):
 @schema.parametrize()
 @SETTINGS
 def test_api_conforms_random_seed(case, auth):
-    _call(case, auth)
+    _call(case, auth, RANDOM_EXCLUDED)
