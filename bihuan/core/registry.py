@@ -68,6 +68,33 @@ def register_section(section: Section) -> Section:
     return section
 
 
+def rows_by_parent(units, *, root_row: Callable, children_rows: Callable) -> dict[int, dict]:
+    """Rows for a set of units, computed once per distinct parent (a ranking is usually of
+    siblings): ``children_rows(parent) -> {child_id: row}``; ``root_row(unit) -> row`` for a unit
+    without a parent. Apps build their sources' ``compute`` on this with ``figure_of``."""
+    by_parent: dict[int, list] = {}
+    rows: dict[int, dict] = {}
+    for u in units:
+        if u.parent_id is None:
+            rows[u.pk] = root_row(u)
+        else:
+            by_parent.setdefault(u.parent_id, []).append(u)
+    for siblings in by_parent.values():
+        children = children_rows(siblings[0].parent)
+        for u in siblings:
+            if u.pk in children:
+                rows[u.pk] = children[u.pk]
+    return rows
+
+
+def figure_of(rows_for: Callable, key: str) -> Callable[..., dict]:
+    """A source's ``compute``: the ``key`` of each row that ``rows_for(units, start=, end=, now=)`` gives."""
+    def compute(units, *, start, end, now):
+        return {pk: row.get(key) for pk, row in rows_for(units, start=start, end=end, now=now).items()}
+
+    return compute
+
+
 def compute(name: str, units: Iterable, *, start, end, now) -> dict:
     """The figure ``name`` for each of ``units`` over ``[start, end)``: {unit_id: value or None}."""
     try:

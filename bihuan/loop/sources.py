@@ -8,11 +8,17 @@ parent, not one per unit.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from django.utils.translation import gettext_lazy as _
 
-from bihuan.core.registry import Column, Section, Source, register_section, register_source
+from bihuan.core.registry import (
+    Column,
+    Section,
+    Source,
+    figure_of,
+    register_section,
+    register_source,
+    rows_by_parent,
+)
 
 from . import metrics
 
@@ -31,27 +37,10 @@ FIGURES = (
 
 def rows_for(units, *, start, end, now) -> dict[int, dict]:
     """``metrics`` rows for ``units``, one ``children_metrics`` call per distinct parent."""
-    by_parent = defaultdict(list)
-    rows = {}
-    for u in units:
-        if u.parent_id is None:
-            rows[u.pk] = metrics.unit_metrics(u, start=start, end=end, now=now)
-        else:
-            by_parent[u.parent_id].append(u)
-    for siblings in by_parent.values():
-        parent = siblings[0].parent
-        wanted = {u.pk for u in siblings}
-        for row in metrics.children_metrics(parent, start=start, end=end, now=now)["children"]:
-            if row["unit_id"] in wanted:
-                rows[row["unit_id"]] = row
-    return rows
-
-
-def _source(key: str):
-    def compute(units, *, start, end, now):
-        return {pk: row.get(key) for pk, row in rows_for(units, start=start, end=end, now=now).items()}
-
-    return compute
+    return rows_by_parent(
+        units, root_row=lambda u: metrics.unit_metrics(u, start=start, end=end, now=now),
+        children_rows=lambda parent: {r["unit_id"]: r for r in
+                                      metrics.children_metrics(parent, start=start, end=end, now=now)["children"]})
 
 
 def _section(parent, *, start, end, now) -> list[dict]:
@@ -63,7 +52,7 @@ def register() -> None:
         if better is None:
             continue
         register_source(Source(name=f"loop.{key}", label=label, unit=unit, higher_is_better=better,
-                               compute=_source(key), app="loop"))
+                               compute=figure_of(rows_for, key), app="loop"))
     register_section(Section(
         name="loop.metrics", label=_("Closed loop: matters by unit"), figures=_section,
         columns=tuple(Column(key, label, unit, better) for key, label, unit, better in FIGURES),

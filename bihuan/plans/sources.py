@@ -11,11 +11,17 @@ parent (``selectors.unit_figures``), not one per unit.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 from django.utils.translation import gettext_lazy as _
 
-from bihuan.core.registry import Column, Section, Source, register_section, register_source
+from bihuan.core.registry import (
+    Column,
+    Section,
+    Source,
+    figure_of,
+    register_section,
+    register_source,
+    rows_by_parent,
+)
 
 FIGURES = (
     ("done_rate", _("Plan tasks done (任务完成率)"), "%", True),
@@ -34,27 +40,16 @@ def _sum(figs) -> dict:
 
 
 def rows_for(units, *, start, end, now) -> dict[int, dict]:
+    """The plans figures for ``units``: one grouped query per distinct parent."""
     from . import selectors
 
-    by_parent = defaultdict(list)
-    out = {}
-    for u in units:
-        if u.parent_id is None:
-            out[u.pk] = selectors.rates(_sum(selectors.unit_figures(u, start=start, end=end, now=now).values()))
-        else:
-            by_parent[u.parent_id].append(u)
-    for siblings in by_parent.values():
-        figs = selectors.unit_figures(siblings[0].parent, start=start, end=end, now=now)
-        for u in siblings:
-            out[u.pk] = selectors.rates(figs.get(str(u.pk), _sum([])))
-    return out
+    def children_rows(parent):
+        figs = selectors.unit_figures(parent, start=start, end=end, now=now)
+        return {c.pk: selectors.rates(figs.get(str(c.pk), _sum([]))) for c in parent.children.all()}
 
-
-def _source(key: str):
-    def compute(units, *, start, end, now):
-        return {pk: row.get(key) for pk, row in rows_for(units, start=start, end=end, now=now).items()}
-
-    return compute
+    return rows_by_parent(
+        units, children_rows=children_rows,
+        root_row=lambda u: selectors.rates(_sum(selectors.unit_figures(u, start=start, end=end, now=now).values())))
 
 
 def _section(parent, *, start, end, now) -> list[dict]:
@@ -70,7 +65,7 @@ def register() -> None:
         if better is None:
             continue
         register_source(Source(name=f"plans.{key}", label=label, unit=unit, higher_is_better=better,
-                               compute=_source(key), app="plans"))
+                               compute=figure_of(rows_for, key), app="plans"))
     register_section(Section(
         name="plans.progress", label=_("Plans: tasks and check-ins by unit"), figures=_section,
         columns=tuple(Column(key, label, unit, better) for key, label, unit, better in FIGURES),
