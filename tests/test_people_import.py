@@ -473,3 +473,28 @@ def test_kill_9_mid_import_leaves_the_database_unchanged(tmp_path, db):
         assert after == before, (before, after)
     finally:
         _drop(dbname)
+
+
+def test_numbers_typed_into_free_text_are_masked_on_export_and_survive_the_round_trip(tmp_path, tree, users):
+    """Issue 11 §4: an address with a phone and an ID number in it is masked in the file; the
+    file re-imported unchanged keeps the stored text (the masked form never overwrites it), an
+    edited cell replaces it, and an unmasked export (its own permission) shows it in full."""
+    typed = f"芦庙村东 联系 138 1234 5678 证件{ident(7)}"
+    services.create_person(None, unit=tree.lumiao_g1, name="张老汉", address=typed, skills="电工 13912340000")
+    services.create_person(None, unit=tree.lumiao_g1, name="李大姐", address="芦庙村西")
+    path = _export_file(tmp_path / "人员.xlsx", users.liying_staff, unit=tree.lumiao)
+    cells = {c.value for row in load_workbook(path).active.iter_rows() for c in row if isinstance(c.value, str)}
+    joined = "\n".join(cells)
+    assert "12345678" not in joined.replace(" ", "") and ident(7) not in joined and "13912340000" not in joined
+    assert any(v.startswith("芦庙村东 联系 138") and "****" in v for v in cells)
+
+    result = tb.run_import("people", tb.open_source(path), user=users.liying_staff)
+    assert result.errors == [] and result.updated == 0
+    kept = Person.objects.get(name="张老汉")
+    assert kept.address == typed and kept.skills == "电工 13912340000"
+
+    _edit(path, "李大姐", "住址", "芦庙村西 新电话 13600001111")
+    result = tb.run_import("people", tb.open_source(path), user=users.liying_staff)
+    assert result.errors == [] and result.updated == 1
+    assert Person.objects.get(name="李大姐").address == "芦庙村西 新电话 13600001111"
+    assert Person.objects.get(name="张老汉").address == typed

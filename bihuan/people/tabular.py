@@ -147,6 +147,14 @@ def _yes_no(v: bool) -> str:
     return "是" if v else "否"
 
 
+def _kept_if_masked(cell: str, stored: str) -> str:
+    """A free-text cell exported masked and re-imported unchanged keeps the stored text: the
+    masked form never overwrites the numbers it hides (the round trip of a masked export)."""
+    if cell != stored and cell == protect.mask_text(stored):
+        return stored
+    return cell
+
+
 def _col(key, header, parse=None, **kw) -> tb.Column:
     return tb.Column(key, header, parse or tb.text(200), **kw)
 
@@ -161,7 +169,7 @@ PERSON_SPEC = tb.Spec(
         # Required for a new person (checked by the importer); a registered one may have none.
         _col("id_number", "身份证号", _id_number_or_masked, aliases=("公民身份号码",), width=22),
         _col("phone", "联系电话", _phone_or_masked, aliases=("手机号", "电话"), optional_header=True, width=16),
-        _col("address", "住址", tb.text(200), optional_header=True, width=30),
+        _col("address", "住址", tb.text(200), optional_header=True, width=30, free_text=True),
         _col("unit_code", "所属单位代码", tb.text(15, UNIT_CODE, "12 or 15 digits"), required=True, width=18),
         _col("unit_name", "所属单位", tb.text(100), optional_header=True, width=16),
         _col("household_code", "户编号", tb.text(32), optional_header=True, width=20),
@@ -172,7 +180,7 @@ PERSON_SPEC = tb.Spec(
         _col("is_lecturer", "宣讲员", tb.boolean, optional_header=True, width=6),
         _col("is_reserve", "后备人才", tb.boolean, optional_header=True, width=8),
         _col("education", "学历", _enum(ZH_EDUCATION, Education), optional_header=True, width=10),
-        _col("skills", "特长", tb.text(200), optional_header=True, width=16),
+        _col("skills", "特长", tb.text(200), optional_header=True, width=16, free_text=True),
         _col("grid_role", "网格职务", _enum(ZH_GRID_ROLE, GridRole), optional_header=True, width=8),
         *(_col(f, ZH_FLAG[f], tb.boolean, optional_header=True, width=8) for f in FLAG_FIELDS),
         _col("row_key", ROW_KEY_HEADER, parse_row_key, optional_header=True, width=22),
@@ -536,10 +544,11 @@ class PersonImport(tb.ImportHandler):
             want = {
                 "unit_id": unit_id, "household_id": households.get(hcode) if hcode else None,
                 "relation": v["relation"] or "", "name": v["name"], "name_initials": name_initials,
-                "address": v["address"] or "", "party_status": v["party_status"] or "",
+                "address": _kept_if_masked(v["address"] or "", p.address), "party_status": v["party_status"] or "",
                 "party_joined": v["party_joined"], "is_volunteer": bool(v["is_volunteer"]),
                 "is_lecturer": bool(v["is_lecturer"]), "is_reserve": bool(v["is_reserve"]),
-                "education": v["education"] or "", "skills": v["skills"] or "", "grid_role": v["grid_role"] or "",
+                "education": v["education"] or "", "skills": _kept_if_masked(v["skills"] or "", p.skills),
+                "grid_role": v["grid_role"] or "",
             }
             if id_bidx is not None:  # a full number: it decides birth date and gender
                 want.update(birth_date=born, gender=sex)
@@ -664,7 +673,7 @@ HOUSEHOLD_SPEC = tb.Spec(
         _col("code", "户编号", tb.text(32), required=True, width=20),
         _col("unit_code", "所属单位代码", tb.text(15, UNIT_CODE, "12 or 15 digits"), required=True, width=18),
         _col("unit_name", "所属单位", tb.text(100), optional_header=True, width=16),
-        _col("address", "住址", tb.text(200), required=True, width=30),
+        _col("address", "住址", tb.text(200), required=True, width=30, free_text=True),
         _col("head_name", "户主", tb.text(50), optional_header=True, width=10),
         _col("head_id_number", "户主身份证号", _id_or_masked, optional_header=True, width=22),
         _col("carer_name", "联户党员", tb.text(50), optional_header=True, width=10),

@@ -130,7 +130,8 @@ def parse_rows(spec: Spec, source: Source, *, max_rows: int | None = None,
                 row.error(header, str(exc))
         if unique and not (row.errors and any(e.column in unique_headers for e in row.errors)):
             key = tuple(out[k] for k in unique)
-            first = seen_keys.setdefault(key, number)
+            # A row without the key (an empty ID number) duplicates nothing.
+            first = seen_keys.setdefault(key, number) if any(v is not None for v in key) else number
             if first != number:
                 row.error(dup_header, _("Duplicate of row %(n)d in this file.") % {"n": first})
         row.size = size

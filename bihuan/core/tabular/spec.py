@@ -30,6 +30,9 @@ class Column:
     width: int = 14
     # An optional column may be left out of the file entirely.
     optional_header: bool = False
+    # Free text a person typed (an address, a note): phone and ID numbers in it are masked on export
+    # unless the export is unmasked (core.protect.mask_text; the import keeps a masked cell's text).
+    free_text: bool = False
 
     def headers(self) -> set[str]:
         return {_norm_header(h) for h in (self.header, self.key, *self.aliases)}

@@ -101,9 +101,14 @@ def write_table(out, fmt: str, headers: list[str], rows: Iterable[list], **kw) -
     raise TabularError(_("Unknown format %(fmt)s; use xlsx or csv.") % {"fmt": fmt}, code="bad_format")
 
 
-def spec_rows(spec: Spec, objects: Iterable) -> Iterator[list]:
+def spec_rows(spec: Spec, objects: Iterable, *, unmasked: bool = False) -> Iterator[list]:
+    """Export cells; free-text columns pass through ``protect.mask_text`` unless ``unmasked``."""
+    from ..protect import mask_text
+
+    masked = [c.free_text and not unmasked for c in spec.columns]
     for obj in objects:
-        yield [c.value_of(obj) for c in spec.columns]
+        yield [mask_text(v) if m and isinstance(v, str) else v
+               for v, m in zip((c.value_of(obj) for c in spec.columns), masked, strict=True)]
 
 
 def write_error_report(out, kind: Kind | str, source: Source, result: ImportResult, *,
@@ -146,7 +151,7 @@ def export(kind: Kind | str, out, *, user=None, fmt: str = "xlsx", unit=None,
 
         raise PermissionDenied(_("Unmasked export needs its own permission."))
     objects = kind.export_rows(user, unit=unit, **({"unmasked": True} if unmasked else {}))
-    n = write_table(out, fmt, kind.spec.headers, spec_rows(kind.spec, objects),
+    n = write_table(out, fmt, kind.spec.headers, spec_rows(kind.spec, objects, unmasked=unmasked),
                     sheet_title=kind.spec.sheet_title, widths=[c.width for c in kind.spec.columns],
                     progress=progress)
     audit.record(f"{kind.permission_prefix}.export", object_type=kind.name,
