@@ -70,7 +70,7 @@ def test_pages_and_api_refuse_cross_duty_actions(client, admins, tree, person, u
         ("get", f"/audit/{entry.pk}/", None, {"audit_admin"}),
         ("get", "/users/", None, {"system_admin", "security_admin"}),
         ("get", "/users/new/", None, {"system_admin"}),
-        ("get", "/orgs/", None, {"system_admin"}),
+        ("get", "/orgs/", None, {"system_admin", "security_admin"}),  # reading the tree: to name a unit
         ("get", f"/orgs/{tree.lumiao.pk}/edit/", None, {"system_admin"}),
         ("get", "/loop/config/categories/", None, {"system_admin"}),
         ("get", "/people/", None, set()),
@@ -113,6 +113,35 @@ def test_system_administrator_cannot_grant_audit_or_security_duties(client, admi
                                        "unit_code": tree.liying.code, "role": Role.objects.get(code="system_admin").pk})
     assert resp.status_code == 302
     assert target.__class__.objects.get(username="new_clerk").bindings.get().role.code == "system_admin"
+
+
+def test_security_administrator_grants_roles_but_not_to_itself_and_creates_no_users(client, admins, tree, users):
+    """三员分立: bindings are the security administrator's duty. It grants any role (it holds no
+    business permission itself), never to itself, and cannot create users or reset passwords."""
+    secadm = admins["security_admin"]
+    client.force_login(secadm)
+    target = users.nobody
+    county = Role.objects.get(code="county_admin")
+    resp = client.post(f"/users/{target.pk}/bind/", {"unit_code": tree.rencheng.code, "role": county.pk})
+    assert resp.status_code == 302, resp.content.decode()[:500]
+    binding = target.bindings.get()
+    assert (binding.unit, binding.role.code) == (tree.rencheng, "county_admin")
+    assert AuditEntry.objects.filter(action="accounts.binding.create", actor_id=secadm.pk).count() == 1
+    # Not to itself: it would hand itself the business data it must not see.
+    resp = client.post(f"/users/{secadm.pk}/bind/", {"unit_code": tree.city.code, "role": county.pk})
+    assert resp.status_code in (400, 403)
+    assert not secadm.bindings.filter(role=county).exists()
+    # One person, one of the three duties.
+    resp = client.post(f"/users/{admins['audit_admin'].pk}/bind/",
+                       {"unit_code": tree.city.code, "role": Role.objects.get(code="system_admin").pk})
+    assert resp.status_code == 400
+    assert not admins["audit_admin"].bindings.filter(role__code="system_admin").exists()
+    # It removes what it granted.
+    resp = client.post(f"/users/{target.pk}/bindings/{binding.pk}/delete/")
+    assert resp.status_code == 302 and not target.bindings.exists()
+    # Users and passwords stay the system administrator's.
+    assert client.post("/users/new/", {"username": "x1", "password": "Xy7-strong-pass"}).status_code == 403
+    assert client.post(f"/users/{target.pk}/password/", {"password": "Xy7-strong-pass"}).status_code == 403
 
 
 # --- the audit log cannot be shortened by any application user -------------------------------

@@ -30,7 +30,7 @@ class _UnitRoleMixin:
         self.fields["role"].queryset = Role.objects.filter(pk__in=ids).order_by("id")
         self.fields["role"].label_from_instance = lambda r: _role_label(r)
         modes = list(ScopeMode.choices)
-        if not scope_for(actor, "accounts.user.manage").all:
+        if not (scope_for(actor, "accounts.user.manage").all or scope_for(actor, "accounts.role.manage").all):
             modes = [m for m in modes if m[0] != ScopeMode.ALL]
         self.fields["scope"].choices = [("", _("Role default"))] + modes
 

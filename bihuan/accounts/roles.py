@@ -24,12 +24,12 @@ PLANS_WORK = [*PLANS_READ, "plans.assignment.checkin", "plans.assignment.supervi
 PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
 
 # The duties of separation of duties, each held by exactly one of the three administrator roles.
-SYSTEM_DUTY = [*TREE_ADMIN, "accounts.user.manage", "core.calendar.manage", "loop.category.manage"]
+SYSTEM_DUTY = [*(p for p in TREE_ADMIN if p != "orgs.unit.view"), "accounts.user.manage", "core.calendar.manage", "loop.category.manage"]
 SECURITY_DUTY = ["accounts.role.manage", "accounts.security.manage"]
 AUDIT_DUTY = ["core.audit.view"]
-# Seeing who the users are is shared by the system and security administrators (one cannot grant a
-# role to a user one cannot find); it shows no business data.
-SHARED_ADMIN_READ = ["accounts.user.view"]
+# Seeing who the users are and the tree is shared by the system and security administrators (one
+# cannot grant a role to a user one cannot find, at a unit one cannot name); it shows no business data.
+SHARED_ADMIN_READ = ["accounts.user.view", "orgs.unit.view"]
 
 BUILTIN_ROLES = [
     {"code": "city_admin", "name": _("City administrator"), "default_scope": "all",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from bihuan.core.scope import allows
+from bihuan.core.scope import allows, has_anywhere
 from bihuan.orgs.models import OrgUnit
 
 from .models import Binding, Role, User
@@ -37,10 +37,15 @@ def detail(user, target: User) -> dict:
         "bindings": shown,
         "hidden_bindings": target.bindings.count() - len(shown),
         "can_manage": allows(user, "accounts.user.manage", target),
+        # Bindings are also the security administrator's duty (accounts.services.grants_as_security_admin).
+        "can_grant": allows(user, "accounts.user.manage", target) or has_anywhere(user, "accounts.role.manage"),
         "is_self": target.pk == user.pk,
     }
 
 
 def grantable_roles(actor) -> list[Role]:
-    """Roles whose permissions the actor holds: the service refuses the rest anyway."""
+    """Every role for a security administrator; otherwise roles whose permissions the actor holds
+    (the service refuses the rest anyway)."""
+    if has_anywhere(actor, "accounts.role.manage"):
+        return list(Role.objects.order_by("id"))
     return [r for r in Role.objects.order_by("id") if all(actor.has_perm_anywhere(p) for p in r.permissions)]

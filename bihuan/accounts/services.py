@@ -13,12 +13,15 @@ from django.utils.translation import gettext as _
 
 from bihuan.core import audit
 from bihuan.core.errors import NotFound, PermissionDenied, ServiceError
-from bihuan.core.scope import has_anywhere, require, scope_for
+from bihuan.core.scope import allows, has_anywhere, require, scope_for
 from bihuan.orgs.models import OrgUnit
 
 from .models import ApiToken, Binding, Role, ScopeMode, User
+from .roles import SEPARATED_ROLES
 
 MANAGE = "accounts.user.manage"
+# The security administrator's duty (三员分立): roles and bindings, not users (docs/security.md).
+ROLE_MANAGE = "accounts.role.manage"
 
 
 def _user_snapshot(user: User) -> dict:
@@ -36,6 +39,18 @@ def _require_manage_unit(actor: User | None, unit: OrgUnit, field: str = "unit")
             raise
         msg = _("You cannot manage users at this unit.")
         raise type(exc)(msg, field_errors={field: msg}) from exc
+
+
+def grants_as_security_admin(actor: User | None, unit: OrgUnit, field: str = "unit") -> bool:
+    """The one rule for who may bind and unbind roles at ``unit``.
+
+    A holder of ``accounts.role.manage`` there (the security administrator) grants any role, but
+    never to itself; a holder of ``accounts.user.manage`` there grants only permissions it holds
+    itself. Returns True for the first, False for the second; refuses (403 or 404) anyone else."""
+    if actor is not None and allows(actor, ROLE_MANAGE, unit):
+        return True
+    _require_manage_unit(actor, unit, field)
+    return False
 
 
 def require_manage_user(actor: User | None, user: User) -> None:
@@ -78,19 +93,26 @@ def create_user(actor: User | None, *, username: str, password: str, display_nam
 @transaction.atomic
 def bind(actor: User | None, user: User, unit: OrgUnit, role: Role, *, scope: str | None = None,
          custom_units: list[OrgUnit] | None = None) -> Binding:
-    _require_manage_unit(actor, unit)
+    security = grants_as_security_admin(actor, unit)
     scope = scope or role.default_scope
     if scope not in ScopeMode.values:
         raise ServiceError(_("Unknown scope mode."), {"scope": _("Unknown scope mode.")})
     if actor is not None:
-        # Nobody hands out more than they hold.
-        if scope == ScopeMode.ALL and not scope_for(actor, MANAGE).all:
+        if security and actor.pk == user.pk:
+            raise PermissionDenied(_("Nobody grants roles to themselves; ask another security administrator."),
+                                   field_errors={"role": _("Nobody grants roles to themselves.")})
+        # Nobody hands out more than they hold (the security administrator's duty is granting itself).
+        if scope == ScopeMode.ALL and not scope_for(actor, ROLE_MANAGE if security else MANAGE).all:
             raise PermissionDenied(_("Only a city-wide administrator can grant the whole city."))
-        missing = [p for p in role.permissions if not has_anywhere(actor, p)]
+        missing = [] if security else [p for p in role.permissions if not has_anywhere(actor, p)]
         if missing:
             raise PermissionDenied(_("You cannot grant permissions you do not hold: %(p)s") % {"p": ", ".join(missing)})
         for u in custom_units or []:
-            _require_manage_unit(actor, u, "custom_units")
+            grants_as_security_admin(actor, u, "custom_units")
+    separated = set(SEPARATED_ROLES)
+    if role.code in separated and user.bindings.filter(role__code__in=separated - {role.code}).exists():
+        msg = _("One person holds at most one of the system, security and audit administrator roles.")
+        raise ServiceError(msg, {"role": msg})
     if scope == ScopeMode.CUSTOM and not custom_units:
         raise ServiceError(_("A custom scope needs at least one unit."), {"custom_units": _("Choose units.")})
     if Binding.objects.filter(user=user, unit=unit, role=role).exists():
@@ -107,7 +129,7 @@ def bind(actor: User | None, user: User, unit: OrgUnit, role: Role, *, scope: st
 
 @transaction.atomic
 def unbind(actor: User | None, binding: Binding) -> None:
-    _require_manage_unit(actor, binding.unit)
+    grants_as_security_admin(actor, binding.unit)
     snapshot = {"user": binding.user.username, "unit": binding.unit.code, "role": binding.role.code,
                 "scope": binding.scope}
     audit.record("accounts.binding.delete", binding, unit=binding.unit, before=snapshot)

@@ -63,8 +63,9 @@ def user_create(request):
 def user_detail(request, pk: int, *, bind_form=None, password_form=None, status=200):
     target = User.objects.get_scoped_or_404(request.user, "view", pk=pk)
     ctx = selectors.detail(request.user, target)
-    if ctx["can_manage"]:
+    if ctx["can_grant"]:
         ctx["bind_form"] = bind_form or BindingForm(actor=request.user)
+    if ctx["can_manage"]:
         ctx["password_form"] = password_form or PasswordResetForm()
     return render(request, "accounts/detail.html", ctx, status=status)
 
@@ -74,10 +75,18 @@ def _managed_user(request, pk: int) -> User:
     return User.objects.get_scoped_or_404(request.user, "manage", pk=pk)
 
 
-@requires(account_services.MANAGE)
+def _grantee(request, pk: int) -> User:
+    """Target of a bind or unbind: a security administrator may grant to any user it sees; the
+    service checks the unit (``accounts.services.grants_as_security_admin``)."""
+    if request.user.has_perm_anywhere(account_services.ROLE_MANAGE):
+        return User.objects.get_scoped_or_404(request.user, "view", pk=pk)
+    return _managed_user(request, pk)
+
+
+@requires(account_services.MANAGE, account_services.ROLE_MANAGE)
 @require_POST
 def user_bind(request, pk: int):
-    target = _managed_user(request, pk)
+    target = _grantee(request, pk)
     form = BindingForm(request.POST, actor=request.user)
     if submit(request, form, lambda d: account_services.bind(
             request.user, target, d["unit"], d["role"], scope=d["scope"] or None,
@@ -87,10 +96,10 @@ def user_bind(request, pk: int):
     return user_detail(request, pk, bind_form=form, status=400)
 
 
-@requires(account_services.MANAGE)
+@requires(account_services.MANAGE, account_services.ROLE_MANAGE)
 @require_POST
 def user_unbind(request, pk: int, binding_id: int):
-    target = _managed_user(request, pk)
+    target = _grantee(request, pk)
     binding = get_object_or_404(selectors.visible_bindings(request.user), pk=binding_id, user=target)
     try:
         account_services.unbind(request.user, binding)
