@@ -7,6 +7,7 @@ server of ``DATABASE_URL`` or 127.0.0.1:5432). See bench/README.md and docs/perf
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -47,6 +48,11 @@ class Command(BaseCommand):
         root = ROOT
         if not (root / "bench" / "suite" / "runner.py").exists():
             raise CommandError(f"bench/suite not found next to {root / 'bihuan'}: run from a source checkout")
+        missing = [m for m in ("aiohttp",) if importlib.util.find_spec(m) is None]
+        if missing:
+            # The load generator lives in the `bench` extra; say how to get it instead of a traceback.
+            raise CommandError(f"the benchmark suite needs {', '.join(missing)} (the `bench` extra): "
+                               f"{sys.executable} -m pip install -e '.[bench]'")
         if db_url is None:
             u = urlparse(os.environ.get("DATABASE_URL", ""))
             host = f"{u.hostname}:{u.port or 5432}" if u.scheme.startswith("postgres") and u.hostname \
