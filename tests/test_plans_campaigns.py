@@ -9,7 +9,14 @@ import pytest
 
 from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from bihuan.plans import selectors
-from bihuan.plans.models import Campaign, CampaignCheckIn, CampaignTarget, KeyEnterprise, KeyProject, ProjectMonth
+from bihuan.plans.models import (
+    Campaign,
+    CampaignCheckIn,
+    CampaignTarget,
+    KeyEnterprise,
+    KeyProject,
+    ProjectMonth,
+)
 from bihuan.plans.services import campaigns, registers
 from tests.plans_helpers import at
 
