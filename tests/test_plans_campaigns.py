@@ -223,3 +223,18 @@ def test_enterprises_and_their_demand_enters_the_loop(tree, users):
                                   credit_code="91370832MA3C99999X")
     assert KeyEnterprise.objects.count() == 1
     assert [(g.name, n) for g, n in selectors.enterprise_groups(users.yanzhou_admin)] == [("十强产业", 0)]
+
+
+def test_campaign_rate_source_and_report_column(tree, users):
+    from bihuan.core import registry
+
+    c = make_campaign(tree)
+    campaigns.check_in(None, target(c, tree.liying), value=150, now=at(2025, 11, 3, 15))  # capped at 100
+    campaigns.check_in(None, target(c, tree.xianying), value=20, now=at(2025, 11, 3, 15))
+    period = {"start": at(2025, 11, 1, 0), "end": at(2025, 12, 1, 0), "now": at(2025, 11, 20)}
+    rate = registry.compute("plans.campaign_rate", [tree.rencheng, tree.yanzhou, tree.city, tree.liying], **period)
+    assert rate == {tree.rencheng.pk: 66.7, tree.yanzhou.pk: 0.0, tree.city.pk: 50.0, tree.liying.pk: 100.0}
+    rows = registry.SECTIONS["plans.progress"].figures(tree.city, **period)
+    assert [(r["unit_name"], r["campaign_rate"]) for r in rows] == [("任城区", 66.7), ("兖州区", 0.0)]
+    outside = {"start": at(2026, 1, 1, 0), "end": at(2026, 2, 1, 0), "now": at(2026, 1, 20)}
+    assert registry.compute("plans.campaign_rate", [tree.rencheng], **outside) == {tree.rencheng.pk: None}

@@ -419,3 +419,24 @@ def enterprise_groups(user):
     counts = dict(KeyEnterprise.objects.restrict(user, "view").order_by().values("group_id")
                   .annotate(n=Count("id")).values_list("group_id", "n"))
     return [(g, counts.get(g.pk, 0)) for g in EnterpriseGroup.objects.all()]
+
+
+def campaign_unit_figures(parent: OrgUnit, *, start, end) -> dict[str, dict]:
+    """Per child of ``parent`` (``""``: the parent itself): over campaigns running in [start, end),
+    the targets (summed) and what was reached toward them (each unit's value capped at its target)."""
+    from django.db.models import Case, DecimalField, Sum, When
+
+    from .models import CampaignTarget
+
+    d0, d1 = timezone.localtime(start).date(), timezone.localtime(end).date()
+    base = CampaignTarget.objects.filter(campaign__starts_on__lt=d1, campaign__ends_on__gte=d0).order_by()
+    reached = Case(When(last_value__gt=F("target"), then=F("target")), When(last_value__isnull=True, then=Value(0)),
+                   default=F("last_value"), output_field=DecimalField(max_digits=16, decimal_places=2))
+    out: dict[str, dict] = {}
+    for qs, key in ((base.filter(unit=parent), Value("")),
+                    (base.filter(unit__path__startswith=parent.path).exclude(unit=parent), _child_key(parent))):
+        for g in qs.annotate(row=key).values("row").annotate(t_sum=Sum("target"), r_sum=Sum(reached)):
+            o = out.setdefault(str(g["row"]), {"target": 0, "reached": 0})
+            o["target"] += g["t_sum"] or 0
+            o["reached"] += g["r_sum"] or 0
+    return out
