@@ -63,7 +63,7 @@ def own_unit_ids(user):
     return Binding.objects.filter(user=user).values("unit_id")
 
 
-def my_assignments(user, *, now: datetime) -> list[Assignment]:
+def my_assignments(user, *, now: datetime, cal=None) -> list[Assignment]:
     """The assignments of the user's own units on published plans, in order of due date.
 
     The tasks (with milestones) are read once and serve both the status clocks and the page."""
@@ -73,7 +73,7 @@ def my_assignments(user, *, now: datetime) -> list[Assignment]:
         plan__state=PlanState.PUBLISHED, starts_on__lte=today, assignments__unit_id__in=own)
         .distinct().select_related("plan").prefetch_related("milestones")}
     qs = Assignment.objects.restrict(user, "checkin").filter(task_id__in=list(tasks), unit_id__in=own)
-    rows = list(st.with_status(qs, now, tasks.values()).select_related("unit"))
+    rows = list(st.with_status(qs, now, tasks.values(), cal).select_related("unit"))
     for a in rows:
         a.task = tasks[a.task_id]
         a.plan = a.task.plan
@@ -278,9 +278,10 @@ def campaigns(user):
     return Campaign.objects.restrict(user, "view").select_related("unit")
 
 
-def campaign_targets(user, campaign, *, now: datetime, status: str = ""):
+def campaign_targets(user, campaign, *, now: datetime, status: str = "", clock=None):
     """The campaign's targets in the user's scope, with ``pct`` (value / target, in SQL) and the
-    derived ``status``, best first: the leaderboard."""
+    derived ``status``, best first: the leaderboard. ``clock``: ``status.campaign_clock`` at now,
+    when the caller has it (one calendar read per page)."""
     from django.db.models import DecimalField, ExpressionWrapper
     from django.db.models.functions import Coalesce
 
@@ -289,7 +290,7 @@ def campaign_targets(user, campaign, *, now: datetime, status: str = ""):
     qs = (CampaignTarget.objects.restrict(user, "view").filter(campaign=campaign)
           .annotate(pct=ExpressionWrapper(Coalesce(F("last_value"), Value(0)) * 100 / F("target"),
                                           output_field=DecimalField(max_digits=20, decimal_places=2)),
-                    status=st.campaign_status_expr(st.campaign_clock(campaign, now)))
+                    status=st.campaign_status_expr(clock or st.campaign_clock(campaign, now)))
           .select_related("unit").order_by("-pct", "unit__path"))
     if status:
         if status not in Status.values:
@@ -298,7 +299,7 @@ def campaign_targets(user, campaign, *, now: datetime, status: str = ""):
     return qs
 
 
-def campaign_summary(user, campaign, *, now: datetime) -> dict:
+def campaign_summary(user, campaign, *, now: datetime, clock=None) -> dict:
     """Day N of M, the days left, and the totals of the targets in scope (one aggregate query)."""
     from django.db.models import Sum
 
@@ -308,7 +309,7 @@ def campaign_summary(user, campaign, *, now: datetime) -> dict:
     day = min(max((today - campaign.starts_on).days + 1, 0), campaign.days_total)
     left = max((campaign.ends_on - today).days, 0) if today >= campaign.starts_on else campaign.days_total
     agg = (CampaignTarget.objects.restrict(user, "view").filter(campaign=campaign)
-           .annotate(status=st.campaign_status_expr(st.campaign_clock(campaign, now)))
+           .annotate(status=st.campaign_status_expr(clock or st.campaign_clock(campaign, now)))
            .aggregate(n=Count("id"), target=Sum("target"), value=Sum("last_value"),
                       done=Count("id", filter=Q(status=Status.DONE)),
                       late=Count("id", filter=Q(status=Status.LATE))))

@@ -233,19 +233,19 @@ def where(qs, cond: Cond | None):
     return qs.alias(**{name: RawSQL(cond[0], cond[1], output_field=BooleanField())}).filter(**{name: True})
 
 
-def clocks_for(tasks, now: datetime) -> list[Clock]:
-    cal = WorkCalendar(strict=False)
+def clocks_for(tasks, now: datetime, cal: WorkCalendar | None = None) -> list[Clock]:
+    cal = cal or WorkCalendar(strict=False)
     return [clock(t, now, cal) for t in tasks]
 
 
-def with_status(qs, now: datetime, tasks=None):
+def with_status(qs, now: datetime, tasks=None, cal: WorkCalendar | None = None):
     """``qs`` of assignments annotated with ``status`` (tasks: those the rows may belong to)."""
     from .models import Task
 
     if tasks is None:
         tasks = Task.objects.filter(pk__in=qs.order_by().values("task_id").distinct())
     tasks = list(tasks.prefetch_related("milestones") if hasattr(tasks, "prefetch_related") else tasks)
-    return qs.annotate(status=status_expr(clocks_for(tasks, now)))
+    return qs.annotate(status=status_expr(clocks_for(tasks, now, cal)))
 
 
 # --- campaigns: the same rule on a campaign's targets ---------------------------------------------

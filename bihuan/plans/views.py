@@ -160,7 +160,7 @@ def my_tasks(request):
     now = timezone.now()
     cal = WorkCalendar(strict=False)  # one calendar read for the whole page
     rows = []
-    for a in selectors.my_assignments(request.user, now=now)[:100]:
+    for a in selectors.my_assignments(request.user, now=now, cal=cal)[:100]:
         period = services.covered_period(a, now)
         rows.append({"a": a, "form": CheckInForm(assignment=a, prefix=f"a{a.pk}"), "period": period,
                      "due": services.st.period_due(a.task, period, cal), "label": Status(a.status).label})
@@ -229,16 +229,20 @@ def campaign_detail(request, campaign_id: int):
     now = timezone.now()
     f = CampaignFilterForm(request.GET)
     status = f.cleaned_data.get("status") if f.is_valid() else ""
-    board = selectors.campaign_targets(request.user, c, now=now, status=status or "")
+    clock = services.st.campaign_clock(c, now)  # one calendar read for the page
+    board = selectors.campaign_targets(request.user, c, now=now, status=status or "", clock=clock)
     page = paginate(request, board)
-    top = list(selectors.campaign_targets(request.user, c, now=now)[:20])
+    page.object_list = list(page.object_list)  # read once: the table and (first page) the chart
+    top = page.object_list[:20] if not status and page.number == 1 else list(
+        selectors.campaign_targets(request.user, c, now=now, clock=clock)[:20])
     chart = {"units": [t.unit.name for t in top], "pct": [float(t.pct) for t in top],
              "status": [t.status for t in top], "colours": {s.value: COLOURS[s] for s in Status}}
     own = [{"t": t, "form": CampaignCheckInForm(prefix=f"t{t.pk}"),
             "period": services.st.covered_period(c, t.first_period_start, t.last_period_start, now)}
            for t in selectors.own_targets(request.user, c)]
     return render(request, "plans/campaign_detail.html", {
-        "c": c, "s": selectors.campaign_summary(request.user, c, now=now), "page": page, "chart": chart,
+        "c": c, "s": selectors.campaign_summary(request.user, c, now=now, clock=clock), "page": page,
+        "chart": chart,
         "own": own, "status": status or "", "statuses": Status.choices, "qs": querystring_without(request, "page"),
         "ends_at": timezone.localtime(services.st.day_deadline(c.ends_on)).isoformat()})
 
