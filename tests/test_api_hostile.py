@@ -100,10 +100,10 @@ def world(tree, users, token_for):
              "starts_on": "2027-01-01", "ends_on": "2027-12-31",
              "title": "井盖缺失", "description": "路口井盖丢了", "name": "赵六", "address": "芦庙村 2 号",
              "content_type": "image/png", "data_base64": "", "reason": "核实", "field": "phone"}
-    # Plans are issued by the city or a county: those bodies are sent as the city administrator.
+    # Plans and campaigns are issued by the city or a county: those bodies are sent as the city administrator.
     city = {"auth": token_for(users.city_admin), "valid": {**valid, "unit": tree.city.code}}
     return {"spec": None, "ids": ids, "valid": valid,
-            "auth": token_for(users.liying_staff), "as_issuer": {"/api/v1/plans": city}}
+            "auth": token_for(users.liying_staff), "as_issuer": {"/api/v1/plans": city, "/api/v1/campaigns": city}}
 
 
 def _as(world, path: str) -> tuple[dict, dict]:

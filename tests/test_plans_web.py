@@ -175,3 +175,20 @@ def test_api_two_edits_of_one_target_one_wins_one_409(client, tree, users, token
     r2 = client.patch(url, json.dumps({"version": v, "target_value": "20"}), content_type="application/json", **auth)
     assert (r1.status_code, r2.status_code) == (200, 409)
     assert r1.json()["target_value"] == "15.00" or float(r1.json()["target_value"]) == 15
+
+
+def test_my_tasks_reads_a_bounded_number_of_queries(login, tree, users, live_plan):
+    """The village's "my tasks" page: its own reads are the tasks, their milestones, the calendar
+    (once; twice when a due point falls in the next year) and the assignments with their status —
+    not one query per task or per form. Fails if the count grows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = login(users.lumiao_secretary)
+    c.get("/plans/my/")
+    with CaptureQueriesContext(connection) as ctx:
+        r = c.get("/plans/my/")
+    assert r.status_code == 200 and "建成幸福食堂" in r.content.decode()
+    own = [q["sql"] for q in ctx.captured_queries if "plans_" in q["sql"] or "core_calendaroverride" in q["sql"]]
+    calendar = sum("core_calendaroverride" in q for q in own)
+    assert calendar <= 2 and len(own) - calendar <= 3, own

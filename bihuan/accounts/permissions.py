@@ -44,6 +44,16 @@ PERMISSIONS: dict[str, str] = {
     "plans.assignment.view": _("View task assignments and check-ins"),
     "plans.assignment.checkin": _("Check in (调度) on one's unit's task assignments"),
     "plans.assignment.supervise": _("Open a supervision matter (督办) from the progress map"),
+    "plans.project.view": _("View key projects and their investment progress"),
+    "plans.project.report": _("Report a key project's actual investment and milestones"),
+    "plans.project.manage": _("Register key projects and their investment plans"),
+    "plans.project.import": _("Import key projects from XLSX/CSV"),
+    "plans.project.export": _("Export key projects to XLSX/CSV"),
+    "plans.enterprise.view": _("View key enterprises"),
+    "plans.enterprise.manage": _("Register key enterprises and their linked officials"),
+    "plans.enterprise.demand": _("Send a key enterprise's demand into the loop"),
+    "plans.enterprise.import": _("Import key enterprises from XLSX/CSV"),
+    "plans.enterprise.export": _("Export key enterprises to XLSX/CSV"),
 }
 
 ALL = frozenset(PERMISSIONS)

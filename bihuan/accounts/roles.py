@@ -22,6 +22,9 @@ LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "l
 PLANS_READ = ["plans.plan.view", "plans.assignment.view"]
 PLANS_WORK = [*PLANS_READ, "plans.assignment.checkin", "plans.assignment.supervise"]
 PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
+REGISTERS_WORK = ["plans.project.view", "plans.project.report", "plans.enterprise.view", "plans.enterprise.demand"]
+REGISTERS_ADMIN = [*REGISTERS_WORK, "plans.project.manage", "plans.project.import", "plans.project.export",
+                   "plans.enterprise.manage", "plans.enterprise.import", "plans.enterprise.export"]
 
 # The duties of separation of duties, each held by exactly one of the three administrator roles.
 SYSTEM_DUTY = [*(p for p in TREE_ADMIN if p != "orgs.unit.view"), "accounts.user.manage", "core.calendar.manage", "loop.category.manage"]
@@ -35,13 +38,14 @@ BUILTIN_ROLES = [
     {"code": "city_admin", "name": _("City administrator"), "default_scope": "all",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
-                     "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN]},
+                     "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN,
+                     *REGISTERS_ADMIN]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
-                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN]},
+                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *REGISTERS_ADMIN]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
      "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
-                     *LOOP_ALL, *PLANS_WORK]},
+                     *LOOP_ALL, *PLANS_WORK, *REGISTERS_WORK]},
     {"code": "village_secretary", "name": _("Village secretary"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,

@@ -121,7 +121,16 @@ api.add_router("/households", households_router)
 from bihuan.loop.api import router as loop_router  # noqa: E402
 
 api.add_router("/", loop_router)
-from bihuan.plans.api import assignments_router, plans_router  # noqa: E402
+from bihuan.plans.api import (  # noqa: E402
+    assignments_router,
+    campaigns_router,
+    enterprises_router,
+    plans_router,
+    projects_router,
+)
 
 api.add_router("/plans", plans_router)
 api.add_router("/assignments", assignments_router)
+api.add_router("/campaigns", campaigns_router)
+api.add_router("/key-projects", projects_router)
+api.add_router("/key-enterprises", enterprises_router)

@@ -15,6 +15,7 @@ from pydantic import field_validator
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
+from bihuan.core.schema import Cursor, Id, Limit, Text
 from bihuan.core.scope import units_q
 from bihuan.orgs.models import OrgUnit
 
@@ -351,3 +352,263 @@ def check_in(request, assignment_id: int, payload: CheckInIn):
                           milestone=payload.milestone_id, completed=payload.completed)
     return Status(201, c)
 
+
+
+# --- campaigns, key projects, key enterprises -------------------------------------------------------
+
+campaigns_router = Router(tags=["plans"])
+projects_router = Router(tags=["plans"])
+enterprises_router = Router(tags=["plans"])
+
+
+class TargetIn(_In):
+    unit: Text(20, min_length=1)  # division code or id
+    target: Decimal = Field(..., gt=0, le=999999999999, decimal_places=2)
+
+
+class CampaignIn(_In):
+    unit: Text(20, min_length=1)
+    title: Text(120, min_length=1)
+    description: Text(5000) = ""
+    starts_on: date
+    ends_on: date
+    cadence: Text(8) = "daily"
+    grace_days: int = Field(1, ge=0, le=10)
+    target_unit: Text(20, min_length=1)
+    targets: list[TargetIn] = Field(default_factory=list, max_length=10000)
+
+
+class CampaignOut(Schema):
+    id: int
+    title: str
+    unit_id: int
+    starts_on: date
+    ends_on: date
+    cadence: str
+    grace_days: int
+    target_unit: str
+    version: int
+
+
+class CampaignPage(Schema):
+    items: list[CampaignOut]
+    next_cursor: str | None
+
+
+class CampaignDetailOut(CampaignOut):
+    day: int
+    days_total: int
+    days_left: int
+    units: int
+    target: Decimal | None
+    value: Decimal
+    pct: float | None
+    done: int
+    late: int
+
+
+class TargetOut(Schema):
+    id: int
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    target: Decimal
+    last_value: Decimal | None
+    last_checkin_at: datetime | None
+    pct: Decimal
+    status: str
+    checkins: int
+    late_checkins: int
+
+    @staticmethod
+    def resolve_unit_code(obj):
+        return obj.unit.code
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+
+class TargetPage(Schema):
+    items: list[TargetOut]
+    total: int
+
+
+class CampaignCheckInIn(_In):
+    value: Decimal | None = Field(None, ge=0, le=999999999999, decimal_places=2)  # required by the service
+    note: Text(2000) = ""
+
+
+class CampaignCheckInOut(Schema):
+    id: int
+    target_id: int
+    at: datetime
+    period_start: date
+    due_at: datetime
+    late: bool
+    value: Decimal
+    note: str
+
+
+@campaigns_router.get("", response=CampaignPage, summary="Campaigns the user may see (cursor pages)")
+def list_campaigns(request, cursor: Cursor | None = None, limit: Limit = 50):
+    page = cursor_page(selectors.campaigns(request.user), order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@campaigns_router.post("", response={201: CampaignOut}, summary="Create a campaign with a target per unit")
+def create_campaign(request, payload: CampaignIn):
+    unit = _unit(request.user, payload.unit, field="unit", perm="plans.plan.manage")
+    targets = [(_unit(request.user, t.unit, field=f"targets.{i}.unit", perm="plans.plan.manage"), t.target)
+               for i, t in enumerate(payload.targets, 1)]
+    c = services.campaigns.create_campaign(
+        request.user, unit=unit, title=payload.title, description=payload.description, starts_on=payload.starts_on,
+        ends_on=payload.ends_on, cadence=payload.cadence, grace_days=payload.grace_days,
+        target_unit=payload.target_unit, targets=targets)
+    return Status(201, c)
+
+
+@campaigns_router.get("/{campaign_id}", response=CampaignDetailOut,
+                      summary="One campaign: day N of M, days left, totals of the targets in scope")
+def get_campaign(request, campaign_id: Id):
+    c = services.campaigns.get_campaign(request.user, campaign_id)
+    s = selectors.campaign_summary(request.user, c, now=timezone.now())
+    return {**{k: getattr(c, k) for k in CampaignOut.model_fields}, **s}
+
+
+@campaigns_router.get("/{campaign_id}/targets", response=TargetPage,
+                      summary="The leaderboard: targets in scope, best first, with progress and status")
+def campaign_targets(request, campaign_id: Id, status: Text(12) = "", offset: int = Query(0, ge=0, le=1_000_000),
+                     limit: Limit = 50):
+    c = services.campaigns.get_campaign(request.user, campaign_id)
+    qs = selectors.campaign_targets(request.user, c, now=timezone.now(), status=status)
+    limit = min(limit, 200)
+    return {"items": list(qs[offset:offset + limit]), "total": qs.count()}
+
+
+@campaigns_router.post("/targets/{target_id}/checkins", response={201: CampaignCheckInOut},
+                       summary="Check in on a campaign target: the value reached so far, a note")
+def campaign_check_in(request, target_id: Id, payload: CampaignCheckInIn):
+    ci = services.campaigns.check_in(request.user, target_id, value=payload.value, note=payload.note)
+    return Status(201, ci)
+
+
+class ProjectOut(Schema):
+    id: int
+    year: int
+    name: str
+    level: str
+    unit_id: int
+    unit_name: str
+    official: str
+    total_investment: Decimal | None
+    plan_to_date: Decimal
+    actual_to_date: Decimal
+    behind: bool
+    start_planned: date | None
+    start_actual: date | None
+    production_planned: date | None
+    production_actual: date | None
+    completion_planned: date | None
+    completion_actual: date | None
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+
+class ProjectPage(Schema):
+    items: list[ProjectOut]
+    next_cursor: str | None
+
+
+class ProgressIn(_In):
+    month: int | None = Field(None, ge=1, le=12)
+    actual: Decimal | None = Field(None, ge=0, le=999999999999, decimal_places=2)
+    milestone: Text(12) = ""
+    on: date | None = None
+
+
+@projects_router.get("", response=ProjectPage, summary="Key projects in scope with plan vs actual to date")
+def list_projects(request, year: int | None = Query(None, ge=2000, le=2100), unit: Text(20) = "",
+                  behind: bool = False, cursor: Cursor | None = None, limit: Limit = 50):
+    u = _unit(request.user, unit, field="unit", perm="plans.project.view") if unit else None
+    qs = selectors.projects(request.user, now=timezone.now(), year=year, unit=u, behind=behind)
+    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@projects_router.get("/{project_id}", response=ProjectOut, summary="One key project")
+def get_project(request, project_id: Id):
+    p = services.registers.get_project(request.user, project_id)
+    return selectors.projects(request.user, now=timezone.now()).get(pk=p.pk)
+
+
+@projects_router.post("/{project_id}/progress", response=ProjectOut,
+                      summary="Report a month's actual investment and/or a milestone reached")
+def report_progress(request, project_id: Id, payload: ProgressIn):
+    p = services.registers.report_progress(request.user, project_id, month=payload.month, actual=payload.actual,
+                                           milestone=payload.milestone, on=payload.on)
+    return selectors.projects(request.user, now=timezone.now()).get(pk=p.pk)
+
+
+class EnterpriseOut(Schema):
+    id: int
+    name: str
+    credit_code: str
+    group: str
+    industry: str
+    unit_id: int
+    unit_name: str
+    officials: str
+
+    @staticmethod
+    def resolve_group(obj):
+        return obj.group.name
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+
+class EnterprisePage(Schema):
+    items: list[EnterpriseOut]
+    next_cursor: str | None
+
+
+class DemandIn(_In):  # both required: refused by the service (after the enterprise is found: 404 first)
+    title: Text(100) = ""
+    description: Text(4000) = ""
+
+
+class DemandOut(Schema):
+    matter_id: int
+
+
+@enterprises_router.get("", response=EnterprisePage, summary="Key enterprises in scope")
+def list_enterprises(request, group: Text(40) = "", unit: Text(20) = "", q: Text(60) = "",
+                     cursor: Cursor | None = None, limit: Limit = 50):
+    from .models import EnterpriseGroup
+
+    g = None
+    if group:
+        g = EnterpriseGroup.objects.filter(name=group).first()
+        if g is None:
+            raise ServiceError("Unknown list.", {"group": "No list of key enterprises with this name."})
+    u = _unit(request.user, unit, field="unit", perm="plans.enterprise.view") if unit else None
+    page = cursor_page(selectors.enterprises(request.user, group=g, unit=u, q=_clean(q)), order=["id"],
+                       cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@enterprises_router.get("/{enterprise_id}", response=EnterpriseOut, summary="One key enterprise")
+def get_enterprise(request, enterprise_id: Id):
+    return services.registers.get_enterprise(request.user, enterprise_id)
+
+
+@enterprises_router.post("/{enterprise_id}/demands", response={201: DemandOut},
+                         summary="Send the enterprise's demand into the loop (a matter for its linked unit)")
+def raise_demand(request, enterprise_id: Id, payload: DemandIn):
+    matter_id = services.registers.raise_demand(request.user, enterprise_id, title=payload.title,
+                                                description=payload.description)
+    return Status(201, {"matter_id": matter_id})

@@ -15,15 +15,16 @@ class PlansConfig(AppConfig):
 
         from bihuan.loop import transitions
 
-        from .services import checkin_owed
+        from .services import campaigns, checkin_owed
 
         # A matter opened for a missed check-in is reported done only after that check-in.
         transitions.register_precondition("report_done", checkin_owed)
+        transitions.register_precondition("report_done", campaigns.checkin_owed)
 
         def _supervise(now):
-            from .services import open_overdue_matters
+            from .services import campaigns, open_overdue_matters
 
-            return open_overdue_matters(now)
+            return {**open_overdue_matters(now), "campaign": campaigns.open_overdue_matters(now)}
 
         # Every 15 minutes: one loop matter per missed check-in or milestone (idempotent per
         # assignment and due period, so overlapping runs open nothing twice).

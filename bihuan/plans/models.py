@@ -330,3 +330,298 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.assignment_id}:{self.due_key} → {self.matter_id}"
+
+
+# --- campaigns (大干五十天、冲刺四季度) -----------------------------------------------------------
+
+class CampaignCadence(models.TextChoices):
+    DAILY = "daily", _("daily")
+    WEEKLY = "weekly", _("weekly")
+
+
+class CampaignQuerySet(ScopedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """As plans: visible where the issuing unit is in scope or a target's unit is; changing it
+        needs the issuing unit (``plans.plan.<action>``). Default deny."""
+        if user is None:
+            return self.none()
+        scope = scope_for(user, f"plans.plan.{action}")
+        if scope.empty:
+            return self.none()
+        own = unit_scope_q(scope, "unit__path", "unit_id")
+        if own is None:
+            return self
+        if action != "view":
+            return self.filter(own)
+        targeted = CampaignTarget.objects.filter(campaign=OuterRef("pk")).filter(
+            unit_scope_q(scope, "unit__path", "unit_id"))
+        return self.filter(own | Exists(targeted))
+
+
+class Campaign(models.Model):
+    """A sprint (大干五十天): a start, an end, a target per unit, daily or weekly check-ins.
+
+    Its schedule follows the plans' check-in rule (``plans.status``): periods of one day or one
+    week from ``starts_on``, each due ``grace_days`` working days after its last day."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("issuing unit"))
+    title = models.CharField(_("title"), max_length=120)
+    description = models.TextField(_("description"), blank=True)
+    starts_on = models.DateField(_("starts on"))
+    ends_on = models.DateField(_("ends on"))
+    cadence = models.CharField(_("check-in cadence"), max_length=8, choices=CampaignCadence.choices,
+                               default=CampaignCadence.DAILY)
+    grace_days = models.PositiveSmallIntegerField(_("grace period (working days)"), default=1)
+    target_unit = models.CharField(_("unit of measure"), max_length=20)
+    created_at = models.DateTimeField(_("created at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    version = models.PositiveIntegerField(default=1)
+
+    scope_resource = "plans.plan"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager.from_queryset(CampaignQuerySet)()
+
+    class Meta:
+        ordering = ["-starts_on", "id"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def due_on(self):  # the schedule interface of plans.status (a task's due date)
+        return self.ends_on
+
+    @property
+    def days_total(self) -> int:
+        return (self.ends_on - self.starts_on).days + 1
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class CampaignTarget(models.Model):
+    """One unit's target in a campaign: its unit of responsibility, with the check-ins' roll-up."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="targets")
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
+    target = models.DecimalField(_("target"), max_digits=14, decimal_places=2)
+    first_period_start = models.DateField()
+    last_period_start = models.DateField(null=True, blank=True)
+    last_value = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    last_checkin_at = models.DateTimeField(null=True, blank=True)
+    checkins = models.PositiveIntegerField(default=0)
+    late_checkins = models.PositiveIntegerField(default=0)
+
+    scope_resource = "plans.assignment"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["campaign_id", "unit__path"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "unit"], name="plans_ctarget_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} @ {self.unit}"
+
+    @property
+    def task(self):  # plans.status reads the schedule from ``task``
+        return self.campaign
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class CampaignCheckIn(models.Model):
+    """A unit's report on its campaign target for one day or week: the value reached so far."""
+
+    target = models.ForeignKey(CampaignTarget, on_delete=models.CASCADE, related_name="checkin_set")
+    at = models.DateTimeField(_("reported at"))
+    period_start = models.DateField(_("period"))
+    due_at = models.DateTimeField(_("due"))
+    late = models.BooleanField(_("late"), default=False)
+    value = models.DecimalField(_("value"), max_digits=14, decimal_places=2)
+    note = models.TextField(_("status note"), blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+    by_name = models.CharField(max_length=150, blank=True)
+
+    scope_resource = "plans.assignment"
+    scope_path_field = "target__unit__path"
+    scope_unit_field = "target__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["target", "at"], name="plans_ccheckin_t_at")]
+
+    def __str__(self) -> str:
+        return f"{self.target_id} @ {self.at:%Y-%m-%d}"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.target.unit
+
+
+class CampaignEscalation(models.Model):
+    """The loop matter opened for a unit's missing campaign check-in; unique per (target, due_key)
+    (``p<period>`` for a weekly campaign, ``w<monday>`` for a daily one: at most one a week)."""
+
+    target = models.ForeignKey(CampaignTarget, on_delete=models.CASCADE, related_name="escalations")
+    due_key = models.CharField(max_length=24)
+    period_start = models.DateField()
+    matter_id = models.IntegerField(null=True, blank=True)
+    opened_at = models.DateTimeField()
+
+    scope_resource = "plans.assignment"
+    scope_path_field = "target__unit__path"
+    scope_unit_field = "target__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-opened_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["target", "due_key"], name="plans_cesc_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.target_id}:{self.due_key} → {self.matter_id}"
+
+
+# --- key projects and key enterprises (重点项目、重点企业) ------------------------------------------
+
+class ProjectLevel(models.TextChoices):
+    PROVINCIAL = "provincial", _("provincial")
+    CITY = "city", _("city")
+    COUNTY = "county", _("county")
+
+
+class KeyProject(models.Model):
+    """A key project (重点项目) led by a unit: investment plan by month vs. actual, milestones."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("lead unit"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    name = models.CharField(_("name"), max_length=120)
+    level = models.CharField(_("level"), max_length=10, choices=ProjectLevel.choices, default=ProjectLevel.COUNTY)
+    official = models.CharField(_("responsible official"), max_length=60, blank=True)
+    total_investment = models.DecimalField(_("total investment (10k yuan)"), max_digits=14, decimal_places=2,
+                                           null=True, blank=True)
+    start_planned = models.DateField(_("construction start (planned)"), null=True, blank=True)
+    start_actual = models.DateField(_("construction start (actual)"), null=True, blank=True)
+    production_planned = models.DateField(_("production start (planned)"), null=True, blank=True)
+    production_actual = models.DateField(_("production start (actual)"), null=True, blank=True)
+    completion_planned = models.DateField(_("completion (planned)"), null=True, blank=True)
+    completion_actual = models.DateField(_("completion (actual)"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+    version = models.PositiveIntegerField(default=1)
+
+    scope_resource = "plans.project"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-year", "unit__path", "name"]
+        constraints = [models.UniqueConstraint(fields=["year", "name"], name="plans_project_year_name")]
+        verbose_name = _("key project")
+        verbose_name_plural = _("key projects")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class ProjectMonth(models.Model):
+    """A project's planned investment for one month and the actual reported for it (万元)."""
+
+    project = models.ForeignKey(KeyProject, on_delete=models.CASCADE, related_name="months")
+    month = models.DateField(_("month"))  # the first day
+    planned = models.DecimalField(_("planned"), max_digits=14, decimal_places=2, default=0)
+    actual = models.DecimalField(_("actual"), max_digits=14, decimal_places=2, null=True, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project_id", "month"]
+        constraints = [models.UniqueConstraint(fields=["project", "month"], name="plans_pmonth_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.month:%Y-%m}"
+
+
+class EnterpriseGroup(models.Model):
+    """A list of key enterprises the city keeps (十强产业, 四新经济, 规上服务业 …)."""
+
+    name = models.CharField(_("name"), max_length=40, unique=True)
+    seq = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["seq", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class KeyEnterprise(models.Model):
+    """A key enterprise (重点企业) and the unit and officials linked to it (包保)."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("linked unit"))
+    group = models.ForeignKey(EnterpriseGroup, on_delete=models.PROTECT, related_name="enterprises",
+                              verbose_name=_("list"))
+    name = models.CharField(_("name"), max_length=120)
+    credit_code = models.CharField(_("unified social credit code"), max_length=18, unique=True)
+    industry = models.CharField(_("industry"), max_length=60, blank=True)
+    officials = models.CharField(_("linked officials (包保)"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created at"))
+
+    scope_resource = "plans.enterprise"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["group__seq", "unit__path", "name"]
+        verbose_name = _("key enterprise")
+        verbose_name_plural = _("key enterprises")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class EnterpriseDemand(models.Model):
+    """An enterprise's demand sent into the loop as a matter addressed to its linked unit."""
+
+    enterprise = models.ForeignKey(KeyEnterprise, on_delete=models.CASCADE, related_name="demands")
+    title = models.CharField(max_length=120)
+    matter_id = models.IntegerField(null=True, blank=True)  # loop.Matter, by id (the loop owns it)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    scope_resource = "plans.enterprise"
+    scope_path_field = "enterprise__unit__path"
+    scope_unit_field = "enterprise__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title

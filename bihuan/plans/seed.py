@@ -161,6 +161,94 @@ def _season(plan: Plan, rng: random.Random, now: datetime) -> int:
     return made
 
 
+# --- 梁山县: key projects, key enterprises and the 50-day sprint (seed/FACTS.md) ------------------
+
+LIANGSHAN = "370832"
+PROJECT_NAMES = [
+    "梁山专用车及新能源汽车产业园", "水泊梁山文旅融合提升项目", "梁山经济开发区标准化厂房", "华宇挂车智能制造基地",
+    "中集专用车轻量化生产线", "梁山港二期工程", "京杭运河梁山段航道提升", "梁山县城市更新片区改造",
+    "黄河滩区居民迁建配套工程", "梁山县人民医院新院区", "梁山一中新校区", "县城污水处理厂提标改造",
+    "农产品冷链物流中心", "梁山光伏发电储能项目", "风电场扩建工程", "高端装备铸造产业园",
+    "梁山县智慧物流港", "运河湿地生态修复项目", "乡村振兴示范片区建设", "梁山县集中供热管网改造",
+    "新型建材产业园", "汽车零部件配套产业园", "梁山县公共实训基地", "县域电商产业园",
+    "梁山县水系连通工程", "高标准农田建设项目",
+]
+ENTERPRISE_GROUPS = [("十强产业", 142, ["专用车制造", "高端装备", "新能源", "新材料", "现代物流", "医养健康",
+                                      "文化旅游", "现代农业", "精品钢铁", "汽车零部件"]),
+                     ("四新经济", 74, ["电子商务", "智能制造", "数字经济", "新能源汽车", "生物技术"]),
+                     ("规上服务业", 51, ["道路运输", "仓储", "信息服务", "商务服务", "科技服务"])]
+NAME_HEADS = ["华宇", "通亚", "中集", "鲁岳", "水泊", "泰达", "运河", "金马", "正泰", "东岳", "鼎盛", "恒通", "宏达",
+              "永兴", "顺达", "利民", "汇丰", "昌盛", "鑫源", "瑞丰", "广源", "德润", "盛华", "嘉禾", "同心", "新亚"]
+NAME_TAILS = {"专用车制造": "专用汽车", "高端装备": "机械", "新能源": "新能源", "新材料": "新材料", "现代物流": "物流",
+              "医养健康": "医疗科技", "文化旅游": "文旅发展", "现代农业": "农业发展", "精品钢铁": "钢铁", "汽车零部件": "车桥",
+              "电子商务": "电子商务", "智能制造": "智能装备", "数字经济": "信息技术", "新能源汽车": "新能源汽车",
+              "生物技术": "生物科技", "道路运输": "运输", "仓储": "仓储", "信息服务": "网络科技", "商务服务": "企业管理",
+              "科技服务": "科技服务"}
+
+
+def seed_liangshan(scale: str = "demo", seed: int = 2022, *, now: datetime | None = None) -> dict:
+    """梁山县's registers (26 key projects, 267 key enterprises in 3 lists) and its 50-day sprint,
+    through the services. The figures are the seed's own (FACTS.md) at every scale: they are small."""
+    from .models import Campaign, KeyProject
+    from .services import campaigns, registers
+
+    now = now or timezone.now()
+    county = OrgUnit.objects.filter(code=LIANGSHAN, valid_to__isnull=True).first()
+    if county is None or KeyProject.objects.exists() or Campaign.objects.exists():
+        return {}
+    rng = random.Random(seed + 832)
+    today = timezone.localtime(now).date()
+    towns = list(OrgUnit.objects.filter(parent=county, valid_to__isnull=True).order_by("code"))
+    # 26 key projects: a year's plan by month; actual reported for the months gone; some behind.
+    behind = set(rng.sample(range(len(PROJECT_NAMES)), 5))
+    for i, name in enumerate(PROJECT_NAMES):
+        total = rng.choice([30000, 50000, 80000, 120000, 200000])
+        monthly = round(total * rng.uniform(0.35, 0.6) / 12, 0)
+        plan = {m: monthly for m in range(1, 13)}
+        gone = [m for m in range(1, 13) if date(today.year, m, 1) < today.replace(day=1)]
+        pace = rng.uniform(0.55, 0.85) if i in behind else rng.uniform(1.0, 1.2)
+        actual = {m: round(monthly * pace * rng.uniform(0.9, 1.1), 0) for m in gone}
+        start_planned = date(today.year, rng.randint(2, 5), 1)
+        unit = county if i < 10 else towns[i % len(towns)] if towns else county
+        registers.save_project(
+            None, unit=unit, year=today.year, name=name, level="provincial" if i < 8 else "city",
+            official=f"{rng.choice('王李张刘陈杨赵黄周吴')}某（县级领导）", total_investment=total,
+            start_planned=start_planned, start_actual=None if i in behind else min(start_planned, today),
+            production_planned=date(today.year, 11, 30), completion_planned=date(today.year + 1, 6, 30),
+            plan=plan, actual=actual, now=now)
+    # 267 key enterprises: 142 + 74 + 51, each linked to a township (包保) and an official.
+    n = 0
+    for group, count, industries in ENTERPRISE_GROUPS:
+        for k in range(count):
+            n += 1
+            industry = industries[k % len(industries)]
+            name = f"梁山{NAME_HEADS[n % len(NAME_HEADS)]}{NAME_TAILS[industry]}有限公司{'' if n <= 26 else n}"
+            registers.save_enterprise(
+                None, unit=towns[n % len(towns)] if towns else county, group=group, name=name,
+                credit_code=f"91370832MA{n:07d}{'ABCDEFGHJK'[n % 10]}", industry=industry,
+                officials=f"{rng.choice('王李张刘陈杨赵黄周吴')}某（包保干部）", now=now)
+    # 大干五十天、冲刺四季度: day 20 of 50 today; each township reports daily (a few fall behind).
+    start = today - timedelta(days=19)
+    c = campaigns.create_campaign(
+        None, unit=county, title="大干五十天、冲刺四季度", starts_on=start, ends_on=start + timedelta(days=49),
+        target_unit="万元", cadence="daily", grace_days=1, description="新增投资、招商签约，全年目标冲刺。",
+        targets=[(t, rng.choice([800, 1000, 1200, 1500, 2000])) for t in towns], now=now - timedelta(days=25))
+    tz = timezone.get_default_timezone()
+    made = 0
+    for t in c.targets.select_related("unit").order_by("pk"):
+        stop = rng.choice([19, 19, 19, 19, 12, 8])  # most report every day; some stop
+        pace = rng.uniform(0.5, 1.4) / 50
+        value = 0.0
+        for day in range(min(stop, 19)):
+            value += float(t.target) * pace * rng.uniform(0.6, 1.4)
+            at = datetime.combine(start + timedelta(days=day), datetime.min.time(), tzinfo=tz) + timedelta(hours=17)
+            campaigns.check_in(None, t, value=round(value, 0), note="当日新增投资和签约情况", now=at)
+            made += 1
+    opened = campaigns.open_overdue_matters(now)
+    return {"key_projects": len(PROJECT_NAMES), "key_enterprises": n, "campaign_checkins": made,
+            "campaign_matters": opened}
+
+
 def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
     """The plans' step of ``bihuan seed`` (skipped when a plan exists)."""
     import logging
@@ -169,6 +257,6 @@ def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
     level = notify_log.level
     notify_log.setLevel(logging.WARNING)
     try:
-        return seed_plans(scale, seed, progress=progress)
+        return {**seed_plans(scale, seed, progress=progress), **seed_liangshan(scale, seed)}
     finally:
         notify_log.setLevel(level)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Max, Q, Value
+from django.db.models import Count, F, Max, Q, Value
 from django.db.models.functions import StrIndex, Substr
 from django.utils import timezone
 
@@ -63,7 +63,7 @@ def own_unit_ids(user):
     return Binding.objects.filter(user=user).values("unit_id")
 
 
-def my_assignments(user, *, now: datetime) -> list[Assignment]:
+def my_assignments(user, *, now: datetime, cal=None) -> list[Assignment]:
     """The assignments of the user's own units on published plans, in order of due date.
 
     The tasks (with milestones) are read once and serve both the status clocks and the page."""
@@ -73,7 +73,7 @@ def my_assignments(user, *, now: datetime) -> list[Assignment]:
         plan__state=PlanState.PUBLISHED, starts_on__lte=today, assignments__unit_id__in=own)
         .distinct().select_related("plan").prefetch_related("milestones")}
     qs = Assignment.objects.restrict(user, "checkin").filter(task_id__in=list(tasks), unit_id__in=own)
-    rows = list(st.with_status(qs, now, tasks.values()).select_related("unit"))
+    rows = list(st.with_status(qs, now, tasks.values(), cal).select_related("unit"))
     for a in rows:
         a.task = tasks[a.task_id]
         a.plan = a.task.plan
@@ -137,7 +137,7 @@ class Cell:
 
 
 def _pct(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 1) if whole else None
+    return round(100.0 * float(part) / float(whole), 1) if whole else None
 
 
 def home_unit(user, plan: Plan) -> OrgUnit:
@@ -268,3 +268,176 @@ def rates(fig: dict) -> dict:
             "checkin_on_time_rate": _pct(fig["on_time"], fig["checkins"]),
             "assignments": fig["assignments"], "checkins": fig["checkins"]}
 
+
+
+# --- campaigns ------------------------------------------------------------------------------------
+
+def campaigns(user):
+    from .models import Campaign
+
+    return Campaign.objects.restrict(user, "view").select_related("unit")
+
+
+def campaign_targets(user, campaign, *, now: datetime, status: str = "", clock=None):
+    """The campaign's targets in the user's scope, with ``pct`` (value / target, in SQL) and the
+    derived ``status``, best first: the leaderboard. ``clock``: ``status.campaign_clock`` at now,
+    when the caller has it (one calendar read per page)."""
+    from django.db.models import DecimalField, ExpressionWrapper
+    from django.db.models.functions import Coalesce
+
+    from .models import CampaignTarget
+
+    qs = (CampaignTarget.objects.restrict(user, "view").filter(campaign=campaign)
+          .annotate(pct=ExpressionWrapper(Coalesce(F("last_value"), Value(0)) * 100 / F("target"),
+                                          output_field=DecimalField(max_digits=20, decimal_places=2)),
+                    status=st.campaign_status_expr(clock or st.campaign_clock(campaign, now)))
+          .select_related("unit").order_by("-pct", "unit__path"))
+    if status:
+        if status not in Status.values:
+            raise ServiceError("Unknown status.", {"status": "Choose one of: " + ", ".join(Status.values)})
+        qs = qs.filter(status=status)
+    return qs
+
+
+def campaign_summary(user, campaign, *, now: datetime, clock=None) -> dict:
+    """Day N of M, the days left, and the totals of the targets in scope (one aggregate query)."""
+    from django.db.models import Sum
+
+    from .models import CampaignTarget
+
+    today = timezone.localtime(now).date()
+    day = min(max((today - campaign.starts_on).days + 1, 0), campaign.days_total)
+    left = max((campaign.ends_on - today).days, 0) if today >= campaign.starts_on else campaign.days_total
+    agg = (CampaignTarget.objects.restrict(user, "view").filter(campaign=campaign)
+           .annotate(status=st.campaign_status_expr(clock or st.campaign_clock(campaign, now)))
+           .aggregate(n=Count("id"), target=Sum("target"), value=Sum("last_value"),
+                      done=Count("id", filter=Q(status=Status.DONE)),
+                      late=Count("id", filter=Q(status=Status.LATE))))
+    return {"day": day, "days_total": campaign.days_total, "days_left": left,
+            "started": today >= campaign.starts_on, "over": today > campaign.ends_on,
+            "units": agg["n"], "target": agg["target"], "value": agg["value"] or 0, "done": agg["done"],
+            "late": agg["late"], "pct": _pct(agg["value"] or 0, agg["target"] or 0)}
+
+
+def own_targets(user, campaign):
+    """The targets of the user's own units in this campaign (their check-in forms)."""
+    from .models import CampaignTarget
+
+    return list(CampaignTarget.objects.restrict(user, "checkin").filter(campaign=campaign,
+                                                                         unit_id__in=own_unit_ids(user))
+                .select_related("unit", "campaign"))
+
+
+def campaign_checkins(user, target):
+    from .models import CampaignCheckIn
+
+    return CampaignCheckIn.objects.restrict(user, "view").filter(target=target)
+
+
+# --- key projects and enterprises -----------------------------------------------------------------
+
+def project_progress(qs, *, now: datetime):
+    """``qs`` of key projects annotated with the plan and the actual to date (the months before
+    the current one, in SQL), the rate, and ``behind``: actual short of plan, or a milestone's
+    planned date passed without it being reached."""
+    from django.db.models import BooleanField, Case, DecimalField, OuterRef, Subquery, Sum, When
+    from django.db.models.functions import Coalesce
+
+    from .models import ProjectMonth
+
+    today = timezone.localtime(now).date()
+    first = today.replace(day=1)
+    money = DecimalField(max_digits=16, decimal_places=2)
+
+    def total(field):
+        sub = (ProjectMonth.objects.filter(project=OuterRef("pk"), month__lt=first).order_by()
+               .values("project").annotate(s=Sum(field)).values("s"))
+        return Coalesce(Subquery(sub, output_field=money), Value(0), output_field=money)
+
+    missed = Q()
+    for m in ("start", "production", "completion"):
+        missed |= Q(**{f"{m}_planned__lt": today, f"{m}_actual__isnull": True})
+    return (qs.annotate(plan_to_date=total("planned"), actual_to_date=total("actual"))
+            .annotate(behind=Case(When(Q(actual_to_date__lt=F("plan_to_date")) | missed, then=Value(True)),
+                                  default=Value(False), output_field=BooleanField())))
+
+
+def projects(user, *, now: datetime, year: int | None = None, unit: OrgUnit | None = None, level: str = "",
+             behind: bool = False):
+    from .models import KeyProject
+
+    qs = KeyProject.objects.restrict(user, "view").select_related("unit")
+    if year:
+        qs = qs.filter(year=year)
+    if unit is not None:
+        qs = qs.filter(Q(unit=unit) | Q(unit__path__startswith=unit.path))
+    if level:
+        qs = qs.filter(level=level)
+    qs = project_progress(qs, now=now)
+    if behind:
+        qs = qs.filter(behind=True)
+    return qs.order_by("-behind", "unit__path", "name")
+
+
+def projects_by_county(user, *, now: datetime, year: int | None = None) -> list[dict]:
+    """Plan vs actual to date rolled up per county (one grouped query; the county is cut from the
+    lead unit's path in SQL). Projects led by the city itself form a row of their own."""
+    from django.db.models import Sum
+
+    city = OrgUnit.objects.filter(level=Level.CITY, valid_to__isnull=True).order_by("pk").first()
+    if city is None:
+        return []
+    qs = projects(user, now=now, year=year).order_by()
+    groups = (qs.annotate(row=_child_key(city)).values("row")
+              .annotate(n=Count("id"), behind_n=Count("id", filter=Q(behind=True)), plan=Sum("plan_to_date"),
+                        actual=Sum("actual_to_date")))
+    names = {str(u["id"]): u["name"] for u in OrgUnit.objects.filter(parent=city).values("id", "name")}
+    out = []
+    for g in groups:
+        out.append({"unit_id": g["row"] or city.pk, "name": names.get(str(g["row"]), city.name), "projects": g["n"],
+                    "behind": g["behind_n"], "plan": g["plan"], "actual": g["actual"],
+                    "rate": _pct(g["actual"] or 0, g["plan"] or 0)})
+    return sorted(out, key=lambda r: r["name"])
+
+
+def enterprises(user, *, group=None, unit: OrgUnit | None = None, q: str = ""):
+    from .models import KeyEnterprise
+
+    qs = KeyEnterprise.objects.restrict(user, "view").select_related("unit", "group")
+    if group is not None:
+        qs = qs.filter(group=group)
+    if unit is not None:
+        qs = qs.filter(Q(unit=unit) | Q(unit__path__startswith=unit.path))
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(credit_code__icontains=q) | Q(industry__icontains=q))
+    return qs
+
+
+def enterprise_groups(user):
+    """The lists with how many of their enterprises are in the user's scope (one grouped query)."""
+    from .models import EnterpriseGroup, KeyEnterprise
+
+    counts = dict(KeyEnterprise.objects.restrict(user, "view").order_by().values("group_id")
+                  .annotate(n=Count("id")).values_list("group_id", "n"))
+    return [(g, counts.get(g.pk, 0)) for g in EnterpriseGroup.objects.all()]
+
+
+def campaign_unit_figures(parent: OrgUnit, *, start, end) -> dict[str, dict]:
+    """Per child of ``parent`` (``""``: the parent itself): over campaigns running in [start, end),
+    the targets (summed) and what was reached toward them (each unit's value capped at its target)."""
+    from django.db.models import Case, DecimalField, Sum, When
+
+    from .models import CampaignTarget
+
+    d0, d1 = timezone.localtime(start).date(), timezone.localtime(end).date()
+    base = CampaignTarget.objects.filter(campaign__starts_on__lt=d1, campaign__ends_on__gte=d0).order_by()
+    reached = Case(When(last_value__gt=F("target"), then=F("target")), When(last_value__isnull=True, then=Value(0)),
+                   default=F("last_value"), output_field=DecimalField(max_digits=16, decimal_places=2))
+    out: dict[str, dict] = {}
+    for qs, key in ((base.filter(unit=parent), Value("")),
+                    (base.filter(unit__path__startswith=parent.path).exclude(unit=parent), _child_key(parent))):
+        for g in qs.annotate(row=key).values("row").annotate(t_sum=Sum("target"), r_sum=Sum(reached)):
+            o = out.setdefault(str(g["row"]), {"target": 0, "reached": 0})
+            o["target"] += g["t_sum"] or 0
+            o["reached"] += g["r_sum"] or 0
+    return out

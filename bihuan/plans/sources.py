@@ -3,7 +3,9 @@
 * ``plans.done_rate`` — of the assignments whose task is due in the period, the share done
   (status ``done`` at ``now``, ``plans.status``);
 * ``plans.checkin_on_time_rate`` — of the check-ins made in the period, the share made by their
-  period's due point (grace period included).
+  period's due point (grace period included);
+* ``plans.campaign_rate`` — over the campaigns running in the period, the share of the units'
+  targets reached (each unit's value capped at its target).
 
 A unit's value covers its whole subtree. Siblings are computed together: one grouped query per
 parent (``selectors.unit_figures``), not one per unit.
@@ -28,6 +30,7 @@ FIGURES = (
     ("checkin_on_time_rate", _("Check-ins on time (按时调度率)"), "%", True),
     ("assignments", _("Task assignments due"), "项", None),
     ("checkins", _("Check-ins made"), "次", None),
+    ("campaign_rate", _("Campaign targets reached (攻坚完成率)"), "%", True),
 )
 
 
@@ -39,24 +42,38 @@ def _sum(figs) -> dict:
     return out
 
 
+def _campaign(figs, key=None) -> dict:
+    """``campaign_rate``: of the campaign targets in the subtree, the share reached (capped per unit)."""
+    rows = [figs.get(key, {"target": 0, "reached": 0})] if key is not None else list(figs.values())
+    target = sum(r["target"] for r in rows)
+    reached = sum(r["reached"] for r in rows)
+    return {"campaign_rate": round(100.0 * float(reached) / float(target), 1) if target else None}
+
+
 def rows_for(units, *, start, end, now) -> dict[int, dict]:
-    """The plans figures for ``units``: one grouped query per distinct parent."""
+    """The plans figures for ``units``: one grouped query per distinct parent (and one for campaigns)."""
     from . import selectors
 
     def children_rows(parent):
         figs = selectors.unit_figures(parent, start=start, end=end, now=now)
-        return {c.pk: selectors.rates(figs.get(str(c.pk), _sum([]))) for c in parent.children.all()}
+        camp = selectors.campaign_unit_figures(parent, start=start, end=end)
+        return {c.pk: {**selectors.rates(figs.get(str(c.pk), _sum([]))), **_campaign(camp, str(c.pk))}
+                for c in parent.children.all()}
 
-    return rows_by_parent(
-        units, children_rows=children_rows,
-        root_row=lambda u: selectors.rates(_sum(selectors.unit_figures(u, start=start, end=end, now=now).values())))
+    def root_row(u):
+        return {**selectors.rates(_sum(selectors.unit_figures(u, start=start, end=end, now=now).values())),
+                **_campaign(selectors.campaign_unit_figures(u, start=start, end=end))}
+
+    return rows_by_parent(units, children_rows=children_rows, root_row=root_row)
 
 
 def _section(parent, *, start, end, now) -> list[dict]:
     from . import selectors
 
     figs = selectors.unit_figures(parent, start=start, end=end, now=now)
-    return [{"unit_id": c.pk, "unit_name": c.name, **selectors.rates(figs.get(str(c.pk), _sum([])))}
+    camp = selectors.campaign_unit_figures(parent, start=start, end=end)
+    return [{"unit_id": c.pk, "unit_name": c.name, **selectors.rates(figs.get(str(c.pk), _sum([]))),
+             **_campaign(camp, str(c.pk))}
             for c in parent.children.filter(valid_to__isnull=True).order_by("sort", "code")]
 
 

@@ -34,11 +34,23 @@ from bihuan.core.calendar import WorkCalendar
 
 from .models import Cadence, Direction, Status
 
-STEP_DAYS = {Cadence.WEEKLY: 7, Cadence.FORTNIGHTLY: 14}
+STEP_DAYS = {"daily": 1, Cadence.WEEKLY: 7, Cadence.FORTNIGHTLY: 14}  # daily: campaigns only
 
 
 def _local_date(now: datetime) -> date:
     return timezone.localtime(now).date() if timezone.is_aware(now) else now.date()
+
+
+def covered_period(task, first_period_start: date, last_period_start: date | None, now: datetime) -> date:
+    """The period a check-in made now counts for: the earliest one not yet reported (catching up),
+    or the current one when the unit is up to date (a second report updates it). ``task`` is the
+    schedule (a task or a campaign: ``cadence``, ``starts_on``, ``due_on``, ``grace_days``)."""
+    today = _local_date(now)
+    current = period_of(task, min(max(today, task.starts_on), task.due_on))
+    nxt = first_period_start if last_period_start is None else next_period(task, last_period_start)
+    if nxt <= current:
+        return nxt
+    return last_period_start or first_period_start
 
 
 def period_of(task, d: date) -> date:
@@ -138,15 +150,15 @@ T = "plans_assignment"
 Cond = tuple[str, list]
 
 
-def _reaches(threshold, direction: str) -> Cond:
+def _reaches(threshold, direction: str, t: str = T) -> Cond:
     """Never NULL (so that NOT of it is safe): no value reaches nothing."""
     op = ">=" if direction == Direction.HIGHER else "<="
-    return f"({T}.last_value IS NOT NULL AND {T}.last_value {op} %s)", [threshold]
+    return f"({t}.last_value IS NOT NULL AND {t}.last_value {op} %s)", [threshold]
 
 
-def _short_of(threshold, direction: str) -> Cond:
+def _short_of(threshold, direction: str, t: str = T) -> Cond:
     op = "<" if direction == Direction.HIGHER else ">"
-    return f"({T}.last_value IS NULL OR {T}.last_value {op} %s)", [threshold]
+    return f"({t}.last_value IS NULL OR {t}.last_value {op} %s)", [threshold]
 
 
 def done_sql(c: Clock) -> Cond:
@@ -156,11 +168,11 @@ def done_sql(c: Clock) -> Cond:
     return f"({T}.completed_at IS NOT NULL OR {sql})", params
 
 
-def missing_sql(c: Clock) -> Cond | None:
+def missing_sql(c: Clock, t: str = T) -> Cond | None:
     """The check-in of the last due period is missing."""
     if c.cutoff is None:
         return None
-    return (f"({T}.last_period_start < %s OR ({T}.last_period_start IS NULL AND {T}.first_period_start <= %s))",
+    return (f"({t}.last_period_start < %s OR ({t}.last_period_start IS NULL AND {t}.first_period_start <= %s))",
             [c.cutoff, c.cutoff])
 
 
@@ -221,16 +233,56 @@ def where(qs, cond: Cond | None):
     return qs.alias(**{name: RawSQL(cond[0], cond[1], output_field=BooleanField())}).filter(**{name: True})
 
 
-def clocks_for(tasks, now: datetime) -> list[Clock]:
-    cal = WorkCalendar(strict=False)
+def clocks_for(tasks, now: datetime, cal: WorkCalendar | None = None) -> list[Clock]:
+    cal = cal or WorkCalendar(strict=False)
     return [clock(t, now, cal) for t in tasks]
 
 
-def with_status(qs, now: datetime, tasks=None):
+def with_status(qs, now: datetime, tasks=None, cal: WorkCalendar | None = None):
     """``qs`` of assignments annotated with ``status`` (tasks: those the rows may belong to)."""
     from .models import Task
 
     if tasks is None:
         tasks = Task.objects.filter(pk__in=qs.order_by().values("task_id").distinct())
     tasks = list(tasks.prefetch_related("milestones") if hasattr(tasks, "prefetch_related") else tasks)
-    return qs.annotate(status=status_expr(clocks_for(tasks, now)))
+    return qs.annotate(status=status_expr(clocks_for(tasks, now, cal)))
+
+
+# --- campaigns: the same rule on a campaign's targets ---------------------------------------------
+
+CT = "plans_campaigntarget"
+
+
+def campaign_clock(campaign, now: datetime, cal: WorkCalendar | None = None) -> Clock:
+    """A campaign's thresholds at ``now``: its schedule is a task's (daily or weekly periods)."""
+    cal = cal or WorkCalendar(strict=False)
+    today = _local_date(now)
+    span = (campaign.ends_on - campaign.starts_on).days or 1
+    frac = min(max(((today - campaign.starts_on).days + 1) / span, 0.0), 1.0)
+    return Clock(task_id=campaign.pk, started=campaign.starts_on <= today,
+                 overdue=day_deadline(campaign.ends_on, cal) <= now, cutoff=last_due_period(campaign, now, cal),
+                 milestone_id=None, milestone_seq=0, milestone_value=None, expected=Decimal(str(round(frac, 4))),
+                 target=None, direction=Direction.HIGHER)
+
+
+def campaign_status_expr(c: Clock) -> RawSQL:
+    """A target's status: done (value reaches its target), late (a due check-in is missing, or the
+    campaign is over), not started, at risk (behind the straight line to the target), on track."""
+    t = CT
+    parts = [f"WHEN ({t}.last_value IS NOT NULL AND {t}.last_value >= {t}.target) THEN '{Status.DONE}'"]
+    params: list = []
+    if c.started:
+        if c.overdue:
+            parts.append(f"WHEN 1 = 1 THEN '{Status.LATE}'")
+        else:
+            missing = missing_sql(c, t)
+            if missing is not None:
+                parts.append(f"WHEN {missing[0]} THEN '{Status.LATE}'")
+                params += missing[1]
+        parts.append(f"WHEN {t}.last_checkin_at IS NULL THEN '{Status.NOT_STARTED}'")
+        parts.append(f"WHEN {t}.last_value < {t}.target * %s THEN '{Status.AT_RISK}'")
+        params.append(c.expected)
+        default = Status.ON_TRACK
+    else:
+        default = Status.NOT_STARTED
+    return RawSQL(f"CASE {' '.join(parts)} ELSE '{default}' END", params, output_field=CharField())

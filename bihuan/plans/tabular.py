@@ -239,3 +239,164 @@ PLANS = tb.register(tb.Kind(
     permission_prefix="plans.plan",
     find_unit=find_unit,
 ))
+
+
+# --- key projects (重点项目) and key enterprises (重点企业) --------------------------------------------
+# One row per project: year and name identify it (re-importing the export is "unchanged"); the
+# monthly plan and actual are columns 1月计划 … 12月实际 (万元). One row per enterprise, identified
+# by its unified social credit code.
+
+PROJECT_LEVEL_ZH = {"provincial": "省级", "city": "市级", "county": "县级"}
+PROJECT_LEVEL_IN = {**{zh: k for k, zh in PROJECT_LEVEL_ZH.items()}, **{k: k for k in PROJECT_LEVEL_ZH},
+                    "省": "provincial", "市": "city", "县": "county"}
+CODE = tb.text(15, r"\d+", gettext_lazy("A division code has digits only."))
+DATES = (("start", "开工"), ("production", "投产"), ("completion", "竣工"))
+
+
+def _month_value(project, month: int, field: str):
+    for r in project.months.all():
+        if r.month.month == month:
+            return _num(getattr(r, field))
+    return None
+
+
+PROJECT_SPEC = tb.Spec(
+    columns=(
+        tb.Column("year", "年度", tb.integer(2000, 2100), required=True, get=lambda p: p.year, width=8),
+        tb.Column("name", "项目名称", tb.text(120), required=True, get=lambda p: p.name, width=30),
+        tb.Column("level", "项目级别", tb.choice(PROJECT_LEVEL_IN, shown=PROJECT_LEVEL_ZH.values()),
+                  required=True, get=lambda p: PROJECT_LEVEL_ZH[p.level], width=10),
+        tb.Column("unit", "牵头单位编码", CODE, required=True, get=lambda p: p.unit.code, width=14),
+        tb.Column("official", "责任领导", tb.text(60), get=lambda p: p.official, width=16),
+        tb.Column("total_investment", "总投资（万元）", tb.decimal(2), get=lambda p: _num(p.total_investment), width=12),
+        *[tb.Column(f"{k}_{w}", f"{'计划' if w == 'planned' else '实际'}{zh}", tb.parse_date,
+                    get=(lambda p, a=f"{k}_{w}": getattr(p, a)), width=12)
+          for k, zh in DATES for w in ("planned", "actual")],
+        *[tb.Column(f"plan_{m}", f"{m}月计划", tb.decimal(2), get=(lambda p, m=m: _month_value(p, m, "planned")),
+                    width=9) for m in range(1, 13)],
+        *[tb.Column(f"actual_{m}", f"{m}月实际", tb.decimal(2), get=(lambda p, m=m: _month_value(p, m, "actual")),
+                    width=9) for m in range(1, 13)],
+    ),
+    unique=("year", "name"),
+    sheet_title="重点项目",
+)
+PROJECT_HEADER = {c.key: c.header for c in PROJECT_SPEC.columns}
+
+
+def _units_in(user, codes, perm: str) -> dict[str, OrgUnit]:
+    qs = OrgUnit.objects.filter(code__in=[c for c in codes if c], valid_to__isnull=True)
+    if user is not None:
+        qs = qs.filter(units_q(user, perm))
+    return {u.code: u for u in qs}
+
+
+class _RowsHandler(tb.ImportHandler):
+    perm = ""
+    header: dict = {}
+
+    def feed(self, rows: list[tb.Row]) -> None:
+        units = _units_in(self.ctx.user, {r.values.get("unit") for r in rows if r.ok}, self.perm)
+        for r in rows:
+            if not r.ok:
+                continue
+            unit = units.get(r.values["unit"])
+            if unit is None:
+                self.ctx.error(r, self.header["unit"], _("No current unit with code %(c)s in your scope.")
+                               % {"c": r.values["unit"]})
+                continue
+            try:
+                with transaction.atomic():
+                    outcome = self.write(r.values, unit)
+            except ServiceError as exc:
+                field = next(iter(exc.field_errors), "")
+                self.ctx.error(r, self.header.get(field.split(".")[0], self.header["name"]), str(exc.message))
+                continue
+            self.ctx.count(r, outcome)
+
+
+class ProjectImport(_RowsHandler):
+    spec = PROJECT_SPEC
+    perm = "plans.project.import"
+    header = PROJECT_HEADER
+
+    def write(self, v, unit) -> str:
+        _p, outcome = services.registers.save_project(
+            self.ctx.user, unit=unit, year=v["year"], name=v["name"], level=v["level"],
+            official=v.get("official") or "", total_investment=v.get("total_investment"),
+            **{f"{k}_{w}": v.get(f"{k}_{w}") for k, _zh in DATES for w in ("planned", "actual")},
+            plan={m: v[f"plan_{m}"] for m in range(1, 13) if v.get(f"plan_{m}") is not None},
+            actual={m: v[f"actual_{m}"] for m in range(1, 13) if v.get(f"actual_{m}") is not None},
+            now=self.ctx.now)
+        return outcome
+
+
+def _find(perm):
+    def find(user, code: str) -> OrgUnit:
+        from bihuan.core.errors import NotFound
+
+        unit = _units_in(user, [(code or "").strip()], perm).get((code or "").strip())
+        if unit is None:
+            raise NotFound()
+        return unit
+    return find
+
+
+def project_rows(user, unit: OrgUnit | None = None):
+    from django.db.models import Q
+
+    from .models import KeyProject
+
+    qs = KeyProject.objects.all() if user is None else KeyProject.objects.restrict(user, "export")
+    if unit is not None:
+        qs = qs.filter(Q(unit=unit) | Q(unit__path__startswith=unit.path))
+    return qs.select_related("unit").prefetch_related("months").order_by("year", "unit__path", "name").iterator(
+        chunk_size=500)
+
+
+KEY_PROJECTS = tb.register(tb.Kind(
+    name="key_project", label=gettext_lazy("Key projects"), spec=PROJECT_SPEC, handler=ProjectImport,
+    export_rows=project_rows, permission_prefix="plans.project", find_unit=_find("plans.project.export")))
+
+
+ENTERPRISE_SPEC = tb.Spec(
+    columns=(
+        tb.Column("group", "名单", tb.text(40), required=True, get=lambda e: e.group.name, width=14),
+        tb.Column("name", "企业名称", tb.text(120), required=True, get=lambda e: e.name, width=30),
+        tb.Column("credit_code", "统一社会信用代码", tb.text(18), required=True, get=lambda e: e.credit_code,
+                  width=22),
+        tb.Column("industry", "所属行业", tb.text(60), get=lambda e: e.industry, width=16),
+        tb.Column("unit", "包保单位编码", CODE, required=True, get=lambda e: e.unit.code, width=14),
+        tb.Column("officials", "包保干部", tb.text(200), get=lambda e: e.officials, width=24),
+    ),
+    unique=("credit_code",),
+    sheet_title="重点企业",
+)
+ENTERPRISE_HEADER = {c.key: c.header for c in ENTERPRISE_SPEC.columns}
+
+
+class EnterpriseImport(_RowsHandler):
+    spec = ENTERPRISE_SPEC
+    perm = "plans.enterprise.import"
+    header = ENTERPRISE_HEADER
+
+    def write(self, v, unit) -> str:
+        _e, outcome = services.registers.save_enterprise(
+            self.ctx.user, unit=unit, group=v["group"], name=v["name"], credit_code=v["credit_code"],
+            industry=v.get("industry") or "", officials=v.get("officials") or "", now=self.ctx.now)
+        return outcome
+
+
+def enterprise_rows(user, unit: OrgUnit | None = None):
+    from django.db.models import Q
+
+    from .models import KeyEnterprise
+
+    qs = KeyEnterprise.objects.all() if user is None else KeyEnterprise.objects.restrict(user, "export")
+    if unit is not None:
+        qs = qs.filter(Q(unit=unit) | Q(unit__path__startswith=unit.path))
+    return qs.select_related("unit", "group").order_by("group__seq", "unit__path", "name").iterator(chunk_size=500)
+
+
+KEY_ENTERPRISES = tb.register(tb.Kind(
+    name="key_enterprise", label=gettext_lazy("Key enterprises"), spec=ENTERPRISE_SPEC, handler=EnterpriseImport,
+    export_rows=enterprise_rows, permission_prefix="plans.enterprise", find_unit=_find("plans.enterprise.export")))

@@ -63,3 +63,16 @@ urlpatterns += [
     path("plans/io/import/apply/", views_tabular.import_apply, {"kind": "plan"}, name="plan_import_apply"),
     path("plans/io/import/report/", views_tabular.import_report, {"kind": "plan"}, name="plan_import_report"),
 ]
+
+# Key projects and key enterprises (bihuan.plans.tabular): the registers of 重点项目 and 重点企业.
+for _kind in ("key_project", "key_enterprise"):
+    urlpatterns += [
+        path(f"plans/io/{_kind}/export/", views_tabular.export_view, {"kind": _kind}, name=f"{_kind}_export"),
+        path(f"plans/io/{_kind}/import/", views_tabular.import_upload, {"kind": _kind}, name=f"{_kind}_import"),
+        path(f"plans/io/{_kind}/import/preview/", views_tabular.import_preview, {"kind": _kind},
+             name=f"{_kind}_import_preview"),
+        path(f"plans/io/{_kind}/import/apply/", views_tabular.import_apply, {"kind": _kind},
+             name=f"{_kind}_import_apply"),
+        path(f"plans/io/{_kind}/import/report/", views_tabular.import_report, {"kind": _kind},
+             name=f"{_kind}_import_report"),
+    ]

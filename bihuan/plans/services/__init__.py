@@ -32,8 +32,8 @@ from bihuan.core.errors import Conflict, NotFound, ServiceError
 from bihuan.core.scope import require
 from bihuan.orgs.models import Level, OrgUnit
 
-from . import status as st
-from .models import (
+from .. import status as st
+from ..models import (
     Assignment,
     Cadence,
     CheckIn,
@@ -453,13 +453,7 @@ def get_assignment(user, assignment, action: str = "view") -> Assignment:
 def covered_period(a: Assignment, now: datetime) -> date:
     """The period a check-in made now counts for: the earliest one not yet reported (catching up),
     or the current one when the unit is up to date (a second report updates it)."""
-    task = a.task
-    today = timezone.localtime(now).date()
-    current = st.period_of(task, min(max(today, task.starts_on), task.due_on))
-    nxt = a.first_period_start if a.last_period_start is None else st.next_period(task, a.last_period_start)
-    if nxt <= current:
-        return nxt
-    return a.last_period_start or a.first_period_start
+    return st.covered_period(a.task, a.first_period_start, a.last_period_start, now)
 
 
 @transaction.atomic
@@ -643,3 +637,5 @@ def create_plan_with_tasks(user, *, unit: OrgUnit, title: str, starts_on, ends_o
             raise ServiceError(f"{where}: {exc.message}",
                                {f"{where}.{f}": m for f, m in exc.field_errors.items()}, code=exc.code) from exc
     return plan
+
+from . import campaigns, registers  # noqa: E402,F401 - campaigns, key projects and enterprises
