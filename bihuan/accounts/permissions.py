@@ -44,6 +44,15 @@ PERMISSIONS: dict[str, str] = {
     "plans.assignment.view": _("View task assignments and check-ins"),
     "plans.assignment.checkin": _("Check in (调度) on one's unit's task assignments"),
     "plans.assignment.supervise": _("Open a supervision matter (督办) from the progress map"),
+    "care.survey.view": _("View care needs surveys (masked)"),
+    "care.survey.change": _("Record care needs surveys (摸排)"),
+    "care.survey.health": _("Read and write the health notes of care surveys"),
+    "care.survey.import": _("Import care needs surveys from XLSX/CSV"),
+    "care.survey.export": _("Export care needs surveys (masked)"),
+    "care.plan.view": _("View care plans, services and helpers"),
+    "care.plan.manage": _("Make care plans, pair helpers and give volunteers a login"),
+    "care.visit.view": _("View care visits and the care board"),
+    "care.visit.checkin": _("Check in care visits one is paired to (the round)"),
 }
 
 ALL = frozenset(PERMISSIONS)
