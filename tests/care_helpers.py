@@ -32,6 +32,8 @@ def make_care(tree, users, *, start=date(2026, 3, 1), unit=None, now=None):
     c.helper, c.vol_username = services.register_helper(None, c.vol_person, kind="volunteer", password=PASSWORD,
                                                         now=now)
     c.volunteer = c.helper.user
+    type(c.volunteer).objects.filter(pk=c.volunteer.pk).update(must_change_password=False)
+    c.volunteer.refresh_from_db()
     c.backup, _ = services.register_helper(None, c.grid_person, kind="grid_worker", login=users.lumiao_grid, now=now)
     c.plan = services.create_plan(None, c.resident, starts_on=start, now=now, services=[
         {"kind": "meal", "label": "午餐", "rrule": "FREQ=DAILY", "window_start": "11:00", "window_end": "12:30",

@@ -19,6 +19,7 @@ from bihuan.loop.services import Upload
 from bihuan.people import services as people
 from tests.care_helpers import at, make_care
 
+
 def png_bytes() -> bytes:
     import io
 

@@ -123,6 +123,13 @@ def helpers_for(user, unit: OrgUnit):
             .select_related("person", "user").order_by("person__name", "id"))
 
 
+def helper_candidates(user, unit: OrgUnit, q: str):
+    """Persons of ``unit``'s village whose name starts with ``q`` and who are not helpers yet."""
+    return (Person.objects.filter(units_q(user, "care.plan.manage", prefix="unit__"))
+            .filter(unit__path__startswith=_village_path(unit), name__startswith=q)
+            .exclude(Exists(Helper.objects.filter(person=OuterRef("pk")))).select_related("unit").order_by("name", "id"))
+
+
 def _village_path(unit: OrgUnit) -> str:
     from .services import village_of
 
