@@ -313,3 +313,18 @@ def test_two_helpers_checking_in_at_once_one_wins(tree, users):
     for t in ts:
         t.join()
     assert sorted(results) == ["conflict", "ok"]
+
+
+def test_cli_generate_and_sweep(tree, users, care):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out = StringIO()
+    call_command("care", "generate", "--date", "2026-03-02", stdout=out)
+    call_command("care", "generate", "--date", "2026-03-02", stdout=out)
+    assert "2 visits made" in out.getvalue() and "0 visits made" in out.getvalue()
+    call_command("care", "sweep", "--now", "2026-03-02T23:00", stdout=out)
+    assert "'missed_opened': 2" in out.getvalue()
+    with pytest.raises(CommandError):
+        call_command("care", "generate", "--date", "tomorrow")
