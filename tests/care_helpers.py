@@ -43,3 +43,22 @@ def make_care(tree, users, *, start=date(2026, 3, 1), unit=None, now=None):
     ])
     c.lunch, c.visit = list(c.plan.services.order_by("window_start"))
     return c
+
+
+def make_care_today(tree, users):
+    """The story moved to today: the plan starts yesterday, today's visits are generated, and —
+    whatever the clock says — lunch is on now and the visit in half an hour (pages use real now)."""
+    from django.utils import timezone
+
+    from bihuan.care.models import Visit
+
+    today = timezone.localdate()
+    c = make_care(tree, users, start=today - timedelta(days=1))
+    now = timezone.now()
+    services.generate(today, now=now)
+    c.today = today
+    Visit.objects.filter(day=today, kind="meal").update(starts_at=now - timedelta(minutes=10),
+                                                        ends_at=now + timedelta(minutes=20))
+    Visit.objects.filter(day=today, kind="visit").update(starts_at=now + timedelta(minutes=30),
+                                                         ends_at=now + timedelta(minutes=90))
+    return c

@@ -5,10 +5,17 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
+
 from bihuan.care.models import CarePlan, Survey, Visit
 from bihuan.core.models import AuditEntry
+from tests.care_helpers import make_care_today
 from tests.test_care import PNG
-from tests.test_care_web import care_today  # noqa: F401 - fixture
+
+
+@pytest.fixture
+def care_today(tree, users):
+    return make_care_today(tree, users)
 
 
 def _post(client, url, body, headers=None, **kw):

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
-from django.utils import timezone
 
-from bihuan.care import services
 from bihuan.care.models import Survey, Visit
 from bihuan.core.models import AuditEntry
-from tests.care_helpers import make_care
+from tests.care_helpers import make_care_today
 from tests.test_care import PNG
 
 
 @pytest.fixture
 def care_today(tree, users):
-    """The story moved to today: the plan starts yesterday, today's visits are generated."""
-    today = timezone.localdate()
-    c = make_care(tree, users, start=today - timedelta(days=1))
-    now = timezone.now()
-    services.generate(today, now=now)
-    c.today = today
-    # Whatever the clock says, lunch is on now and the visit this afternoon (real "now" on pages).
-    Visit.objects.filter(day=today, kind="meal").update(starts_at=now - timedelta(minutes=10),
-                                                        ends_at=now + timedelta(minutes=20))
-    Visit.objects.filter(day=today, kind="visit").update(starts_at=now + timedelta(minutes=30),
-                                                         ends_at=now + timedelta(minutes=90))
-    return c
+    return make_care_today(tree, users)
 
 
 def _lunch(c):

@@ -195,7 +195,7 @@ class PhotoIn(_In):
 
 
 class CheckInIn(_In):
-    outcome: str = Field(..., max_length=10)
+    outcome: str = Field("", max_length=10)  # checked by the service, after the visit is found
     note: str = Field("", max_length=500)
     photo: PhotoIn | None = None
 
