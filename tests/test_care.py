@@ -46,7 +46,7 @@ def test_survey_derives_self_care_level_and_protects_health_and_phone(tree, user
                                income_support="dibao", needs=["need_meals", "need_visits"],
                                health_notes="高血压，需每日服药", contact_name="李儿子", contact_relation="儿子",
                                contact_phone="13905370009", risk="high", now=at(2026, 3, 2))
-    assert s.self_care == "dependent" and s.needs_list == ["meals", "visits"]
+    assert s.self_care == "dependent" and (s.need_meals, s.need_visits, s.need_cleaning) == (True, True, False)
     raw = Survey.objects.values("health_enc", "contact_phone_enc", "contact_phone_masked").get(pk=s.pk)
     assert "高血压" not in raw["health_enc"] and "13905370009" not in raw["contact_phone_enc"]
     assert raw["contact_phone_masked"] == protect.mask_phone("13905370009")

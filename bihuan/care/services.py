@@ -586,12 +586,12 @@ def _escalate(v: Visit, *, urgent: bool, now: datetime) -> int | None:
         when = timezone.localtime(v.starts_at).strftime("%m-%d %H:%M")
         kind_label = ServiceKind(v.kind).label
         if urgent:
-            title = _("紧急: %(name)s 身体不适 (%(kind)s %(when)s)") % {"name": v.person.name, "kind": kind_label,
+            title = _("Urgent: %(name)s is unwell (%(kind)s %(when)s)") % {"name": v.person.name, "kind": kind_label,
                                                                   "when": when}
             detail = _("The helper %(h)s found the resident unwell at the %(kind)s visit of %(when)s. %(note)s") % {
                 "h": v.checked_by or v.helper, "kind": kind_label, "when": when, "note": v.note}
         else:
-            title = _("走访遗漏: %(name)s (%(kind)s %(when)s)") % {"name": v.person.name, "kind": kind_label,
+            title = _("Missed care visit: %(name)s (%(kind)s %(when)s)") % {"name": v.person.name, "kind": kind_label,
                                                                "when": when}
             detail = _("The %(kind)s visit of %(when)s to %(name)s (%(addr)s) was not checked in by its helper "
                        "%(h)s.") % {"kind": kind_label, "when": when, "name": v.person.name,
