@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -450,16 +450,50 @@ def _generate_for(services, day: date, *, after: datetime | None = None, batch: 
     return made
 
 
+DAILY = "FREQ=DAILY"
+
+_DAILY_SQL = """
+INSERT INTO care_visit (service_id, person_id, unit_id, helper_id, backup_id, kind, day, starts_at, ends_at,
+                        outcome, late, note, photo, photo_type)
+SELECT s.id, p.person_id, p.unit_id, s.helper_id, s.backup_id, s.kind, %(day)s, {starts}, {ends}, '', %(f)s, '', '', ''
+FROM care_careservice s JOIN care_careplan p ON p.id = s.plan_id JOIN orgs_orgunit u ON u.id = p.unit_id
+WHERE s.rrule = %(rule)s AND s.starts_on <= %(day)s AND (s.ends_on IS NULL OR s.ends_on >= %(day)s)
+  AND p.starts_on <= %(day)s AND (p.ends_on IS NULL OR p.ends_on >= %(day)s) AND u.path LIKE %(path)s
+ON CONFLICT (service_id, starts_at) DO NOTHING"""
+
+
+def _generate_daily(day: date, path: str) -> int:
+    """The services whose rule is every day (almost all: meals and daily visits) in one
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING``: no rows through Python. Each window is local
+    (Asia/Shanghai) time on ``day``, stored in UTC."""
+    tz = timezone.get_current_timezone()
+    if connection.vendor == "postgresql":
+        starts, ends = ("((%(day)s::date + s.window_start) AT TIME ZONE %(tz)s)",
+                        "((%(day)s::date + s.window_end) AT TIME ZONE %(tz)s)")
+    else:  # SQLite: text datetimes in UTC; the zone's offset on that day (Shanghai keeps no DST)
+        starts, ends = ("datetime(%(day)s || ' ' || s.window_start, %(off)s)",
+                        "datetime(%(day)s || ' ' || s.window_end, %(off)s)")
+    offset = tz.utcoffset(datetime.combine(day, time(12)))
+    params = {"day": day.isoformat(), "tz": str(tz), "rule": DAILY, "path": path + "%", "f": False,
+              "off": f"{-int(offset.total_seconds() // 60)} minutes"}
+    with connection.cursor() as cur:
+        cur.execute(_DAILY_SQL.format(starts=starts, ends=ends), params)
+        return max(cur.rowcount, 0)
+
+
 def generate(day, *, now: datetime | None = None, unit: OrgUnit | None = None) -> int:
     """The visits of ``day`` from every active service (of ``unit``'s subtree, when given).
-    Idempotent: a visit that exists is not made again. Returns how many rows were offered."""
+    Idempotent: a visit that exists is not made again (unique (service, starts_at)). Daily rules
+    are generated in SQL; the other rules are worked out per distinct rule in Python.
+    Returns how many visits were made."""
     day = _date(day, "date")
     now = _now(now)
-    qs = CareService.objects.all()
+    qs = CareService.objects.exclude(rrule=DAILY)
     if unit is not None:
         qs = qs.filter(plan__unit__path__startswith=unit.path)
     before = Visit.objects.filter(day=day).count()
     with transaction.atomic():
+        _generate_daily(day, unit.path if unit is not None else "/")
         _generate_for(qs, day)
     made = Visit.objects.filter(day=day).count() - before
     audit.record("care.visit.generate", object_type="care.visit", object_id=day.isoformat(), unit=unit,
