@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "bihuan.people",
     "bihuan.loop",
     "bihuan.plans",
+    "bihuan.care",
     "bihuan.api",
     "bihuan.web",
 ]

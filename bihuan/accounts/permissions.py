@@ -54,6 +54,15 @@ PERMISSIONS: dict[str, str] = {
     "plans.enterprise.demand": _("Send a key enterprise's demand into the loop"),
     "plans.enterprise.import": _("Import key enterprises from XLSX/CSV"),
     "plans.enterprise.export": _("Export key enterprises to XLSX/CSV"),
+    "care.survey.view": _("View care needs surveys (masked)"),
+    "care.survey.change": _("Record care needs surveys (摸排)"),
+    "care.survey.health": _("Read and write the health notes of care surveys"),
+    "care.survey.import": _("Import care needs surveys from XLSX/CSV"),
+    "care.survey.export": _("Export care needs surveys (masked)"),
+    "care.plan.view": _("View care plans, services and helpers"),
+    "care.plan.manage": _("Make care plans, pair helpers and give volunteers a login"),
+    "care.visit.view": _("View care visits and the care board"),
+    "care.visit.checkin": _("Check in care visits one is paired to (the round)"),
 }
 
 ALL = frozenset(PERMISSIONS)

@@ -134,3 +134,6 @@ api.add_router("/assignments", assignments_router)
 api.add_router("/campaigns", campaigns_router)
 api.add_router("/key-projects", projects_router)
 api.add_router("/key-enterprises", enterprises_router)
+from bihuan.care.api import router as care_router  # noqa: E402
+
+api.add_router("/care", care_router)

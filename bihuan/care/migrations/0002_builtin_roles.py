@@ -1,0 +1,14 @@
+from django.db import migrations
+
+
+def forwards(apps, schema_editor):
+    # Built-in roles gain the care.* permissions (accounts.roles CARE_*; the volunteer role its
+    # narrow set: the visits it is paired to).
+    from bihuan.accounts.roles import ensure_builtin_roles
+
+    ensure_builtin_roles(apps.get_model("accounts", "Role"))
+
+
+class Migration(migrations.Migration):
+    dependencies = [("care", "0001_initial"), ("plans", "0002_builtin_roles")]
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

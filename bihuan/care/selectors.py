@@ -1,0 +1,192 @@
+"""Reads for the care pages and the API, always through ``restrict(user, action)`` or ``units_q``.
+
+Counts are made in SQL (one aggregate for the board, one grouped query per parent for reports);
+lists are querysets the caller paginates.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.db.models import Count, Exists, OuterRef, Q, Value
+from django.db.models.functions import StrIndex, Substr
+from django.utils import timezone
+
+from bihuan.core.scope import units_q
+from bihuan.orgs.models import OrgUnit
+from bihuan.people.models import FLAG_FIELDS, Person
+
+from . import status as st
+from .models import CarePlan, CareService, Helper, Outcome, Survey, Visit
+
+
+def today(now: datetime) -> date:
+    return timezone.localtime(now).date()
+
+
+# --- the round and the board --------------------------------------------------------------------
+
+def my_round(user, day: date):
+    """The visits ``user`` is helper or backup of on ``day``, in time order, with the resident."""
+    return (Visit.objects.restrict(user, "view").filter(day=day)
+            .filter(Q(helper_id=user.pk) | Q(backup_id=user.pk))
+            .select_related("person", "person__household", "service", "helper", "backup", "unit")
+            .order_by("starts_at", "id"))
+
+
+def visits(user, *, day: date | None = None, unit: OrgUnit | None = None, helper_id: int | None = None,
+           status: str = "", now: datetime):
+    qs = Visit.objects.restrict(user, "view").select_related("person", "service", "helper", "backup", "unit")
+    if day is not None:
+        qs = qs.filter(day=day)
+    if unit is not None:
+        qs = qs.filter(unit__path__startswith=unit.path)
+    if helper_id:
+        qs = qs.filter(Q(helper_id=helper_id) | Q(backup_id=helper_id))
+    if status == st.DUE:
+        qs = qs.filter(st.due_q(now))
+    elif status == st.MISSED:
+        qs = qs.filter(st.missed_q(now))
+    elif status in Outcome.values:
+        qs = qs.filter(outcome=status)
+    return qs.order_by("starts_at", "id")
+
+
+def board(user, unit: OrgUnit, day: date, now: datetime) -> dict:
+    """Today's visits under ``unit``: done / due / missed and each outcome, in one aggregate."""
+    qs = Visit.objects.restrict(user, "view").filter(day=day, unit__path__startswith=unit.path)
+    counts = qs.aggregate(
+        total=Count("id"), due=Count("id", filter=st.due_q(now)), missed=Count("id", filter=st.missed_q(now)),
+        checked=Count("id", filter=~Q(outcome="")), late=Count("id", filter=Q(late=True)),
+        **{o: Count("id", filter=Q(outcome=o)) for o in Outcome.values})
+    counts["kept_rate"] = _pct(counts["checked"], counts["checked"] + counts["missed"])
+    return counts
+
+
+def board_attention(user, unit: OrgUnit, day: date, now: datetime):
+    """Today's visits that need someone: missed, or the resident unwell / not home / refused."""
+    return (Visit.objects.restrict(user, "view").filter(day=day, unit__path__startswith=unit.path)
+            .filter(st.missed_q(now) | Q(outcome__in=[Outcome.UNWELL, Outcome.NOT_HOME, Outcome.REFUSED]))
+            .select_related("person", "helper", "backup").order_by("starts_at", "id"))
+
+
+def board_units(user):
+    """Villages and grids the user may see the board of (for the unit chooser)."""
+    return OrgUnit.objects.filter(units_q(user, "care.visit.view"), valid_to__isnull=True).order_by("path")
+
+
+# --- surveys ------------------------------------------------------------------------------------
+
+def surveys(user, *, unit: OrgUnit | None = None, q: str = ""):
+    qs = Survey.objects.restrict(user, "view").select_related("person", "unit")
+    if unit is not None:
+        qs = qs.filter(unit__path__startswith=unit.path)
+    if q:
+        qs = qs.filter(person__name__startswith=q)
+    return qs.order_by("-surveyed_on", "-id")
+
+
+def vulnerable_q() -> Q:
+    q = Q()
+    for f in FLAG_FIELDS:
+        q |= Q(**{f"vulnerability__{f}": True})
+    return q
+
+
+def unsurveyed(user, unit: OrgUnit, year: int):
+    """Residents of ``unit``'s subtree flagged vulnerable (people's 摸排 flags) with no care
+    survey dated in ``year``: who the grid workers still have to see."""
+    done = Survey.objects.filter(person=OuterRef("pk"), surveyed_on__gte=date(year, 1, 1),
+                                 surveyed_on__lte=date(year, 12, 31))
+    return (Person.objects.filter(units_q(user, "care.survey.view", prefix="unit__"))
+            .filter(unit__path__startswith=unit.path).filter(vulnerable_q())
+            .exclude(Exists(done)).select_related("unit", "household").order_by("unit__path", "id"))
+
+
+# --- plans --------------------------------------------------------------------------------------
+
+def plans(user, *, unit: OrgUnit | None = None):
+    qs = CarePlan.objects.restrict(user, "view").select_related("person", "unit").annotate(
+        n_services=Count("services"))
+    if unit is not None:
+        qs = qs.filter(unit__path__startswith=unit.path)
+    return qs.order_by("unit__path", "id")
+
+
+def plan_services(plan: CarePlan):
+    return CareService.objects.filter(plan=plan).select_related("helper", "backup").order_by("window_start", "id")
+
+
+def helpers_for(user, unit: OrgUnit):
+    """Helpers the user may pair at ``unit`` (the unit's village and below)."""
+    return (Helper.objects.restrict(user, "manage").filter(unit__path__startswith=_village_path(unit))
+            .select_related("person", "user").order_by("person__name", "id"))
+
+
+def helper_candidates(user, unit: OrgUnit, q: str):
+    """Persons of ``unit``'s village whose name starts with ``q`` and who are not helpers yet."""
+    return (Person.objects.filter(units_q(user, "care.plan.manage", prefix="unit__"))
+            .filter(unit__path__startswith=_village_path(unit), name__startswith=q)
+            .exclude(Exists(Helper.objects.filter(person=OuterRef("pk")))).select_related("unit").order_by("name", "id"))
+
+
+def _village_path(unit: OrgUnit) -> str:
+    from .services import village_of
+
+    return village_of(unit).path
+
+
+# --- figures for sources and reports ------------------------------------------------------------
+
+def _child_key(unit: OrgUnit, path_field: str = "unit__path"):
+    """The id (as text) of the child of ``unit`` on a path under it, in SQL."""
+    rest = Substr(path_field, len(unit.path) + 1)
+    return Substr(rest, 1, StrIndex(rest, Value("/")) - 1)
+
+
+def _empty() -> dict:
+    return {"visits": 0, "kept": 0, "missed": 0, "surveyed": 0}
+
+
+def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dict]:
+    """Per child of ``parent`` (and ``""`` for the parent itself): visits of days in [start, end),
+    how many were checked in and how many missed at ``now``; residents surveyed in the period."""
+    d0, d1 = timezone.localtime(start).date(), timezone.localtime(end).date()
+    out: dict[str, dict] = {}
+    vis = Visit.objects.filter(day__gte=d0, day__lt=d1)
+    sur = Survey.objects.filter(surveyed_on__gte=d0, surveyed_on__lt=d1)
+
+    def grouped(qs, key_expr, **aggs):
+        return qs.order_by().annotate(row=key_expr).values("row").annotate(**aggs)
+
+    for qs, key in ((vis.filter(unit=parent), Value("")),
+                    (vis.filter(unit__path__startswith=parent.path).exclude(unit=parent), _child_key(parent))):
+        for g in grouped(qs, key, n=Count("id"), kept=Count("id", filter=~Q(outcome="")),
+                         missed=Count("id", filter=st.missed_q(now))):
+            o = out.setdefault(str(g["row"]), _empty())
+            o["visits"] += g["n"]
+            o["kept"] += g["kept"]
+            o["missed"] += g["missed"]
+    for qs, key in ((sur.filter(unit=parent), Value("")),
+                    (sur.filter(unit__path__startswith=parent.path).exclude(unit=parent), _child_key(parent))):
+        for g in grouped(qs, key, n=Count("person_id", distinct=True)):
+            out.setdefault(str(g["row"]), _empty())["surveyed"] += g["n"]
+    return out
+
+
+def total(figs: dict) -> dict:
+    out = _empty()
+    for f in figs.values():
+        for k in out:
+            out[k] += f[k]
+    return out
+
+
+def _pct(part: int, whole: int):
+    return None if not whole else round(100.0 * part / whole, 1)
+
+
+def rates(fig: dict | None) -> dict:
+    fig = fig or _empty()
+    return {"visits_kept_rate": _pct(fig["kept"], fig["kept"] + fig["missed"]), "surveyed": fig["surveyed"],
+            "visits": fig["visits"], "missed": fig["missed"]}

@@ -1,0 +1,659 @@
+"""Every change to care surveys, plans, helpers and visits (the only module here that writes).
+
+Each function checks permission and scope through the gate (``core.scope.require``), validates
+(refusing with a ``ServiceError`` naming the field, nothing written), writes in one transaction
+and records one audit entry. Anything that depends on now takes ``now``.
+
+* ``record_survey`` — 摸排; health notes and the contact's phone encrypted (``core.protect``).
+* ``register_helper`` — a person becomes a named helper; one without a login gets one
+  (role ``volunteer``, "self" scope: only the visits they are paired to).
+* ``create_plan`` / ``add_service`` / ``update_service`` — services with an RFC 5545 rule
+  (``care.recurrence``), a window, a helper and a backup. A change regenerates future visits only.
+* ``generate(day, now)`` — a day's visits from the rules, idempotent (unique (service, starts_at)).
+* ``check_in`` — once per visit (compare-and-set: of two helpers at once one wins, the other is
+  told); "unwell" opens an urgent loop matter at once.
+* ``sweep(now)`` — the ``care.sweep`` job: one loop matter (kind ``care_miss``) per missed visit,
+  once, and a notification to the backup helper.
+* ``reveal_phone`` — the resident's phone for the helper's call button, audited through the
+  people app's reveal.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+
+from django.core.files.base import ContentFile
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bihuan.core import audit, protect
+from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
+from bihuan.core.scope import allows, require
+from bihuan.core.text import has_control
+from bihuan.orgs.models import Level, OrgUnit
+from bihuan.people.models import Person
+
+from . import recurrence
+from . import status as st
+from .models import (
+    CHECKLIST,
+    NEEDS,
+    CarePlan,
+    CareService,
+    Helper,
+    HelperKind,
+    Living,
+    Outcome,
+    Risk,
+    ServiceKind,
+    Support,
+    Survey,
+    Visit,
+)
+
+SURVEY_CHANGE = "care.survey.change"
+HEALTH = "care.survey.health"
+PLAN_MANAGE = "care.plan.manage"
+CHECKIN = "care.visit.checkin"
+MAX_NOTE = 500
+MAX_HEALTH = 2000
+MAX_VISITS_PER_DAY = 12  # services (so visits) one resident may have on one day
+MIN_REASON = 4
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def _text(value, field: str, *, limit: int, required: bool = False) -> str:
+    value = "" if value is None else str(value).strip()
+    if required and not value:
+        raise ServiceError(_("%(field)s is required.") % {"field": field}, {field: _("This field is required.")})
+    if len(value) > limit:
+        raise ServiceError(_("%(field)s is too long (at most %(max)d characters).") % {"field": field, "max": limit},
+                           {field: _("At most %(max)d characters.") % {"max": limit}})
+    if has_control(value.replace("\n", "").replace("\r", "").replace("\t", "")):
+        raise ServiceError(_("%(field)s contains control characters.") % {"field": field},
+                           {field: _("Control characters are not allowed.")})
+    return value
+
+
+def _choice(value, enum, field: str) -> str:
+    if value not in enum.values:
+        raise ServiceError(_("Choose a valid %(field)s.") % {"field": field}, {field: _("Unknown choice.")})
+    return value
+
+
+def _date(value, field: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        raise ServiceError(_("%(field)s must be a date (YYYY-MM-DD).") % {"field": field},
+                           {field: _("Enter a date.")})
+
+
+def _time(value, field: str) -> time:
+    if isinstance(value, time):
+        return value.replace(second=0, microsecond=0, tzinfo=None)
+    try:
+        return time.fromisoformat(str(value)).replace(second=0, microsecond=0)
+    except (TypeError, ValueError):
+        raise ServiceError(_("%(field)s must be a time (HH:MM).") % {"field": field}, {field: _("Enter a time.")})
+
+
+def _flags(values, allowed, field: str) -> dict[str, bool]:
+    """A checklist given as a list of item names (or a dict of booleans) → every item True/False."""
+    names = [f for f, _label in allowed]
+    if isinstance(values, dict):
+        chosen = {k for k, v in values.items() if v}
+        given = set(values)
+    else:
+        chosen = set(values or [])
+        given = chosen
+    unknown = given - set(names)
+    if unknown:
+        raise ServiceError(_("Unknown items in %(field)s: %(i)s.") % {"field": field, "i": ", ".join(sorted(unknown))[:100]},
+                           {field: _("Unknown choice.")})
+    return {f: f in chosen for f in names}
+
+
+def village_of(unit: OrgUnit) -> OrgUnit:
+    """The village (or community) a unit is in: itself, or the parent of a grid."""
+    if unit.level == Level.GRID and unit.parent_id:
+        return unit.parent
+    return unit
+
+
+# --- surveys ------------------------------------------------------------------------------------
+
+def _get_person(user, person, perm: str) -> Person:
+    pk = getattr(person, "pk", person)
+    try:
+        p = Person.objects.select_related("unit").get(pk=pk)
+    except (Person.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, perm, p.unit)
+    return p
+
+
+def survey_snapshot(s: Survey) -> dict:
+    return {"person_id": s.person_id, "surveyed_on": s.surveyed_on, "living": s.living,
+            "self_care": s.self_care, "income_support": s.income_support, "needs": [f for f, _l in NEEDS
+                                                                                   if getattr(s, f)],
+            "risk": s.risk, "contact_phone": s.contact_phone_masked}
+
+
+@transaction.atomic
+def record_survey(user, person, *, surveyed_on, living: str, help=(), income_support: str = Support.NONE,
+                  needs=(), health_notes: str = "", contact_name: str = "", contact_relation: str = "",
+                  contact_phone: str = "", risk: str = Risk.LOW, now: datetime | None = None) -> Survey:
+    """摸排: what was found about ``person`` on ``surveyed_on`` (a new survey each time)."""
+    from bihuan.people.validators import InvalidValue, normalise_phone
+
+    now = _now(now)
+    person = _get_person(user, person, SURVEY_CHANGE)
+    surveyed_on = _date(surveyed_on, "surveyed_on")
+    if surveyed_on > timezone.localtime(now).date():
+        raise ServiceError(_("A survey cannot be dated in the future."), {"surveyed_on": _("Not after today.")})
+    living = _choice(living, Living, "living")
+    income_support = _choice(income_support or Support.NONE, Support, "income_support")
+    risk = _choice(risk or Risk.LOW, Risk, "risk")
+    help_flags = _flags(help, CHECKLIST, "help")
+    need_flags = _flags(needs, NEEDS, "needs")
+    health_notes = _text(health_notes, "health_notes", limit=MAX_HEALTH)
+    if health_notes and not allows(user, HEALTH, person.unit):
+        raise PermissionDenied(_("Recording health notes needs its own permission."))
+    contact_name = _text(contact_name, "contact_name", limit=50)
+    contact_relation = _text(contact_relation, "contact_relation", limit=20)
+    phone = (contact_phone or "").strip() if isinstance(contact_phone, str) else contact_phone
+    if phone:
+        try:
+            phone = normalise_phone(str(phone))
+        except InvalidValue as exc:
+            raise ServiceError(_("The contact's phone number is not valid."), {"contact_phone": str(exc)})
+        if not contact_name:
+            raise ServiceError(_("Name the emergency contact whose phone this is."),
+                               {"contact_name": _("This field is required.")})
+    s = Survey(person=person, unit=person.unit, surveyed_on=surveyed_on, living=living,
+               income_support=income_support, risk=risk, contact_name=contact_name,
+               contact_relation=contact_relation, created_at=now, created_by=user,
+               health_enc=protect.encrypt(health_notes) if health_notes else "",
+               contact_phone_enc=protect.encrypt(phone) if phone else "",
+               contact_phone_masked=protect.mask_phone(phone) if phone else "", **help_flags, **need_flags)
+    s.save()
+    audit.record("care.survey.create", s, after={**survey_snapshot(s), "health_notes": bool(health_notes)}, now=now)
+    return s
+
+
+def get_survey(user, survey, action: str = "view") -> Survey:
+    pk = getattr(survey, "pk", survey)
+    try:
+        s = Survey.objects.select_related("person", "unit").get(pk=pk)
+    except (Survey.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"care.survey.{action}", s)
+    return s
+
+
+def read_health(user, survey, *, now: datetime | None = None) -> str:
+    """The decrypted health notes, for a user with ``care.survey.health`` there; audited."""
+    s = get_survey(user, survey)
+    if not allows(user, HEALTH, s.unit):
+        raise PermissionDenied(_("Reading health notes needs its own permission."))
+    if not s.health_enc:
+        return ""
+    audit.record("care.survey.read_health", s, now=now)
+    return protect.decrypt(s.health_enc)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _username_for(person: Person) -> str:
+    return f"vol{person.pk}{secrets.token_hex(2)}"
+
+
+@transaction.atomic
+def register_helper(user, person, *, kind: str = HelperKind.VOLUNTEER, login=None, password: str = "",
+                    now: datetime | None = None) -> tuple[Helper, str]:
+    """Make ``person`` a named helper. With ``login`` (an existing user) that account is linked;
+    without, a login is created with the ``volunteer`` role bound at the person's unit with "self"
+    scope (their own assignments only). Returns the helper and the new username ("" if linked)."""
+    from bihuan.accounts import services as accounts
+    from bihuan.accounts.models import Role
+
+    now = _now(now)
+    person = _get_person(user, person, PLAN_MANAGE)
+    kind = _choice(kind, HelperKind, "kind")
+    if Helper.objects.filter(person=person).exists():
+        raise Conflict(_("%(name)s is already a helper.") % {"name": person.name})
+    new_username = ""
+    if login is None:
+        if not password:
+            raise ServiceError(_("Give a first password for the new login."), {"password": _("This field is required.")})
+        role = Role.objects.filter(code="volunteer").first()
+        if role is None:
+            raise ServiceError(_("The volunteer role is missing; run the migrations."))
+        new_username = _username_for(person)
+        # The care manager grants only the narrow volunteer role, on the resident's own unit
+        # (checked above), so the account is created by the system on their behalf.
+        login = accounts.create_user(None, username=new_username, password=password, display_name=person.name,
+                                     unit=person.unit, role=role, scope="self", must_change_password=True)
+    elif Helper.objects.filter(user=login).exists():
+        raise Conflict(_("This login already belongs to another helper."))
+    h = Helper.objects.create(person=person, user=login, unit=person.unit, kind=kind, created_at=now)
+    audit.record("care.helper.create", h, after={"person_id": person.pk, "user": login.username, "kind": kind,
+                                                 "new_login": bool(new_username)}, now=now)
+    return h, new_username
+
+
+def _helper(user, value, field: str, plan: CarePlan, *, required: bool) -> Helper | None:
+    if value in (None, ""):
+        if required:
+            raise ServiceError(_("Choose a helper."), {field: _("This field is required.")})
+        return None
+    pk = getattr(value, "pk", value)
+    h = Helper.objects.select_related("user", "person").filter(pk=pk).first() if str(pk).isdigit() else None
+    if h is None or not (h.unit.pk == plan.unit.pk or h.unit.is_ancestor_of(plan.unit)
+                         or plan.unit.is_ancestor_of(h.unit) or village_of(h.unit).pk == village_of(plan.unit).pk):
+        raise ServiceError(_("Choose a helper of the resident's village."), {field: _("Unknown helper.")})
+    if not h.user.is_active:
+        raise ServiceError(_("%(name)s's login is disabled.") % {"name": h.person.name}, {field: _("Disabled login.")})
+    return h
+
+
+# --- plans and services -------------------------------------------------------------------------
+
+def _plan_snapshot(p: CarePlan) -> dict:
+    return {"person_id": p.person_id, "starts_on": p.starts_on, "ends_on": p.ends_on, "note": p.note,
+            "version": p.version}
+
+
+def _service_snapshot(s: CareService) -> dict:
+    return {"kind": s.kind, "label": s.label, "rrule": s.rrule, "starts_on": s.starts_on, "ends_on": s.ends_on,
+            "window": f"{s.window_start:%H:%M}-{s.window_end:%H:%M}", "helper_id": s.helper_id,
+            "backup_id": s.backup_id}
+
+
+def get_plan(user, plan, action: str = "view") -> CarePlan:
+    pk = getattr(plan, "pk", plan)
+    try:
+        p = CarePlan.objects.select_related("person", "unit").get(pk=pk)
+    except (CarePlan.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"care.plan.{action}", p)
+    return p
+
+
+@transaction.atomic
+def create_plan(user, person, *, starts_on, ends_on=None, note: str = "", services=(),
+                now: datetime | None = None) -> CarePlan:
+    """A care plan for ``person`` with its services (``add_service`` keyword arguments), all or nothing."""
+    now = _now(now)
+    person = _get_person(user, person, PLAN_MANAGE)
+    starts_on = _date(starts_on, "starts_on")
+    ends_on = _date(ends_on, "ends_on") if ends_on not in (None, "") else None
+    if ends_on and ends_on < starts_on:
+        raise ServiceError(_("The plan ends before it starts."), {"ends_on": _("Must not be before the start.")})
+    note = _text(note, "note", limit=200)
+    plan = CarePlan.objects.create(person=person, unit=person.unit, starts_on=starts_on, ends_on=ends_on, note=note,
+                                   created_at=now, created_by=user)
+    audit.record("care.plan.create", plan, after=_plan_snapshot(plan), now=now)
+    for i, spec in enumerate(services or [], start=1):
+        if not isinstance(spec, dict):
+            raise ServiceError(_("services.%(i)d must be an object.") % {"i": i})
+        try:
+            add_service(user, plan, now=now, **spec)
+        except TypeError as exc:
+            raise ServiceError(_("services.%(i)d has unknown fields.") % {"i": i}) from exc
+        except ServiceError as exc:
+            if type(exc) is not ServiceError:
+                raise
+            raise ServiceError(f"services.{i}: {exc.message}",
+                               {f"services.{i}.{f}": m for f, m in exc.field_errors.items()}, code=exc.code) from exc
+    return plan
+
+
+def _clean_service(user, plan: CarePlan, values: dict, instance: CareService | None) -> dict:
+    out = {}
+    if "kind" in values or instance is None:
+        out["kind"] = _choice(values.get("kind"), ServiceKind, "kind")
+    if "label" in values:
+        out["label"] = _text(values.get("label"), "label", limit=40)
+    starts_on = instance.starts_on if instance else plan.starts_on
+    if values.get("starts_on") not in (None, ""):
+        starts_on = out["starts_on"] = _date(values["starts_on"], "starts_on")
+    elif instance is None:
+        out["starts_on"] = starts_on
+    if "ends_on" in values:
+        out["ends_on"] = _date(values["ends_on"], "ends_on") if values["ends_on"] not in (None, "") else None
+        if out["ends_on"] and out["ends_on"] < starts_on:
+            raise ServiceError(_("The service ends before it starts."), {"ends_on": _("Must not be before the start.")})
+    if "rrule" in values or instance is None or "starts_on" in out:
+        text = values.get("rrule", instance.rrule if instance else None)
+        recurrence.parse(text, starts_on)  # refuses what it cannot read or what never happens
+        out["rrule"] = recurrence.normalise(text)
+    ws = _time(values["window_start"], "window_start") if "window_start" in values else (
+        instance.window_start if instance else _time(None, "window_start"))
+    we = _time(values["window_end"], "window_end") if "window_end" in values else (
+        instance.window_end if instance else _time(None, "window_end"))
+    if we <= ws:
+        raise ServiceError(_("The window must end after it starts (within one day)."),
+                           {"window_end": _("Must be after the start.")})
+    out["window_start"], out["window_end"] = ws, we
+    if "helper" in values or instance is None:
+        out["helper"] = _helper(user, values.get("helper"), "helper", plan, required=True).user
+    if "backup" in values:
+        b = _helper(user, values.get("backup"), "backup", plan, required=False)
+        out["backup"] = b.user if b else None
+    helper_id = out["helper"].pk if "helper" in out else instance.helper_id
+    backup = out.get("backup", instance.backup if instance else None)
+    if backup is not None and backup.pk == helper_id:
+        raise ServiceError(_("The backup must be someone other than the helper."),
+                           {"backup": _("Choose another helper.")})
+    return out
+
+
+@transaction.atomic
+def add_service(user, plan, *, kind: str, rrule: str, window_start, window_end, helper, backup=None,
+                label: str = "", starts_on=None, ends_on=None, now: datetime | None = None) -> CareService:
+    now = _now(now)
+    plan = get_plan(user, plan, "manage")
+    CarePlan.objects.select_for_update().filter(pk=plan.pk).first()
+    values = {"kind": kind, "rrule": rrule, "window_start": window_start, "window_end": window_end,
+              "helper": helper, "backup": backup, "label": label, "starts_on": starts_on, "ends_on": ends_on}
+    clean = _clean_service(user, plan, values, None)
+    if CareService.objects.filter(plan__person_id=plan.person_id).count() >= MAX_VISITS_PER_DAY:
+        raise ServiceError(_("A resident can have at most %(n)d services.") % {"n": MAX_VISITS_PER_DAY},
+                           {"kind": _("Too many services.")}, code="too_many_services")
+    s = CareService.objects.create(plan=plan, **clean)
+    audit.record("care.service.create", s, unit=plan.unit, after=_service_snapshot(s), now=now)
+    _generate_for(CareService.objects.filter(pk=s.pk), timezone.localtime(now).date(), after=now)
+    return s
+
+
+def get_service(user, service, action: str = "view") -> CareService:
+    pk = getattr(service, "pk", service)
+    try:
+        s = CareService.objects.select_related("plan__unit", "plan__person").get(pk=pk)
+    except (CareService.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"care.plan.{action}", s)
+    return s
+
+
+@transaction.atomic
+def update_service(user, service, *, version, now: datetime | None = None, **values) -> CareService:
+    """Change a service; its visits still to come (not checked in, starting after ``now``) are
+    made again from the new rule, window and helpers. Past visits and check-ins stay."""
+    now = _now(now)
+    s = get_service(user, service, "manage")
+    allowed = {"kind", "label", "rrule", "starts_on", "ends_on", "window_start", "window_end", "helper", "backup"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ServiceError(_("Unknown fields: %(f)s.") % {"f": ", ".join(sorted(unknown))})
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise ServiceError(_("The version must be a whole number."), {"version": _("Enter a whole number.")})
+    clean = _clean_service(user, s.plan, values, s)
+    before = _service_snapshot(s)
+    if not CareService.objects.filter(pk=s.pk, version=version).update(version=version + 1, **clean):
+        raise Conflict(_("The service was changed by someone else. Reload it and try again."))
+    s = CareService.objects.select_related("plan__unit").get(pk=s.pk)
+    dropped, _n = Visit.objects.filter(service=s, outcome="", starts_at__gt=now).delete()
+    made = _generate_for(CareService.objects.filter(pk=s.pk), timezone.localtime(now).date(), after=now)
+    audit.record("care.service.update", s, unit=s.plan.unit, before=before,
+                 after={**_service_snapshot(s), "visits_dropped": dropped, "visits_made": made}, now=now)
+    return s
+
+
+# --- a day's visits -----------------------------------------------------------------------------
+
+@lru_cache(maxsize=4096)
+def _occurs(rule_text: str, starts_on: date, day: date) -> bool:
+    """Services share a handful of rules: each (rule, start, day) is worked out once."""
+    return recurrence.occurs_on(recurrence.parse(rule_text, starts_on), day)
+
+
+def _bounds(day: date, ws: time, we: time) -> tuple[datetime, datetime]:
+    tz = timezone.get_current_timezone()
+    return (timezone.make_aware(datetime.combine(day, ws), tz), timezone.make_aware(datetime.combine(day, we), tz))
+
+
+def _generate_for(services, day: date, *, after: datetime | None = None, batch: int = 5000) -> int:
+    """Visits of ``services`` on ``day`` (only those starting after ``after``, when given)."""
+    services = (services.filter(starts_on__lte=day, plan__starts_on__lte=day)
+                .exclude(ends_on__lt=day).exclude(plan__ends_on__lt=day)
+                .values_list("pk", "rrule", "starts_on", "window_start", "window_end", "helper_id", "backup_id",
+                             "kind", "plan__person_id", "plan__unit_id").order_by("pk"))
+    made, rows = 0, []
+    for pk, rule, starts_on, ws, we, helper_id, backup_id, kind, person_id, unit_id in services.iterator(chunk_size=batch):
+        if not _occurs(rule, starts_on, day):
+            continue
+        starts_at, ends_at = _bounds(day, ws, we)
+        if after is not None and starts_at <= after:
+            continue
+        rows.append(Visit(service_id=pk, person_id=person_id, unit_id=unit_id, helper_id=helper_id,
+                          backup_id=backup_id, kind=kind, day=day, starts_at=starts_at, ends_at=ends_at))
+        if len(rows) >= batch:
+            made += len(Visit.objects.bulk_create(rows, ignore_conflicts=True))
+            rows = []
+    if rows:
+        made += len(Visit.objects.bulk_create(rows, ignore_conflicts=True))
+    return made
+
+
+DAILY = "FREQ=DAILY"
+
+_DAILY_SQL = """
+INSERT INTO care_visit (service_id, person_id, unit_id, helper_id, backup_id, kind, day, starts_at, ends_at,
+                        outcome, late, note, photo, photo_type)
+SELECT s.id, p.person_id, p.unit_id, s.helper_id, s.backup_id, s.kind, %(day)s, {starts}, {ends}, '', %(f)s, '', '', ''
+FROM care_careservice s JOIN care_careplan p ON p.id = s.plan_id JOIN orgs_orgunit u ON u.id = p.unit_id
+WHERE s.rrule = %(rule)s AND s.starts_on <= %(day)s AND (s.ends_on IS NULL OR s.ends_on >= %(day)s)
+  AND p.starts_on <= %(day)s AND (p.ends_on IS NULL OR p.ends_on >= %(day)s) AND u.path LIKE %(path)s
+ON CONFLICT (service_id, starts_at) DO NOTHING"""
+
+
+def _generate_daily(day: date, path: str) -> int:
+    """The services whose rule is every day (almost all: meals and daily visits) in one
+    ``INSERT … SELECT … ON CONFLICT DO NOTHING``: no rows through Python. Each window is local
+    (Asia/Shanghai) time on ``day``, stored in UTC."""
+    tz = timezone.get_current_timezone()
+    if connection.vendor == "postgresql":
+        starts, ends = ("((%(day)s::date + s.window_start) AT TIME ZONE %(tz)s)",
+                        "((%(day)s::date + s.window_end) AT TIME ZONE %(tz)s)")
+    else:  # SQLite: text datetimes in UTC; the zone's offset on that day (Shanghai keeps no DST)
+        starts, ends = ("datetime(%(day)s || ' ' || s.window_start, %(off)s)",
+                        "datetime(%(day)s || ' ' || s.window_end, %(off)s)")
+    offset = tz.utcoffset(datetime.combine(day, time(12)))
+    params = {"day": day.isoformat(), "tz": str(tz), "rule": DAILY, "path": path + "%", "f": False,
+              "off": f"{-int(offset.total_seconds() // 60)} minutes"}
+    with connection.cursor() as cur:
+        cur.execute(_DAILY_SQL.format(starts=starts, ends=ends), params)
+        return max(cur.rowcount, 0)
+
+
+def generate(day, *, now: datetime | None = None, unit: OrgUnit | None = None) -> int:
+    """The visits of ``day`` from every active service (of ``unit``'s subtree, when given).
+    Idempotent: a visit that exists is not made again (unique (service, starts_at)). Daily rules
+    are generated in SQL; the other rules are worked out per distinct rule in Python.
+    Returns how many visits were made."""
+    day = _date(day, "date")
+    now = _now(now)
+    qs = CareService.objects.exclude(rrule=DAILY)
+    if unit is not None:
+        qs = qs.filter(plan__unit__path__startswith=unit.path)
+    before = Visit.objects.filter(day=day).count()
+    with transaction.atomic():
+        _generate_daily(day, unit.path if unit is not None else "/")
+        _generate_for(qs, day)
+    made = Visit.objects.filter(day=day).count() - before
+    audit.record("care.visit.generate", object_type="care.visit", object_id=day.isoformat(), unit=unit,
+                 after={"day": day, "made": made}, now=now)
+    return made
+
+
+# --- the round: check-in and the call button ----------------------------------------------------
+
+def get_visit(user, visit, action: str = "view") -> Visit:
+    pk = getattr(visit, "pk", visit)
+    try:
+        v = Visit.objects.select_related("person", "unit", "service", "helper", "backup").get(pk=pk)
+    except (Visit.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"care.visit.{action}", v)
+    return v
+
+
+def _photo(photo):
+    if photo is None:
+        return None
+    from bihuan.loop.services import validate_uploads  # JPEG/PNG/PDF by content, size, image structure
+
+    (up,) = validate_uploads([photo])
+    if up.content_type.lower() not in ("image/jpeg", "image/png"):
+        raise ServiceError(_("The photo must be a JPEG or PNG image."), {"photo": _("Wrong file type.")},
+                           code="attachment_type")
+    return up
+
+
+@transaction.atomic
+def check_in(user, visit, *, outcome: str, note: str = "", photo=None, now: datetime | None = None) -> Visit:
+    """The helper's one tap: done, not home, unwell or refused (with a note and a photo).
+
+    Only the visit's helper or backup checks it in. Accepted from ``EARLY`` before the window
+    until ``LATE_LIMIT`` after it (late after the grace period, flagged); the same check-in sent
+    again (a flaky network) is answered with the visit as it is; a different one → 409."""
+    now = _now(now)
+    v = get_visit(user, visit, "checkin")
+    outcome = _choice(outcome, Outcome, "outcome")
+    note = _text(note, "note", limit=MAX_NOTE)
+    if user is not None and user.pk not in (v.helper_id, v.backup_id):
+        raise PermissionDenied(_("This visit is assigned to %(h)s; only its helper or backup can check it in.")
+                               % {"h": v.helper})
+    if v.outcome:
+        if v.outcome == outcome and v.checked_by_id == getattr(user, "pk", None):
+            return v  # the same check-in again: recorded once
+        raise Conflict(_("This visit was already checked in (%(o)s) by %(who)s at %(t)s.")
+                       % {"o": v.get_outcome_display(), "who": v.checked_by or _("the system"),
+                          "t": timezone.localtime(v.checked_at).strftime("%H:%M")})
+    if now < v.starts_at - st.EARLY:
+        raise ServiceError(_("This visit is not due yet (it starts at %(t)s).")
+                           % {"t": timezone.localtime(v.starts_at).strftime("%Y-%m-%d %H:%M")},
+                           {"outcome": _("Too early.")}, code="too_early")
+    if now > v.ends_at + st.LATE_LIMIT:
+        raise ServiceError(_("This visit ended more than %(h)d hours ago; it can no longer be checked in. "
+                             "Tell the village if it was missed.") % {"h": st.LATE_LIMIT.total_seconds() // 3600},
+                           {"outcome": _("Too late.")}, code="too_late")
+    up = _photo(photo)
+    late = now > v.ends_at + st.GRACE
+    won = Visit.objects.filter(pk=v.pk, outcome="").update(outcome=outcome, note=note, checked_at=now,
+                                                           checked_by=user, late=late)
+    if not won:
+        other = Visit.objects.select_related("checked_by").get(pk=v.pk)
+        raise Conflict(_("%(who)s checked this visit in a moment ago (%(o)s).")
+                       % {"who": other.checked_by or _("the system"), "o": other.get_outcome_display()})
+    v.outcome, v.note, v.checked_at, v.checked_by, v.late = outcome, note, now, user, late
+    if up is not None:
+        v.photo_type = up.content_type.lower()
+        v.photo.save(up.name[-60:], ContentFile(up.content), save=False)
+        Visit.objects.filter(pk=v.pk).update(photo=v.photo.name, photo_type=v.photo_type)
+    audit.record("care.visit.checkin", v, after={"outcome": outcome, "late": late, "note": note[:200],
+                                                 "photo": up is not None}, now=now)
+    if outcome == Outcome.UNWELL:
+        _escalate(v, urgent=True, now=now)
+    return v
+
+
+@transaction.atomic
+def reveal_phone(user, visit, reason: str, *, now: datetime | None = None) -> str:
+    """The resident's full phone for the call button: for the visit's helpers (and staff who may
+    check it in), with a reason; audited by the people app's reveal (``people.person.reveal``)."""
+    from bihuan.people import services as people
+
+    v = get_visit(user, visit, "checkin")
+    if user is not None and user.pk not in (v.helper_id, v.backup_id) and not allows(
+            user, "people.person.reveal", v.person):
+        raise PermissionDenied(_("Only the visit's helpers can call the resident from here."))
+    reason = _text(reason, "reason", limit=200)
+    if len(reason) < MIN_REASON:
+        raise ServiceError(_("State why you need the full number."),
+                           {"reason": _("Give a reason of at least %(n)d characters.") % {"n": MIN_REASON}})
+    # The care check above stands in for people.person.reveal; the entry is the people app's own.
+    return people.reveal(None, v.person, "phone", _("care visit %(id)d: %(r)s") % {"id": v.pk, "r": reason},
+                         now=now)
+
+
+# --- nothing slips: missed visits and unwell residents into the loop ----------------------------
+
+def _category():
+    from bihuan.loop import config as loop_config
+    from bihuan.loop.models import Category, Kind
+
+    cat = (Category.objects.filter(kind=Kind.CARE_MISS, active=True, code="care_miss").first()
+           or Category.objects.filter(kind=Kind.CARE_MISS, active=True).order_by("code").first())
+    if cat is None:
+        cat = loop_config.create_category(None, code="care_miss", name="关爱走访遗漏", kind=Kind.CARE_MISS,
+                                          handle_days=1)
+    return cat
+
+
+def _escalate(v: Visit, *, urgent: bool, now: datetime) -> int | None:
+    """One loop matter for ``v``, once (the compare-and-set on ``escalated_at`` claims it; a
+    concurrent run finds it claimed and opens nothing). The backup helper is told."""
+    from bihuan.loop import notify
+    from bihuan.loop import services as loop_services
+    from bihuan.loop.models import Kind
+
+    with transaction.atomic():
+        if not Visit.objects.filter(pk=v.pk, escalated_at__isnull=True).update(escalated_at=now):
+            return None
+        village = village_of(v.unit)
+        when = timezone.localtime(v.starts_at).strftime("%m-%d %H:%M")
+        kind_label = ServiceKind(v.kind).label
+        if urgent:
+            title = _("Urgent: %(name)s is unwell (%(kind)s %(when)s)") % {"name": v.person.name, "kind": kind_label,
+                                                                  "when": when}
+            detail = _("The helper %(h)s found the resident unwell at the %(kind)s visit of %(when)s. %(note)s") % {
+                "h": v.checked_by or v.helper, "kind": kind_label, "when": when, "note": v.note}
+        else:
+            title = _("Missed care visit: %(name)s (%(kind)s %(when)s)") % {"name": v.person.name, "kind": kind_label,
+                                                               "when": when}
+            detail = _("The %(kind)s visit of %(when)s to %(name)s (%(addr)s) was not checked in by its helper "
+                       "%(h)s.") % {"kind": kind_label, "when": when, "name": v.person.name,
+                                   "addr": v.person.address or "-", "h": v.helper}
+        matter = loop_services.create_matter(None, category=_category(), location_unit=village, title=title[:120],
+                                             description=detail[:5000], kind=Kind.CARE_MISS,
+                                             address=v.person.address[:200], now=now)
+        matter = loop_services.dispatch(None, matter, version=matter.version, handling_unit=village, now=now)
+        if urgent:
+            loop_services.flag(None, matter, version=matter.version, comment=_("Resident unwell"), now=now)
+        Visit.objects.filter(pk=v.pk).update(matter_id=matter.pk)
+        for u in {x.pk: x for x in (v.backup, v.helper if urgent else None) if x is not None}.values():
+            notify.notify(user=u, matter=matter, kind="care_missed" if not urgent else "care_unwell",
+                          title=title[:200], now=now)
+        audit.record("care.visit.escalate", v, after={"matter_id": matter.pk, "urgent": urgent}, now=now)
+        return matter.pk
+
+
+def sweep(now: datetime | None = None, *, days_back: int = 2) -> dict:
+    """The ``care.sweep`` job: a loop matter for every visit missed (window + grace passed, no
+    check-in) in the last ``days_back`` days, once each. Candidates are found in SQL on the
+    partial index of open visits, so a day's work does not grow with the history kept."""
+    now = _now(now)
+    since = timezone.localtime(now).date() - timedelta(days=days_back)
+    pending = (Visit.objects.filter(st.missed_q(now), escalated_at__isnull=True, day__gte=since)
+               .select_related("person", "unit__parent", "helper", "backup").order_by("ends_at", "pk"))
+    opened = 0
+    for v in pending.iterator(chunk_size=500):
+        if _escalate(v, urgent=False, now=now):
+            opened += 1
+    return {"missed_opened": opened}

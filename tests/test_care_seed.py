@@ -1,0 +1,36 @@
+"""The demo seed tells 芦庙村's story: 10 elderly households, one-to-one, a month of check-ins."""
+
+from __future__ import annotations
+
+import pytest
+
+from bihuan.accounts import seed as accounts_seed
+from bihuan.care import seed
+from bihuan.care.models import CarePlan, CareService, Helper, Survey, Visit
+from bihuan.core.context import acting_as
+from bihuan.loop.models import Matter
+from bihuan.orgs import seed as org_seed
+from tests.care_helpers import at
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_care_month():
+    with acting_as(None, username="seed"):
+        org_seed.seed_tree("demo", progress=False)
+        accounts_seed.ensure_demo_users()
+        counts = seed.seed_care("demo", 2022, now=at(2026, 3, 31, 20))
+    assert CarePlan.objects.count() == 10 and CareService.objects.count() == 40
+    assert Survey.objects.count() == 10 and Helper.objects.filter(kind="volunteer").count() == 10
+    old = CarePlan.objects.select_related("person").get(person__name="芦长顺")
+    assert old.person.birth_date.year == 1948
+    assert CareService.objects.filter(plan=old).values_list("backup__username", flat=True).distinct().get() == \
+        "lumiao_grid"
+    assert Helper.objects.filter(user__username="lumiao_volunteer").exists()
+    assert counts["care_checked_in"] == Visit.objects.exclude(outcome="").count() > 1000
+    assert Visit.objects.filter(late=True).exists() and Visit.objects.filter(outcome="not_home").exists()
+    missed = Visit.objects.filter(outcome="", matter_id__isnull=False)
+    assert missed.count() == Matter.objects.filter(kind="care_miss").count() >= 2
+    open_ = Matter.objects.filter(kind="care_miss").exclude(state="closed")
+    assert open_.count() == 1 and "午餐" in Visit.objects.get(matter_id=open_.get().pk).service.label
+    assert seed.seed_care("demo", 2022, now=at(2026, 3, 31, 20))["skipped"]
