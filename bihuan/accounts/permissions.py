@@ -44,6 +44,14 @@ PERMISSIONS: dict[str, str] = {
     "plans.assignment.view": _("View task assignments and check-ins"),
     "plans.assignment.checkin": _("Check in (调度) on one's unit's task assignments"),
     "plans.assignment.supervise": _("Open a supervision matter (督办) from the progress map"),
+    "activities.team.view": _("View lecture teams and lecturers"),
+    "activities.team.manage": _("Create lecture teams, add, import and export lecturers"),
+    "activities.session.view": _("View lecture sessions (微课堂) and coverage"),
+    "activities.session.record": _("Record lecture sessions"),
+    "activities.order.view": _("View lecture orders (点单)"),
+    "activities.order.create": _("Order a lecture for one's unit"),
+    "activities.order.match": _("Match a lecture order to a team and lecturer"),
+    "activities.order.accept": _("Accept a lecture order as its lecturer"),
 }
 
 ALL = frozenset(PERMISSIONS)
