@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, str] = {
     "plans.assignment.supervise": _("Open a supervision matter (督办) from the progress map"),
     "activities.team.view": _("View lecture teams and lecturers"),
     "activities.team.manage": _("Create lecture teams, add, import and export lecturers"),
+    "activities.lecturer.import": _("Import lecturers from XLSX/CSV"),
+    "activities.lecturer.export": _("Export lecturers to XLSX/CSV"),
     "activities.session.view": _("View lecture sessions (微课堂) and coverage"),
     "activities.session.record": _("Record lecture sessions"),
     "activities.order.view": _("View lecture orders (点单)"),

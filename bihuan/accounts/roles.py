@@ -24,7 +24,8 @@ PLANS_WORK = [*PLANS_READ, "plans.assignment.checkin", "plans.assignment.supervi
 PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
 LECTURES_READ = ["activities.team.view", "activities.session.view", "activities.order.view"]
 LECTURES_LOCAL = [*LECTURES_READ, "activities.session.record", "activities.order.create"]
-LECTURES_ADMIN = [*LECTURES_LOCAL, "activities.team.manage", "activities.order.match"]
+LECTURES_ADMIN = [*LECTURES_LOCAL, "activities.team.manage", "activities.order.match", "activities.lecturer.import",
+                  "activities.lecturer.export"]
 # A lecturer (own records only): their profile, their sessions and the orders matched to them.
 LECTURER = [*LECTURES_READ, "activities.session.record", "activities.order.accept"]
 

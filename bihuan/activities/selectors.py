@@ -111,6 +111,7 @@ def coverage_summary(rows) -> dict:
     agg = rows.aggregate(units=Count("id"), sessions=Coalesce(Sum("sessions"), 0),
                          attendance=Coalesce(Sum("attendance"), 0))
     agg["covered"] = rows.filter(sessions__gt=0).count()
+    agg["gaps"] = agg["units"] - agg["covered"]
     agg["rate"] = round(100 * agg["covered"] / agg["units"], 1) if agg["units"] else None
     return agg
 

@@ -63,3 +63,15 @@ urlpatterns += [
     path("plans/io/import/apply/", views_tabular.import_apply, {"kind": "plan"}, name="plan_import_apply"),
     path("plans/io/import/report/", views_tabular.import_report, {"kind": "plan"}, name="plan_import_report"),
 ]
+
+# Lecturers (bihuan.activities.tabular).
+urlpatterns += [
+    path("activities/io/export/", views_tabular.export_view, {"kind": "lecturers"}, name="lecturers_export"),
+    path("activities/io/import/", views_tabular.import_upload, {"kind": "lecturers"}, name="lecturers_import"),
+    path("activities/io/import/preview/", views_tabular.import_preview, {"kind": "lecturers"},
+         name="lecturers_import_preview"),
+    path("activities/io/import/apply/", views_tabular.import_apply, {"kind": "lecturers"},
+         name="lecturers_import_apply"),
+    path("activities/io/import/report/", views_tabular.import_report, {"kind": "lecturers"},
+         name="lecturers_import_report"),
+]
