@@ -188,6 +188,24 @@ def add_lecturer(user, team, *, person, topics: str = "", audiences=(), excellen
     return lec
 
 
+@transaction.atomic
+def link_login(user, lecturer, *, login, now: datetime | None = None) -> Lecturer:
+    """Give a lecturer the account they log in with (the ``lecturer`` role) to record their own
+    sessions; ``login=None`` removes it."""
+    now = _now(now)
+    pk = getattr(lecturer, "pk", lecturer)
+    lec = Lecturer.objects.select_related("team__unit").filter(pk=pk).first()
+    if lec is None:
+        raise NotFound()
+    require(user, MANAGE, lec.team)
+    before = lec.user_id
+    Lecturer.objects.filter(pk=lec.pk).update(user=login)
+    lec.user = login
+    audit.record("activities.lecturer.link", lec, before={"user_id": before},
+                 after={"user_id": getattr(login, "pk", None)}, now=now)
+    return lec
+
+
 # --- sessions -----------------------------------------------------------------------------------
 
 def covered_unit_of(place: OrgUnit) -> OrgUnit | None:
