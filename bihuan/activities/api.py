@@ -140,12 +140,13 @@ class OrderIn(Schema):
 
 
 class MatchIn(Schema):
-    lecturer_id: Id
-    version: int = Field(..., ge=0, le=2**31 - 1)
+    # Both required; checked after the order is found (404 before 400), as plans' publish.
+    lecturer_id: Id | None = None
+    version: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
 class AcceptIn(Schema):
-    version: int = Field(..., ge=0, le=2**31 - 1)
+    version: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
 def _page(qs, cursor, limit):

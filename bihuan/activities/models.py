@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from bihuan.core.scope import Scope, ScopedManager, ScopedQuerySet, scope_for, unit_scope_q
+from bihuan.core.scope import ScopedManager, ScopedQuerySet, scope_for, unit_scope_q
 from bihuan.orgs.models import OrgUnit
 
 
@@ -135,11 +135,11 @@ class SessionQuerySet(ScopedQuerySet):
         place = unit_scope_q(scope, "place__path", "place_id")
         if place is None:
             return self
-        # The team's side counts for subtree bindings only: "own records" (self) also names the unit
-        # one is bound to, which for a lecturer is often the team's own unit.
-        q = place | unit_scope_q(Scope(subtree_paths=scope.subtree_paths), "team__unit__path", "team__unit_id")
         if scope.user_id is not None:
-            q |= models.Q(lecturer__user_id=scope.user_id)
+            # "Own records" (a lecturer): their own sessions and those at the unit they are bound
+            # to; not the team's (that binding's unit is often the team's own unit).
+            return self.filter(place | models.Q(lecturer__user_id=scope.user_id))
+        q = place | unit_scope_q(scope, "team__unit__path", "team__unit_id")
         return self.filter(q)
 
 

@@ -374,6 +374,8 @@ def get_order(user, order, action: str = "view") -> LectureOrder:
 
 
 def _check_version(o: LectureOrder, version) -> None:
+    if version is None or version == "":
+        raise ServiceError(_("The version is required."), {"version": _("This field is required.")})
     try:
         version = int(version)
     except (TypeError, ValueError):
