@@ -104,22 +104,23 @@ def session_list(request):
 
 
 def _session_form(request, data=None, files=None):
+    """Lecturers offered: one's own profiles (a lecturer), else those of teams at or above one's
+    units and those one sees. Places: one's units, and the areas of one's own teams. The service
+    decides again (``record_session``)."""
     user = request.user
     mine = list(selectors.my_lecturer_profiles(user))
-    staff_units = units_q(user, RECORD)
     lecturers = Lecturer.objects.filter(active=True).select_related("person", "team")
-    if mine and not OrgUnit.objects.filter(staff_units).exists():
+    places = OrgUnit.objects.filter(units_q(user, RECORD))
+    if mine:
         lecturers = lecturers.filter(pk__in=[m.pk for m in mine])
-        places = OrgUnit.objects.none()
         for m in mine:
             places = places | OrgUnit.objects.filter(path__startswith=m.team.unit.path)
     else:
-        # Lecturers of teams at or above the user's units, and those visible to them.
         lecturers = lecturers.filter(pk__in=Lecturer.objects.restrict(user, "view").values("pk")) | \
             lecturers.filter(team__unit_id__in=_ancestor_ids(user))
-        places = OrgUnit.objects.filter(staff_units)
     places = places.filter(valid_to__isnull=True, level__in=(Level.TOWNSHIP, Level.VILLAGE)).order_by("path")
-    return SessionForm(data, files, lecturers=lecturers.distinct().order_by("team_id", "id"), places=places)
+    return SessionForm(data, files, lecturers=lecturers.distinct().order_by("team_id", "id"),
+                       places=places.distinct())
 
 
 def _ancestor_ids(user) -> list[int]:
