@@ -126,8 +126,8 @@ def test_coverage_lists_gaps_first_and_is_scoped(tree, users):
                                    end=date(2025, 12, 31)))
     assert [(r.name, r.sessions) for r in rows] == [("仙营社区", 0), ("芦庙村", 1)]
     assert rows[1].attendance == 42
-    summary = selectors.coverage_summary(selectors.coverage(users.rencheng_admin, tree.rencheng,
-                                                            start=date(2025, 1, 1), end=date(2025, 12, 31)))
+    summary = selectors.coverage_summary(users.rencheng_admin, tree.rencheng, start=date(2025, 1, 1),
+                                         end=date(2025, 12, 31))
     assert summary["units"] == 2 and summary["covered"] == 1 and summary["rate"] == 50.0
     # Outside the period the session does not count.
     rows = list(selectors.coverage(users.rencheng_admin, tree.rencheng, start=date(2025, 4, 1),

@@ -268,9 +268,9 @@ def coverage(request, unit: str = Query(..., max_length=20), start: date = FROM_
     if end < start:
         raise ServiceError("The period ends before it starts.", {"to": "Not before from."})
     rows = selectors.coverage(request.user, u, start=start, end=end)
-    summary = selectors.coverage_summary(rows)
+    summary = selectors.coverage_summary(request.user, u, start=start, end=end)
     return {"unit_id": u.pk, "unit_name": u.name, "from": start, "to": end, "rate": summary["rate"],
             "covered": summary["covered"], "gaps": summary["gaps"], "sessions": summary["sessions"],
             "attendance": summary["attendance"], "unit_count": summary["units"],
-            "units": [{"id": r.pk, "code": r.code, "name": r.name, "township": r.parent.name if r.parent else "",
+            "units": [{"id": r.pk, "code": r.code, "name": r.name, "township": r.township or "",
                        "sessions": r.sessions, "attendance": r.attendance} for r in rows[:limit]]}

@@ -149,7 +149,8 @@ class Session(models.Model):
     team = models.ForeignKey(LectureTeam, on_delete=models.PROTECT, related_name="sessions")
     lecturer = models.ForeignKey(Lecturer, on_delete=models.PROTECT, related_name="sessions")
     place = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("place"))
-    covered_unit = models.ForeignKey(OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    covered_unit = models.ForeignKey(OrgUnit, null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="covered_sessions")
     held_on = models.DateField(_("date"))
     audience = models.CharField(_("audience"), max_length=12, choices=Audience.choices)
     topic = models.CharField(_("topic"), max_length=80)

@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -94,23 +106,25 @@ def coverage(user, unit: OrgUnit, *, start: date, end: date):
     """全覆盖: villages and communities under ``unit`` with their sessions in [start, end],
     the ones without a session first. The user must see sessions at ``unit`` (404/403 otherwise)."""
     require(user, SESSION_VIEW, unit)
-    per = (Session.objects.filter(covered_unit=OuterRef("pk"), held_on__gte=start, held_on__lte=end)
-           .order_by().values("covered_unit"))
+    # One LEFT JOIN … GROUP BY: the period is part of the join, so villages without a session stay.
+    period = FilteredRelation("covered_sessions", condition=Q(covered_sessions__held_on__gte=start,
+                                                              covered_sessions__held_on__lte=end))
     return (OrgUnit.objects.filter(units_q(user, SESSION_VIEW), path__startswith=unit.path, level=Level.VILLAGE,
                                    valid_to__isnull=True)
-            .select_related("parent")
-            .annotate(sessions=Coalesce(Subquery(per.annotate(c=Count("id")).values("c"),
-                                                 output_field=IntegerField()), Value(0)),
-                      attendance=Coalesce(Subquery(per.annotate(a=Sum("attendance")).values("a"),
-                                                   output_field=IntegerField()), Value(0)))
+            .annotate(s=period)
+            .annotate(sessions=Count("s__id"), attendance=Coalesce(Sum("s__attendance"), Value(0)),
+                      township=F("parent__name"))
             .order_by(Case(When(sessions=0, then=Value(0)), default=Value(1)), "path"))
 
 
-def coverage_summary(rows) -> dict:
-    rows = rows.order_by()
-    agg = rows.aggregate(units=Count("id"), sessions=Coalesce(Sum("sessions"), 0),
-                         attendance=Coalesce(Sum("attendance"), 0))
-    agg["covered"] = rows.filter(sessions__gt=0).count()
+def coverage_summary(user, unit: OrgUnit, *, start: date, end: date) -> dict:
+    """The totals of ``coverage``: villages, covered, gaps, sessions, attendance and the rate."""
+    villages = OrgUnit.objects.filter(units_q(user, SESSION_VIEW), path__startswith=unit.path, level=Level.VILLAGE,
+                                      valid_to__isnull=True)
+    agg = (Session.objects.filter(covered_unit__in=villages.values("pk"), held_on__gte=start, held_on__lte=end)
+           .aggregate(sessions=Count("id"), attendance=Coalesce(Sum("attendance"), 0),
+                      covered=Count("covered_unit", distinct=True)))
+    agg["units"] = villages.count()
     agg["gaps"] = agg["units"] - agg["covered"]
     agg["rate"] = round(100 * agg["covered"] / agg["units"], 1) if agg["units"] else None
     return agg

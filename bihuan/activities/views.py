@@ -181,7 +181,7 @@ def coverage(request):
     if end < start:
         start, end = end, start
     rows = selectors.coverage(request.user, unit, start=start, end=end) if unit else None
-    summary = selectors.coverage_summary(rows) if rows is not None else None
+    summary = selectors.coverage_summary(request.user, unit, start=start, end=end) if unit else None
     page = paginate(request, rows, per_page=100) if rows is not None else None
     districts = OrgUnit.objects.filter(units_q(request.user, SESSION_VIEW), valid_to__isnull=True,
                                        level__in=(Level.COUNTY, Level.TOWNSHIP)).order_by("path")[:200]
