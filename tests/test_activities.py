@@ -198,3 +198,17 @@ def test_unmatched_order_opens_one_matter_for_the_district(tree, users):
     m = Matter.objects.get(pk=o.matter_id)
     assert m.handling_unit == tree.rencheng and "乡村振兴" in m.title
     assert LectureOrder.objects.filter(matter_id__isnull=False).count() == 1
+
+
+def test_seed_tells_yanzhous_story_once(tree, users):
+    from bihuan.activities.models import LectureTeam, Lecturer
+    from bihuan.activities.seed import seed_lectures
+
+    r = seed_lectures("demo", 2022, now=at(2025, 6, 1))
+    assert r["teams"] == 4 and r["lecturers"] == 40
+    assert LectureTeam.objects.filter(unit=tree.yanzhou).values("kind").distinct().count() == 4
+    assert not Lecturer.objects.exclude(person__unit__path__startswith=tree.yanzhou.path).exists()
+    assert Session.objects.exclude(place__path__startswith=tree.yanzhou.path).count() == 0
+    assert r["lecturer_login"] == "yanzhou_lecturer"
+    assert Lecturer.objects.filter(user__username="yanzhou_lecturer").count() == 1
+    assert seed_lectures("demo", 2022, now=at(2025, 6, 1))["skipped"]
