@@ -201,7 +201,7 @@ def test_unmatched_order_opens_one_matter_for_the_district(tree, users):
 
 
 def test_seed_tells_yanzhous_story_once(tree, users):
-    from bihuan.activities.models import LectureTeam, Lecturer
+    from bihuan.activities.models import Lecturer, LectureTeam
     from bihuan.activities.seed import seed_lectures
 
     r = seed_lectures("demo", 2022, now=at(2025, 6, 1))

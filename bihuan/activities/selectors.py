@@ -14,8 +14,6 @@ from datetime import date, datetime, timedelta
 from django.db.models import (
     Case,
     Count,
-    F,
-    FilteredRelation,
     IntegerField,
     OuterRef,
     Q,
@@ -106,14 +104,18 @@ def coverage(user, unit: OrgUnit, *, start: date, end: date):
     """全覆盖: villages and communities under ``unit`` with their sessions in [start, end],
     the ones without a session first. The user must see sessions at ``unit`` (404/403 otherwise)."""
     require(user, SESSION_VIEW, unit)
-    # One LEFT JOIN … GROUP BY: the period is part of the join, so villages without a session stay.
-    period = FilteredRelation("covered_sessions", condition=Q(covered_sessions__held_on__gte=start,
-                                                              covered_sessions__held_on__lte=end))
+    # Per village two index-only scans of (covered_unit, held_on) INCLUDE (attendance): no GROUP BY
+    # over the joined rows (which sorted every session of the district at city scale).
+    per = (Session.objects.filter(covered_unit=OuterRef("pk"), held_on__gte=start, held_on__lte=end)
+           .order_by().values("covered_unit"))
+    township = OrgUnit.objects.filter(pk=OuterRef("parent_id")).order_by().values("name")[:1]
     return (OrgUnit.objects.filter(units_q(user, SESSION_VIEW), path__startswith=unit.path, level=Level.VILLAGE,
                                    valid_to__isnull=True)
-            .annotate(s=period)
-            .annotate(sessions=Count("s__id"), attendance=Coalesce(Sum("s__attendance"), Value(0)),
-                      township=F("parent__name"))
+            .annotate(sessions=Coalesce(Subquery(per.annotate(c=Count("covered_unit")).values("c"),
+                                                 output_field=IntegerField()), Value(0)),
+                      attendance=Coalesce(Subquery(per.annotate(a=Sum("attendance")).values("a"),
+                                                   output_field=IntegerField()), Value(0)),
+                      township=Subquery(township))
             .order_by(Case(When(sessions=0, then=Value(0)), default=Value(1)), "path"))
 
 
