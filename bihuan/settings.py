@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "bihuan.loop",
     "bihuan.plans",
     "bihuan.care",
+    "bihuan.activities",
     "bihuan.api",
     "bihuan.web",
 ]

@@ -10,6 +10,7 @@ urlpatterns = [
     path("people/", include("bihuan.people.urls")),
     path("plans/", include("bihuan.plans.urls")),
     path("care/", include("bihuan.care.urls")),
+    path("activities/", include("bihuan.activities.urls")),
     path("", include("bihuan.loop.urls")),
     path("", include("bihuan.web.urls")),
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-APPS = ("people", "loop", "imports", "plans", "care")
+APPS = ("people", "loop", "imports", "plans", "care", "activities", "ledgers", "evaluation", "reports")
 
 
 def make_foreign_objects(tree, users) -> dict:

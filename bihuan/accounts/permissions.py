@@ -63,6 +63,16 @@ PERMISSIONS: dict[str, str] = {
     "care.plan.manage": _("Make care plans, pair helpers and give volunteers a login"),
     "care.visit.view": _("View care visits and the care board"),
     "care.visit.checkin": _("Check in care visits one is paired to (the round)"),
+    "activities.team.view": _("View lecture teams and lecturers"),
+    "activities.team.manage": _("Create lecture teams, add, import and export lecturers"),
+    "activities.lecturer.import": _("Import lecturers from XLSX/CSV"),
+    "activities.lecturer.export": _("Export lecturers to XLSX/CSV"),
+    "activities.session.view": _("View lecture sessions (微课堂) and coverage"),
+    "activities.session.record": _("Record lecture sessions"),
+    "activities.order.view": _("View lecture orders (点单)"),
+    "activities.order.create": _("Order a lecture for one's unit"),
+    "activities.order.match": _("Match a lecture order to a team and lecturer"),
+    "activities.order.accept": _("Accept a lecture order as its lecturer"),
 }
 
 ALL = frozenset(PERMISSIONS)

@@ -30,6 +30,12 @@ CARE_KEEP = [*CARE_READ, "care.survey.change", "care.survey.export", "care.plan.
 CARE_ADMIN = [*CARE_KEEP, "care.survey.health", "care.survey.import"]
 # A volunteer (self scope): the visits they are paired to, and checking them in. Nothing else.
 CARE_VOLUNTEER = ["care.visit.view", "care.visit.checkin"]
+LECTURES_READ = ["activities.team.view", "activities.session.view", "activities.order.view"]
+LECTURES_LOCAL = [*LECTURES_READ, "activities.session.record", "activities.order.create"]
+LECTURES_ADMIN = [*LECTURES_LOCAL, "activities.team.manage", "activities.order.match", "activities.lecturer.import",
+                  "activities.lecturer.export"]
+# A lecturer (own records only): their profile, their sessions and the orders matched to them.
+LECTURER = [*LECTURES_READ, "activities.session.record", "activities.order.accept"]
 
 # The duties of separation of duties, each held by exactly one of the three administrator roles.
 SYSTEM_DUTY = [*(p for p in TREE_ADMIN if p != "orgs.unit.view"), "accounts.user.manage", "core.calendar.manage", "loop.category.manage"]
@@ -44,23 +50,25 @@ BUILTIN_ROLES = [
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
                      "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN,
-                     *REGISTERS_ADMIN, *CARE_ADMIN]},
+                     *REGISTERS_ADMIN, *CARE_ADMIN,
+                     *LECTURES_ADMIN]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
-                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *REGISTERS_ADMIN, *CARE_ADMIN]},
+                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *REGISTERS_ADMIN, *CARE_ADMIN,
+                     *LECTURES_ADMIN]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
      "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
-                     *LOOP_ALL, *PLANS_WORK, *REGISTERS_WORK, *CARE_KEEP]},
+                     *LOOP_ALL, *PLANS_WORK, *REGISTERS_WORK, *CARE_KEEP, *LECTURES_LOCAL]},
     {"code": "village_secretary", "name": _("Village secretary"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,
-                     "plans.assignment.checkin", *CARE_ADMIN]},
+                     "plans.assignment.checkin", *CARE_ADMIN, *LECTURES_LOCAL]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create", *CARE_READ,
                      "care.survey.change", "care.visit.checkin"]},
     {"code": "volunteer", "name": _("Volunteer"), "default_scope": "self",
      "permissions": [*TREE_READ, *CARE_VOLUNTEER]},
-    {"code": "lecturer", "name": _("Lecturer"), "default_scope": "self", "permissions": [*TREE_READ]},
+    {"code": "lecturer", "name": _("Lecturer"), "default_scope": "self", "permissions": [*TREE_READ, *LECTURER]},
     # 三员分立: three administrators, none able to do another's work (see the module docstring).
     {"code": "system_admin", "name": _("System administrator"), "default_scope": "all",
      "permissions": [*SHARED_ADMIN_READ, *SYSTEM_DUTY]},

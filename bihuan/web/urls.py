@@ -76,3 +76,14 @@ for _kind in ("key_project", "key_enterprise"):
         path(f"plans/io/{_kind}/import/report/", views_tabular.import_report, {"kind": _kind},
              name=f"{_kind}_import_report"),
     ]
+# Lecturers (bihuan.activities.tabular).
+urlpatterns += [
+    path("activities/io/export/", views_tabular.export_view, {"kind": "lecturers"}, name="lecturers_export"),
+    path("activities/io/import/", views_tabular.import_upload, {"kind": "lecturers"}, name="lecturers_import"),
+    path("activities/io/import/preview/", views_tabular.import_preview, {"kind": "lecturers"},
+         name="lecturers_import_preview"),
+    path("activities/io/import/apply/", views_tabular.import_apply, {"kind": "lecturers"},
+         name="lecturers_import_apply"),
+    path("activities/io/import/report/", views_tabular.import_report, {"kind": "lecturers"},
+         name="lecturers_import_report"),
+]

@@ -1,0 +1,276 @@
+"""``/api/v1/lectures``: teams, sessions, orders and coverage — the same scope and rules as the pages.
+
+Input is bounded here (``core.schema``) and validated again by the services; refusals are
+problem+json (400/403/404/409/422) through the one handler in ``api/urls.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema, Status
+
+from bihuan.core.errors import ServiceError
+from bihuan.core.pagination import cursor_page
+from bihuan.core.schema import Cursor, Id, Text
+from bihuan.core.scope import units_q
+from bihuan.orgs.models import OrgUnit
+
+from . import selectors, services
+
+router = Router(tags=["lectures"])
+FROM_OPT, TO_OPT = Query(None, alias="from"), Query(None, alias="to")
+FROM_REQ, TO_REQ = Query(..., alias="from"), Query(..., alias="to")
+SESSION_VIEW = "activities.session.view"
+
+
+class TeamOut(Schema):
+    id: int
+    name: str
+    kind: str
+    unit_id: int
+    unit_name: str
+    topics: list[str]
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+    @staticmethod
+    def resolve_topics(obj):
+        return obj.topic_list
+
+
+class LecturerOut(Schema):
+    id: int
+    team_id: int
+    name: str
+    phone: str
+    topics: str
+    audiences: list[str]
+    excellent: bool
+    active: bool
+
+    @staticmethod
+    def resolve_name(obj):
+        return obj.person.name
+
+    @staticmethod
+    def resolve_phone(obj):
+        return obj.person.phone_masked
+
+    @staticmethod
+    def resolve_audiences(obj):
+        return [a for a in obj.audiences.split(",") if a]
+
+
+class TeamDetail(TeamOut):
+    lecturers: list[LecturerOut]
+
+    @staticmethod
+    def resolve_lecturers(obj):
+        return obj.scoped_lecturers
+
+
+class SessionOut(Schema):
+    id: int
+    team_id: int
+    lecturer_id: int
+    lecturer_name: str
+    place_id: int
+    place_name: str
+    held_on: date
+    audience: str
+    topic: str
+    attendance: int
+    feedback_count: int
+    rating: float | None
+    order_id: int | None
+
+    @staticmethod
+    def resolve_lecturer_name(obj):
+        return obj.lecturer.person.name
+
+    @staticmethod
+    def resolve_place_name(obj):
+        return obj.place.name
+
+
+class SessionIn(Schema):
+    lecturer_id: Id
+    place: Text(20, min_length=1)  # division code or id
+    held_on: date
+    audience: Text(12, min_length=1)
+    topic: Text(80, min_length=1)
+    attendance: int = Field(..., ge=1, le=services.MAX_ATTENDANCE)
+    note: Text(2000) = ""
+    order_id: Id | None = None
+
+
+class OrderOut(Schema):
+    id: int
+    unit_id: int
+    unit_name: str
+    topic: str
+    audience: str
+    expected: int
+    wanted_from: date
+    wanted_to: date
+    match_by: date
+    state: str
+    team_id: int | None
+    lecturer_id: int | None
+    matter_id: int | None
+    version: int
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+
+class OrderIn(Schema):
+    unit: Text(20, min_length=1)
+    topic: Text(80, min_length=1)
+    audience: Text(12, min_length=1)
+    wanted_from: date
+    wanted_to: date
+    expected: int = Field(0, ge=0, le=services.MAX_ATTENDANCE)
+    note: Text(300) = ""
+
+
+class MatchIn(Schema):
+    # Both required; checked after the order is found (404 before 400), as plans' publish.
+    lecturer_id: Id | None = None
+    version: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+class AcceptIn(Schema):
+    version: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+def _page(qs, cursor, limit):
+    page = cursor_page(qs, order=["-id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+def _unit(user, ref: str, *, perm: str, field: str) -> OrgUnit:
+    ref = (ref or "").strip()
+    qs = OrgUnit.objects.filter(valid_to__isnull=True).filter(units_q(user, perm))
+    unit = qs.filter(code=ref).first() or (qs.filter(pk=int(ref)).first() if ref.isdigit() and len(ref) < 10
+                                           else None)
+    if unit is None:
+        raise ServiceError(f"Unknown unit {ref[:20]}.", {field: "No current unit with this code in your scope."},
+                           code="unknown_unit")
+    return unit
+
+
+class TeamPage(Schema):
+    items: list[TeamOut]
+    next_cursor: str | None
+
+
+class SessionPage(Schema):
+    items: list[SessionOut]
+    next_cursor: str | None
+
+
+class OrderPage(Schema):
+    items: list[OrderOut]
+    next_cursor: str | None
+
+
+@router.get("/teams", response=TeamPage, summary="Lecture teams in scope (cursor pages)")
+def list_teams(request, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=200)):
+    return _page(selectors.teams(request.user), cursor, limit)
+
+
+@router.get("/teams/{team_id}", response=TeamDetail, summary="One team with its lecturers (phones masked)")
+def get_team(request, team_id: Id):
+    team = services.get_team(request.user, team_id)
+    team.scoped_lecturers = list(selectors.lecturers(request.user, team=team)[:500])
+    return team
+
+
+@router.get("/sessions", response=SessionPage, summary="Sessions (微课堂) in scope, newest first")
+def list_sessions(request, unit: str = Query("", max_length=20), start: date | None = FROM_OPT,
+                  end: date | None = TO_OPT, cursor: Cursor | None = None,
+                  limit: int = Query(50, ge=1, le=200)):
+    u = _unit(request.user, unit, perm=SESSION_VIEW, field="unit") if unit else None
+    return _page(selectors.sessions(request.user, unit=u, start=start, end=end), cursor, limit)
+
+
+@router.post("/sessions", response={201: SessionOut}, summary="Record a session (the lecturer's own, or at a "
+                                                              "place in scope)")
+def record_session(request, payload: SessionIn):
+    from .models import Lecturer
+
+    lec = Lecturer.objects.filter(pk=payload.lecturer_id).first()
+    place = OrgUnit.objects.filter(valid_to__isnull=True, code=payload.place).first() or (
+        OrgUnit.objects.filter(pk=int(payload.place)).first() if payload.place.isdigit() and len(payload.place) < 10
+        else None)
+    if lec is None:
+        raise ServiceError("Unknown lecturer.", {"lecturer_id": "No such lecturer."})
+    if place is None:
+        raise ServiceError("Unknown place.", {"place": "No current unit with this code."})
+    s = services.record_session(request.user, lecturer=lec, place=place, held_on=payload.held_on,
+                                audience=payload.audience, topic=payload.topic, attendance=payload.attendance,
+                                note=payload.note, order=payload.order_id)
+    return Status(201, selectors.get_session(request.user, s.pk))
+
+
+@router.get("/sessions/{session_id}", response=SessionOut, summary="One session")
+def get_session(request, session_id: Id):
+    return selectors.get_session(request.user, session_id)
+
+
+@router.get("/orders", response=OrderPage, summary="Lecture orders (点单) in scope")
+def list_orders(request, state: str = Query("", max_length=10), cursor: Cursor | None = None,
+                limit: int = Query(50, ge=1, le=200)):
+    return _page(selectors.orders(request.user, state=state), cursor, limit)
+
+
+@router.post("/orders", response={201: OrderOut}, summary="Order a lecture for one's unit")
+def create_order(request, payload: OrderIn):
+    unit = _unit(request.user, payload.unit, perm=services.ORDER, field="unit")
+    o = services.create_order(request.user, unit=unit, topic=payload.topic, audience=payload.audience,
+                              wanted_from=payload.wanted_from, wanted_to=payload.wanted_to,
+                              expected=payload.expected, note=payload.note)
+    return Status(201, o)
+
+
+@router.get("/orders/{order_id}", response=OrderOut, summary="One order")
+def get_order(request, order_id: Id):
+    return services.get_order(request.user, order_id)
+
+
+@router.get("/orders/{order_id}/candidates", response=list[LecturerOut],
+            summary="Suggested lecturers: with the topic first, then the fewest sessions in 90 days")
+def order_candidates(request, order_id: Id):
+    o = services.get_order(request.user, order_id, "match")
+    return list(selectors.candidates(o, now=timezone.now())[:20])
+
+
+@router.post("/orders/{order_id}/match", response=OrderOut, summary="Match the order to a lecturer (district)")
+def match_order(request, order_id: Id, payload: MatchIn):
+    return services.match_order(request.user, order_id, lecturer=payload.lecturer_id, version=payload.version)
+
+
+@router.post("/orders/{order_id}/accept", response=OrderOut, summary="Accept the order (the matched lecturer)")
+def accept_order(request, order_id: Id, payload: AcceptIn):
+    return services.accept_order(request.user, order_id, version=payload.version)
+
+
+@router.get("/coverage", summary="全覆盖: villages and communities under a unit with their sessions, gaps first")
+def coverage(request, unit: str = Query(..., max_length=20), start: date = FROM_REQ,
+             end: date = TO_REQ, cursor: Cursor | None = None, limit: int = Query(500, ge=1, le=5000)):
+    u = _unit(request.user, unit, perm=SESSION_VIEW, field="unit")
+    if end < start:
+        raise ServiceError("The period ends before it starts.", {"to": "Not before from."})
+    rows = selectors.coverage(request.user, u, start=start, end=end)
+    summary = selectors.coverage_summary(request.user, u, start=start, end=end)
+    return {"unit_id": u.pk, "unit_name": u.name, "from": start, "to": end, "rate": summary["rate"],
+            "covered": summary["covered"], "gaps": summary["gaps"], "sessions": summary["sessions"],
+            "attendance": summary["attendance"], "unit_count": summary["units"],
+            "units": [{"id": r.pk, "code": r.code, "name": r.name, "township": r.township or "",
+                       "sessions": r.sessions, "attendance": r.attendance} for r in rows[:limit]]}

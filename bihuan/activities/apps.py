@@ -1,0 +1,38 @@
+from django.apps import AppConfig
+
+
+class ActivitiesConfig(AppConfig):
+    name = "bihuan.activities"
+    label = "activities"
+    verbose_name = "党建活动 activities"
+
+    def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
+        from bihuan.core import audit, jobs
+
+        audit.register_action_labels({
+            "activities.team.create": _("Create a lecture team"),
+            "activities.lecturer.create": _("Add a lecturer"),
+            "activities.lecturer.link": _("Link a lecturer's login"),
+            "activities.session.create": _("Record a lecture session"),
+            "activities.feedback.create": _("Rate a lecture session"),
+            "activities.order.create": _("Order a lecture"),
+            "activities.order.match": _("Match a lecture order"),
+            "activities.order.accept": _("Accept a lecture order"),
+            "activities.order.escalate": _("Open a matter for an unmatched lecture order"),
+            "activities.lecturer.import": _("Import lecturers"),
+            "activities.lecturer.export": _("Export lecturers"),
+        })
+
+        from . import sources
+
+        sources.register()  # evaluation sources and report section (core.registry)
+
+        def _sweep(now):
+            from .services import open_unmatched_orders
+
+            return open_unmatched_orders(now)
+
+        # Hourly: one loop matter per lecture order left unmatched past its limit (idempotent).
+        jobs.register("activities.orders", every_seconds=60 * 60)(_sweep)

@@ -1,0 +1,88 @@
+"""Page forms of the activities app: edge validation (types, lengths, ranges, control characters)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from bihuan.core.forms import StyledMixin
+from bihuan.core.text import has_control
+
+from .models import Audience, TeamKind
+
+
+def no_control_chars(value: str) -> None:
+    if has_control((value or "").replace("\r\n", "\n")):
+        raise ValidationError(_("Control characters are not allowed."))
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+
+class TeamForm(StyledMixin, forms.Form):
+    unit = forms.ModelChoiceField(label=_("Unit"), queryset=None)
+    name = forms.CharField(label=_("Name"), max_length=80, validators=[no_control_chars])
+    kind = forms.ChoiceField(label=_("Kind"), choices=TeamKind.choices)
+    topics = forms.CharField(label=_("Topics (separated by 、)"), max_length=300, required=False,
+                             validators=[no_control_chars])
+
+    def __init__(self, *args, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units
+
+
+class SessionForm(StyledMixin, forms.Form):
+    lecturer = forms.ModelChoiceField(label=_("Lecturer"), queryset=None)
+    place = forms.ModelChoiceField(label=_("Place"), queryset=None)
+    held_on = forms.DateField(label=_("Date"), widget=DateInput)
+    audience = forms.ChoiceField(label=_("Audience"), choices=Audience.choices)
+    topic = forms.CharField(label=_("Topic"), max_length=80, validators=[no_control_chars])
+    attendance = forms.IntegerField(label=_("Attendance"), min_value=1, max_value=100_000)
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False, validators=[no_control_chars],
+                           widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, lecturers=None, places=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["lecturer"].queryset = lecturers
+        self.fields["lecturer"].label_from_instance = lambda x: f"{x.person.name}（{x.team.name}）"
+        self.fields["place"].queryset = places
+        self.fields["place"].label_from_instance = lambda u: u.name
+
+
+class FeedbackForm(StyledMixin, forms.Form):
+    rating = forms.TypedChoiceField(label=_("Your rating"), coerce=int,
+                                    choices=[(i, "★" * i) for i in range(5, 0, -1)], widget=forms.RadioSelect)
+    comment = forms.CharField(label=_("Comment (optional)"), max_length=300, required=False,
+                              validators=[no_control_chars], widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class OrderForm(StyledMixin, forms.Form):
+    unit = forms.ModelChoiceField(label=_("Ordering unit"), queryset=None)
+    topic = forms.CharField(label=_("Topic"), max_length=80, validators=[no_control_chars])
+    audience = forms.ChoiceField(label=_("Audience"), choices=Audience.choices)
+    wanted_from = forms.DateField(label=_("From"), widget=DateInput)
+    wanted_to = forms.DateField(label=_("To"), widget=DateInput)
+    expected = forms.IntegerField(label=_("Expected attendance"), min_value=0, max_value=100_000, required=False)
+    note = forms.CharField(label=_("Note"), max_length=300, required=False, validators=[no_control_chars])
+
+    def __init__(self, *args, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units
+        self.fields["unit"].label_from_instance = lambda u: u.name
+
+
+class CoverageForm(forms.Form):
+    """The coverage page's query string; anything malformed falls back to the default."""
+
+    unit = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    start = forms.DateField(required=False)
+    end = forms.DateField(required=False)
+    view = forms.ChoiceField(required=False, choices=[("", ""), ("grid", "grid"), ("table", "table")])
+
+
+class SessionFilterForm(forms.Form):
+    unit = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    start = forms.DateField(required=False)
+    end = forms.DateField(required=False)

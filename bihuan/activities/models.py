@@ -1,0 +1,279 @@
+"""Party life (issue 15): lecture teams (宣讲团), lecturers, 微课堂 sessions with public feedback,
+lecture orders (点单) and coverage (全覆盖).
+
+Models are thin; every change goes through ``activities.services``. Coverage and "recent
+sessions" are derived in SQL from the sessions and ``now`` (``activities.selectors``), never
+stored. A session keeps ``covered_unit``, the village or community (level 4) its place belongs
+to: a fact of the place at the time, so coverage is one grouped query.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from bihuan.core.scope import ScopedManager, ScopedQuerySet, scope_for, unit_scope_q
+from bihuan.orgs.models import OrgUnit
+
+
+class TeamKind(models.TextChoices):
+    """The seven kinds of Yanzhou's lecture teams (seed/FACTS.md)."""
+
+    VETERAN = "veteran", _("retired cadres (老干部)")
+    MODEL_WORKER = "model_worker", _("model workers and craftsmen (劳模工匠)")
+    YOUTH = "youth", _("youth (青年)")
+    WOMEN = "women", _("women (巾帼)")
+    PRINCIPAL = "principal", _("school principals (中小学校长)")
+    TEACHER = "teacher", _("teachers (教师)")
+    SECRETARY = "secretary", _("branch secretaries (基层党组织书记)")
+
+
+class Audience(models.TextChoices):
+    VILLAGERS = "villagers", _("villagers (村民)")
+    MEMBERS = "members", _("party members (党员)")
+    YOUTH = "youth", _("young people (青少年)")
+    WORKERS = "workers", _("enterprise employees (企业职工)")
+    ELDERLY = "elderly", _("elderly people (老年人)")
+    CADRES = "cadres", _("agency cadres (机关干部)")
+
+
+class OrderState(models.TextChoices):
+    OPEN = "open", _("waiting to be matched")
+    MATCHED = "matched", _("matched, waiting for the lecturer")
+    ACCEPTED = "accepted", _("accepted")
+    DONE = "done", _("lecture given")
+
+
+class LectureTeam(models.Model):
+    """宣讲团: a team of lecturers under a unit (the district's, or a township's)."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
+    name = models.CharField(_("name"), max_length=80)
+    kind = models.CharField(_("kind"), max_length=16, choices=TeamKind.choices)
+    topics = models.CharField(_("topics"), max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(_("created at"))
+
+    scope_resource = "activities.team"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["unit__path", "name", "id"]
+        constraints = [models.UniqueConstraint(fields=["unit", "name"], name="activities_team_name_unique")]
+        verbose_name = _("lecture team")
+        verbose_name_plural = _("lecture teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+    @property
+    def topic_list(self) -> list[str]:
+        return [t for t in self.topics.split("、") if t]
+
+
+class Lecturer(models.Model):
+    """宣讲员: a person (``people.Person``, never copied) in a team, with topics and audiences.
+    ``user`` is the account they log in with (the ``lecturer`` role) to record their own sessions."""
+
+    team = models.ForeignKey(LectureTeam, on_delete=models.PROTECT, related_name="lecturers")
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("person"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="lecturer_profiles", verbose_name=_("login"))
+    topics = models.CharField(_("topics"), max_length=300, blank=True, default="")
+    audiences = models.CharField(_("audiences"), max_length=120, blank=True, default="")  # codes, comma-separated
+    excellent = models.BooleanField(_("city-level excellent lecturer"), default=False)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"))
+
+    scope_resource = "activities.team"
+    scope_path_field = "team__unit__path"
+    scope_unit_field = "team__unit_id"
+    scope_owner_field = "user_id"
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["team_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["team", "person"], name="activities_lecturer_unique")]
+        verbose_name = _("lecturer")
+        verbose_name_plural = _("lecturers")
+
+    def __str__(self) -> str:
+        return self.person.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.team.unit
+
+    @property
+    def audience_labels(self) -> list[str]:
+        return [str(Audience(a).label) for a in self.audiences.split(",") if a in Audience.values]
+
+
+def new_feedback_token() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class SessionQuerySet(ScopedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """A session is in scope where its place is, or where its team is (the district sees its
+        teams' lectures given elsewhere); a lecturer with "own records" sees their own sessions."""
+        if user is None:
+            return self.none()
+        scope = scope_for(user, f"activities.session.{action}")
+        if scope.empty:
+            return self.none()
+        place = unit_scope_q(scope, "place__path", "place_id")
+        if place is None:
+            return self
+        if scope.user_id is not None:
+            # "Own records" (a lecturer): their own sessions and those at the unit they are bound
+            # to; not the team's (that binding's unit is often the team's own unit).
+            return self.filter(place | models.Q(lecturer__user_id=scope.user_id))
+        q = place | unit_scope_q(scope, "team__unit__path", "team__unit_id")
+        return self.filter(q)
+
+
+class Session(models.Model):
+    """微课堂: one lecture given at a place to an audience."""
+
+    team = models.ForeignKey(LectureTeam, on_delete=models.PROTECT, related_name="sessions")
+    lecturer = models.ForeignKey(Lecturer, on_delete=models.PROTECT, related_name="sessions")
+    place = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("place"))
+    covered_unit = models.ForeignKey(OrgUnit, null=True, blank=True, on_delete=models.PROTECT, db_index=False,
+                                     related_name="covered_sessions")  # indexed by activities_session_cov
+    held_on = models.DateField(_("date"))
+    audience = models.CharField(_("audience"), max_length=12, choices=Audience.choices)
+    topic = models.CharField(_("topic"), max_length=80)
+    attendance = models.PositiveIntegerField(_("attendance"))
+    note = models.TextField(_("note"), blank=True, default="")
+    order = models.ForeignKey("LectureOrder", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    feedback_token = models.CharField(max_length=24, unique=True, default=new_feedback_token, editable=False)
+    feedback_count = models.PositiveIntegerField(default=0)
+    rating_sum = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(_("recorded at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    scope_resource = "activities.session"
+    scope_path_field = "place__path"
+    scope_unit_field = "place_id"
+    scope_owner_field = "lecturer__user_id"
+    objects = ScopedManager.from_queryset(SessionQuerySet)()
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+        # Coverage reads count and attendance from this index alone on PostgreSQL (INCLUDE).
+        indexes = [models.Index(fields=["covered_unit", "held_on"], include=["attendance"],
+                                name="activities_session_cov"),
+                   models.Index(fields=["lecturer", "held_on"], name="activities_session_lect"),
+                   models.Index(fields=["held_on"], name="activities_session_held")]
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+
+    def __str__(self) -> str:
+        return f"{self.topic} @ {self.held_on}"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.place
+
+    @property
+    def rating(self) -> float | None:
+        return round(self.rating_sum / self.feedback_count, 1) if self.feedback_count else None
+
+
+def photo_path(instance, filename: str) -> str:
+    return f"activities/{instance.session_id}/{secrets.token_hex(8)}-{filename[-80:]}"
+
+
+class SessionPhoto(models.Model):
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="photos")
+    name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=80)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to=photo_path, max_length=255)
+
+    scope_resource = "activities.session"
+    scope_path_field = "session__place__path"
+    scope_unit_field = "session__place_id"
+    scope_owner_field = "session__lecturer__user_id"
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Feedback(models.Model):
+    """An attendee's rating through the session's public link (no account). ``device`` is the hash
+    of a random cookie: one rating per device and session."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="feedback")
+    rating = models.PositiveSmallIntegerField(_("rating"))
+    comment = models.CharField(_("comment"), max_length=300, blank=True, default="")
+    device = models.CharField(max_length=64)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["session", "device"], name="activities_feedback_once")]
+
+    def __str__(self) -> str:
+        return f"{self.session_id}: {self.rating}"
+
+
+class LectureOrder(models.Model):
+    """点单: a unit asks for a lecture on a topic for an audience within a date range. The district
+    matches a team and lecturer; the lecturer accepts. Unmatched past ``match_by`` → one loop matter."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("ordering unit"))
+    topic = models.CharField(_("topic"), max_length=80)
+    audience = models.CharField(_("audience"), max_length=12, choices=Audience.choices)
+    expected = models.PositiveIntegerField(_("expected attendance"), default=0)
+    wanted_from = models.DateField(_("from"))
+    wanted_to = models.DateField(_("to"))
+    match_by = models.DateField(_("to be matched by"))
+    note = models.CharField(_("note"), max_length=300, blank=True, default="")
+    state = models.CharField(_("state"), max_length=10, choices=OrderState.choices, default=OrderState.OPEN)
+    team = models.ForeignKey(LectureTeam, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    lecturer = models.ForeignKey(Lecturer, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    created_at = models.DateTimeField(_("ordered at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    matched_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    matter_id = models.IntegerField(null=True, blank=True)  # loop.Matter, by id (the loop owns it)
+    version = models.PositiveIntegerField(default=1)
+
+    scope_resource = "activities.order"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = "lecturer__user_id"
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "match_by"], name="activities_order_due")]
+        verbose_name = _("lecture order")
+        verbose_name_plural = _("lecture orders")
+
+    def __str__(self) -> str:
+        return f"{self.topic} ({self.unit_id})"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit

@@ -1,0 +1,145 @@
+"""Lectures demo data: Yanzhou district's 理论宣讲"微课堂" (seed/FACTS.md), through the services.
+
+兖州区 forms lecture teams of the seven kinds (4 teams with about 40 lecturers at ``--scale demo``;
+22 teams with 1,200 lecturers at ``--scale city``). Lecturers are residents already registered
+in the district (the people step), a few named city-level excellent lecturers. Over the last
+season the teams lecture in about three quarters of the district's villages and communities —
+the rest are the coverage gaps — to targeted audiences; attendees rate some sessions through
+the public link. Two villages have open lecture orders (点单). At demo scale one lecturer can log
+in as ``yanzhou_lecturer`` (the demo password) to record their own sessions. Deterministic per ``seed``.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from bihuan.orgs.models import Level, OrgUnit
+
+from . import services
+from .models import Audience, Lecturer, LectureTeam, TeamKind
+
+CODE_YANZHOU = "370812"
+TEAMS = [
+    ("兖州区老干部宣讲团", TeamKind.VETERAN, "党史故事、红色家风、习近平新时代中国特色社会主义思想"),
+    ("兖州区劳模工匠宣讲团", TeamKind.MODEL_WORKER, "工匠精神、劳模故事、安全生产"),
+    ("兖州区青年宣讲团", TeamKind.YOUTH, "党的二十大精神、青春建功、网络文明"),
+    ("兖州区巾帼宣讲团", TeamKind.WOMEN, "家风家教、移风易俗、妇女权益"),
+    ("兖州区中小学校长宣讲团", TeamKind.PRINCIPAL, "思政教育、家校共育、青少年成长"),
+    ("兖州区教师宣讲团", TeamKind.TEACHER, "传统文化、儒家文化、心理健康"),
+    ("兖州区基层党组织书记宣讲团", TeamKind.SECRETARY, "乡村振兴、基层治理、惠民政策"),
+]
+SCALE = {"demo": (4, 40), "county": (10, 300), "city": (22, 1200)}  # teams, lecturers
+AUDIENCE_OF = {TeamKind.VETERAN: ["members", "elderly"], TeamKind.MODEL_WORKER: ["workers", "villagers"],
+               TeamKind.YOUTH: ["youth", "members"], TeamKind.WOMEN: ["villagers", "elderly"],
+               TeamKind.PRINCIPAL: ["youth"], TeamKind.TEACHER: ["youth", "villagers"],
+               TeamKind.SECRETARY: ["members", "villagers", "cadres"]}
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = "建国秀英志强丽娟海燕文华明军红梅春生玉兰德胜凤霞"
+
+
+def _team_specs(n: int) -> list[tuple[str, str, str]]:
+    out = []
+    for i in range(n):
+        name, kind, topics = TEAMS[i % len(TEAMS)]
+        if i >= len(TEAMS):
+            name = name.replace("兖州区", f"兖州区第{i // len(TEAMS) + 1}")
+        out.append((name, kind, topics))
+    return out
+
+
+def _persons(district: OrgUnit, n: int, rng: random.Random):
+    """Residents of the district to lecture (existing ones first; synthetic ones when too few)."""
+    from bihuan.people import services as people_services
+    from bihuan.people.models import Person
+
+    found = list(Person.objects.filter(unit__path__startswith=district.path).order_by("id")[: n * 3])
+    rng.shuffle(found)
+    out = found[:n]
+    places = list(OrgUnit.objects.filter(path__startswith=district.path, level=Level.VILLAGE,
+                                         valid_to__isnull=True).order_by("path"))
+    i = 0
+    while len(out) < n and places:
+        name = rng.choice(SURNAMES) + rng.choice(GIVEN[::2]) + rng.choice(GIVEN[1::2])
+        out.append(people_services.create_person(None, unit=places[i % len(places)], name=name))
+        i += 1
+    return out
+
+
+def seed_lectures(scale: str = "demo", seed: int = 2022, *, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    if LectureTeam.objects.exists():
+        return {"teams": LectureTeam.objects.count(), "skipped": True}
+    district = OrgUnit.objects.filter(code=CODE_YANZHOU, valid_to__isnull=True).first()
+    if district is None:
+        return {"teams": 0}
+    rng = random.Random(seed)
+    n_teams, n_lecturers = SCALE.get(scale, SCALE["demo"])
+    created = now - timedelta(days=200)
+    teams = [services.create_team(None, unit=district, name=n, kind=k, topics=t, now=created)
+             for n, k, t in _team_specs(n_teams)]
+    lecturers = []
+    for i, p in enumerate(_persons(district, n_lecturers, rng)):
+        team = teams[i % len(teams)]
+        topics = "、".join(rng.sample(team.topic_list, k=min(2, len(team.topic_list))))
+        lecturers.append(services.add_lecturer(None, team, person=p, topics=topics,
+                                               audiences=AUDIENCE_OF[team.kind], excellent=rng.random() < 0.05,
+                                               now=created))
+    villages = list(OrgUnit.objects.filter(path__startswith=district.path, level=Level.VILLAGE,
+                                           valid_to__isnull=True).order_by("path"))
+    covered = [v for v in villages if rng.random() < 0.75]
+    today = timezone.localtime(now).date()
+    season_start = today - timedelta(days=90)
+    sessions = 0
+    feedback = 0
+    for v in covered:
+        for _k in range(rng.choice([1, 1, 2, 3])):
+            lec = rng.choice(lecturers)
+            held = season_start + timedelta(days=rng.randrange(90))
+            aud = rng.choice(lec.audiences.split(","))
+            s = services.record_session(None, lecturer=lec, place=v, held_on=held, audience=aud,
+                                        topic=rng.choice(lec.team.topic_list), attendance=rng.randint(15, 120),
+                                        now=datetime.combine(held, datetime.min.time(),
+                                                             tzinfo=timezone.get_default_timezone())
+                                        + timedelta(hours=20))
+            sessions += 1
+            if held >= today - timedelta(days=services.FEEDBACK_DAYS) and scale == "demo":
+                for d in range(rng.randint(0, 4)):
+                    services.give_feedback(s.feedback_token, device=f"seed-{s.pk}-{d}",
+                                           rating=rng.choice([5, 5, 4, 4, 3]), now=now)
+                    feedback += 1
+    gaps = [v for v in villages if v not in covered] or villages
+    orders = 0
+    for v, (topic, aud) in zip(gaps[:2], [("乡村振兴", Audience.VILLAGERS), ("党的二十大精神", Audience.MEMBERS)],
+                               strict=False):
+        services.create_order(None, unit=v, topic=topic, audience=aud, wanted_from=today + timedelta(days=14),
+                              wanted_to=today + timedelta(days=45), expected=50, now=now)
+        orders += 1
+    login = _demo_lecturer(lecturers[0]) if scale == "demo" and lecturers else None
+    return {"teams": len(teams), "lecturers": len(lecturers), "sessions": sessions, "villages": len(villages),
+            "covered": len(covered), "feedback": feedback, "orders": orders,
+            **({"lecturer_login": login} if login else {})}
+
+
+def _demo_lecturer(lec: Lecturer) -> str | None:
+    """``yanzhou_lecturer`` (demo password), bound with the lecturer role (own records) to the
+    lecturer's own unit."""
+    from bihuan.accounts import services as account_services
+    from bihuan.accounts.models import Role, User
+    from bihuan.accounts.seed import DEMO_PASSWORD
+
+    if User.objects.filter(username="yanzhou_lecturer").exists():
+        return None
+    user = account_services.create_user(None, username="yanzhou_lecturer", password=DEMO_PASSWORD,
+                                        display_name=f"{lec.person.name}（宣讲员，演示）", unit=lec.person.unit,
+                                        role=Role.objects.get(code="lecturer"), must_change_password=False)
+    services.link_login(None, lec, login=user)
+    return user.username
+
+
+def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
+    """The lectures' step of ``bihuan seed`` (skipped when a team exists)."""
+    return seed_lectures(scale, seed)
+

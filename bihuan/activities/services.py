@@ -1,0 +1,476 @@
+"""Every change to lecture teams, lecturers, sessions, feedback and orders (the only module here
+that writes).
+
+Each function checks permission and scope through the gate (``core.scope.require``), validates
+(refusing with a ``ServiceError`` naming the field, nothing written), writes in one transaction
+and records one audit entry. Anything that depends on now takes ``now``.
+
+* ``create_team``, ``add_lecturer`` — 宣讲团 and 宣讲员 (a lecturer is a ``people.Person``);
+* ``record_session`` — 微课堂 with photos (checked by the loop's ``validate_uploads``); the place
+  must lie under the lecturer's team's unit;
+* ``give_feedback`` — an attendee's rating through the public link, once per device;
+* ``create_order`` / ``match_order`` / ``accept_order`` — 点单; ``open_unmatched_orders`` (the
+  ``activities.orders`` job) opens one loop matter for the district per order left unmatched past
+  its limit, through ``loop.services`` (claimed by ``escalated_at``: idempotent, also when two runs
+  overlap).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, timedelta
+
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from bihuan.core import audit
+from bihuan.core.calendar import add_working_days
+from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
+from bihuan.core.scope import has_anywhere, require
+from bihuan.core.text import has_control
+from bihuan.orgs.models import Level, OrgUnit
+
+from .models import (
+    Audience,
+    Feedback,
+    LectureOrder,
+    Lecturer,
+    LectureTeam,
+    OrderState,
+    Session,
+    SessionPhoto,
+    TeamKind,
+)
+
+MANAGE = "activities.team.manage"
+RECORD = "activities.session.record"
+ORDER = "activities.order.create"
+MATCH = "activities.order.match"
+ACCEPT = "activities.order.accept"
+MAX_ATTENDANCE = 100_000
+FEEDBACK_DAYS = 30  # the public link takes ratings for this many days after the session
+ORDER_MATCH_WORKING_DAYS = 5  # an order must be matched within this many working days
+RECENT_DAYS = 90  # "recent sessions" when suggesting a lecturer
+
+
+def _now(now: datetime | None) -> datetime:
+    return now or timezone.now()
+
+
+def _text(value, field: str, *, limit: int, required: bool = False) -> str:
+    value = "" if value is None else str(value).strip()
+    if required and not value:
+        raise ServiceError(_("%(field)s is required.") % {"field": field}, {field: _("This field is required.")})
+    if len(value) > limit:
+        raise ServiceError(_("%(field)s is too long (at most %(max)d characters).") % {"field": field, "max": limit},
+                           {field: _("At most %(max)d characters.") % {"max": limit}})
+    if has_control(value.replace("\n", "").replace("\t", "")):
+        raise ServiceError(_("%(field)s contains control characters.") % {"field": field},
+                           {field: _("Control characters are not allowed.")})
+    return value
+
+
+def _date(value, field: str) -> date:
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        d = value
+    else:
+        try:
+            d = date.fromisoformat(str(value))
+        except (TypeError, ValueError):
+            raise ServiceError(_("%(field)s must be a date (YYYY-MM-DD).") % {"field": field},
+                               {field: _("Enter a date.")})
+    if not 2000 <= d.year <= 2100:
+        raise ServiceError(_("%(field)s is out of range.") % {"field": field}, {field: _("Enter a date.")})
+    return d
+
+
+def _topics(value, field: str) -> str:
+    """Topics as typed (、，, or newlines between them), stored joined by 、."""
+    raw = _text(value, field, limit=300)
+    for sep in ("，", ",", "\n", ";", "；"):
+        raw = raw.replace(sep, "、")
+    parts = []
+    for t in raw.split("、"):
+        t = t.strip()
+        if t and t not in parts:
+            parts.append(t[:40])
+    return "、".join(parts)[:300]
+
+
+def _audiences(values, field: str = "audiences") -> str:
+    if isinstance(values, str):
+        values = [v for v in values.replace("，", ",").split(",") if v.strip()]
+    out = []
+    for v in values or []:
+        v = str(v).strip()
+        if v not in Audience.values:
+            raise ServiceError(_("Unknown audience %(a)s.") % {"a": v[:20]},
+                               {field: _("One of: %(v)s.") % {"v": ", ".join(Audience.values)}})
+        if v not in out:
+            out.append(v)
+    return ",".join(out)
+
+
+def _within(unit: OrgUnit, top: OrgUnit) -> bool:
+    return unit.pk == top.pk or top.is_ancestor_of(unit)
+
+
+def _current(unit, field: str) -> OrgUnit:
+    if unit is None or not isinstance(unit, OrgUnit):
+        raise ServiceError(_("Choose a unit."), {field: _("This field is required.")})
+    if unit.valid_to is not None:
+        raise ServiceError(_("%(u)s is no longer a current unit.") % {"u": unit.name}, {field: _("Not current.")})
+    return unit
+
+
+# --- teams and lecturers ------------------------------------------------------------------------
+
+@transaction.atomic
+def create_team(user, *, unit: OrgUnit, name: str, kind: str, topics: str = "",
+                now: datetime | None = None) -> LectureTeam:
+    """宣讲团 under ``unit`` (the district or a township), of one of the seven kinds."""
+    now = _now(now)
+    unit = _current(unit, "unit")
+    require(user, MANAGE, unit)
+    name = _text(name, "name", limit=80, required=True)
+    if kind not in TeamKind.values:
+        raise ServiceError(_("Choose the team's kind."), {"kind": _("One of: %(v)s.") % {
+            "v": ", ".join(TeamKind.values)}})
+    if LectureTeam.objects.filter(unit=unit, name=name).exists():
+        raise ServiceError(_("%(u)s already has a team named %(n)s.") % {"u": unit.name, "n": name},
+                           {"name": _("Taken.")})
+    team = LectureTeam.objects.create(unit=unit, name=name, kind=kind, topics=_topics(topics, "topics"),
+                                      created_at=now)
+    audit.record("activities.team.create", team, after={"name": name, "kind": kind, "topics": team.topics}, now=now)
+    return team
+
+
+def get_team(user, team, action: str = "view") -> LectureTeam:
+    pk = getattr(team, "pk", team)
+    try:
+        t = LectureTeam.objects.select_related("unit").get(pk=pk)
+    except (LectureTeam.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"activities.team.{action}", t)
+    return t
+
+
+@transaction.atomic
+def add_lecturer(user, team, *, person, topics: str = "", audiences=(), excellent: bool = False, login=None,
+                 now: datetime | None = None) -> Lecturer:
+    """A person joins a team as a lecturer. The person must be in the user's people scope (they are
+    not copied); ``login`` is the account the lecturer records their own sessions with."""
+    from bihuan.people.models import Person
+
+    now = _now(now)
+    team = get_team(user, team, "manage")
+    pk = getattr(person, "pk", person)
+    p = Person.objects.restrict(user, "view").filter(pk=pk).first() if user is not None else \
+        Person.objects.filter(pk=pk).first()
+    if p is None:
+        raise ServiceError(_("Choose a registered person in your scope."), {"person": _("Unknown person.")})
+    if Lecturer.objects.filter(team=team, person=p).exists():
+        raise ServiceError(_("%(p)s is already a lecturer of %(t)s.") % {"p": p.name, "t": team.name},
+                           {"person": _("Already in the team.")})
+    lec = Lecturer.objects.create(team=team, person=p, user=login, topics=_topics(topics, "topics"),
+                                  audiences=_audiences(audiences), excellent=bool(excellent), created_at=now)
+    if not p.is_lecturer:
+        Person.objects.filter(pk=p.pk).update(is_lecturer=True)
+    audit.record("activities.lecturer.create", lec, after={"team_id": team.pk, "person_id": p.pk,
+                                                           "topics": lec.topics, "audiences": lec.audiences,
+                                                           "excellent": lec.excellent,
+                                                           "login": getattr(login, "username", "")}, now=now)
+    return lec
+
+
+@transaction.atomic
+def link_login(user, lecturer, *, login, now: datetime | None = None) -> Lecturer:
+    """Give a lecturer the account they log in with (the ``lecturer`` role) to record their own
+    sessions; ``login=None`` removes it."""
+    now = _now(now)
+    pk = getattr(lecturer, "pk", lecturer)
+    lec = Lecturer.objects.select_related("team__unit").filter(pk=pk).first()
+    if lec is None:
+        raise NotFound()
+    require(user, MANAGE, lec.team)
+    before = lec.user_id
+    Lecturer.objects.filter(pk=lec.pk).update(user=login)
+    lec.user = login
+    audit.record("activities.lecturer.link", lec, before={"user_id": before},
+                 after={"user_id": getattr(login, "pk", None)}, now=now)
+    return lec
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+def covered_unit_of(place: OrgUnit) -> OrgUnit | None:
+    """The village or community a place counts for in coverage (itself, or the grid's village)."""
+    if place.level == Level.VILLAGE:
+        return place
+    if place.level == Level.GRID:
+        return place.parent
+    return None
+
+
+def _may_record_as_lecturer(user, lecturer: Lecturer) -> bool:
+    return user is not None and lecturer.user_id == user.pk and has_anywhere(user, RECORD)
+
+
+@transaction.atomic
+def record_session(user, *, lecturer, place: OrgUnit, held_on, audience: str, topic: str, attendance,
+                   note: str = "", uploads=(), order=None, now: datetime | None = None) -> Session:
+    """微课堂: a lecture given. Staff record at places in their scope; a lecturer records their own.
+    Either way the place must lie under the lecturer's team's unit (the lecturer's scope)."""
+    from bihuan.loop.services import validate_uploads  # JPEG/PNG/PDF by content, image checks, sizes
+
+    now = _now(now)
+    pk = getattr(lecturer, "pk", lecturer)
+    lec = Lecturer.objects.select_related("team__unit", "person").filter(pk=pk).first() if pk else None
+    if lec is None:
+        raise ServiceError(_("Choose a lecturer."), {"lecturer": _("Unknown lecturer.")})
+    place = _current(place, "place")
+    if not _may_record_as_lecturer(user, lec):
+        require(user, RECORD, place)
+    if not lec.active:
+        raise ServiceError(_("%(p)s is no longer an active lecturer.") % {"p": lec.person.name},
+                           {"lecturer": _("Not active.")})
+    if not _within(place, lec.team.unit):
+        raise ServiceError(_("%(u)s is outside %(t)s's area (%(a)s); the lecture cannot be recorded there.")
+                           % {"u": place.name, "t": lec.team.name, "a": lec.team.unit.name},
+                           {"place": _("Choose a place under %(a)s.") % {"a": lec.team.unit.name}},
+                           code="place_outside_scope")
+    held_on = _date(held_on, "held_on")
+    if held_on > timezone.localtime(now).date():
+        raise ServiceError(_("The session date is in the future."), {"held_on": _("Not after today.")})
+    if audience not in Audience.values:
+        raise ServiceError(_("Choose the audience."), {"audience": _("One of: %(v)s.") % {
+            "v": ", ".join(Audience.values)}})
+    topic = _text(topic, "topic", limit=80, required=True)
+    try:
+        attendance = int(attendance)
+    except (TypeError, ValueError):
+        raise ServiceError(_("The attendance must be a whole number."), {"attendance": _("Enter a whole number.")})
+    if not 1 <= attendance <= MAX_ATTENDANCE:
+        raise ServiceError(_("The attendance must be between 1 and %(n)d.") % {"n": MAX_ATTENDANCE},
+                           {"attendance": _("1 to %(n)d.") % {"n": MAX_ATTENDANCE}})
+    note = _text(note, "note", limit=2000)
+    uploads = validate_uploads(uploads)
+    o = None
+    if order is not None:
+        o = LectureOrder.objects.select_for_update().filter(pk=getattr(order, "pk", order)).first()
+        if o is None or o.lecturer_id != lec.pk or o.state != OrderState.ACCEPTED:
+            raise ServiceError(_("The order is not accepted by this lecturer."), {"order": _("Not accepted.")})
+    s = Session.objects.create(team=lec.team, lecturer=lec, place=place, covered_unit=covered_unit_of(place),
+                               held_on=held_on, audience=audience, topic=topic, attendance=attendance, note=note,
+                               order=o, created_at=now, created_by=user)
+    for up in uploads:
+        ph = SessionPhoto(session=s, name=up.name[:120], content_type=up.content_type, size=len(up.content),
+                          sha256=hashlib.sha256(up.content).hexdigest())
+        ph.file.save(up.name[-80:], ContentFile(up.content), save=False)
+        ph.save()
+    if o is not None:
+        LectureOrder.objects.filter(pk=o.pk).update(state=OrderState.DONE, version=F("version") + 1)
+    audit.record("activities.session.create", s, after={
+        "lecturer_id": lec.pk, "place_id": place.pk, "held_on": held_on, "audience": audience, "topic": topic,
+        "attendance": attendance, "photos": len(uploads), "order_id": o.pk if o else None}, now=now)
+    return s
+
+
+def session_by_token(token: str, now: datetime | None = None) -> Session:
+    """The session a public feedback link names, while it takes feedback; NotFound otherwise
+    (an unknown link and an expired one answer the same)."""
+    now = _now(now)
+    s = (Session.objects.select_related("place", "lecturer__person", "team")
+         .filter(feedback_token=(token or "-")[:24]).first())
+    if s is None or timezone.localtime(now).date() > s.held_on + timedelta(days=FEEDBACK_DAYS):
+        raise NotFound()
+    return s
+
+
+def device_hash(device: str) -> str:
+    return hashlib.sha256(f"activities-feedback:{device}".encode()).hexdigest()
+
+
+@transaction.atomic
+def give_feedback(token: str, *, device: str, rating, comment: str = "", now: datetime | None = None) -> Feedback:
+    """An attendee rates a session (1–5) through its link, without an account, once per device."""
+    now = _now(now)
+    s = session_by_token(token, now)
+    try:
+        rating = int(rating)
+    except (TypeError, ValueError):
+        rating = 0
+    if not 1 <= rating <= 5:
+        raise ServiceError(_("Choose a rating from 1 to 5."), {"rating": _("1 to 5.")})
+    comment = _text(comment, "comment", limit=300)
+    if not device or len(device) > 100:
+        raise ServiceError(_("This browser did not keep the page's cookie; allow cookies and try again."),
+                           {"rating": _("Cookies are needed.")}, code="no_device")
+    try:
+        with transaction.atomic():
+            fb = Feedback.objects.create(session=s, rating=rating, comment=comment, device=device_hash(device), at=now)
+    except IntegrityError:
+        raise Conflict(_("You have already rated this session from this device. Thank you."))
+    Session.objects.filter(pk=s.pk).update(feedback_count=F("feedback_count") + 1,
+                                           rating_sum=F("rating_sum") + rating)
+    audit.record("activities.feedback.create", fb, unit=s.place, after={"session_id": s.pk, "rating": rating},
+                 now=now)
+    return fb
+
+
+# --- orders (点单) --------------------------------------------------------------------------------
+
+@transaction.atomic
+def create_order(user, *, unit: OrgUnit, topic: str, audience: str, wanted_from, wanted_to, expected=0,
+                 note: str = "", now: datetime | None = None) -> LectureOrder:
+    """A unit orders a lecture. It must be matched within ``ORDER_MATCH_WORKING_DAYS`` working days
+    (and before the wanted dates start)."""
+    now = _now(now)
+    unit = _current(unit, "unit")
+    require(user, ORDER, unit)
+    topic = _text(topic, "topic", limit=80, required=True)
+    if audience not in Audience.values:
+        raise ServiceError(_("Choose the audience."), {"audience": _("One of: %(v)s.") % {
+            "v": ", ".join(Audience.values)}})
+    wanted_from, wanted_to = _date(wanted_from, "wanted_from"), _date(wanted_to, "wanted_to")
+    today = timezone.localtime(now).date()
+    if wanted_from < today:
+        raise ServiceError(_("The wanted dates must not start in the past."), {"wanted_from": _("Today or later.")})
+    if wanted_to < wanted_from:
+        raise ServiceError(_("The date range ends before it starts."), {"wanted_to": _("Not before the start.")})
+    if wanted_to > wanted_from + timedelta(days=366):
+        raise ServiceError(_("The date range is longer than a year."), {"wanted_to": _("Within a year.")})
+    try:
+        expected = int(expected or 0)
+    except (TypeError, ValueError):
+        expected = -1
+    if not 0 <= expected <= MAX_ATTENDANCE:
+        raise ServiceError(_("The expected attendance must be between 0 and %(n)d.") % {"n": MAX_ATTENDANCE},
+                           {"expected": _("0 to %(n)d.") % {"n": MAX_ATTENDANCE}})
+    note = _text(note, "note", limit=300)
+    match_by = min(add_working_days(today, ORDER_MATCH_WORKING_DAYS).date(), wanted_from)
+    o = LectureOrder.objects.create(unit=unit, topic=topic, audience=audience, expected=expected,
+                                    wanted_from=wanted_from, wanted_to=wanted_to, match_by=match_by, note=note,
+                                    created_at=now, created_by=user)
+    audit.record("activities.order.create", o, after={"topic": topic, "audience": audience,
+                                                      "wanted_from": wanted_from, "wanted_to": wanted_to,
+                                                      "match_by": match_by}, now=now)
+    return o
+
+
+def get_order(user, order, action: str = "view") -> LectureOrder:
+    pk = getattr(order, "pk", order)
+    try:
+        o = LectureOrder.objects.select_related("unit", "team", "lecturer__person").get(pk=pk)
+    except (LectureOrder.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"activities.order.{action}", o)
+    return o
+
+
+def _check_version(o: LectureOrder, version) -> None:
+    if version is None or version == "":
+        raise ServiceError(_("The version is required."), {"version": _("This field is required.")})
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise ServiceError(_("The version is required."), {"version": _("This field is required.")})
+    if version != o.version:
+        raise Conflict(_("The order was changed by someone else. Reload it and try again."))
+
+
+@transaction.atomic
+def match_order(user, order, *, lecturer, version, now: datetime | None = None) -> LectureOrder:
+    """The district matches an open order to a lecturer of a team above the ordering unit."""
+    from . import selectors
+
+    now = _now(now)
+    o = get_order(user, order, "match")
+    o = LectureOrder.objects.select_for_update().select_related("unit").get(pk=o.pk)
+    _check_version(o, version)
+    if o.state not in (OrderState.OPEN, OrderState.MATCHED):
+        raise ServiceError(_("The order is already accepted."), code="order_accepted")
+    pk = getattr(lecturer, "pk", lecturer)
+    lec = selectors.candidates(o, now=now).filter(pk=pk).select_related("team").first() if pk else None
+    if lec is None:
+        raise ServiceError(_("Choose an active lecturer of a team serving %(u)s.") % {"u": o.unit.name},
+                           {"lecturer": _("Not a candidate for this order.")})
+    LectureOrder.objects.filter(pk=o.pk).update(state=OrderState.MATCHED, team=lec.team, lecturer=lec,
+                                                matched_at=now, version=F("version") + 1)
+    o.refresh_from_db()
+    audit.record("activities.order.match", o, after={"lecturer_id": lec.pk, "team_id": lec.team_id}, now=now)
+    return o
+
+
+@transaction.atomic
+def accept_order(user, order, *, version, now: datetime | None = None) -> LectureOrder:
+    """The matched lecturer accepts (only they may)."""
+    now = _now(now)
+    o = get_order(user, order, "view")
+    o = LectureOrder.objects.select_for_update().select_related("lecturer").get(pk=o.pk)
+    if user is not None and (o.lecturer is None or o.lecturer.user_id != user.pk or not has_anywhere(user, ACCEPT)):
+        raise PermissionDenied(_("Only the matched lecturer may accept the order."))
+    _check_version(o, version)
+    if o.state != OrderState.MATCHED:
+        raise ServiceError(_("The order is not waiting for your acceptance."), code="order_not_matched")
+    LectureOrder.objects.filter(pk=o.pk).update(state=OrderState.ACCEPTED, accepted_at=now,
+                                                version=F("version") + 1)
+    o.refresh_from_db()
+    audit.record("activities.order.accept", o, after={"lecturer_id": o.lecturer_id}, now=now)
+    return o
+
+
+def _order_category():
+    from bihuan.loop import config as loop_config
+    from bihuan.loop.models import Category, Kind
+
+    cat = (Category.objects.filter(kind=Kind.TASK, active=True, code="lecture_order").first()
+           or Category.objects.filter(kind=Kind.TASK, active=True).order_by("code").first())
+    if cat is None:
+        cat = loop_config.create_category(None, code="lecture_order", name="宣讲点单", kind=Kind.TASK, handle_days=10)
+    return cat
+
+
+def _district_of(unit: OrgUnit) -> OrgUnit:
+    if unit.level <= Level.COUNTY:
+        return unit
+    ids = unit.ancestor_ids()
+    return OrgUnit.objects.filter(pk__in=ids, level=Level.COUNTY).first() or unit
+
+
+def open_unmatched_orders(now: datetime | None = None) -> int:
+    """The ``activities.orders`` job: each order still open after its ``match_by`` date opens one
+    loop matter (kind task) for its district. The order is claimed (``escalated_at``) in the same
+    transaction as the matter, so a second or concurrent run opens nothing."""
+    from bihuan.loop import services as loop_services
+    from bihuan.loop.models import Kind
+
+    now = _now(now)
+    today = timezone.localtime(now).date()
+    opened = 0
+    due = (LectureOrder.objects.filter(state=OrderState.OPEN, match_by__lt=today, escalated_at__isnull=True)
+           .select_related("unit").order_by("id"))
+    for o in due.iterator(chunk_size=200):
+        with transaction.atomic():
+            if not LectureOrder.objects.filter(pk=o.pk, state=OrderState.OPEN,
+                                               escalated_at__isnull=True).update(escalated_at=now):
+                continue
+            district = _district_of(o.unit)
+            title = (_("宣讲点单未匹配: %(topic)s (%(unit)s)") % {"topic": o.topic, "unit": o.unit.name})[:120]
+            detail = _("%(unit)s ordered a lecture on %(topic)s for %(aud)s, %(f)s – %(t)s; it was not matched "
+                       "by %(by)s.") % {"unit": o.unit.name, "topic": o.topic, "aud": Audience(o.audience).label,
+                                        "f": o.wanted_from, "t": o.wanted_to, "by": o.match_by}
+            matter = loop_services.create_matter(None, category=_order_category(), location_unit=o.unit,
+                                                 dispatch_unit=district, title=title, description=detail,
+                                                 kind=Kind.TASK, now=now)
+            matter = loop_services.dispatch(None, matter, version=matter.version, handling_unit=district, now=now)
+            LectureOrder.objects.filter(pk=o.pk).update(matter_id=matter.pk)
+            audit.record("activities.order.escalate", o, after={"matter_id": matter.pk, "district_id": district.pk},
+                         now=now)
+            opened += 1
+    return opened

@@ -1,0 +1,62 @@
+"""The lectures' figures as evaluation sources and a report section (``core.registry``).
+
+* ``activities.lecture_coverage`` — of the villages and communities under a unit, the share that
+  had at least one 微课堂 in the period (全覆盖率);
+* ``activities.attendance`` — attendance (人次) of the sessions held at places under the unit.
+
+Siblings are computed together: two queries per parent (``selectors.unit_figures``).
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from bihuan.core.registry import (
+    Column,
+    Section,
+    Source,
+    figure_of,
+    register_section,
+    register_source,
+    rows_by_parent,
+)
+
+FIGURES = (
+    ("coverage_rate", _("Lecture coverage (宣讲覆盖率)"), "%", True),
+    ("attendance", _("Lecture attendance (听讲人次)"), "人次", True),
+    ("villages", _("Villages and communities"), "个", None),
+    ("covered", _("Covered by a lecture"), "个", None),
+    ("sessions", _("Sessions (微课堂)"), "场", None),
+)
+
+
+def rows_for(units, *, start, end, now) -> dict[int, dict]:
+    from . import selectors
+
+    def children_rows(parent):
+        return selectors.unit_figures(parent, start=start, end=end)
+
+    return rows_by_parent(units, children_rows=children_rows,
+                          root_row=lambda u: selectors.unit_total(u, start=start, end=end))
+
+
+def _section(parent, *, start, end, now) -> list[dict]:
+    from . import selectors
+
+    rows = selectors.unit_figures(parent, start=start, end=end)
+    return [{"unit_id": pk, "unit_name": r["unit"].name, **{k: r[k] for k, *_ in FIGURES}} for pk, r in rows.items()]
+
+
+SOURCE_NAMES = {"coverage_rate": "activities.lecture_coverage", "attendance": "activities.attendance"}
+
+
+def register() -> None:
+    for key, label, unit, better in FIGURES:
+        if better is None:
+            continue
+        register_source(Source(name=SOURCE_NAMES[key], label=label, unit=unit, higher_is_better=better,
+                               compute=figure_of(rows_for, key), app="activities"))
+    register_section(Section(
+        name="activities.lectures", label=_("Lectures (微课堂): coverage and attendance by unit"),
+        figures=_section, columns=tuple(Column(key, label, unit, better) for key, label, unit, better in FIGURES),
+        rank_by="coverage_rate", app="activities"))

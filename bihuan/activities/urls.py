@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+app_name = "activities"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("teams/<id:team_id>/", views.team_detail, name="team_detail"),
+    path("sessions/", views.session_list, name="session_list"),
+    path("sessions/new/", views.session_new, name="session_new"),
+    path("sessions/<id:session_id>/", views.session_detail, name="session_detail"),
+    path("photos/<id:photo_id>/", views.photo, name="photo"),
+    path("coverage/", views.coverage, name="coverage"),
+    path("orders/", views.order_list, name="order_list"),
+    path("orders/<id:order_id>/", views.order_detail, name="order_detail"),
+    path("feedback/<str:feedback_token>/", views.feedback, name="feedback"),
+]

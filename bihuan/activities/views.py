@@ -1,0 +1,286 @@
+"""Pages of the activities app: lecture teams and lecturers, 微课堂 sessions (with the public
+feedback link and its QR code), coverage (全覆盖) and lecture orders (点单).
+
+Reads go through ``activities.selectors`` (restrict / require); every change through
+``activities.services``, with the plumbing of ``core.views``. Out of scope is a 404, like absent.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+from functools import wraps
+
+from django.contrib import messages
+from django.http import FileResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+
+from bihuan.core.context import acting_as
+from bihuan.core.errors import NotFound, ServiceError
+from bihuan.core.scope import allows, has_anywhere, units_q
+from bihuan.core.views import paginate, querystring_without, requires, submit
+from bihuan.loop.services import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS, Upload
+from bihuan.orgs.models import Level, OrgUnit
+
+from . import selectors, services
+from .forms import CoverageForm, FeedbackForm, OrderForm, SessionFilterForm, SessionForm, TeamForm
+from .models import Lecturer, OrderState, SessionPhoto
+
+TEAM_VIEW = "activities.team.view"
+SESSION_VIEW = "activities.session.view"
+RECORD = "activities.session.record"
+ORDER_VIEW = "activities.order.view"
+DEVICE_COOKIE = "bh_fb_device"
+
+
+def _uploads(request, field: str = "photos") -> list[Upload]:
+    out = []
+    for f in request.FILES.getlist(field)[: MAX_ATTACHMENTS + 1]:
+        if f.size > MAX_ATTACHMENT_BYTES:
+            raise ServiceError(_("Attachment %(name)s is too large.") % {"name": f.name},
+                               {"attachments": _("Wrong file size.")}, code="attachment_size")
+        out.append(Upload(f.name, f.content_type or "", f.read()))
+    return out
+
+
+def _unit_or_404(user, perm, unit_id):
+    if unit_id is None:
+        return None
+    unit = OrgUnit.objects.filter(units_q(user, perm), pk=unit_id).first()
+    if unit is None:
+        raise NotFound()
+    return unit
+
+
+def _top_unit(user, perm):
+    """The highest unit the user may use ``perm`` at (the default of coverage and forms)."""
+    return OrgUnit.objects.filter(units_q(user, perm), valid_to__isnull=True).order_by("depth", "path").first()
+
+
+# --- teams and lecturers ------------------------------------------------------------------------
+
+@requires(TEAM_VIEW, SESSION_VIEW)
+def home(request):
+    user = request.user
+    mine = list(selectors.my_lecturer_profiles(user))
+    page = paginate(request, selectors.teams(user))
+    form = None
+    if has_anywhere(user, services.MANAGE):
+        units = OrgUnit.objects.filter(units_q(user, services.MANAGE), valid_to__isnull=True,
+                                       level__lte=Level.TOWNSHIP).order_by("path")
+        form = TeamForm(request.POST or None, units=units)
+        team = submit(request, form, lambda d: services.create_team(user, **d))
+        if team:
+            messages.success(request, _("Team created: %(n)s") % {"n": team.name})
+            return redirect("activities:team_detail", team_id=team.pk)
+    return render(request, "activities/home.html", {
+        "page": page, "qs": querystring_without(request, "page"), "mine": mine, "form": form},
+        status=getattr(form, "status", 200))
+
+
+@requires(TEAM_VIEW)
+def team_detail(request, team_id: int):
+    team = services.get_team(request.user, team_id)
+    page = paginate(request, selectors.lecturers(request.user, team=team))
+    return render(request, "activities/team_detail.html", {
+        "team": team, "page": page, "qs": querystring_without(request, "page"),
+        "can_manage": allows(request.user, services.MANAGE, team)})
+
+
+# --- sessions -----------------------------------------------------------------------------------
+
+@requires(SESSION_VIEW)
+def session_list(request):
+    f = SessionFilterForm(request.GET)
+    d = f.cleaned_data if f.is_valid() else {}
+    unit = _unit_or_404(request.user, SESSION_VIEW, d.get("unit"))
+    qs = selectors.sessions(request.user, unit=unit, start=d.get("start"), end=d.get("end"))
+    return render(request, "activities/session_list.html", {
+        "page": paginate(request, qs), "qs": querystring_without(request, "page"), "unit": unit,
+        "can_record": has_anywhere(request.user, RECORD)})
+
+
+def _session_form(request, data=None, files=None):
+    """Lecturers offered: one's own profiles (a lecturer), else those of teams at or above one's
+    units and those one sees. Places: one's units, and the areas of one's own teams. The service
+    decides again (``record_session``)."""
+    user = request.user
+    mine = list(selectors.my_lecturer_profiles(user))
+    lecturers = Lecturer.objects.filter(active=True).select_related("person", "team")
+    places = OrgUnit.objects.filter(units_q(user, RECORD))
+    if mine:
+        lecturers = lecturers.filter(pk__in=[m.pk for m in mine])
+        for m in mine:
+            places = places | OrgUnit.objects.filter(path__startswith=m.team.unit.path)
+    else:
+        lecturers = lecturers.filter(pk__in=Lecturer.objects.restrict(user, "view").values("pk")) | \
+            lecturers.filter(team__unit_id__in=_ancestor_ids(user))
+    places = places.filter(valid_to__isnull=True, level__in=(Level.TOWNSHIP, Level.VILLAGE)).order_by("path")
+    return SessionForm(data, files, lecturers=lecturers.distinct().order_by("team_id", "id"),
+                       places=places.distinct())
+
+
+def _ancestor_ids(user) -> list[int]:
+    top = _top_unit(user, RECORD)
+    return top.ancestor_ids() if top else []
+
+
+@requires(RECORD)
+def session_new(request):
+    form = _session_form(request, request.POST or None)
+    initial_order = None
+    if request.GET.get("order", "").isdigit() and len(request.GET["order"]) < 10:
+        initial_order = selectors.orders(request.user).filter(pk=request.GET["order"],
+                                                              state=OrderState.ACCEPTED).first()
+        if initial_order and request.method == "GET":
+            form.initial.update({"lecturer": initial_order.lecturer_id, "place": initial_order.unit_id,
+                                 "topic": initial_order.topic, "audience": initial_order.audience})
+
+    def call(d):
+        return services.record_session(request.user, uploads=_uploads(request), order=initial_order, **d)
+
+    s = submit(request, form, call)
+    if s:
+        messages.success(request, _("Session recorded. Show the QR code to the attendees for their feedback."))
+        return redirect("activities:session_detail", session_id=s.pk)
+    return render(request, "activities/session_form.html", {"form": form, "order": initial_order},
+                  status=form.status)
+
+
+@requires(SESSION_VIEW)
+def session_detail(request, session_id: int):
+    s = selectors.get_session(request.user, session_id)
+    return render(request, "activities/session_detail.html", {
+        "s": s, "photos": s.photos.all(), "feedback": s.feedback.all()[:20],
+        "feedback_open": timezone.localdate() <= s.held_on + timedelta(days=services.FEEDBACK_DAYS)})
+
+
+@requires(SESSION_VIEW)
+def photo(request, photo_id: int):
+    ph = SessionPhoto.objects.restrict(request.user, "view").filter(pk=photo_id).first()
+    if ph is None:
+        raise NotFound()
+    resp = FileResponse(ph.file.open("rb"), as_attachment=False, filename=ph.name, content_type=ph.content_type)
+    resp["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+# --- coverage -----------------------------------------------------------------------------------
+
+@requires(SESSION_VIEW)
+def coverage(request):
+    f = CoverageForm(request.GET)
+    d = f.cleaned_data if f.is_valid() else {}
+    unit = _unit_or_404(request.user, SESSION_VIEW, d.get("unit")) or _top_unit(request.user, SESSION_VIEW)
+    today = timezone.localdate()
+    start = d.get("start") or date(today.year, 1, 1)
+    end = d.get("end") or today
+    if end < start:
+        start, end = end, start
+    rows = selectors.coverage(request.user, unit, start=start, end=end) if unit else None
+    summary = selectors.coverage_summary(request.user, unit, start=start, end=end) if unit else None
+    page = paginate(request, rows, per_page=100) if rows is not None else None
+    districts = OrgUnit.objects.filter(units_q(request.user, SESSION_VIEW), valid_to__isnull=True,
+                                       level__in=(Level.COUNTY, Level.TOWNSHIP)).order_by("path")[:200]
+    return render(request, "activities/coverage.html", {
+        "unit": unit, "start": start, "end": end, "summary": summary, "page": page,
+        "cells": [(r, selectors.shade(r.sessions)) for r in page] if page is not None else [],
+        "view": d.get("view") or "grid", "districts": districts, "qs": querystring_without(request, "page"),
+        "qs_view": querystring_without(request, "view", "page")})
+
+
+# --- orders -------------------------------------------------------------------------------------
+
+@requires(ORDER_VIEW)
+def order_list(request):
+    user = request.user
+    form = None
+    if has_anywhere(user, services.ORDER):
+        units = OrgUnit.objects.filter(units_q(user, services.ORDER), valid_to__isnull=True,
+                                       level__gte=Level.TOWNSHIP, level__lte=Level.VILLAGE).order_by("path")
+        form = OrderForm(request.POST or None, units=units)
+        o = submit(request, form, lambda d: services.create_order(user, **d))
+        if o:
+            messages.success(request, _("Lecture ordered: %(t)s") % {"t": o.topic})
+            return redirect("activities:order_detail", order_id=o.pk)
+    state = request.GET.get("state", "")
+    state = state if state in OrderState.values else ""
+    return render(request, "activities/order_list.html", {
+        "page": paginate(request, selectors.orders(user, state=state)), "qs": querystring_without(request, "page"),
+        "form": form, "state": state, "states": OrderState.choices}, status=getattr(form, "status", 200))
+
+
+@requires(ORDER_VIEW)
+def order_detail(request, order_id: int):
+    user = request.user
+    o = services.get_order(user, order_id)
+    can_match = o.state in (OrderState.OPEN, OrderState.MATCHED) and allows(user, services.MATCH, o)
+    can_accept = (o.state == OrderState.MATCHED and o.lecturer is not None and o.lecturer.user_id == user.pk)
+    if request.method == "POST":
+        act = request.POST.get("act")
+        if act == "match" and can_match:
+            services.match_order(user, o, lecturer=request.POST.get("lecturer") or None,
+                                 version=request.POST.get("version"))
+            messages.success(request, _("Order matched."))
+        elif act == "accept" and can_accept:
+            services.accept_order(user, o, version=request.POST.get("version"))
+            messages.success(request, _("Order accepted. Record the session after the lecture."))
+        else:
+            raise ServiceError(_("This action is not available."))
+        return redirect("activities:order_detail", order_id=o.pk)
+    cands = list(selectors.candidates(o, now=timezone.now())[:10]) if can_match else []
+    return render(request, "activities/order_detail.html", {
+        "o": o, "can_match": can_match, "can_accept": can_accept, "candidates": cands,
+        "can_record": o.state == OrderState.ACCEPTED and can_accept is False and o.lecturer is not None
+        and o.lecturer.user_id == user.pk})
+
+
+# --- the public feedback link -------------------------------------------------------------------
+
+def _token_page(view):
+    """The feedback link is a key: ``same-origin`` keeps it out of other sites' ``Referer`` while
+    the page's own POST still carries its real ``Origin`` for the CSRF check (as the loop's
+    demand page)."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        resp = view(request, *args, **kwargs)
+        resp["Referrer-Policy"] = "same-origin"
+        return resp
+
+    return wrapper
+
+
+@never_cache
+@_token_page
+def feedback(request, feedback_token: str):
+    from bihuan.loop import public
+
+    s = services.session_by_token(feedback_token)  # NotFound → 404
+    device = request.COOKIES.get(DEVICE_COOKIE, "")
+    form = FeedbackForm(request.POST or None)
+    ctx = {"s": s, "form": form, "done": False}
+    if request.method == "POST":
+        ip = getattr(request, "client_ip", "") or request.META.get("REMOTE_ADDR", "") or "unknown"
+        if not public.throttle_hit(f"lecture-feedback:{ip}", limit=public.public_rate_limit()):
+            ctx["throttled"] = True
+            return render(request, "activities/public_feedback.html", ctx, status=429)
+
+        def call(d):
+            with acting_as(None, username="attendee", ip=ip):
+                return services.give_feedback(feedback_token, device=device, rating=d["rating"],
+                                              comment=d["comment"], now=timezone.now())
+
+        if submit(request, form, call):
+            messages.success(request, _("Thank you for your rating."))
+            return redirect("activities:feedback", feedback_token=s.feedback_token)
+        resp = render(request, "activities/public_feedback.html", ctx, status=form.status)
+    else:
+        resp = render(request, "activities/public_feedback.html", ctx)
+    if not device:
+        resp.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(24), max_age=365 * 86400, httponly=True,
+                        samesite="Lax", secure=request.is_secure())
+    return resp
