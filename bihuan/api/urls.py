@@ -138,4 +138,5 @@ from bihuan.care.api import router as care_router  # noqa: E402
 
 api.add_router("/care", care_router)
 from bihuan.activities.api import router as lectures_router  # noqa: E402
+
 api.add_router("/lectures", lectures_router)
