@@ -44,6 +44,15 @@ PERMISSIONS: dict[str, str] = {
     "plans.assignment.view": _("View task assignments and check-ins"),
     "plans.assignment.checkin": _("Check in (调度) on one's unit's task assignments"),
     "plans.assignment.supervise": _("Open a supervision matter (督办) from the progress map"),
+    "ledgers.register.manage": _("Define and change registers (台账) for the whole city"),
+    "ledgers.entry.view": _("View register entries (personal fields masked)"),
+    "ledgers.entry.change": _("Add, edit and delete register entries"),
+    "ledgers.entry.import": _("Import register entries from XLSX"),
+    "ledgers.entry.export": _("Export register entries to XLSX"),
+    "ledgers.entry.reveal": _("Reveal a personal field of a register entry (audited)"),
+    "ledgers.round.view": _("View collection rounds (填报) and who has submitted"),
+    "ledgers.round.manage": _("Open collection rounds and return submissions"),
+    "ledgers.round.submit": _("Submit one's unit's entries in a collection round"),
 }
 
 ALL = frozenset(PERMISSIONS)
