@@ -175,3 +175,19 @@ def test_a_round_lists_late_units_and_opens_one_matter_each_once(tree, users):
     assert not s.on_time
     status = {x["unit"].name: x for x in selectors.round_status(users.rencheng_admin, rd, at(2026, 12, 18))}
     assert status["芦庙村"]["submission"].state == "submitted" and status["仙营社区"]["late"]
+
+
+def test_a_county_register_is_invisible_to_another_county(tree, users):
+    load()
+    yz = services.create_register(users.yanzhou_admin, code="yz_canteens", name="兖州幸福食堂", level=4,
+                                  unit=tree.yanzhou, fields=[{"key": "name", "label": "名称", "type": "text"}])
+    assert not selectors.registers(users.rencheng_admin).filter(pk=yz.pk).exists()
+    assert selectors.registers(users.rencheng_admin).filter(code="cooperatives").exists()
+    assert selectors.registers(users.lumiao_secretary).count() == 7
+    assert not selectors.registers(users.lumiao_grid).exists()  # no ledgers permission
+    with pytest.raises(NotFound):
+        services.get_register(users.rencheng_admin, "yz_canteens")
+    with pytest.raises(NotFound):
+        services.change_register(users.rencheng_admin, yz, version=1, name="x")
+    with pytest.raises(ServiceError):  # 芦庙村 is not under 兖州区
+        services.create_entry(None, yz, unit=tree.lumiao, values={"name": "x"})

@@ -25,7 +25,7 @@ PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
 LEDGERS_READ = ["ledgers.entry.view", "ledgers.round.view"]
 LEDGERS_KEEP = [*LEDGERS_READ, "ledgers.entry.change", "ledgers.entry.import", "ledgers.entry.export",
                 "ledgers.round.submit"]
-LEDGERS_ADMIN = [*LEDGERS_KEEP, "ledgers.round.manage", "ledgers.entry.reveal"]
+LEDGERS_ADMIN = [*LEDGERS_KEEP, "ledgers.round.manage", "ledgers.entry.reveal", "ledgers.register.manage"]
 
 # The duties of separation of duties, each held by exactly one of the three administrator roles.
 SYSTEM_DUTY = [*TREE_ADMIN, "accounts.user.manage", "core.calendar.manage", "loop.category.manage"]
@@ -40,7 +40,7 @@ BUILTIN_ROLES = [
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
                      "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN,
-                     *LEDGERS_ADMIN, "ledgers.register.manage"]},
+                     *LEDGERS_ADMIN]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *LEDGERS_ADMIN]},

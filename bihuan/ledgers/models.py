@@ -25,9 +25,13 @@ from bihuan.orgs.models import OrgUnit
 
 
 class Register(models.Model):
-    """A register definition (data, with an audit trail). City-wide: every user with
-    ``ledgers.entry.view`` somewhere may read the definitions; changing them is city-wide."""
+    """A register definition (data, with an audit trail), owned by the unit that defined it (the
+    city for the built-in ones; a county may define its own). Its units fill it: units of
+    ``level`` in the owner's subtree. It is visible to whoever may view entries at the owner or
+    anywhere below it (``selectors.registers``); changing it needs ``ledgers.register.manage`` at
+    the owner."""
 
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("defined by"))
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name = models.CharField(_("name"), max_length=80)
     description = models.TextField(_("description"), blank=True)
@@ -45,6 +49,10 @@ class Register(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
 
     def live_fields(self) -> list[dict]:
         return [f for f in self.fields if not f.get("removed")]

@@ -23,9 +23,15 @@ from .models import Entry, EntryChange, Register, Round, RoundEscalation, Submis
 MAX_FILTER = 100
 
 
-def registers(user):
-    """Definitions are city-wide data; anyone who may read entries somewhere may read them."""
-    return Register.objects.all().order_by("code")
+def registers(user, perm: str = "ledgers.entry.view"):
+    """Registers the user may see: defined by a unit in their scope for ``perm``, or by an
+    ancestor of one (a village sees the city's registers; Rencheng does not see Yanzhou's)."""
+    if user is None:
+        return Register.objects.all().order_by("code")
+    mine = OrgUnit.objects.filter(units_q(user, perm))
+    below = mine.filter(path__startswith=OuterRef("unit__path"))
+    return (Register.objects.filter(Q(unit__in=mine.values("pk")) | Exists(below))
+            .select_related("unit").order_by("code"))
 
 
 def entries(user, register: Register, *, action: str = "view", unit: OrgUnit | None = None, q: str = "",

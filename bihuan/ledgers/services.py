@@ -4,7 +4,8 @@ Each function checks permission and scope through the gate (``core.scope``), val
 ``ServiceError`` naming the fields, nothing written), writes in one transaction and records one
 audit entry. Anything that depends on now takes ``now``.
 
-* Definitions are city-wide (``ledgers.register.manage``): ``create_register``,
+* Definitions belong to the unit that defines them (``ledgers.register.manage`` there; the
+  city for the built-in ones): ``create_register``,
   ``change_register`` (versioned; a change that would make existing entries invalid is refused,
   checked in SQL), ``load_definitions`` (a file between deployments).
 * Entries: ``create_entry``, ``update_entry`` (compare-and-set on ``version``: 409),
@@ -26,8 +27,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bihuan.core import audit, protect
-from bihuan.core.errors import Conflict, NotFound, ServiceError
-from bihuan.core.scope import require, require_city_wide
+from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
+from bihuan.core.scope import require
 from bihuan.core.text import has_control
 from bihuan.orgs.models import Level, OrgUnit
 
@@ -105,19 +106,32 @@ def _snapshot(r: Register) -> dict:
             "fields": [f["key"] + (" (removed)" if f.get("removed") else "") for f in r.fields]}
 
 
+def root_unit() -> OrgUnit:
+    unit = OrgUnit.objects.filter(parent__isnull=True, valid_to__isnull=True).order_by("id").first()
+    if unit is None:
+        raise ServiceError(_("There is no organisation tree yet."), {"unit": _("No root unit.")})
+    return unit
+
+
 @transaction.atomic
 def create_register(user, *, code: str, name: str, level, fields, description: str = "",
-                    now: datetime | None = None) -> Register:
-    """A new register definition (city-wide)."""
+                    unit: OrgUnit | None = None, now: datetime | None = None) -> Register:
+    """A new register definition, owned by ``unit`` (default: the root, the city), filled by the
+    units of ``level`` below it."""
     now = _now(now)
-    require_city_wide(user, MANAGE, _("Registers are defined for the whole city."))
+    unit = unit or root_unit()
+    require(user, MANAGE, unit)
     code = _text(code, "code", limit=40, required=True)
     if not CODE.match(code):
         raise ServiceError(_("A code is a lower-case letter, then letters, digits or _."),
                            {"code": _("Letters, digits and _ only.")})
     if Register.objects.filter(code=code).exists():
         raise Conflict(_("A register with the code %(c)s exists.") % {"c": code}, field_errors={"code": _("Taken.")})
-    r = Register(code=code, name=_text(name, "name", limit=80, required=True), level=_level(level),
+    level = _level(level)
+    if level <= unit.level:
+        raise ServiceError(_("A register is filled by units below the unit that defines it."),
+                           {"level": _("Too high.")})
+    r = Register(unit=unit, code=code, name=_text(name, "name", limit=80, required=True), level=level,
                  description=_text(description, "description", limit=2000), fields=fl.clean_fields(fields),
                  created_at=now, updated_at=now)
     r.save()
@@ -178,8 +192,8 @@ def change_register(user, register: Register, *, version, name=None, description
     a field may not change type; a stricter rule is refused while existing entries break it
     (required without a default, a narrower range, a choice taken away, a pattern, uniqueness)."""
     now = _now(now)
-    require_city_wide(user, MANAGE, _("Registers are defined for the whole city."))
-    r = Register.objects.select_for_update().get(pk=register.pk)
+    r = Register.objects.select_for_update().select_related("unit").get(pk=register.pk)
+    _require_manage(user, r)
     if r.version != _version(version):
         raise Conflict(_("It was changed by someone else (version %(cur)s, you sent %(sent)s). "
                          "Reload it and try again.") % {"cur": r.version, "sent": version})
@@ -189,6 +203,9 @@ def change_register(user, register: Register, *, version, name=None, description
     if description is not None:
         r.description = _text(description, "description", limit=2000)
     if level is not None and _level(level) != r.level:
+        if _level(level) <= r.unit.level:
+            raise ServiceError(_("A register is filled by units below the unit that defines it."),
+                               {"level": _("Too high.")})
         if Entry.objects.filter(register=r).exists():
             raise ServiceError(_("The filling level cannot change once entries exist."),
                                {"level": _("Entries exist.")})
@@ -225,7 +242,19 @@ def change_register(user, register: Register, *, version, name=None, description
     return r
 
 
-def load_definitions(user, items, *, now: datetime | None = None) -> dict:
+def _require_manage(user, r: Register) -> None:
+    """``ledgers.register.manage`` at the owner; 403 (not 404) to one who can see the register."""
+    from . import selectors
+
+    try:
+        require(user, MANAGE, r.unit)
+    except NotFound:
+        if selectors.registers(user).filter(pk=r.pk).exists():
+            raise PermissionDenied(_("Only the unit that defined the register may change it.")) from None
+        raise
+
+
+def load_definitions(user, items, *, unit: OrgUnit | None = None, now: datetime | None = None) -> dict:
     """Definitions from a file (``bihuan registers load``, the API): new codes are created,
     known ones changed to the file's fields (the same rules as a change); all or nothing."""
     if isinstance(items, dict):
@@ -241,7 +270,8 @@ def load_definitions(user, items, *, now: datetime | None = None) -> dict:
                 existing = Register.objects.filter(code=str(item.get("code") or "")).first()
                 if existing is None:
                     create_register(user, code=item.get("code"), name=item.get("name"), level=item.get("level"),
-                                    fields=item.get("fields"), description=item.get("description") or "", now=now)
+                                    fields=item.get("fields"), description=item.get("description") or "",
+                                    unit=unit, now=now)
                     out["created"] += 1
                     continue
                 cleaned = fl.clean_fields(item.get("fields"), existing.fields)
@@ -260,8 +290,11 @@ def load_definitions(user, items, *, now: datetime | None = None) -> dict:
     return out
 
 
-def get_register(code) -> Register:
-    r = Register.objects.filter(code=str(code)[:40]).first()
+def get_register(user, code) -> Register:
+    """The register ``code`` if ``user`` may see it (``selectors.registers``), else 404."""
+    from . import selectors
+
+    r = selectors.registers(user).filter(code=str(code)[:40]).select_related("unit").first()
     if r is None:
         raise NotFound()
     return r
@@ -272,7 +305,7 @@ def get_register(code) -> Register:
 def _check_unit(r: Register, unit) -> OrgUnit:
     if unit is None:
         raise ServiceError(_("Choose the unit the entry belongs to."), {"unit": _("This field is required.")})
-    if unit.level != r.level or unit.valid_to is not None:
+    if unit.level != r.level or unit.valid_to is not None or not r.unit.is_ancestor_of(unit):
         raise ServiceError(_("%(reg)s is filled by units of level %(lv)s; %(unit)s is not one.")
                            % {"reg": r.name, "lv": Level(r.level).label, "unit": unit.name},
                            {"unit": _("Wrong level.")})
@@ -402,7 +435,7 @@ def open_round(user, register: Register, *, within: OrgUnit, title: str, due_on,
         raise ServiceError(_("Choose the unit whose subtree reports."), {"within": _("This field is required.")})
     require(user, ROUND_MANAGE, within)
     r = _active(register)
-    if within.level >= r.level:
+    if within.level >= r.level or not (within.pk == r.unit_id or r.unit.is_ancestor_of(within)):
         raise ServiceError(_("The round must be opened above the filling level."), {"within": _("Too low.")})
     if isinstance(due_on, str):
         try:
