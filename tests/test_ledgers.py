@@ -163,7 +163,7 @@ def test_a_round_lists_late_units_and_opens_one_matter_each_once(tree, users):
     assert s.on_time and s.entries == 1
     with pytest.raises(NotFound):
         services.submit(users.lumiao_secretary, rd, unit=tree.xianying_v)
-    with pytest.raises(NotFound):  # the round is the county's
+    with pytest.raises(PermissionDenied):  # the round is the county's: the township sees it, may not return
         services.return_submission(users.liying_staff, s, reason="x")
     services.return_submission(users.rencheng_admin, s, reason="成员数有误", now=at(2026, 12, 11))
     assert {u.name for u in services.late_units(rd, at(2026, 12, 16))} == {"芦庙村", "仙营社区"}

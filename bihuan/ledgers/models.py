@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
-from bihuan.core.scope import ScopedManager
+from bihuan.core.scope import ScopedManager, ScopedQuerySet, scope_for, unit_scope_q
 from bihuan.orgs.models import OrgUnit
 
 
@@ -142,6 +143,24 @@ class EntryChange(models.Model):
         return f"{self.entry_id_ref} {self.verb}"
 
 
+class RoundQuerySet(ScopedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """A round is visible where its ``within`` unit is in scope, or where a unit in scope lies
+        under it (a village sees the county's round it reports in). Managing it needs ``within``."""
+        if user is None:
+            return self.none()
+        scope = scope_for(user, f"ledgers.round.{action}")
+        if scope.empty:
+            return self.none()
+        own = unit_scope_q(scope, "within__path", "within_id")
+        if own is None:
+            return self
+        if action != "view":
+            return self.filter(own)
+        below = OrgUnit.objects.filter(unit_scope_q(scope, "path", "id"), path__startswith=OuterRef("within__path"))
+        return self.filter(own | Exists(below))
+
+
 class Round(models.Model):
     """A collection round (填报): every unit of ``level`` under ``within`` reports by ``due_on``."""
 
@@ -157,7 +176,7 @@ class Round(models.Model):
     scope_path_field = "within__path"
     scope_unit_field = "within_id"
     scope_owner_field = None
-    objects = ScopedManager()
+    objects = ScopedManager.from_queryset(RoundQuerySet)()
 
     class Meta:
         ordering = ["-due_on", "-id"]
