@@ -125,3 +125,6 @@ from bihuan.plans.api import assignments_router, plans_router  # noqa: E402
 
 api.add_router("/plans", plans_router)
 api.add_router("/assignments", assignments_router)
+from bihuan.ledgers.api import router as ledgers_router  # noqa: E402
+
+api.add_router("/registers", ledgers_router)
