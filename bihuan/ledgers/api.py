@@ -189,15 +189,15 @@ def _entry(user, code: str, entry_id: int) -> Entry:
     return e
 
 
-@router.get("/{code}/entries/{entry_id}", response=EntryOut, summary="One entry (personal fields masked)")
-def get_entry(request, code: str, entry_id: Id):
-    return _entry(request.user, code, entry_id)
+@router.get("/{code}/entries/{ledger_entry_id}", response=EntryOut, summary="One entry (personal fields masked)")
+def get_entry(request, code: str, ledger_entry_id: Id):
+    return _entry(request.user, code, ledger_entry_id)
 
 
-@router.patch("/{code}/entries/{entry_id}", response=EntryOut,
+@router.patch("/{code}/entries/{ledger_entry_id}", response=EntryOut,
               summary="Change an entry: all its values and the version read (stale → 409)")
-def update_entry(request, code: str, entry_id: Id, payload: EntryPatch):
-    e = _entry(request.user, code, entry_id)
+def update_entry(request, code: str, ledger_entry_id: Id, payload: EntryPatch):
+    e = _entry(request.user, code, ledger_entry_id)
     e = services.update_entry(request.user, e, version=payload.version, values=_bounded(payload.data))
     return _entry(request.user, code, e.pk)
 

@@ -190,8 +190,8 @@ def _entry(request, entry_id: int, action: str = "view") -> Entry:
 
 
 @requires(VIEW)
-def entry_detail(request, entry_id: int):
-    e = _entry(request, entry_id)
+def entry_detail(request, ledger_entry_id: int):
+    e = _entry(request, ledger_entry_id)
     r = e.register
     can_change = allows(request.user, CHANGE, e)
     form = forms.entry_form(r, request.user, creating=False, data=request.POST or None,
@@ -203,7 +203,7 @@ def entry_detail(request, entry_id: int):
                                                                      values=forms.values_of(r, d)))
         if done is not None:
             messages.success(request, _("Entry saved."))
-            return redirect("ledgers:entry_detail", entry_id=e.pk)
+            return redirect("ledgers:entry_detail", ledger_entry_id=e.pk)
     history = paginate(request, selectors.history(request.user, e), per_page=20)
     labels = {f["key"]: f["label"] for f in r.fields}
     changes = [{"c": c, "items": [(labels.get(k, k), v[0], v[1]) for k, v in c.changes.items()]} for c in history]
@@ -217,8 +217,8 @@ def entry_detail(request, entry_id: int):
 
 @requires(CHANGE)
 @require_POST
-def entry_delete(request, entry_id: int):
-    e = _entry(request, entry_id, "change")
+def entry_delete(request, ledger_entry_id: int):
+    e = _entry(request, ledger_entry_id, "change")
     services.delete_entry(request.user, e, version=request.POST.get("version"))
     messages.success(request, _("Entry deleted; its history is kept."))
     return redirect("ledgers:register_detail", code=e.register.code)
@@ -226,15 +226,15 @@ def entry_delete(request, entry_id: int):
 
 @requires("ledgers.entry.reveal")
 @require_POST
-def entry_reveal(request, entry_id: int):
-    e = _entry(request, entry_id)
+def entry_reveal(request, ledger_entry_id: int):
+    e = _entry(request, ledger_entry_id)
     form = forms.RevealForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Give a reason to reveal a personal value."))
-        return redirect("ledgers:entry_detail", entry_id=e.pk)
+        return redirect("ledgers:entry_detail", ledger_entry_id=e.pk)
     value = services.reveal(request.user, e, form.cleaned_data["field"], form.cleaned_data["reason"])
     request.session[f"ledgers-reveal-{e.pk}"] = {"field": form.cleaned_data["field"], "value": value}
-    return redirect("ledgers:entry_detail", entry_id=e.pk)
+    return redirect("ledgers:entry_detail", ledger_entry_id=e.pk)
 
 
 @requires("ledgers.entry.export")
