@@ -44,7 +44,7 @@ PERMISSIONS: dict[str, str] = {
     "plans.assignment.view": _("View task assignments and check-ins"),
     "plans.assignment.checkin": _("Check in (调度) on one's unit's task assignments"),
     "plans.assignment.supervise": _("Open a supervision matter (督办) from the progress map"),
-    "ledgers.register.manage": _("Define and change registers (台账) for the whole city"),
+    "ledgers.register.manage": _("Define and change registers (台账) of one's unit"),
     "ledgers.entry.view": _("View register entries (personal fields masked)"),
     "ledgers.entry.change": _("Add, edit and delete register entries"),
     "ledgers.entry.import": _("Import register entries from XLSX"),

@@ -55,10 +55,7 @@ class RegisterForm(StyledMixin, forms.Form):
     description = forms.CharField(label=_("Description"), required=False, max_length=2000,
                                   validators=[no_control_chars], widget=forms.Textarea(attrs={"rows": 2}))
     definition = FieldsJSON(label=_("Fields (JSON)"), help_text=_(
-        'One object per field: {"key": "members", "label": "成员数", "type": "number", "required": true, '
-        '"listed": true, "min": 0, "unit": "户"}. Types: text, number, money, date, choice, multi, person, unit, '
-        'bool; choice and multi take "choices": [...]; "unique": "unit" or "city"; "personal": true for '
-        "personal data."))
+        "A JSON list, one object per field: key, label, type, required, listed, unique, personal; see the types."))
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -194,9 +194,10 @@ def change_register(user, register: Register, *, version, name=None, description
     now = _now(now)
     r = Register.objects.select_for_update().select_related("unit").get(pk=register.pk)
     _require_manage(user, r)
-    if r.version != _version(version):
-        raise Conflict(_("It was changed by someone else (version %(cur)s, you sent %(sent)s). "
-                         "Reload it and try again.") % {"cur": r.version, "sent": version})
+    sent = _version(version)
+    if r.version != sent:
+        raise Conflict(_("It was changed by someone else (version %(cur)s, you sent %(sent)d). "
+                         "Reload it and try again.") % {"cur": r.version, "sent": sent})
     before = _snapshot(r)
     if name is not None:
         r.name = _text(name, "name", limit=80, required=True)
