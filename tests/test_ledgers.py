@@ -191,3 +191,21 @@ def test_a_county_register_is_invisible_to_another_county(tree, users):
         services.change_register(users.rencheng_admin, yz, version=1, name="x")
     with pytest.raises(ServiceError):  # 芦庙村 is not under 兖州区
         services.create_entry(None, yz, unit=tree.lumiao, values={"name": "x"})
+
+
+def test_sources_and_report_section(tree, users):
+    from bihuan.core import registry
+
+    r = load()["cooperatives"]
+    services.create_entry(None, r, unit=tree.lumiao, values=coop())
+    rd = services.open_round(None, r, within=tree.rencheng, title="年报", due_on=date(2026, 12, 15),
+                             now=at(2026, 12, 1))
+    services.submit(None, rd, unit=tree.lumiao, now=at(2026, 12, 10))
+    services.submit(None, rd, unit=tree.xianying_v, now=at(2026, 12, 20))
+    start, end = date(2026, 12, 1), date(2027, 1, 1)
+    rates = registry.compute("ledgers.on_time_rate", [tree.liying, tree.xianying, tree.rencheng, tree.yanzhou],
+                             start=start, end=end, now=at(2026, 12, 31))
+    assert rates == {tree.liying.pk: 100.0, tree.xianying.pk: 0.0, tree.rencheng.pk: 50.0, tree.yanzhou.pk: None}
+    rows = registry.SECTIONS["ledgers.registers"].figures(tree.city, start=start, end=end, now=at(2026, 12, 31))
+    by = {x["unit_name"]: x for x in rows}
+    assert by["任城区"]["entries"] == 1 and by["任城区"]["due"] == 2 and by["兖州区"]["on_time_rate"] is None
