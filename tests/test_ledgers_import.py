@@ -10,7 +10,7 @@ import pytest
 from bihuan.core import tabular as tb
 from bihuan.core.models import AuditEntry
 from bihuan.ledgers import services
-from bihuan.ledgers.models import Entry
+from bihuan.ledgers.models import Entry, EntryChange
 from bihuan.ledgers.tabular import kind_for
 from tests.ledgers_helpers import coop, load
 
@@ -76,3 +76,20 @@ def test_round_trip_and_formulas_stay_text(tree, users, tmp_path):
     r = tb.run_import(kind, _source(tmp_path, rows), user=users.liying_staff)
     assert not r.applied  # 仙营社区 is not liying_staff's: the whole file is refused
     assert Entry.objects.count() == 2
+
+
+def test_new_rows_are_checked_for_uniqueness_against_the_register_and_the_file(tree, users, tmp_path):
+    regs = load()
+    kind = kind_for(regs["cooperatives"])
+    services.create_entry(None, regs["cooperatives"], unit=tree.lumiao, values=coop(name="老社"))
+    row = ["370811008201", None, "种植", 10, None, None, None, None, None]
+    src = _source(tmp_path, [HEAD, [row[0], "老社", *row[2:]], [row[0], "新社", *row[2:]],
+                             [row[0], "新社", *row[2:]], [row[0], "另一社", *row[2:]]])
+    r = tb.run_import(kind, src, user=users.liying_staff)
+    assert not r.applied and r.invalid_rows == {2, 4}
+    assert {e.column for e in r.errors} == {"合作社名称"}
+    r = tb.run_import(kind, _source(tmp_path, [HEAD, [row[0], "新社", *row[2:]], [row[0], "另一社", *row[2:]]]),
+                      user=users.liying_staff)
+    assert r.applied and r.created == 2
+    e = Entry.objects.get(data__name="新社")
+    assert e.created_by == users.liying_staff and EntryChange.objects.filter(entry_id_ref=e.pk).exists()

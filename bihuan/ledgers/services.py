@@ -368,6 +368,60 @@ def create_entry(user, register: Register, *, unit: OrgUnit, values: dict, now: 
     return e
 
 
+def create_entries(user, register: Register, rows: list[tuple[object, OrgUnit, dict]], *,
+                   now: datetime | None = None) -> dict[object, dict]:
+    """Many new entries at once (the import): each row ``(ref, unit, values)`` is checked like
+    ``create_entry`` (the unit, scope, the one validator, uniqueness — against the register and
+    within the batch); the good ones are written with ``bulk_create`` (entries and their history
+    rows), and ``{ref: field errors}`` is returned for the rest. The caller (``core.tabular``'s
+    import, one transaction, one audit entry for the file) decides whether anything is kept."""
+    now = _now(now)
+    r = _active(register)
+    errors: dict[object, dict] = {}
+    good: list[tuple[object, OrgUnit, dict]] = []
+    for ref, unit, values in rows:
+        try:
+            _check_unit(r, unit)
+            require(user, CHANGE, unit)
+            good.append((ref, unit, fl.validate(r, values, user=user)))
+        except ServiceError as exc:
+            errors[ref] = exc.field_errors or {"": str(exc.message)}
+    for f in r.live_fields():  # uniqueness: one query per unique field, plus the batch itself
+        if not f.get("unique"):
+            continue
+        key, col = f["key"], ("blind" if f["personal"] else "data")
+        vals = [c[col][key] for _ref, _u, c in good if key in c[col]]
+        if not vals:
+            continue
+        taken = set()
+        for i in range(0, len(vals), 500):
+            qs = Entry.objects.filter(register=r, **{f"{col}__{key}__in": vals[i:i + 500]})
+            taken |= {(e[col].get(key), e["unit_id"] if f["unique"] == "unit" else None)
+                      for e in qs.values(col, "unit_id")}
+        seen = set()
+        kept = []
+        for ref, unit, c in good:
+            v = c[col].get(key)
+            mark = (v, unit.pk if f["unique"] == "unit" else None)
+            if v is not None and (mark in taken or mark in seen):
+                errors[ref] = {key: _("Another entry of this unit has this value.") if f["unique"] == "unit"
+                               else _("Another entry has this value.")}
+                continue
+            seen.add(mark)
+            kept.append((ref, unit, c))
+        good = kept
+    made = Entry.objects.bulk_create([
+        Entry(register=r, unit=unit, data=c["data"], protected=c["protected"], blind=c["blind"],
+              search=fl.search_text(r, c["data"]), register_version=r.version, created_at=now, updated_at=now,
+              created_by=_user(user)) for _ref, unit, c in good], batch_size=1000)
+    who = getattr(user, "username", "") or "system"
+    EntryChange.objects.bulk_create([
+        EntryChange(entry_id_ref=e.pk, register_id=r.pk, unit_id=e.unit_id, verb="create",
+                    changes={k: [None, v] for k, v in e.data.items()}, at=now, by=_user(user), by_name=who)
+        for e in made], batch_size=1000)
+    return errors
+
+
 def get_entry(user, entry, action: str = "view") -> Entry:
     pk = getattr(entry, "pk", entry)
     e = Entry.objects.select_related("register", "unit").filter(pk=pk).first()

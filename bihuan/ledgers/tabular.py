@@ -93,6 +93,7 @@ def kind_for(register: Register) -> tb.Kind:
             if ctx.user is not None:
                 qs = qs.filter(units_q(ctx.user, "ledgers.entry.import"))
             units = {u.code: u for u in qs}
+            new_rows, by_number = [], {}
             for r in rows:
                 if not r.ok:
                     continue
@@ -102,15 +103,28 @@ def kind_for(register: Register) -> tb.Kind:
                     ctx.error(r, UNIT, _("No current unit with code %(c)s in your scope.") % {"c": v["_unit"]})
                     continue
                 values = {k: val for k, val in v.items() if not k.startswith("_")}
+                if not v.get("_id"):
+                    new_rows.append((r.number, unit, values))  # written together below
+                    by_number[r.number] = r
+                    continue
                 try:
                     with transaction.atomic():
                         outcome = self._row(unit, v.get("_id"), values)
                 except ServiceError as exc:
-                    fields = exc.field_errors or {"": str(exc.message)}
-                    for key, message in fields.items():
-                        ctx.error(r, headers.get(key, ""), message)
+                    self._refuse(r, exc.field_errors or {"": str(exc.message)})
                     continue
                 ctx.count(r, outcome)
+            if new_rows:
+                refused = services.create_entries(ctx.user, register, new_rows, now=ctx.now)
+                for number, _unit, _values in new_rows:
+                    if number in refused:
+                        self._refuse(by_number[number], refused[number])
+                    else:
+                        ctx.count(by_number[number], "created")
+
+        def _refuse(self, r, fields: dict) -> None:
+            for key, message in fields.items():
+                self.ctx.error(r, headers.get(key, ""), message)
 
         def _row(self, unit, entry_id, values) -> str:
             user, now = self.ctx.user, self.ctx.now
