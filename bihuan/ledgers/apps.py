@@ -7,7 +7,20 @@ class LedgersConfig(AppConfig):
     verbose_name = "台账 ledgers"
 
     def ready(self):
-        from bihuan.core import jobs
+        from django.utils.translation import gettext_lazy as _
+
+        from bihuan.core import audit, jobs
+
+        audit.register_action_labels({
+            "ledgers.register.create": _("Define a register"), "ledgers.register.change": _("Change a register"),
+            "ledgers.entry.create": _("Add a register entry"), "ledgers.entry.update": _("Change a register entry"),
+            "ledgers.entry.delete": _("Delete a register entry"),
+            "ledgers.entry.reveal": _("Reveal a personal value of a register entry"),
+            "ledgers.entry.import": _("Import register entries"), "ledgers.entry.export": _("Export register entries"),
+            "ledgers.round.open": _("Open a collection round"), "ledgers.round.submit": _("Submit in a collection round"),
+            "ledgers.round.return": _("Return a submission"),
+            "ledgers.round.escalate": _("Open a matter for a late submission"),
+        })
 
         from . import sources
 
