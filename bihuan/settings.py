@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "bihuan.plans",
     "bihuan.care",
     "bihuan.activities",
+    "bihuan.ledgers",
     "bihuan.api",
     "bihuan.web",
 ]

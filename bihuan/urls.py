@@ -11,6 +11,7 @@ urlpatterns = [
     path("plans/", include("bihuan.plans.urls")),
     path("care/", include("bihuan.care.urls")),
     path("activities/", include("bihuan.activities.urls")),
+    path("ledgers/", include("bihuan.ledgers.urls")),
     path("", include("bihuan.loop.urls")),
     path("", include("bihuan.web.urls")),
 ]

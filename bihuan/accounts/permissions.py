@@ -73,6 +73,15 @@ PERMISSIONS: dict[str, str] = {
     "activities.order.create": _("Order a lecture for one's unit"),
     "activities.order.match": _("Match a lecture order to a team and lecturer"),
     "activities.order.accept": _("Accept a lecture order as its lecturer"),
+    "ledgers.register.manage": _("Define and change registers (台账) of one's unit"),
+    "ledgers.entry.view": _("View register entries (personal fields masked)"),
+    "ledgers.entry.change": _("Add, edit and delete register entries"),
+    "ledgers.entry.import": _("Import register entries from XLSX"),
+    "ledgers.entry.export": _("Export register entries to XLSX"),
+    "ledgers.entry.reveal": _("Reveal a personal field of a register entry (audited)"),
+    "ledgers.round.view": _("View collection rounds (填报) and who has submitted"),
+    "ledgers.round.manage": _("Open collection rounds and return submissions"),
+    "ledgers.round.submit": _("Submit one's unit's entries in a collection round"),
 }
 
 ALL = frozenset(PERMISSIONS)

@@ -36,6 +36,10 @@ LECTURES_ADMIN = [*LECTURES_LOCAL, "activities.team.manage", "activities.order.m
                   "activities.lecturer.export"]
 # A lecturer (own records only): their profile, their sessions and the orders matched to them.
 LECTURER = [*LECTURES_READ, "activities.session.record", "activities.order.accept"]
+LEDGERS_READ = ["ledgers.entry.view", "ledgers.round.view"]
+LEDGERS_KEEP = [*LEDGERS_READ, "ledgers.entry.change", "ledgers.entry.import", "ledgers.entry.export",
+                "ledgers.round.submit"]
+LEDGERS_ADMIN = [*LEDGERS_KEEP, "ledgers.round.manage", "ledgers.entry.reveal", "ledgers.register.manage"]
 
 # The duties of separation of duties, each held by exactly one of the three administrator roles.
 SYSTEM_DUTY = [*(p for p in TREE_ADMIN if p != "orgs.unit.view"), "accounts.user.manage", "core.calendar.manage", "loop.category.manage"]
@@ -51,18 +55,19 @@ BUILTIN_ROLES = [
                      "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
                      "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN,
                      *REGISTERS_ADMIN, *CARE_ADMIN,
-                     *LECTURES_ADMIN]},
+                     *LECTURES_ADMIN, *LEDGERS_ADMIN]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *REGISTERS_ADMIN, *CARE_ADMIN,
-                     *LECTURES_ADMIN]},
+                     *LECTURES_ADMIN, *LEDGERS_ADMIN]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
      "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
-                     *LOOP_ALL, *PLANS_WORK, *REGISTERS_WORK, *CARE_KEEP, *LECTURES_LOCAL]},
+                     *LOOP_ALL, *PLANS_WORK, *REGISTERS_WORK, *CARE_KEEP, *LECTURES_LOCAL,
+                     *LEDGERS_KEEP, "ledgers.round.manage"]},
     {"code": "village_secretary", "name": _("Village secretary"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,
-                     "plans.assignment.checkin", *CARE_ADMIN, *LECTURES_LOCAL]},
+                     "plans.assignment.checkin", *CARE_ADMIN, *LECTURES_LOCAL, *LEDGERS_KEEP]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create", *CARE_READ,
                      "care.survey.change", "care.visit.checkin"]},

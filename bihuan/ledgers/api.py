@@ -1,0 +1,217 @@
+"""``/api/v1/registers``: definitions, entries, summaries — the same scope and rules as the pages.
+
+An entry's ``data`` is validated by the one validator built from the definition
+(``ledgers.fields.validate``, in the services); its JSON Schema is at
+``/api/v1/registers/{code}/schema``. Filters on fields are query parameters named by the field
+key (``?kind=种植``, ``?members__min=10``). Refusals are problem+json through ``api/urls.py``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Field, Query, Router, Schema, Status
+from pydantic import field_validator
+
+from bihuan.core.errors import NotFound, ServiceError
+from bihuan.core.pagination import cursor_page
+from bihuan.core.schema import Id, Version
+from bihuan.core.scope import units_q
+from bihuan.core.text import has_control
+from bihuan.orgs.models import OrgUnit
+
+from . import fields as fl
+from . import selectors, services
+from .models import Entry
+
+router = Router(tags=["registers"])
+MAX_JSON_CHARS = 200_000
+
+
+def _no_control(v):
+    if isinstance(v, str) and has_control(v.replace("\n", "").replace("\r", "")):
+        raise ValueError("control characters are not allowed")
+    return v
+
+
+class RegisterIn(Schema):
+    code: str = Field(..., min_length=2, max_length=40)
+    name: str = Field(..., min_length=1, max_length=80)
+    level: int = Field(..., ge=2, le=5)
+    unit: str = Field("", max_length=20)  # defining unit: division code (default: the city)
+    description: str = Field("", max_length=2000)
+    fields: list[dict[str, Any]] = Field(..., min_length=1, max_length=fl.MAX_FIELDS)
+
+    @field_validator("code", "name", "unit", "description", mode="before")
+    @classmethod
+    def _check(cls, v):
+        return _no_control(v)
+
+
+class RegisterOut(Schema):
+    code: str
+    name: str
+    description: str
+    level: int
+    unit_code: str
+    version: int
+    active: bool
+    fields: list[dict[str, Any]]
+    schema_url: str
+
+    @staticmethod
+    def resolve_unit_code(obj):
+        return obj.unit.code
+
+    @staticmethod
+    def resolve_schema_url(obj):
+        return f"/api/v1/registers/{obj.code}/schema"
+
+
+class EntryIn(Schema):
+    unit: str = Field(..., min_length=1, max_length=20)  # division code
+    data: dict[str, Any] = Field(..., max_length=fl.MAX_FIELDS)
+
+
+class EntryPatch(Schema):
+    version: Version
+    data: dict[str, Any] = Field(..., max_length=fl.MAX_FIELDS)
+
+
+class EntryOut(Schema):
+    id: int
+    unit_code: str
+    unit_name: str
+    data: dict[str, Any]
+    version: int
+    register_version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_unit_code(obj):
+        return obj.unit.code
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+
+class EntryPage(Schema):
+    items: list[EntryOut]
+    next_cursor: str | None
+
+
+class SummaryRow(Schema):
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    count: int
+    total: float | int | None
+
+
+def _unit(user, ref: str, perm: str, field: str = "unit") -> OrgUnit | None:
+    ref = (ref or "").strip()
+    if not ref:
+        return None
+    unit = OrgUnit.objects.filter(valid_to__isnull=True, code=ref).filter(units_q(user, perm)).first()
+    if unit is None:
+        raise ServiceError(f"Unknown unit {ref}.", {field: "No current unit with this code in your scope."},
+                           code="unknown_unit")
+    return unit
+
+
+def _bounded(data: dict) -> dict:
+    if len(str(data)) > MAX_JSON_CHARS:
+        raise ServiceError("The values are too large.", {"data": "Too large."})
+    return data
+
+
+@router.get("", response=list[RegisterOut], summary="Register definitions the user may see")
+def list_registers(request):
+    return list(selectors.registers(request.user)[:500])
+
+
+@router.post("", response={201: RegisterOut}, summary="Define a register (ledgers.register.manage at its unit)")
+def create_register(request, payload: RegisterIn):
+    unit = _unit(request.user, payload.unit, "ledgers.register.manage") if payload.unit else None
+    r = services.create_register(request.user, code=payload.code, name=payload.name, level=payload.level,
+                                 fields=payload.fields, description=payload.description, unit=unit)
+    return Status(201, r)
+
+
+@router.get("/{code}", response=RegisterOut, summary="One register definition")
+def get_register(request, code: str):
+    return services.get_register(request.user, code)
+
+
+@router.get("/{code}/schema", summary="The JSON Schema of an entry's data in this register")
+def entry_schema(request, code: str):
+    return fl.json_schema(services.get_register(request.user, code))
+
+
+def _field_filters(request, register) -> dict:
+    out = {}
+    for k, v in request.GET.items():
+        key = k.split("__")[0]
+        if k in ("unit", "q", "cursor", "limit") or register.field(key) is None:
+            continue
+        if len(out) >= 12:
+            break
+        out[k[:60]] = v[:100]
+    return out
+
+
+@router.get("/{code}/entries", response=EntryPage,
+            summary="Entries in scope; ?unit=CODE (subtree), ?q= (search), ?<field>= / ?<field>__min= / __max=")
+def list_entries(request, code: str, unit: str = Query("", max_length=20), q: str = Query("", max_length=100),
+                 cursor: str | None = Query(None, max_length=400), limit: int = Query(50, ge=1, le=200)):
+    r = services.get_register(request.user, code)
+    u = _unit(request.user, unit, "ledgers.entry.view") if unit else None
+    qs = selectors.entries(request.user, r, unit=u, q=_no_control(q), filters=_field_filters(request, r))
+    page = cursor_page(qs, order=["-id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/{code}/entries", response={201: EntryOut}, summary="Add an entry (validated by the definition)")
+def create_entry(request, code: str, payload: EntryIn):
+    r = services.get_register(request.user, code)
+    unit = _unit(request.user, payload.unit, "ledgers.entry.change")
+    return Status(201, services.create_entry(request.user, r, unit=unit, values=_bounded(payload.data)))
+
+
+def _entry(user, code: str, entry_id: int) -> Entry:
+    r = services.get_register(user, code)
+    e = selectors.entries(user, r).filter(pk=entry_id).first()
+    if e is None:
+        raise NotFound()
+    return e
+
+
+@router.get("/{code}/entries/{ledger_entry_id}", response=EntryOut, summary="One entry (personal fields masked)")
+def get_entry(request, code: str, ledger_entry_id: Id):
+    return _entry(request.user, code, ledger_entry_id)
+
+
+@router.patch("/{code}/entries/{ledger_entry_id}", response=EntryOut,
+              summary="Change an entry: all its values and the version read (stale → 409)")
+def update_entry(request, code: str, ledger_entry_id: Id, payload: EntryPatch):
+    e = _entry(request.user, code, ledger_entry_id)
+    e = services.update_entry(request.user, e, version=payload.version, values=_bounded(payload.data))
+    return _entry(request.user, code, e.pk)
+
+
+@router.get("/{code}/summary", response=list[SummaryRow],
+            summary="Counts (and the sum of a numeric field) grouped by the units of a level")
+def summary(request, code: str, group_by: str = Query("level", max_length=10), level: int = Query(2, ge=1, le=5),
+            field: str = Query("", max_length=40), unit: str = Query("", max_length=20),
+            q: str = Query("", max_length=100)):
+    r = services.get_register(request.user, code)
+    if group_by != "level":
+        raise ServiceError("Only group_by=level is supported.", {"group_by": "Use level."})
+    if field and (r.field(field) is None or r.field(field)["type"] not in fl.NUMERIC):
+        raise ServiceError("Not a numeric field.", {"field": "Name a number or money field."})
+    u = _unit(request.user, unit, "ledgers.entry.view") if unit else None
+    return selectors.summary(request.user, r, level=level, field=field or None, unit=u, q=_no_control(q),
+                             filters=_field_filters(request, r))

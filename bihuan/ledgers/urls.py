@@ -1,0 +1,23 @@
+from django.urls import path
+
+from . import views
+
+app_name = "ledgers"
+
+urlpatterns = [
+    path("", views.register_list, name="register_list"),
+    path("new/", views.register_create, name="register_create"),
+    path("rounds/", views.round_list, name="round_list"),
+    path("rounds/<id:round_id>/", views.round_detail, name="round_detail"),
+    path("rounds/<id:round_id>/return/", views.round_return, name="round_return"),
+    path("entries/<id:ledger_entry_id>/", views.entry_detail, name="entry_detail"),
+    path("entries/<id:ledger_entry_id>/delete/", views.entry_delete, name="entry_delete"),
+    path("entries/<id:ledger_entry_id>/reveal/", views.entry_reveal, name="entry_reveal"),
+    path("r/<slug:code>/", views.register_detail, name="register_detail"),
+    path("r/<slug:code>/edit/", views.register_edit, name="register_edit"),
+    path("r/<slug:code>/definition.json", views.register_definition, name="register_definition"),
+    path("r/<slug:code>/new/", views.entry_create, name="entry_create"),
+    path("r/<slug:code>/export.xlsx", views.entry_export, name="entry_export"),
+    path("r/<slug:code>/import/", views.entry_import, name="entry_import"),
+    path("r/<slug:code>/rounds/new/", views.round_create, name="round_create"),
+]

@@ -1,0 +1,345 @@
+"""Pages of the ledgers app: registers, their entries (list, filters, summary, chart, history),
+the definition editor, XLSX import/export and collection rounds (填报).
+
+Reads go through ``ledgers.selectors``; every change through ``ledgers.services`` with the
+plumbing of ``core.views``. Out of scope is a 404, like absent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from bihuan.core import tabular as tb
+from bihuan.core.errors import NotFound
+from bihuan.core.imports import imports_dir
+from bihuan.core.scope import allows, has_anywhere, units_q
+from bihuan.core.views import paginate, querystring_without, requires, submit
+from bihuan.orgs.models import Level, OrgUnit
+
+from . import fields as fl
+from . import forms, selectors, services
+from .models import Entry, Round, Submission
+from .tabular import kind_for
+
+VIEW = "ledgers.entry.view"
+CHANGE = "ledgers.entry.change"
+MANAGE = "ledgers.register.manage"
+ROUND_VIEW = "ledgers.round.view"
+MAX_FILTERS = 12
+
+
+@requires(VIEW)
+def register_list(request):
+    regs = selectors.registers(request.user)
+    counts = dict(Entry.objects.restrict(request.user, "view").filter(register__in=regs).order_by()
+                  .values("register_id").annotate(n=Count("id")).values_list("register_id", "n"))
+    page = paginate(request, regs)
+    for r in page:
+        r.count_in_scope = counts.get(r.pk, 0)
+        r.level_label = Level(r.level).label
+    return render(request, "ledgers/register_list.html", {
+        "page": page, "qs": querystring_without(request, "page"),
+        "can_define": has_anywhere(request.user, MANAGE)})
+
+
+def _filters(request, register) -> dict:
+    out = {}
+    for f in register.listed_fields():
+        for suffix in ("", "__min", "__max"):
+            v = request.GET.get(f["key"] + suffix, "")
+            if v:
+                out[f["key"] + suffix] = v[:100]
+        if len(out) >= MAX_FILTERS:
+            break
+    return out
+
+
+@requires(VIEW)
+def register_detail(request, code: str):
+    r = services.get_register(request.user, code)
+    ff = forms.FilterForm(request.GET)
+    ff.fields["group"].choices = selectors.level_choices(r)
+    q, group, field = "", None, ""
+    if ff.is_valid():
+        q, group, field = ff.cleaned_data["q"], ff.cleaned_data["group"], ff.cleaned_data["field"]
+    filters = _filters(request, r)
+    qs = selectors.entries(request.user, r, q=q, filters=filters)
+    page = paginate(request, qs)
+    listed = r.listed_fields() or r.live_fields()[:5]
+    rows = []
+    for e in page:
+        shown = dict((f["key"], v) for f, v in selectors.display(r, e.data))
+        rows.append({"entry": e, "values": [shown.get(f["key"], "") for f in listed]})
+    numeric = selectors.numeric_fields(r)
+    if field not in {f["key"] for f in numeric}:
+        field = numeric[0]["key"] if numeric else ""
+    group = group or max(Level.COUNTY, min(r.level, Level.COUNTY if r.level > Level.COUNTY else r.level))
+    summary = selectors.summary(request.user, r, level=group, field=field or None, q=q, filters=filters)
+    fdef = r.field(field) if field else None
+    chart = {"units": [s["unit_name"] for s in summary],
+             "values": [s["total"] if fdef else s["count"] for s in summary],
+             "label": (fdef["label"] + (f"（{fdef.get('unit')}）" if fdef.get("unit") else "")) if fdef else _("Entries")}
+    filter_fields = [f for f in listed if not f["personal"] and f["type"] not in ("person",)]
+    return render(request, "ledgers/register_detail.html", {
+        "r": r, "page": page, "rows": rows, "listed": listed, "qs": querystring_without(request, "page"),
+        "q": q, "filters": filters, "filter_fields": filter_fields, "numeric": numeric, "field": field,
+        "group": group, "levels": selectors.level_choices(r), "summary": summary, "chart": chart,
+        "total_count": sum(s["count"] for s in summary), "total_sum": sum(s["total"] or 0 for s in summary),
+        "can_add": has_anywhere(request.user, CHANGE),
+        "can_manage": allows(request.user, MANAGE, r.unit),
+        "can_import": has_anywhere(request.user, "ledgers.entry.import"),
+        "can_export": has_anywhere(request.user, "ledgers.entry.export"),
+        "can_round": has_anywhere(request.user, "ledgers.round.manage"),
+        "rounds": selectors.rounds(request.user).filter(register=r)[:10]})
+
+
+@requires(MANAGE)
+def register_create(request):
+    form = forms.RegisterForm(request.POST or None, user=request.user)
+
+    def call(d):
+        unit = OrgUnit.objects.filter(units_q(request.user, MANAGE), pk=d["unit"]).first()
+        if unit is None:
+            raise NotFound()
+        return services.create_register(request.user, code=d["code"], name=d["name"], level=d["level"],
+                                        fields=d["definition"], description=d["description"], unit=unit)
+
+    r = submit(request, form, call, rename=_rename_fields())
+    if r is not None:
+        messages.success(request, _("Register %(n)s defined.") % {"n": r.name})
+        return redirect("ledgers:register_detail", code=r.code)
+    return render(request, "ledgers/register_form.html", {"form": form, "title": _("Define a register"),
+                                                          "types": fl.TYPE_LABELS}, status=form.status)
+
+
+class _FieldsToDefinition(dict):
+    """A definition's refusals (``fields.3.key``) land on the JSON box."""
+
+    def get(self, key, default=None):
+        return "definition" if str(key).startswith("fields") else default
+
+
+def _rename_fields():
+    return _FieldsToDefinition()
+
+
+@requires(MANAGE)
+def register_edit(request, code: str):
+    r = services.get_register(request.user, code)
+    if not allows(request.user, MANAGE, r.unit):
+        raise Http404
+    initial = {"name": r.name, "description": r.description, "version": r.version,
+               "definition": json.dumps(r.live_fields(), ensure_ascii=False, indent=1)}
+    form = forms.RegisterEditForm(request.POST or None, initial=initial)
+    done = submit(request, form, lambda d: services.change_register(
+        request.user, r, version=d["version"], name=d["name"], description=d["description"], fields=d["definition"]),
+        rename=_rename_fields())
+    if done is not None:
+        messages.success(request, _("Version %(v)d of the register saved.") % {"v": done.version})
+        return redirect("ledgers:register_detail", code=r.code)
+    return render(request, "ledgers/register_form.html", {"form": form, "r": r, "title": _("Change the register"),
+                                                          "types": fl.TYPE_LABELS,
+                                                          "versions": r.versions.order_by("-version")[:20]},
+                  status=form.status)
+
+
+@requires(VIEW)
+def register_definition(request, code: str):
+    """The definition as a file, for another deployment (``bihuan registers load FILE``)."""
+    r = services.get_register(request.user, code)
+    body = {"registers": [{"code": r.code, "name": r.name, "level": r.level, "description": r.description,
+                           "fields": r.fields}]}
+    resp = HttpResponse(json.dumps(body, ensure_ascii=False, indent=1), content_type="application/json")
+    resp["Content-Disposition"] = f'attachment; filename="register-{r.code}.json"'
+    return resp
+
+
+@requires(CHANGE)
+def entry_create(request, code: str):
+    r = services.get_register(request.user, code)
+    form = forms.entry_form(r, request.user, creating=True, data=request.POST or None)
+
+    def call(d):
+        unit = OrgUnit.objects.filter(units_q(request.user, CHANGE), pk=d["unit"]).first()
+        if unit is None:
+            raise NotFound()
+        return services.create_entry(request.user, r, unit=unit, values=forms.values_of(r, d))
+
+    e = submit(request, form, call)
+    if e is not None:
+        messages.success(request, _("Entry saved."))
+        return redirect("ledgers:register_detail", code=r.code)
+    return render(request, "ledgers/entry_form.html", {"form": form, "r": r}, status=form.status)
+
+
+def _entry(request, entry_id: int, action: str = "view") -> Entry:
+    e = Entry.objects.restrict(request.user, action).select_related("register__unit", "unit").filter(
+        pk=entry_id).first()
+    if e is None:
+        raise Http404
+    return e
+
+
+@requires(VIEW)
+def entry_detail(request, ledger_entry_id: int):
+    e = _entry(request, ledger_entry_id)
+    r = e.register
+    can_change = allows(request.user, CHANGE, e)
+    form = forms.entry_form(r, request.user, creating=False, data=request.POST or None,
+                            initial=forms.initial_of(r, e)) if can_change else None
+    if request.method == "POST":
+        if not can_change:
+            raise Http404
+        done = submit(request, form, lambda d: services.update_entry(request.user, e, version=d["version"],
+                                                                     values=forms.values_of(r, d)))
+        if done is not None:
+            messages.success(request, _("Entry saved."))
+            return redirect("ledgers:entry_detail", ledger_entry_id=e.pk)
+    history = paginate(request, selectors.history(request.user, e), per_page=20)
+    labels = {f["key"]: f["label"] for f in r.fields}
+    changes = [{"c": c, "items": [(labels.get(k, k), v[0], v[1]) for k, v in c.changes.items()]} for c in history]
+    return render(request, "ledgers/entry_detail.html", {
+        "e": e, "r": r, "shown": selectors.display(r, e.data), "form": form, "history": history,
+        "changes": changes, "can_change": can_change, "can_reveal": allows(request.user, "ledgers.entry.reveal", e),
+        "personal": [f for f in r.live_fields() if f["personal"] and f["key"] in e.protected],
+        "revealed": request.session.pop(f"ledgers-reveal-{e.pk}", None)},
+        status=getattr(form, "status", 200) if form is not None else 200)
+
+
+@requires(CHANGE)
+@require_POST
+def entry_delete(request, ledger_entry_id: int):
+    e = _entry(request, ledger_entry_id, "change")
+    services.delete_entry(request.user, e, version=request.POST.get("version"))
+    messages.success(request, _("Entry deleted; its history is kept."))
+    return redirect("ledgers:register_detail", code=e.register.code)
+
+
+@requires("ledgers.entry.reveal")
+@require_POST
+def entry_reveal(request, ledger_entry_id: int):
+    e = _entry(request, ledger_entry_id)
+    form = forms.RevealForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason to reveal a personal value."))
+        return redirect("ledgers:entry_detail", ledger_entry_id=e.pk)
+    value = services.reveal(request.user, e, form.cleaned_data["field"], form.cleaned_data["reason"])
+    request.session[f"ledgers-reveal-{e.pk}"] = {"field": form.cleaned_data["field"], "value": value}
+    return redirect("ledgers:entry_detail", ledger_entry_id=e.pk)
+
+
+@requires("ledgers.entry.export")
+def entry_export(request, code: str):
+    r = services.get_register(request.user, code)
+    buf = io.BytesIO()
+    tb.export(kind_for(r), buf, user=request.user)
+    resp = HttpResponse(buf.getvalue(),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    stamp = timezone.localtime().strftime("%Y%m%d")
+    resp["Content-Disposition"] = f'attachment; filename="ledger-{r.code}-{stamp}.xlsx"'
+    return resp
+
+
+@requires("ledgers.entry.import")
+def entry_import(request, code: str):
+    r = services.get_register(request.user, code)
+    form = forms.ImportForm(request.POST or None, request.FILES or None)
+    result, error = None, None
+    if request.method == "POST" and form.is_valid():
+        f = form.cleaned_data["file"]
+        try:
+            source = tb.store_upload(f.chunks(), f.name, imports_dir(), size=f.size)
+        except tb.TabularError as exc:
+            error = str(exc.message)
+        else:
+            result = tb.run_import(kind_for(r), source, user=request.user, dry_run=request.POST.get("dry_run") == "1")
+            if result.applied:
+                messages.success(request, _("Imported: %(c)d new, %(u)d changed, %(n)d unchanged.") % {
+                    "c": result.created, "u": result.updated, "n": result.unchanged})
+                return redirect("ledgers:register_detail", code=r.code)
+    status = 400 if (error or (result is not None and not result.ok)) else 200
+    return render(request, "ledgers/import.html", {
+        "r": r, "form": form, "result": result, "error": error or (result.file_error if result else ""),
+        "errors": result.errors[:200] if result else [], "headers": kind_for(r).spec.headers}, status=status)
+
+
+# --- collection rounds ---------------------------------------------------------------------------
+
+@requires(ROUND_VIEW)
+def round_list(request):
+    page = paginate(request, selectors.rounds(request.user))
+    return render(request, "ledgers/round_list.html", {"page": page, "qs": querystring_without(request, "page")})
+
+
+@requires("ledgers.round.manage")
+def round_create(request, code: str):
+    r = services.get_register(request.user, code)
+    form = forms.RoundForm(request.POST or None, user=request.user, register=r)
+
+    def call(d):
+        within = OrgUnit.objects.filter(units_q(request.user, "ledgers.round.manage"), pk=d["within"]).first()
+        if within is None:
+            raise NotFound()
+        return services.open_round(request.user, r, within=within, title=d["title"], due_on=d["due_on"])
+
+    rd = submit(request, form, call)
+    if rd is not None:
+        messages.success(request, _("Collection round opened."))
+        return redirect("ledgers:round_detail", round_id=rd.pk)
+    return render(request, "ledgers/round_form.html", {"form": form, "r": r}, status=form.status)
+
+
+def _round(request, round_id: int) -> Round:
+    rd = selectors.rounds(request.user).filter(pk=round_id).first()
+    if rd is None:
+        raise Http404
+    return rd
+
+
+@requires(ROUND_VIEW)
+def round_detail(request, round_id: int):
+    rd = _round(request, round_id)
+    now = timezone.now()
+    form = forms.SubmitForm(request.POST or None, user=request.user, rd=rd) if has_anywhere(
+        request.user, "ledgers.round.submit") else None
+    if request.method == "POST" and form is not None:
+        def call(d):
+            unit = OrgUnit.objects.filter(units_q(request.user, "ledgers.round.submit"), pk=d["unit"]).first()
+            if unit is None:
+                raise NotFound()
+            return services.submit(request.user, rd, unit=unit, note=d["note"])
+
+        if submit(request, form, call) is not None:
+            messages.success(request, _("Submitted."))
+            return redirect("ledgers:round_detail", round_id=rd.pk)
+    status = selectors.round_status(request.user, rd, now)
+    return render(request, "ledgers/round_detail.html", {
+        "rd": rd, "status": status, "form": form, "late": [s for s in status if s["late"]],
+        "submitted": sum(1 for s in status if s["submission"] and s["submission"].state == "submitted"),
+        "can_return": allows(request.user, "ledgers.round.manage", rd),
+        "return_form": forms.ReturnForm()}, status=getattr(form, "status", 200) if form is not None else 200)
+
+
+@requires("ledgers.round.manage")
+@require_POST
+def round_return(request, round_id: int):
+    rd = _round(request, round_id)
+    form = forms.ReturnForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the reason for returning the submission."))
+        return redirect("ledgers:round_detail", round_id=rd.pk)
+    s = Submission.objects.filter(round=rd, pk=form.cleaned_data["submission"]).first()
+    if s is None:
+        raise Http404
+    services.return_submission(request.user, s, reason=form.cleaned_data["reason"])
+    messages.success(request, _("Returned with the reason given."))
+    return redirect("ledgers:round_detail", round_id=rd.pk)

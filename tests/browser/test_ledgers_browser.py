@@ -1,0 +1,61 @@
+"""On a phone: a village secretary opens the cooperatives register, adds an entry (a bad value is
+refused on the form first), sees it in the list and the summary, and edits it; the history shows who."""
+
+from __future__ import annotations
+
+import pytest
+
+from bihuan.ledgers.models import Entry
+
+from ..ledgers_helpers import load
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+
+
+def _overflow(page) -> int:
+    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+
+
+@pytest.fixture
+def regs(transactional_db, tree, users):
+    return load()
+
+
+def test_secretary_fills_a_register_on_a_phone(browser, log_in, live_server, tree, users, regs):
+    page = log_in("lumiao_secretary")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/ledgers/")
+    assert _overflow(page) <= 0, "the register list is wider than the phone"
+    page.get_by_role("link", name="党组织领办合作社").click()
+    page.wait_for_load_state()
+    assert _overflow(page) <= 0, "the register page is wider than the phone"
+    page.locator('[data-testid="entry-create"]').click()
+    page.wait_for_load_state()
+    form = page.locator('[data-testid="entry-form"]')
+    form.locator('input[name="name"]').fill("芦庙果蔬专业合作社")
+    form.locator('select[name="kind"]').select_option("种植")
+    form.locator('input[name="members"]').fill("-3")
+    form.locator('[data-testid="entry-save"]').click()
+    page.wait_for_load_state()
+    assert page.locator('[data-testid="field-error-members"]').is_visible()
+    assert not Entry.objects.exists()
+    page.locator('input[name="members"]').fill("128")
+    page.locator('input[name="revenue"]').fill("356000")
+    page.locator('[data-testid="entry-save"]').click()
+    page.wait_for_load_state()
+    assert "芦庙果蔬专业合作社" in page.locator('[data-testid="entry-table"]').inner_text()
+    assert page.locator('[data-testid="summary-total"]').inner_text().strip() == "1"
+    page.wait_for_selector('#ledger-chart[data-ready="1"]')
+    assert _overflow(page) <= 0
+
+    page.locator('[data-testid="entry-row"]').first.get_by_role("link").click()
+    page.wait_for_load_state()
+    page.locator('input[name="members"]').fill("130")
+    page.locator('[data-testid="entry-save"]').click()
+    page.wait_for_load_state()
+    history = page.locator('[data-testid="entry-history"]').inner_text()
+    assert "128 → 130" in history and "lumiao_secretary" in history
+    assert Entry.objects.get().data["members"] == 130
+    assert _overflow(page) <= 0

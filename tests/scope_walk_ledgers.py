@@ -1,0 +1,18 @@
+"""A register of 兖州区 with an entry of 薛庙社区, and a collection round with a submission, for the
+scope walker: another county sees neither the register nor the round (404)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+
+def make(tree, users) -> dict:
+    from bihuan.ledgers import services
+
+    r = services.create_register(None, code="yz_canteens", name="兖州区幸福食堂台账", level=4, unit=tree.yanzhou,
+                                 fields=[{"key": "name", "label": "名称", "type": "text", "listed": True},
+                                         {"key": "seats", "label": "座位", "type": "number", "listed": True}])
+    e = services.create_entry(None, r, unit=tree.xuemiao, values={"name": "薛庙社区食堂", "seats": 40})
+    rd = services.open_round(None, r, within=tree.yanzhou, title="兖州区食堂填报", due_on=date(2999, 1, 1))
+    services.submit(None, rd, unit=tree.xuemiao)
+    return {"code": r.code, "ledger_entry_id": e.pk, "round_id": rd.pk}
