@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "bihuan.people",
     "bihuan.loop",
     "bihuan.plans",
+    "bihuan.evaluation",
     "bihuan.api",
     "bihuan.web",
 ]

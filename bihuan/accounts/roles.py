@@ -22,6 +22,13 @@ LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "l
 PLANS_READ = ["plans.plan.view", "plans.assignment.view"]
 PLANS_WORK = [*PLANS_READ, "plans.assignment.checkin", "plans.assignment.supervise"]
 PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
+EVAL_READ = ["evaluation.result.view", "evaluation.points.view"]
+EVAL_ASSESS = [*EVAL_READ, "evaluation.set.view", "evaluation.run.view", "evaluation.score.view",
+               "evaluation.score.enter", "evaluation.score.approve", "evaluation.result.export",
+               "evaluation.result.object"]
+EVAL_ADMIN = ["evaluation.set.manage", "evaluation.run.manage"]
+POINTS_WORK = ["evaluation.points.view", "evaluation.points.award", "evaluation.points.redeem"]
+POINTS_ADMIN = [*POINTS_WORK, "evaluation.points.approve", "evaluation.points.manage"]
 
 # The duties of separation of duties, each held by exactly one of the three administrator roles.
 SYSTEM_DUTY = [*TREE_ADMIN, "accounts.user.manage", "core.calendar.manage", "loop.category.manage"]
@@ -35,19 +42,23 @@ BUILTIN_ROLES = [
     {"code": "city_admin", "name": _("City administrator"), "default_scope": "all",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
-                     "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN]},
+                     "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN,
+                     *EVAL_ASSESS, *EVAL_ADMIN, *POINTS_ADMIN]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
-                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN]},
+                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *EVAL_ASSESS, *EVAL_ADMIN,
+                     *POINTS_ADMIN]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
      "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
-                     *LOOP_ALL, *PLANS_WORK]},
+                     *LOOP_ALL, *PLANS_WORK, *EVAL_ASSESS, *POINTS_ADMIN]},
     {"code": "village_secretary", "name": _("Village secretary"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,
-                     "plans.assignment.checkin"]},
+                     "plans.assignment.checkin", *EVAL_READ, "evaluation.result.object", *POINTS_WORK,
+                     "evaluation.points.approve"]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
-     "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create"]},
+     "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create",
+                     "evaluation.points.view", "evaluation.points.award"]},
     {"code": "volunteer", "name": _("Volunteer"), "default_scope": "self", "permissions": [*TREE_READ]},
     {"code": "lecturer", "name": _("Lecturer"), "default_scope": "self", "permissions": [*TREE_READ]},
     # 三员分立: three administrators, none able to do another's work (see the module docstring).
