@@ -49,3 +49,21 @@ def score_all(s, tree, users, value=90, period=H1):
         services.approve_score(approver, sc, now=at("2026-07-02 11:00"))
         out.scores.append(sc)
     return out
+
+
+def points_setup(tree, user=None):
+    """Rules of 李营街道, two households in 芦庙村 (one in 薛庙社区) and a stocked store in 芦庙村."""
+    from bihuan.people import services as people_services
+
+    p = SimpleNamespace()
+    p.sort = services.create_rule(user, unit=tree.liying, code="LJFL", name="垃圾分类", points=5, cap_per_year=60)
+    p.volunteer = services.create_rule(user, unit=tree.liying, code="ZYFW", name="志愿服务（每小时）", points=2,
+                                       cap_per_year=200)
+    p.hero = services.create_rule(user, unit=tree.liying, code="JYYW", name="见义勇为", points=10, approval_above=5)
+    p.build = services.create_rule(user, unit=tree.liying, code="WGDJ", name="违规搭建", points=-10)
+    p.h1 = people_services.create_household(None, unit=tree.lumiao_g1, address="芦庙村1号", code="H-LM-001")
+    p.h2 = people_services.create_household(None, unit=tree.lumiao_g2, address="芦庙村2号", code="H-LM-002")
+    p.far = people_services.create_household(None, unit=tree.xuemiao, address="薛庙社区9号", code="H-XM-009")
+    p.soap = services.create_item(user, unit=tree.lumiao, name="洗衣液", price=10, stock=3)
+    p.rice = services.create_item(user, unit=tree.lumiao, name="大米5斤", price=30, stock=100)
+    return p
