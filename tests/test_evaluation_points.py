@@ -96,8 +96,8 @@ OPS = st.lists(st.tuples(st.sampled_from(["award", "reverse", "redeem", "deduct"
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_property_balance_equals_ledger_and_never_negative(tree, users, ops):
-    from bihuan.people.models import Household
     from bihuan.people import services as people_services
+    from bihuan.people.models import Household
 
     p = getattr(test_property_balance_equals_ledger_and_never_negative, "_p", None)
     if p is None or not Household.objects.filter(pk=p.h1.pk).exists():

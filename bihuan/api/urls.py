@@ -125,3 +125,8 @@ from bihuan.plans.api import assignments_router, plans_router  # noqa: E402
 
 api.add_router("/plans", plans_router)
 api.add_router("/assignments", assignments_router)
+from bihuan.evaluation.api import points_router  # noqa: E402
+from bihuan.evaluation.api import router as evaluation_router  # noqa: E402
+
+api.add_router("/evaluation", evaluation_router)
+api.add_router("/points", points_router)

@@ -75,6 +75,25 @@ class ScoreState(models.TextChoices):
     APPROVED = "approved", _("approved")
 
 
+class IndicatorSetQuerySet(ScopedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """Sets of units in scope (``evaluation.set.<action>``), and, to view, the sets of units above
+        that assess one's subtree (a township's assessors see the city's set for villages)."""
+        if user is None:
+            return self.none()
+        perm = f"evaluation.set.{action}"
+        scope = scope_for(user, perm)
+        if scope.empty:
+            return self.none()
+        own = unit_scope_q(scope, "unit__path", "unit_id")
+        if own is None:
+            return self
+        if action != "view":
+            return self.filter(own)
+        below = OrgUnit.objects.filter(units_q(user, perm)).filter(path__startswith=models.OuterRef("unit__path"))
+        return self.filter(own | models.Exists(below))
+
+
 class IndicatorSet(models.Model):
     unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("assessing unit"))
     name = models.CharField(_("name"), max_length=120)
@@ -92,7 +111,7 @@ class IndicatorSet(models.Model):
     scope_path_field = "unit__path"
     scope_unit_field = "unit_id"
     scope_owner_field = None
-    objects = ScopedManager()
+    objects = ScopedManager.from_queryset(IndicatorSetQuerySet)()
 
     class Meta:
         ordering = ["-created_at", "-id"]
