@@ -20,8 +20,8 @@ from bihuan.core.text import has_control
 from bihuan.orgs.models import OrgUnit
 
 from . import selectors, services
-from .selectors import mask_name
 from .models import Indicator, Objection, PeerGroup
+from .selectors import mask_name
 
 router = Router(tags=["evaluation"])
 points_router = Router(tags=["points"])

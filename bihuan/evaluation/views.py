@@ -15,7 +15,6 @@ from bihuan.core.views import paginate, querystring_without, requires, safe_back
 from bihuan.orgs.models import Level, OrgUnit
 
 from . import selectors, services
-from .selectors import mask_name
 from .exports import results_workbook
 from .forms import (
     AwardForm,
@@ -29,6 +28,7 @@ from .forms import (
     SetForm,
 )
 from .models import Indicator, IndicatorKind, PointRule, RunState
+from .selectors import mask_name
 
 RESULT_VIEW = "evaluation.result.view"
 POINTS_VIEW = "evaluation.points.view"
