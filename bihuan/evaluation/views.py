@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bihuan.core.scope import allows, units_q
-from bihuan.core.views import paginate, querystring_without, requires, safe_back, submit
+from bihuan.core.views import paginate, querystring_without, requires, submit
 from bihuan.orgs.models import Level, OrgUnit
 
 from . import selectors, services
@@ -261,10 +261,7 @@ def entry_approve(request, entry_id: int):
 @requires("evaluation.points.award")
 @require_POST
 def entry_reverse(request, entry_id: int):
-    form = ReverseForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, _("Give a reason for the reversal."))
-        return redirect(safe_back(request))
-    e = services.reverse(request.user, entry_id, reason=form.cleaned_data["reason"])
+    # The service finds the entry in scope (404) before it checks the reason (a message back on the page).
+    e = services.reverse(request.user, entry_id, reason=request.POST.get("reason", "")[:1000])
     messages.success(request, _("Reversed."))
     return redirect("evaluation:household_points", household_id=e.household_id)
