@@ -165,3 +165,18 @@ def test_scope_a_village_sees_its_own_and_its_peers_published_results_only(tree,
     assert set(Result.objects.restrict(users.lumiao_secretary).values_list("unit__name", flat=True)) == {"芦庙村"}
     assert set(Result.objects.restrict(users.liying_staff).values_list("unit__name", flat=True)) == {"芦庙村"}
     assert Result.objects.restrict(users.city_admin).count() == 3
+
+
+def test_compute_many_gives_what_each_source_gives_alone(tree, users):
+    from datetime import timedelta
+
+    from bihuan.core import registry
+
+    some_matters(tree, users)
+    units = [tree.lumiao, tree.xianying_v, tree.xuemiao, tree.liying]
+    start, end, now = at("2026-01-01 00:00"), at("2026-07-01 00:00"), at("2026-07-01 00:00") + timedelta(days=1)
+    names = ["loop.response_rate", "loop.on_time_rate", "loop.open_overdue_now", "plans.done_rate"]
+    many = registry.compute_many(names, units, start=start, end=end, now=now)
+    for name in names:
+        assert many[name] == registry.compute(name, units, start=start, end=end, now=now)
+    assert many["loop.response_rate"][tree.lumiao.pk] == 0.75

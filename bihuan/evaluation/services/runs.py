@@ -117,16 +117,17 @@ def _compute(run: Run, now: datetime) -> None:
     units = list({u.pk: u for u, *_ in targets}.values())
     start, end = local_midnight(run.start), local_midnight(run.end)
     values: dict[int, dict] = {}
-    for ind in inds:
-        if ind["kind"] == IndicatorKind.AUTO:
-            try:
-                raw = registry.compute(ind["source"], units, start=start, end=end, now=now)
-            except KeyError:
-                raise ServiceError(_("The source %(s)s of indicator %(i)s is not available.")
-                                   % {"s": ind["source"], "i": ind["name"]}, code="source")
-            # Rates ("%") come as shares (0.75); indicators state floors and targets in percent (75).
-            scale = 100 if registry.SOURCES[ind["source"]].unit == "%" else 1
-            values[ind["id"]] = {u: (None if v is None else float(v) * scale) for u, v in raw.items()}
+    auto = [ind for ind in inds if ind["kind"] == IndicatorKind.AUTO]
+    try:  # one computation per source (sources sharing their rows compute them once)
+        raw = registry.compute_many([ind["source"] for ind in auto], units, start=start, end=end, now=now)
+    except KeyError:
+        missing_src = next(ind for ind in auto if ind["source"] not in registry.SOURCES)
+        raise ServiceError(_("The source %(s)s of indicator %(i)s is not available.")
+                           % {"s": missing_src["source"], "i": missing_src["name"]}, code="source")
+    for ind in auto:
+        # Rates ("%") come as shares (0.75); indicators state floors and targets in percent (75).
+        scale = 100 if registry.SOURCES[ind["source"]].unit == "%" else 1
+        values[ind["id"]] = {u: (None if v is None else float(v) * scale) for u, v in raw[ind["source"]].items()}
     manual = {(m["indicator_id"], m["unit_id"]): m for m in ManualScore.objects.filter(
         indicator__set=s, period=run.period, unit__in=[u.pk for u in units]).values(
         "indicator_id", "unit_id", "value", "state")}
