@@ -106,7 +106,7 @@ def seed_evaluation(scale: str = "demo", seed: int = 2022, *, now: datetime | No
         indicators=_indicators(VILLAGE_AUTO, "党建工作"), now=_at(year - 1, 12, 20))
     branches = services.create_set(
         None, unit=city, name=f"{year}年党支部评星定级", period_kind="half", target_kind="party_org",
-        star_mode="thresholds", star_thresholds=[90, 80, 70, 60], notice_days=5,
+        star_mode="quota", star_thresholds=[92, 85, 75, 60], five_star_quota=15, notice_days=5,
         indicators=_indicators(BRANCH_AUTO, "组织生活"), now=_at(year - 1, 12, 20))
     out = {"sets": 2}
     for s in (villages, branches):
