@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "bihuan.care",
     "bihuan.activities",
     "bihuan.ledgers",
+    "bihuan.evaluation",
     "bihuan.api",
     "bihuan.web",
 ]

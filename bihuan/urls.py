@@ -12,6 +12,7 @@ urlpatterns = [
     path("care/", include("bihuan.care.urls")),
     path("activities/", include("bihuan.activities.urls")),
     path("ledgers/", include("bihuan.ledgers.urls")),
+    path("evaluation/", include("bihuan.evaluation.urls")),
     path("", include("bihuan.loop.urls")),
     path("", include("bihuan.web.urls")),
 ]

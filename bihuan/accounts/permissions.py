@@ -82,6 +82,21 @@ PERMISSIONS: dict[str, str] = {
     "ledgers.round.view": _("View collection rounds (填报) and who has submitted"),
     "ledgers.round.manage": _("Open collection rounds and return submissions"),
     "ledgers.round.submit": _("Submit one's unit's entries in a collection round"),
+    "evaluation.set.view": _("View indicator sets"),
+    "evaluation.set.manage": _("Define indicator sets and their indicators, import and export them"),
+    "evaluation.run.view": _("View assessment runs of one's unit and what is missing"),
+    "evaluation.run.manage": _("Compute, publish and correct assessment runs"),
+    "evaluation.result.view": _("View assessment results, stars and rankings in scope"),
+    "evaluation.result.object": _("Lodge an objection to one's unit's published result"),
+    "evaluation.result.export": _("Export assessment results to XLSX"),
+    "evaluation.score.view": _("View manual scores"),
+    "evaluation.score.enter": _("Enter manual scores as an assessor"),
+    "evaluation.score.approve": _("Approve manual scores entered by another assessor"),
+    "evaluation.points.view": _("View household credit points, the points store and rankings"),
+    "evaluation.points.award": _("Award credit points to households and reverse entries"),
+    "evaluation.points.approve": _("Approve credit point awards above a rule's threshold"),
+    "evaluation.points.redeem": _("Redeem points in the points store"),
+    "evaluation.points.manage": _("Define point rules and stock the points store"),
 }
 
 ALL = frozenset(PERMISSIONS)

@@ -40,6 +40,13 @@ LEDGERS_READ = ["ledgers.entry.view", "ledgers.round.view"]
 LEDGERS_KEEP = [*LEDGERS_READ, "ledgers.entry.change", "ledgers.entry.import", "ledgers.entry.export",
                 "ledgers.round.submit"]
 LEDGERS_ADMIN = [*LEDGERS_KEEP, "ledgers.round.manage", "ledgers.entry.reveal", "ledgers.register.manage"]
+EVAL_READ = ["evaluation.result.view", "evaluation.points.view"]
+EVAL_ASSESS = [*EVAL_READ, "evaluation.set.view", "evaluation.run.view", "evaluation.score.view",
+               "evaluation.score.enter", "evaluation.score.approve", "evaluation.result.export",
+               "evaluation.result.object"]
+EVAL_ADMIN = ["evaluation.set.manage", "evaluation.run.manage"]
+POINTS_WORK = ["evaluation.points.view", "evaluation.points.award", "evaluation.points.redeem"]
+POINTS_ADMIN = [*POINTS_WORK, "evaluation.points.approve", "evaluation.points.manage"]
 
 # The duties of separation of duties, each held by exactly one of the three administrator roles.
 SYSTEM_DUTY = [*(p for p in TREE_ADMIN if p != "orgs.unit.view"), "accounts.user.manage", "core.calendar.manage", "loop.category.manage"]
@@ -55,22 +62,23 @@ BUILTIN_ROLES = [
                      "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
                      "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN,
                      *REGISTERS_ADMIN, *CARE_ADMIN,
-                     *LECTURES_ADMIN, *LEDGERS_ADMIN]},
+                     *LECTURES_ADMIN, *LEDGERS_ADMIN, *EVAL_ASSESS, *EVAL_ADMIN, *POINTS_ADMIN]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *REGISTERS_ADMIN, *CARE_ADMIN,
-                     *LECTURES_ADMIN, *LEDGERS_ADMIN]},
+                     *LECTURES_ADMIN, *LEDGERS_ADMIN, *EVAL_ASSESS, *EVAL_ADMIN, *POINTS_ADMIN]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
      "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
                      *LOOP_ALL, *PLANS_WORK, *REGISTERS_WORK, *CARE_KEEP, *LECTURES_LOCAL,
-                     *LEDGERS_KEEP, "ledgers.round.manage"]},
+                     *LEDGERS_KEEP, "ledgers.round.manage", *EVAL_ASSESS, *POINTS_ADMIN]},
     {"code": "village_secretary", "name": _("Village secretary"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,
-                     "plans.assignment.checkin", *CARE_ADMIN, *LECTURES_LOCAL, *LEDGERS_KEEP]},
+                     "plans.assignment.checkin", *CARE_ADMIN, *LECTURES_LOCAL, *LEDGERS_KEEP,
+                     *EVAL_READ, "evaluation.result.object", *POINTS_WORK, "evaluation.points.approve"]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create", *CARE_READ,
-                     "care.survey.change", "care.visit.checkin"]},
+                     "care.survey.change", "care.visit.checkin", "evaluation.points.view", "evaluation.points.award"]},
     {"code": "volunteer", "name": _("Volunteer"), "default_scope": "self",
      "permissions": [*TREE_READ, *CARE_VOLUNTEER]},
     {"code": "lecturer", "name": _("Lecturer"), "default_scope": "self", "permissions": [*TREE_READ, *LECTURER]},

@@ -143,3 +143,8 @@ api.add_router("/lectures", lectures_router)
 from bihuan.ledgers.api import router as ledgers_router  # noqa: E402
 
 api.add_router("/registers", ledgers_router)
+from bihuan.evaluation.api import points_router  # noqa: E402
+from bihuan.evaluation.api import router as evaluation_router  # noqa: E402
+
+api.add_router("/evaluation", evaluation_router)
+api.add_router("/points", points_router)

@@ -92,6 +92,7 @@ def figure_of(rows_for: Callable, key: str) -> Callable[..., dict]:
     def compute(units, *, start, end, now):
         return {pk: row.get(key) for pk, row in rows_for(units, start=start, end=end, now=now).items()}
 
+    compute.rows_for, compute.key = rows_for, key  # compute_many computes shared rows once
     return compute
 
 
@@ -104,3 +105,26 @@ def compute(name: str, units: Iterable, *, start, end, now) -> dict:
     units = list(units)
     values = source.compute(units, start=start, end=end, now=now)
     return {u.pk: values.get(u.pk) for u in units}
+
+
+def compute_many(names: Iterable[str], units: Iterable, *, start, end, now) -> dict[str, dict]:
+    """Several figures for the same units and period: ``{name: {unit_id: value or None}}``.
+    Sources built with ``figure_of`` on the same ``rows_for`` (the loop's rates, the plans' rates)
+    compute their rows once for all of them, not once per figure."""
+    units = list(units)
+    out: dict[str, dict] = {}
+    shared: dict[Callable, list[str]] = {}
+    for name in dict.fromkeys(names):
+        if name not in SOURCES:
+            raise KeyError(f"no evaluation source named {name!r}; known: {', '.join(sorted(SOURCES))}")
+        rows_for = getattr(SOURCES[name].compute, "rows_for", None)
+        if rows_for is None:
+            out[name] = compute(name, units, start=start, end=end, now=now)
+        else:
+            shared.setdefault(rows_for, []).append(name)
+    for rows_for, group in shared.items():
+        rows = rows_for(units, start=start, end=end, now=now)
+        for name in group:
+            key = SOURCES[name].compute.key
+            out[name] = {u.pk: (rows.get(u.pk) or {}).get(key) for u in units}
+    return out

@@ -1,0 +1,41 @@
+from django.apps import AppConfig
+
+
+class EvaluationConfig(AppConfig):
+    name = "bihuan.evaluation"
+    label = "evaluation"
+    verbose_name = "结果评估 evaluation"
+
+    def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
+        from bihuan.core import audit, jobs
+
+        from . import sources
+
+        sources.register()  # the source evaluation.score and the section evaluation.stars (core.registry)
+        audit.register_action_labels({
+            "evaluation.set.create": _("Indicator set created"),
+            "evaluation.run.compute": _("Assessment run computed"),
+            "evaluation.run.publish": _("Assessment results published"),
+            "evaluation.run.freeze": _("Assessment results frozen"),
+            "evaluation.run.correct": _("Assessment results corrected (new version)"),
+            "evaluation.score.enter": _("Manual score entered"),
+            "evaluation.score.approve": _("Manual score approved"),
+            "evaluation.objection.lodge": _("Objection to a result lodged"),
+            "evaluation.rule.create": _("Point rule created"),
+            "evaluation.points.award": _("Credit points awarded"),
+            "evaluation.points.approve": _("Credit points approved"),
+            "evaluation.points.reverse": _("Credit points reversed"),
+            "evaluation.item.create": _("Points store item created"),
+            "evaluation.item.restock": _("Points store item restocked"),
+            "evaluation.points.redeem": _("Points redeemed"),
+        })
+
+        def _freeze(now):
+            from .services import freeze_due
+
+            return freeze_due(now)
+
+        # Hourly: published runs whose public notice has ended are frozen.
+        jobs.register("evaluation.freeze", every_seconds=60 * 60)(_freeze)

@@ -1,0 +1,46 @@
+"""Results of a run as an XLSX workbook: rank, stars and every indicator's points (Chinese headers)."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from .models import Line, PeerGroup
+
+PEER_ZH = {PeerGroup.TOWNSHIP: "乡镇街道", PeerGroup.VILLAGE: "村", PeerGroup.COMMUNITY: "社区",
+           PeerGroup.PARTY_ORG: "党支部"}
+
+
+def results_workbook(run, results) -> bytes:
+    """``results`` (a queryset the user may see) of ``run``: one row per target, one column per indicator."""
+    inds = run.inputs.get("indicators", [])
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(f"{run.period}考核结果"[:31])
+    bold = Font(bold=True)
+    head = ["类别", "排名", "较上期", "单位", "区划代码", "上级单位", "得分", "星级",
+            *[f"{i['name']}（{i['weight']}分）" for i in inds]]
+    ws.append([_bold(ws, h, bold) for h in head])
+    ids = list(results.values_list("pk", flat=True)[:100000])
+    points: dict[int, dict[int, object]] = {}
+    for rid, ind_id, p in Line.objects.filter(result_id__in=ids).values_list("result_id", "indicator_id", "points"):
+        points.setdefault(rid, {})[ind_id] = p
+    for r in results.iterator(chunk_size=2000):
+        change = r.change
+        ws.append([PEER_ZH.get(r.peer_group, r.peer_group), r.rank, "" if change is None else
+                   (f"↑{change}" if change > 0 else f"↓{-change}" if change < 0 else "—"), r.name, r.unit.code,
+                   r.unit.parent.name if r.unit.parent_id else "", None if r.score is None else float(r.score),
+                   r.stars, *[(None if points.get(r.pk, {}).get(i["id"]) is None
+                               else float(points[r.pk][i["id"]])) for i in inds]])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _bold(ws, text, font):
+    from openpyxl.cell import WriteOnlyCell
+
+    c = WriteOnlyCell(ws, value=text)
+    c.font = font
+    return c

@@ -1,0 +1,31 @@
+"""Every change in evaluation (the only code here that writes): one room per concern.
+
+* ``sets`` — indicator sets and their indicators (weights sum to 100);
+* ``runs`` — assessment runs (compute, publish, freeze, correct), manual scores, objections;
+* ``points`` — household credit points, the points store and redemptions (a ledger; balances
+  never negative, also under concurrent redemptions).
+"""
+
+from .points import approve_entry, award, create_item, create_rule, redeem, restock, reverse
+from .runs import (
+    approve_score,
+    compute_run,
+    correct,
+    enter_score,
+    freeze_due,
+    get_run,
+    lodge_objection,
+    missing_list,
+    peer_group_of,
+    points_for,
+    publish,
+    stars_for,
+    targets_of,
+)
+from .sets import create_set, snapshot, validate_indicators
+
+__all__ = [
+    "approve_entry", "approve_score", "award", "compute_run", "correct", "create_item", "create_rule", "create_set",
+    "enter_score", "freeze_due", "get_run", "lodge_objection", "missing_list", "peer_group_of", "points_for",
+    "publish", "redeem", "restock", "reverse", "snapshot", "stars_for", "targets_of", "validate_indicators",
+]

@@ -1,0 +1,24 @@
+from django.urls import path
+
+from . import views
+
+app_name = "evaluation"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("sets/new/", views.set_create, name="set_create"),
+    path("sets/<id:set_id>/", views.set_detail, name="set_detail"),
+    path("runs/<id:run_id>/", views.run_detail, name="run_detail"),
+    path("runs/<id:run_id>/publish/", views.run_publish, name="run_publish"),
+    path("runs/<id:run_id>/recompute/", views.run_recompute, name="run_recompute"),
+    path("runs/<id:run_id>/correct/", views.run_correct, name="run_correct"),
+    path("runs/<id:run_id>/results.xlsx", views.run_xlsx, name="run_xlsx"),
+    path("results/<id:result_id>/", views.result_detail, name="result_detail"),
+    path("units/<id:unit_id>/", views.unit_history, name="unit_history"),
+    path("scores/", views.scores, name="scores"),
+    path("scores/<id:score_id>/approve/", views.score_approve, name="score_approve"),
+    path("points/", views.points_ranking, name="points"),
+    path("points/households/<id:household_id>/", views.household_points, name="household_points"),
+    path("points/entries/<id:entry_id>/approve/", views.entry_approve, name="entry_approve"),
+    path("points/entries/<id:entry_id>/reverse/", views.entry_reverse, name="entry_reverse"),
+]

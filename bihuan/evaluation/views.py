@@ -1,0 +1,267 @@
+"""Pages of evaluation: indicator sets, runs (progress, what is missing, publish, correct),
+results with their breakdown and rankings, a unit's stars history, manual scores; household
+credit points and the points store. Reads through ``selectors``; writes through ``services``."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from bihuan.core.scope import allows, units_q
+from bihuan.core.views import paginate, querystring_without, requires, submit
+from bihuan.orgs.models import Level, OrgUnit
+
+from . import selectors, services
+from .exports import results_workbook
+from .forms import (
+    AwardForm,
+    CorrectForm,
+    ObjectionForm,
+    RedeemForm,
+    ResultFilterForm,
+    ReverseForm,
+    RunForm,
+    ScoreForm,
+    SetForm,
+)
+from .models import Indicator, IndicatorKind, PointRule, RunState
+from .selectors import mask_name
+
+RESULT_VIEW = "evaluation.result.view"
+POINTS_VIEW = "evaluation.points.view"
+
+
+@requires(RESULT_VIEW, "evaluation.set.view", "evaluation.run.view")
+def index(request):
+    user = request.user
+    page = paginate(request, selectors.runs(user))
+    own = user.scope_units(RESULT_VIEW).order_by("depth").first() if hasattr(user, "scope_units") else None
+    return render(request, "evaluation/index.html", {
+        "page": page, "qs": querystring_without(request, "page"),
+        "sets": selectors.sets(user)[:20], "can_manage": allows(user, "evaluation.set.manage"),
+        "own_unit": own})
+
+
+@requires("evaluation.set.manage")
+def set_create(request):
+    form = SetForm(request.POST or None)
+    form.status = 200
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        unit = OrgUnit.objects.filter(units_q(request.user, "evaluation.set.manage")).order_by("depth").first()
+        s = submit(request, form, lambda _d: services.create_set(
+            request.user, unit=unit, name=d["name"], period_kind=d["period_kind"], target_kind=d["target_kind"],
+            star_mode=d["star_mode"], star_thresholds=d["star_thresholds"], five_star_quota=d["five_star_quota"],
+            notice_days=d["notice_days"], indicators=form.indicators()))
+        if s is not None:
+            messages.success(request, _("Indicator set saved."))
+            return redirect("evaluation:set_detail", set_id=s.pk)
+    elif request.method == "POST":
+        form.status = 400
+    return render(request, "evaluation/set_form.html", {"form": form}, status=form.status)
+
+
+@requires("evaluation.set.view")
+def set_detail(request, set_id: int):
+    s = selectors.get_set(request.user, set_id)
+    form = RunForm(request.POST or None)
+    run = submit(request, form, lambda d: services.compute_run(request.user, s, d["period"]))
+    if run is not None:
+        messages.success(request, _("Computed: %(n)d targets, %(m)d still missing a score.")
+                         % {"n": run.targets, "m": run.missing})
+        return redirect("evaluation:run_detail", run_id=run.pk)
+    return render(request, "evaluation/set_detail.html", {
+        "s": s, "indicators": s.indicators.select_related("assessor_unit"), "form": form,
+        "runs": selectors.runs(request.user).filter(set=s)[:20],
+        "can_run": allows(request.user, "evaluation.run.manage", s.unit)}, status=form.status)
+
+
+@requires(RESULT_VIEW, "evaluation.run.view")
+def run_detail(request, run_id: int):
+    user = request.user
+    run = selectors.get_run(user, run_id)
+    filt = ResultFilterForm(request.GET or None)
+    group = filt.cleaned_data.get("peer_group", "") if filt.is_valid() else ""
+    can_manage = allows(user, "evaluation.run.manage", run)
+    page = paginate(request, selectors.results(user, run, peer_group=group))
+    missing = services.missing_list(run, limit=50) if can_manage and run.missing else []
+    return render(request, "evaluation/run_detail.html", {
+        "run": run, "page": page, "qs": querystring_without(request, "page"), "filter": filt,
+        "progress": selectors.run_progress(run), "missing": missing, "can_manage": can_manage,
+        "correct_form": CorrectForm(), "indicators": run.inputs.get("indicators", []),
+        "can_export": allows(user, "evaluation.result.export")})
+
+
+@requires("evaluation.run.manage")
+@require_POST
+def run_publish(request, run_id: int):
+    run = services.publish(request.user, run_id)
+    messages.success(request, _("Published; public notice until %(d)s.") % {"d": run.notice_until})
+    return redirect("evaluation:run_detail", run_id=run.pk)
+
+
+@requires("evaluation.run.manage")
+@require_POST
+def run_recompute(request, run_id: int):
+    run = services.get_run(request.user, run_id, "manage")
+    run = services.compute_run(request.user, run.set, run.period)
+    messages.success(request, _("Computed: %(n)d targets, %(m)d still missing a score.")
+                     % {"n": run.targets, "m": run.missing})
+    return redirect("evaluation:run_detail", run_id=run.pk)
+
+
+@requires("evaluation.run.manage")
+def run_correct(request, run_id: int):
+    run = services.get_run(request.user, run_id, "manage")
+    form = CorrectForm(request.POST or None)
+    new = submit(request, form, lambda d: services.correct(request.user, run, reason=d["reason"]))
+    if new is not None:
+        messages.success(request, _("Correction computed as version %(v)d; publish it to replace the old one.")
+                         % {"v": new.version})
+        return redirect("evaluation:run_detail", run_id=new.pk)
+    return render(request, "evaluation/correct.html", {"run": run, "form": form}, status=form.status)
+
+
+@requires("evaluation.result.export")
+def run_xlsx(request, run_id: int):
+    run = selectors.get_run(request.user, run_id)
+    data = results_workbook(run, selectors.results(request.user, run))
+    resp = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="evaluation-{run.period}-v{run.version}.xlsx"'
+    return resp
+
+
+@requires(RESULT_VIEW)
+def result_detail(request, result_id: int):
+    user = request.user
+    r = selectors.get_result(user, result_id)
+    form = ObjectionForm(request.POST or None)
+    obj = submit(request, form, lambda d: services.lodge_objection(user, r, reason=d["reason"]))
+    if obj is not None:
+        messages.success(request, _("Objection lodged: matter #%(m)s for %(u)s.")
+                         % {"m": obj.matter_id, "u": r.run.set.unit.name})
+        return redirect("evaluation:result_detail", result_id=r.pk)
+    lines = r.lines.select_related("indicator").order_by("indicator__seq")
+    lost = [ln for ln in lines if ln.points is not None and ln.points < ln.indicator.weight]
+    return render(request, "evaluation/result_detail.html", {
+        "r": r, "lines": lines, "lost": lost, "form": form,
+        "objection": getattr(r, "objection", None) if hasattr(r, "objection") else None,
+        "can_object": r.run.state == RunState.PUBLISHED and allows(user, "evaluation.result.object", r.unit)},
+        status=form.status)
+
+
+@requires(RESULT_VIEW)
+def unit_history(request, unit_id: int):
+    unit = selectors.visible_unit(request.user, unit_id)
+    page = paginate(request, selectors.unit_history(request.user, unit.pk))
+    return render(request, "evaluation/unit_history.html", {"unit": unit, "page": page,
+                                                             "qs": querystring_without(request, "page")})
+
+
+@requires("evaluation.score.enter", "evaluation.score.approve")
+def scores(request):
+    user = request.user
+    indicators = (Indicator.objects.filter(kind=IndicatorKind.MANUAL, set__in=selectors.sets(user).values("pk"))
+                  .select_related("set") if allows(user, "evaluation.score.enter") else Indicator.objects.none())
+    units = (OrgUnit.objects.filter(units_q(user, "evaluation.score.enter"), valid_to__isnull=True,
+                                    level__in=[Level.TOWNSHIP, Level.VILLAGE]).order_by("path")[:500])
+    form = ScoreForm(request.POST or None, indicators=indicators, units=units)
+    done = submit(request, form, lambda d: services.enter_score(
+        user, indicator=d["indicator"], unit=OrgUnit.objects.filter(pk=d["unit"]).first(), period=d["period"],
+        value=d["value"], comment=d["comment"], evidence=d["evidence"]))
+    if done is not None:
+        messages.success(request, _("Score entered; it counts once another assessor approves it."))
+        return redirect("evaluation:scores")
+    page = paginate(request, selectors.scores_to_approve(user))
+    return render(request, "evaluation/scores.html", {"form": form, "page": page,
+                                                       "qs": querystring_without(request, "page")},
+                  status=form.status)
+
+
+@requires("evaluation.score.approve")
+@require_POST
+def score_approve(request, score_id: int):
+    services.approve_score(request.user, score_id)
+    messages.success(request, _("Score approved."))
+    return redirect("evaluation:scores")
+
+
+# --- points ----------------------------------------------------------------------------------------
+
+@requires(POINTS_VIEW)
+def points_ranking(request):
+    user = request.user
+    villages = OrgUnit.objects.filter(units_q(user, POINTS_VIEW), level=Level.VILLAGE, valid_to__isnull=True)
+    unit_id = request.GET.get("unit", "")
+    unit = (villages.filter(pk=int(unit_id)).first() if unit_id.isdigit() and len(unit_id) < 12 else None) \
+        or villages.order_by("path").first()
+    page = paginate(request, selectors.ranking(user, unit) if unit else [])
+    for a in page:
+        a.masked = mask_name(a.household.head.name if a.household.head else "")
+    return render(request, "evaluation/points_ranking.html", {
+        "unit": unit, "villages": villages.order_by("path")[:200], "page": page,
+        "qs": querystring_without(request, "page"), "summary": selectors.points_summary(user, unit) if unit else {},
+        "items": selectors.store_items(user, unit) if unit else []})
+
+
+def _rules_for(h):
+    return PointRule.objects.filter(unit_id__in=h.unit.ancestor_ids(), active=True).order_by("code")
+
+
+def _items_for(user, h):
+    return selectors.store_items(user).filter(unit_id__in=h.unit.ancestor_ids())
+
+
+@requires(POINTS_VIEW)
+def household_points(request, household_id: int):
+    user = request.user
+    h = selectors.household(user, household_id)
+    award_form = AwardForm(request.POST if request.POST.get("do") == "award" else None, rules=_rules_for(h),
+                           prefix="a")
+    redeem_form = RedeemForm(request.POST if request.POST.get("do") == "redeem" else None,
+                             items=_items_for(user, h), prefix="r")
+    status = 200
+    if request.POST.get("do") == "award":
+        e = submit(request, award_form, lambda d: services.award(user, household=h, rule=d["rule"],
+                                                                  quantity=d["quantity"], note=d["note"],
+                                                                  evidence=d["evidence"]))
+        if e is not None:
+            messages.success(request, _("%(p)+d points recorded.") % {"p": e.points} if e.state == "posted"
+                             else _("Recorded; it counts once approved."))
+            return redirect("evaluation:household_points", household_id=h.pk)
+        status = award_form.status
+    elif request.POST.get("do") == "redeem":
+        r = submit(request, redeem_form, lambda d: services.redeem(user, household=h, item=d["item"],
+                                                                    quantity=d["quantity"]))
+        if r is not None:
+            messages.success(request, _("Redeemed; receipt %(r)s.") % {"r": r.receipt})
+            return redirect("evaluation:household_points", household_id=h.pk)
+        status = redeem_form.status
+    page = paginate(request, selectors.entries(user, h.pk))
+    return render(request, "evaluation/household_points.html", {
+        "h": h, "head": mask_name(h.head.name if h.head else ""), "balance": selectors.balance(h.pk),
+        "page": page, "qs": querystring_without(request, "page"), "award_form": award_form,
+        "redeem_form": redeem_form, "can_award": allows(user, "evaluation.points.award", h.unit),
+        "can_redeem": allows(user, "evaluation.points.redeem", h.unit),
+        "can_approve": allows(user, "evaluation.points.approve", h.unit), "reverse_form": ReverseForm()},
+        status=status)
+
+
+@requires("evaluation.points.approve")
+@require_POST
+def entry_approve(request, entry_id: int):
+    e = services.approve_entry(request.user, entry_id)
+    messages.success(request, _("Approved."))
+    return redirect("evaluation:household_points", household_id=e.household_id)
+
+
+@requires("evaluation.points.award")
+@require_POST
+def entry_reverse(request, entry_id: int):
+    # The service finds the entry in scope (404) before it checks the reason (a message back on the page).
+    e = services.reverse(request.user, entry_id, reason=request.POST.get("reason", "")[:1000])
+    messages.success(request, _("Reversed."))
+    return redirect("evaluation:household_points", household_id=e.household_id)
