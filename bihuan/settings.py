@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "bihuan.people",
     "bihuan.loop",
     "bihuan.plans",
+    "bihuan.reports",
     "bihuan.api",
     "bihuan.web",
 ]

@@ -9,6 +9,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("people/", include("bihuan.people.urls")),
     path("plans/", include("bihuan.plans.urls")),
+    path("reports/", include("bihuan.reports.urls")),
     path("", include("bihuan.loop.urls")),
     path("", include("bihuan.web.urls")),
 ]

@@ -44,6 +44,10 @@ PERMISSIONS: dict[str, str] = {
     "plans.assignment.view": _("View task assignments and check-ins"),
     "plans.assignment.checkin": _("Check in (调度) on one's unit's task assignments"),
     "plans.assignment.supervise": _("Open a supervision matter (督办) from the progress map"),
+    "reports.bulletin.view": _("Read dispatch bulletins (调度通报) and their downloads"),
+    "reports.bulletin.draft": _("Draft dispatch bulletins, write their text and schedule them"),
+    "reports.bulletin.issue": _("Issue (number and freeze) dispatch bulletins"),
+    "reports.dashboard.view": _("View the command dashboard (驾驶舱) and figures by unit"),
 }
 
 ALL = frozenset(PERMISSIONS)

@@ -21,6 +21,8 @@ LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "l
             "loop.matter.evaluate", "loop.matter.supervise"]
 PLANS_READ = ["plans.plan.view", "plans.assignment.view"]
 PLANS_WORK = [*PLANS_READ, "plans.assignment.checkin", "plans.assignment.supervise"]
+REPORTS_READ = ["reports.bulletin.view", "reports.dashboard.view"]
+REPORTS_WORK = [*REPORTS_READ, "reports.bulletin.draft", "reports.bulletin.issue"]
 PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
 
 # The duties of separation of duties, each held by exactly one of the three administrator roles.
@@ -35,17 +37,18 @@ BUILTIN_ROLES = [
     {"code": "city_admin", "name": _("City administrator"), "default_scope": "all",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
-                     "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN]},
+                     "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN,
+                     *REPORTS_WORK]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
-                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN]},
+                     "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *REPORTS_WORK]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
      "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
-                     *LOOP_ALL, *PLANS_WORK]},
+                     *LOOP_ALL, *PLANS_WORK, *REPORTS_READ]},
     {"code": "village_secretary", "name": _("Village secretary"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,
-                     "plans.assignment.checkin"]},
+                     "plans.assignment.checkin", "reports.bulletin.view"]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create"]},
     {"code": "volunteer", "name": _("Volunteer"), "default_scope": "self", "permissions": [*TREE_READ]},
