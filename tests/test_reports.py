@@ -222,3 +222,18 @@ def test_dashboard_figures_headline_children_and_trend(tree, users, week):
     with pytest.raises(NotFound):
         selectors.unit_for(users.rencheng_admin, tree.yanzhou.pk)
     assert selectors.unit_for(users.rencheng_admin, None) == tree.rencheng
+
+
+def test_cli_drafts_and_renders(tree, users, week, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("bulletin", "draft", "weekly_loop", "--unit", tree.rencheng.code, "--period", WEEK,
+                 "--now", "2026-11-12T09:00:00+08:00", stdout=out)
+    bid = int(out.getvalue().split("\t")[0])
+    target = tmp_path / "b.xlsx"
+    call_command("bulletin", "render", str(bid), "--format", "xlsx", "--out", str(target), stdout=io.StringIO())
+    assert load_workbook(target).worksheets[0]["B1"].value == "任城区"
+    with pytest.raises(CommandError, match="future|尚未开始"):
+        call_command("bulletin", "draft", "weekly_loop", "--unit", str(tree.rencheng.pk), "--period", "2026-W50",
+                     "--now", "2026-11-12T09:00:00+08:00")

@@ -132,3 +132,35 @@ def test_schedule_page(client, tree, users):
     r = client.post(reverse("reports:schedule_list"), {"template": "weekly_loop", "unit": tree.rencheng.pk,
                                                        "weekday": "0", "hour": 30, "minute": 0})
     assert r.status_code == 400
+
+
+def test_api_draft_issue_download_and_dashboard(client, tree, users, week, token_for):
+    auth = token_for(users.rencheng_admin)
+    r = client.post("/api/v1/bulletins", {"template": "weekly_loop", "unit": tree.rencheng.pk, "period": WEEK,
+                                          "paragraphs": ["抓紧整改。"]}, content_type="application/json", **auth)
+    assert r.status_code == 201, r.content
+    bid = r.json()["id"]
+    assert r.json()["number"] is None and r.json()["snapshot"]["sections"][0]["name"] == "loop.metrics"
+    r = client.post(f"/api/v1/bulletins/{bid}/issue", {}, content_type="application/json", **auth)
+    assert r.status_code == 200 and r.json()["number"] == 1
+    r = client.post(f"/api/v1/bulletins/{bid}/issue", {}, content_type="application/json", **auth)
+    assert r.status_code == 409 and r["Content-Type"].startswith("application/problem+json")
+    for ext, magic in (("pdf", b"%PDF"), ("docx", b"PK"), ("xlsx", b"PK")):
+        r = client.get(f"/api/v1/bulletins/{bid}.{ext}", **auth)
+        assert r.status_code == 200 and r.content.startswith(magic), ext
+    r = client.get("/api/v1/bulletins", **auth)
+    assert [b["id"] for b in r.json()["items"]] == [bid]
+    r = client.get(f"/api/v1/dashboard?unit={tree.rencheng.pk}", **auth)
+    assert r.status_code == 200 and {c["unit_name"] for c in r.json()["children"]} == {"李营街道", "仙营街道"}
+    bad = [({"template": "weekly_loop", "unit": tree.yanzhou.pk, "period": WEEK}, 404),
+           ({"template": "weekly_loop", "unit": tree.rencheng.pk, "period": "2099-W01"}, 400),
+           ({"template": "weekly_loop", "unit": 2**70, "period": WEEK}, 400),
+           ({"template": "weekly_loop\u0007", "unit": tree.rencheng.pk, "period": WEEK}, 422),
+           ({"template": "weekly_loop", "unit": tree.rencheng.pk, "period": "x" * 100}, 422)]
+    for body, status in bad:
+        r = client.post("/api/v1/bulletins", body, content_type="application/json", **auth)
+        assert r.status_code == status, (body, r.content)
+    other = token_for(users.yanzhou_admin)
+    assert client.get(f"/api/v1/bulletins/{bid}", **other).status_code == 404
+    assert client.get(f"/api/v1/bulletins/{bid}.pdf", **other).status_code == 404
+    assert client.get(f"/api/v1/dashboard?unit={tree.rencheng.pk}", **other).status_code == 404

@@ -125,3 +125,7 @@ from bihuan.plans.api import assignments_router, plans_router  # noqa: E402
 
 api.add_router("/plans", plans_router)
 api.add_router("/assignments", assignments_router)
+from bihuan.reports.api import bulletins_router, dashboard_router  # noqa: E402
+
+api.add_router("/bulletins", bulletins_router)
+api.add_router("/dashboard", dashboard_router)

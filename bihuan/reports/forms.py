@@ -10,6 +10,7 @@ from bihuan.core.text import has_control
 from . import kinds
 from .services import MAX_PARAGRAPH, MAX_PARAGRAPHS
 
+MAX_UNITS = 500  # choices offered (a city has ~170 units of township level or above)
 WEEKDAYS = [("", _("every day")), ("0", _("Monday")), ("1", _("Tuesday")), ("2", _("Wednesday")),
             ("3", _("Thursday")), ("4", _("Friday")), ("5", _("Saturday")), ("6", _("Sunday"))]
 
@@ -26,7 +27,7 @@ class DraftForm(forms.Form):
 
     def __init__(self, *args, units=(), **kw):
         super().__init__(*args, **kw)
-        self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+        self.fields["unit"].choices = [(u.pk, u.name) for u in units[:MAX_UNITS]]
 
     def clean_period(self):
         v = self.cleaned_data["period"].strip()
@@ -53,7 +54,7 @@ class ScheduleForm(forms.Form):
 
     def __init__(self, *args, units=(), **kw):
         super().__init__(*args, **kw)
-        self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+        self.fields["unit"].choices = [(u.pk, u.name) for u in units[:MAX_UNITS]]
 
 
 class FiguresForm(forms.Form):

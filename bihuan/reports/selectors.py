@@ -129,7 +129,7 @@ def draft_units(user, perm: str = "reports.bulletin.draft"):
     from bihuan.orgs.models import Level
 
     return (OrgUnit.objects.filter(units_q(user, perm), level__lte=Level.TOWNSHIP, valid_to__isnull=True)
-            .order_by("depth", "sort", "code")[:500])
+            .order_by("depth", "sort", "code"))
 
 
 def schedules(user):

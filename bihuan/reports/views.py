@@ -47,9 +47,8 @@ def bulletin_list(request):
 @require_POST
 def bulletin_draft(request):
     form = DraftForm(request.POST, units=selectors.draft_units(request.user))
-    unit_by_id = {u.pk: u for u in selectors.draft_units(request.user)}
     b = submit(request, form, lambda d: services.draft(
-        request.user, template=d["template"], unit=unit_by_id.get(d["unit"]), period=d["period"],
+        request.user, template=d["template"], unit=selectors.draft_units(request.user).filter(pk=d["unit"]).first(), period=d["period"],
         now=timezone.now()))
     if b is not None:
         messages.success(request, _("Draft ready: review the figures, write the requirements, then issue it."))
@@ -155,9 +154,8 @@ def bulletin_chart(request, bulletin_id: int):
 def schedule_list(request):
     units = selectors.draft_units(request.user)
     form = ScheduleForm(request.POST or None, units=units)
-    by_id = {u.pk: u for u in units}
     done = submit(request, form, lambda d: services.set_schedule(
-        request.user, template=d["template"], unit=by_id.get(d["unit"]),
+        request.user, template=d["template"], unit=units.filter(pk=d["unit"]).first(),
         weekday=int(d["weekday"]) if d["weekday"] not in (None, "") else None, hour=d["hour"], minute=d["minute"],
         active=d["active"], now=timezone.now()))
     if done is not None:
