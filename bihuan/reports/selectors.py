@@ -18,6 +18,7 @@ from .models import Bulletin, BulletinRead
 VIEW = "reports.bulletin.view"
 DASHBOARD = "reports.dashboard.view"
 DASHBOARD_SECONDS = 60
+PAST_SECONDS = 3600  # figures of whole past periods (last month, the 12 past weeks)
 TREND_WEEKS = 12
 
 
@@ -86,10 +87,20 @@ def _light(child_id: int, sections: list[dict]) -> str:
     return colour if any_value else "grey"
 
 
+def _minute_key(unit, now: datetime) -> str:
+    return f"reports:dash:{unit.pk}:{now.astimezone(kinds.TZ).strftime('%Y%m%d%H%M')}"
+
+
+def forget_dashboard(unit, now: datetime) -> None:
+    """Drop the minute's cached dashboard (past periods stay cached): the next call recomputes
+    this month's figures, as after the cache minute runs out."""
+    cache.delete(_minute_key(unit, now))
+
+
 def dashboard(unit: OrgUnit, now: datetime) -> dict:
     """The dashboard of ``unit`` (JSON-ready): headline figures of this month against last month,
     each child's ranked figures and colour, the 12-week trend of each headline. Cached a minute."""
-    key = f"reports:dash:{unit.pk}:{now.astimezone(kinds.TZ).strftime('%Y%m%d%H%M')}"
+    key = _minute_key(unit, now)
     hit = cache.get(key)
     if hit is not None:
         return hit
@@ -97,7 +108,11 @@ def dashboard(unit: OrgUnit, now: datetime) -> dict:
     start, end, label = kinds.period_bounds("month", this_key)
     pstart, pend, plabel = kinds.period_bounds("month", kinds.previous("month", this_key))
     secs = sections_for(unit, start=start, end=min(end, now), now=now)
-    prev = {h["section"]: h for h in figures.headline(sections_for(unit, start=pstart, end=pend, now=now))}
+    prev_key = f"reports:dash-prev:{unit.pk}:{pstart.date()}"
+    prev = cache.get(prev_key)
+    if prev is None:  # last month's figures move little: kept an hour
+        prev = {h["section"]: h for h in figures.headline(sections_for(unit, start=pstart, end=pend, now=now))}
+        cache.set(prev_key, prev, PAST_SECONDS)
     heads = []
     for h in figures.headline(secs):
         h["previous"] = prev.get(h["section"], {}).get("value")
@@ -107,13 +122,7 @@ def dashboard(unit: OrgUnit, now: datetime) -> dict:
         vals = {s["name"]: next((r["values"].get(s["rank_by"]) for r in s["rows"] if r["unit_id"] == c.pk), None)
                 for s in secs}
         children.append({"unit_id": c.pk, "unit_name": c.name, "light": _light(c.pk, secs), "values": vals})
-    week0 = kinds.period_bounds("week", kinds.current("week", now))[0]
-    weeks = [week0 - timedelta(weeks=i) for i in range(TREND_WEEKS, 0, -1)]
-    trend = {"weeks": [w.astimezone(kinds.TZ).strftime("%m-%d") for w in weeks], "series": []}
-    per_week = [figures.headline(sections_for(unit, start=w, end=w + timedelta(weeks=1), now=now)) for w in weeks]
-    for i, h in enumerate(heads):
-        trend["series"].append({"label": h["label"], "unit": h["unit"],
-                                "values": [pw[i]["value"] if i < len(pw) else None for pw in per_week]})
+    trend = _trend(unit, secs, now)
     data = {"unit": {"id": unit.pk, "name": unit.name}, "period": label, "previous_period": plabel,
             "headline": heads, "children": children, "trend": trend,
             "sections": [{"name": s["name"], "label": s["label"], "rank_label": s["rank_label"],
@@ -136,3 +145,31 @@ def schedules(user):
     from .models import BulletinSchedule
 
     return BulletinSchedule.objects.restrict(user, "draft").select_related("unit")
+
+
+def _trend(unit: OrgUnit, secs: list[dict], now: datetime) -> dict:
+    """Each headline's value for ``unit`` itself in each of the last 12 whole weeks: from the
+    evaluation source of the section's ranked column (``<app>.<column>``, one figure for the unit's
+    subtree), cached an hour per unit and week (past weeks do not change)."""
+    from bihuan.core import registry
+
+    week0 = kinds.period_bounds("week", kinds.current("week", now))[0]
+    key = f"reports:dash-trend:{unit.pk}:{week0.date()}"
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    weeks = [week0 - timedelta(weeks=i) for i in range(TREND_WEEKS, 0, -1)]
+    trend = {"weeks": [w.astimezone(kinds.TZ).strftime("%m-%d") for w in weeks], "series": []}
+    for s in secs:
+        name = f"{s['name'].split('.', 1)[0]}.{s['rank_by']}"
+        if not s["rank_by"] or name not in registry.SOURCES:
+            continue
+        values = [registry.compute(name, [unit], start=w, end=w + timedelta(weeks=1), now=now).get(unit.pk)
+                  for w in weeks]
+        nums = [v for v in values if v is not None]
+        if registry.SOURCES[name].unit == "%" and nums and max(abs(v) for v in nums) <= 1:
+            # Sources do not all state their scale: a rate never above 1 is a fraction (loop's).
+            values = [None if v is None else round(100 * v, 1) for v in values]
+        trend["series"].append({"label": s["rank_label"], "unit": s["rank_unit"], "values": values})
+    cache.set(key, trend, PAST_SECONDS)
+    return trend
