@@ -7,7 +7,17 @@ class ReportsConfig(AppConfig):
     verbose_name = "调度通报 reports"
 
     def ready(self):
-        from bihuan.core import jobs
+        from django.utils.translation import gettext_lazy as _
+
+        from bihuan.core import audit, jobs
+
+        audit.register_action_labels({
+            "reports.bulletin.draft": _("Draft a dispatch bulletin"),
+            "reports.bulletin.edit": _("Edit a bulletin's requirements"),
+            "reports.bulletin.issue": _("Issue a dispatch bulletin"),
+            "reports.bulletin.read": _("Read a dispatch bulletin (receipt)"),
+            "reports.schedule.set": _("Schedule a dispatch bulletin"),
+        })
 
         def _produce(now):
             from .services import produce_due
