@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "bihuan.activities",
     "bihuan.ledgers",
     "bihuan.evaluation",
+    "bihuan.reports",
     "bihuan.api",
     "bihuan.web",
 ]

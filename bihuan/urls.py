@@ -13,6 +13,7 @@ urlpatterns = [
     path("activities/", include("bihuan.activities.urls")),
     path("ledgers/", include("bihuan.ledgers.urls")),
     path("evaluation/", include("bihuan.evaluation.urls")),
+    path("reports/", include("bihuan.reports.urls")),
     path("", include("bihuan.loop.urls")),
     path("", include("bihuan.web.urls")),
 ]

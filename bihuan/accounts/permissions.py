@@ -97,6 +97,10 @@ PERMISSIONS: dict[str, str] = {
     "evaluation.points.approve": _("Approve credit point awards above a rule's threshold"),
     "evaluation.points.redeem": _("Redeem points in the points store"),
     "evaluation.points.manage": _("Define point rules and stock the points store"),
+    "reports.bulletin.view": _("Read dispatch bulletins (调度通报) and their downloads"),
+    "reports.bulletin.draft": _("Draft dispatch bulletins, write their text and schedule them"),
+    "reports.bulletin.issue": _("Issue (number and freeze) dispatch bulletins"),
+    "reports.dashboard.view": _("View the command dashboard (驾驶舱) and figures by unit"),
 }
 
 ALL = frozenset(PERMISSIONS)

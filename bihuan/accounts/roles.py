@@ -21,6 +21,8 @@ LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "l
             "loop.matter.evaluate", "loop.matter.supervise"]
 PLANS_READ = ["plans.plan.view", "plans.assignment.view"]
 PLANS_WORK = [*PLANS_READ, "plans.assignment.checkin", "plans.assignment.supervise"]
+REPORTS_READ = ["reports.bulletin.view", "reports.dashboard.view"]
+REPORTS_WORK = [*REPORTS_READ, "reports.bulletin.draft", "reports.bulletin.issue"]
 PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
 REGISTERS_WORK = ["plans.project.view", "plans.project.report", "plans.enterprise.view", "plans.enterprise.demand"]
 REGISTERS_ADMIN = [*REGISTERS_WORK, "plans.project.manage", "plans.project.import", "plans.project.export",
@@ -62,20 +64,23 @@ BUILTIN_ROLES = [
                      "people.person.reveal", "people.person.export_unmasked", *LOOP_ALL, "loop.matter.reveal",
                      "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN,
                      *REGISTERS_ADMIN, *CARE_ADMIN,
-                     *LECTURES_ADMIN, *LEDGERS_ADMIN, *EVAL_ASSESS, *EVAL_ADMIN, *POINTS_ADMIN]},
+                     *LECTURES_ADMIN, *LEDGERS_ADMIN, *EVAL_ASSESS, *EVAL_ADMIN, *POINTS_ADMIN,
+                     *REPORTS_WORK]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *REGISTERS_ADMIN, *CARE_ADMIN,
-                     *LECTURES_ADMIN, *LEDGERS_ADMIN, *EVAL_ASSESS, *EVAL_ADMIN, *POINTS_ADMIN]},
+                     *LECTURES_ADMIN, *LEDGERS_ADMIN, *EVAL_ASSESS, *EVAL_ADMIN, *POINTS_ADMIN,
+                     *REPORTS_WORK]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
      "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
                      *LOOP_ALL, *PLANS_WORK, *REGISTERS_WORK, *CARE_KEEP, *LECTURES_LOCAL,
-                     *LEDGERS_KEEP, "ledgers.round.manage", *EVAL_ASSESS, *POINTS_ADMIN]},
+                     *LEDGERS_KEEP, "ledgers.round.manage", *EVAL_ASSESS, *POINTS_ADMIN, *REPORTS_READ]},
     {"code": "village_secretary", "name": _("Village secretary"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,
                      "plans.assignment.checkin", *CARE_ADMIN, *LECTURES_LOCAL, *LEDGERS_KEEP,
-                     *EVAL_READ, "evaluation.result.object", *POINTS_WORK, "evaluation.points.approve"]},
+                     *EVAL_READ, "evaluation.result.object", *POINTS_WORK, "evaluation.points.approve",
+                     "reports.bulletin.view"]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create", *CARE_READ,
                      "care.survey.change", "care.visit.checkin", "evaluation.points.view", "evaluation.points.award"]},

@@ -148,3 +148,7 @@ from bihuan.evaluation.api import router as evaluation_router  # noqa: E402
 
 api.add_router("/evaluation", evaluation_router)
 api.add_router("/points", points_router)
+from bihuan.reports.api import bulletins_router, dashboard_router  # noqa: E402
+
+api.add_router("/bulletins", bulletins_router)
+api.add_router("/dashboard", dashboard_router)

@@ -7,7 +7,8 @@ importing it (DESIGN.md, "Extension points"). Apps register in their ``AppConfig
   subtree. ``None`` means "no basis this period" (a rate without a denominator), not zero.
 * **Report sections** — a bulletin/dashboard section: ``register_section(Section(name=…,
   figures=fn, columns=…))`` where ``fn(parent_unit, *, start, end, now) -> list[dict]`` gives
-  one row per child of ``parent_unit`` (``unit_id``, ``unit_name`` and the column keys).
+  one row per child of ``parent_unit`` (``unit_id``, ``unit_name`` and the column keys);
+  a column whose unit is ``"%"`` holds a percentage (0–100), not a fraction.
   Reports ranks, charts and renders them; it knows no app's tables.
 
 Both take ``now``. Names are ``<app>.<figure>``; registering a name twice is a bug and raises.
@@ -127,4 +128,37 @@ def compute_many(names: Iterable[str], units: Iterable, *, start, end, now) -> d
         for name in group:
             key = SOURCES[name].compute.key
             out[name] = {u.pk: (rows.get(u.pk) or {}).get(key) for u in units}
+    return out
+
+
+# --- Home-page cards -------------------------------------------------------------------------------
+# The home page shows the user's work: each app may add a card. ``context(request, now)`` returns
+# the card's template context, or None when the card does not apply to this user (no permission,
+# nothing to show). Cards render in ``order``; their templates belong to their apps.
+
+@dataclass(frozen=True)
+class HomeCard:
+    name: str
+    template: str
+    context: Callable[..., dict | None]
+    order: int = 100
+
+
+HOME_CARDS: dict[str, HomeCard] = {}
+
+
+def register_home_card(card: HomeCard) -> HomeCard:
+    if card.name in HOME_CARDS and HOME_CARDS[card.name] is not card:
+        raise ValueError(f"home card {card.name!r} is registered twice")
+    HOME_CARDS[card.name] = card
+    return card
+
+
+def home_cards(request, now) -> list[tuple[HomeCard, dict]]:
+    """The cards that apply to ``request.user``, in order, each with its context."""
+    out = []
+    for card in sorted(HOME_CARDS.values(), key=lambda c: (c.order, c.name)):
+        ctx = card.context(request, now)
+        if ctx is not None:
+            out.append((card, ctx))
     return out

@@ -43,8 +43,17 @@ def rows_for(units, *, start, end, now) -> dict[int, dict]:
                                       metrics.children_metrics(parent, start=start, end=end, now=now)["children"]})
 
 
+PERCENT = tuple(key for key, _label, unit, _b in FIGURES if unit == "%")
+
+
 def _section(parent, *, start, end, now) -> list[dict]:
-    return metrics.children_metrics(parent, start=start, end=end, now=now)["children"]
+    """One row per child; "%" columns as percentages (0–100), as every section gives them."""
+    rows = metrics.children_metrics(parent, start=start, end=end, now=now)["children"]
+    for r in rows:
+        for key in PERCENT:
+            if r.get(key) is not None:
+                r[key] = round(100 * r[key], 1)
+    return rows
 
 
 def register() -> None:

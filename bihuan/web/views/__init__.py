@@ -150,4 +150,8 @@ def home(request):
         ctx["my_reports"] = list(selectors.with_light(selectors.reported_by(request.user), timezone.now())
                                  .select_related("location_unit", "handling_unit")
                                  .order_by("-created_at", "-id")[:HOME_REPORTS])
+    # The user's work: cards that apps register (core.registry.register_home_card).
+    from bihuan.core.registry import home_cards
+
+    ctx["cards"] = home_cards(request, timezone.now())
     return render(request, "web/home.html", ctx)
