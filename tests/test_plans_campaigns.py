@@ -80,6 +80,8 @@ def test_refusals_write_nothing(tree, users):
     with pytest.raises(ServiceError):  # a county's campaign cannot target another county's township
         campaigns.create_campaign(users.rencheng_admin, unit=tree.rencheng, title="x", starts_on=date(2025, 11, 1),
                                   ends_on=date(2025, 11, 30), target_unit="个", targets=[(tree.longqiao, 5)])
+    with pytest.raises(ServiceError):  # targets are for the units below the issuer, not itself
+        make_campaign(tree, users.city_admin, targets=[(tree.city, 10)])
     with pytest.raises(PermissionDenied):
         make_campaign(tree, users.liying_staff)
     assert not Campaign.objects.exists()

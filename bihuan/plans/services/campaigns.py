@@ -53,7 +53,7 @@ def _clean_targets(campaign: Campaign, targets) -> list[tuple]:
     if len(targets) > MAX_TARGETS:
         raise ServiceError(_("At most %(n)d targets.") % {"n": MAX_TARGETS}, {"targets": _("Too many.")})
     for i, (unit, value) in enumerate(targets, start=1):
-        if unit is None or unit.valid_to is not None or not _within(unit, campaign.unit):
+        if unit is None or unit.valid_to is not None or not _within(unit, campaign.unit) or unit.pk == campaign.unit.pk:
             raise ServiceError(_("%(u)s is not a current unit under %(p)s.")
                                % {"u": getattr(unit, "name", "?"), "p": campaign.unit.name},
                                {f"targets.{i}.unit": _("Choose units under the issuing unit.")},
