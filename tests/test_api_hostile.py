@@ -102,8 +102,12 @@ def world(tree, users, token_for):
              "content_type": "image/png", "data_base64": "", "reason": "核实", "field": "phone"}
     # Plans and campaigns are issued by the city or a county: those bodies are sent as the city administrator.
     city = {"auth": token_for(users.city_admin), "valid": {**valid, "unit": tree.city.code}}
+    # Registers are defined by a unit's administrator: a minimal valid definition.
+    registers = {"auth": city["auth"], "valid": {**valid, "code": "probe_register", "level": 4, "unit": tree.city.code,
+                                                 "fields": [{"key": "name", "label": "名称", "type": "text"}]}}
     return {"spec": None, "ids": ids, "valid": valid,
             "auth": token_for(users.liying_staff), "as_issuer": {"/api/v1/plans": city, "/api/v1/campaigns": city}}
+            "auth": token_for(users.liying_staff), "as_issuer": {"/api/v1/plans": city, "/api/v1/registers": registers}}
 
 
 def _as(world, path: str) -> tuple[dict, dict]:

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 from bihuan.core.context import acting_as
 from bihuan.ledgers import seed
-from bihuan.ledgers.models import Entry, Register, RoundEscalation, Submission
+from bihuan.ledgers.models import Entry, OfficeProposal, Register, RoundEscalation, Submission
 from bihuan.orgs import seed as org_seed
 
 pytestmark = pytest.mark.django_db
@@ -25,6 +25,7 @@ def test_demo_registers_are_filled_and_late_villages_get_a_matter():
     late = Submission.objects.filter(on_time=False).count()
     assert Submission.objects.count() > late > 0
     assert RoundEscalation.objects.count() == counts["matters_opened"] > 0
+    assert OfficeProposal.objects.count() == counts["proposals"] > 0
     assert "reused" in seed.seed_step("demo", 2022, progress=False, reuse=True)
 
 

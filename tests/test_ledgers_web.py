@@ -119,3 +119,27 @@ def test_round_page_submit_return_and_late(client, tree, users, regs):
     assert s.state == "returned" and s.return_reason == "缺成员数"
     client.force_login(users.yanzhou_admin)
     assert client.get(f"/ledgers/rounds/{rd.pk}/").status_code == 404
+
+
+def test_a_proposal_at_an_office_becomes_a_loop_matter_listed_on_the_office(client, tree, users, regs):
+    from bihuan.ledgers.models import OfficeProposal
+    from bihuan.loop.models import Matter
+
+    office = services.create_entry(None, regs["rep_offices"], unit=tree.liying,
+                                   values={"name": "李营街道党代表工作室", "location": "党群服务中心"})
+    client.force_login(users.liying_staff)
+    url = f"/ledgers/entries/{office.pk}/"
+    r = client.post(url + "proposals/", {"representative": "王建国", "title": "增设老年助餐点",
+                                         "description": "芦庙村老人多，建议增设助餐点。"})
+    assert r.status_code == 302
+    m = Matter.objects.get()
+    assert m.kind == "proposal" and m.location_unit_id == tree.liying.pk and "王建国" in m.description
+    assert OfficeProposal.objects.get().matter_id == m.pk
+    page = client.get(url).content.decode()
+    assert "增设老年助餐点" in page and "王建国" in page
+    coop_entry = services.create_entry(None, regs["cooperatives"], unit=tree.lumiao, values=coop())
+    r = client.post(f"/ledgers/entries/{coop_entry.pk}/proposals/", {"representative": "x", "title": "x",
+                                                                      "description": "x"})
+    assert r.status_code in (302, 400) and Matter.objects.count() == 1
+    client.force_login(users.yanzhou_admin)
+    assert client.post(url + "proposals/", {"representative": "x", "title": "x", "description": "x"}).status_code == 404

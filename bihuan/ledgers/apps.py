@@ -20,6 +20,7 @@ class LedgersConfig(AppConfig):
             "ledgers.round.open": _("Open a collection round"), "ledgers.round.submit": _("Submit in a collection round"),
             "ledgers.round.return": _("Return a submission"),
             "ledgers.round.escalate": _("Open a matter for a late submission"),
+            "ledgers.office.proposal": _("Receive a proposal at a representative office"),
         })
 
         from . import sources

@@ -177,3 +177,10 @@ class ImportForm(StyledMixin, forms.Form):
 class RevealForm(StyledMixin, forms.Form):
     field = forms.CharField(max_length=30, widget=forms.HiddenInput)
     reason = forms.CharField(label=_("Reason"), max_length=500, validators=[no_control_chars])
+
+
+class ProposalForm(StyledMixin, forms.Form):
+    representative = forms.CharField(label=_("Representative"), max_length=40, validators=[no_control_chars])
+    title = forms.CharField(label=_("Proposal"), max_length=120, validators=[no_control_chars])
+    description = forms.CharField(label=_("Details"), max_length=5000, validators=[no_control_chars],
+                                  widget=forms.Textarea(attrs={"rows": 3}))

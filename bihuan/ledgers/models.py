@@ -239,3 +239,28 @@ class RoundEscalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.round_id}:{self.unit_id} → {self.matter_id}"
+
+
+class OfficeProposal(models.Model):
+    """A proposal received at a party-representative office (党代表工作室, an entry of the
+    ``rep_offices`` register) and the loop matter (kind proposal) opened for it."""
+
+    office_ref = models.BigIntegerField(db_index=True)  # the office's Entry id (kept if it is deleted)
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+")
+    representative = models.CharField(_("representative"), max_length=40)
+    matter_id = models.IntegerField()  # loop.Matter, by id (the loop owns it)
+    received_at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+
+    scope_resource = "ledgers.entry"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.office_ref} → {self.matter_id}"

@@ -123,6 +123,14 @@ def seed_ledgers(scale: str, seed: int, *, progress: bool = False) -> dict:
                                      key=["周一", "周二", "周三", "周四", "周五"].index),
             "contact_phone": f"0537-{rng.randint(2000000, 8999999)}"})
     counts["rep_offices"] = len(offices)
+    proposals = 0
+    for office in Entry.objects.filter(register=regs["rep_offices"]).order_by("id")[:6]:
+        for title in rng.sample(["增设老年助餐点", "修缮村内生产路", "加密农村公交班次", "建设村级快递服务站",
+                                 "开展农技培训进村", "整治河道沿岸环境"], 2):
+            services.receive_proposal(None, office, representative=_name(rng), title=title, now=now,
+                                      description=f"群众反映：{title}，建议相关部门研究解决。")
+            proposals += 1
+    counts["proposals"] = proposals
 
     # 百名代表委员联百村, 村级分类, 村企联建
     linked = villages[:100]

@@ -192,3 +192,15 @@ def on_time_figures(units_q_filter: Q, *, start, end) -> dict:
     rows = (Submission.objects.filter(units_q_filter, round__due_on__gte=start, round__due_on__lt=end)
             .values("unit_id").annotate(n=Count("id"), on_time=Count("id", filter=Q(on_time=True))))
     return {r["unit_id"]: r for r in rows}
+
+
+def office_proposals(user, entry: Entry) -> list[dict]:
+    """Proposals received at an office, with how their loop matters stand (closed or not)."""
+    from bihuan.loop.models import Matter
+
+    from .models import OfficeProposal
+
+    props = list(OfficeProposal.objects.restrict(user, "view").filter(office_ref=entry.pk)[:200])
+    matters = {m["pk"]: m for m in Matter.objects.filter(pk__in=[p.matter_id for p in props])
+               .values("pk", "title", "state", "closed_at")}
+    return [{"p": p, "matter": matters.get(p.matter_id)} for p in props]

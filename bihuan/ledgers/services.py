@@ -36,6 +36,7 @@ from . import fields as fl
 from .models import (
     Entry,
     EntryChange,
+    OfficeProposal,
     Register,
     RegisterVersion,
     Round,
@@ -611,3 +612,47 @@ def open_late_matters(now: datetime | None = None) -> int:
             except IntegrityError:
                 continue
     return opened
+
+
+# --- party-representative offices ----------------------------------------------------------------
+
+OFFICES = "rep_offices"
+
+
+def _proposal_category():
+    from bihuan.loop import config as loop_config
+    from bihuan.loop.models import Category, Kind
+
+    cat = (Category.objects.filter(kind=Kind.PROPOSAL, active=True, code="rep_proposal").first()
+           or Category.objects.filter(kind=Kind.PROPOSAL, active=True).order_by("code").first())
+    if cat is None:
+        cat = loop_config.create_category(None, code="rep_proposal", name="代表建议", kind=Kind.PROPOSAL,
+                                          handle_days=20)
+    return cat
+
+
+@transaction.atomic
+def receive_proposal(user, office, *, representative: str, title: str, description: str,
+                     now: datetime | None = None) -> OfficeProposal:
+    """A proposal received at an office becomes a loop matter of kind proposal (through
+    ``loop.services``), with the office and the representative recorded."""
+    from bihuan.loop import services as loop_services
+    from bihuan.loop.models import Kind
+
+    now = _now(now)
+    e = get_entry(user, office, "change")
+    if e.register.code != OFFICES:
+        raise ServiceError(_("Proposals are received at party-representative offices."),
+                           {"office": _("Not an office.")})
+    representative = _text(representative, "representative", limit=40, required=True)
+    title = _text(title, "title", limit=120, required=True)
+    description = _text(description, "description", limit=5000, required=True)
+    office_name = e.data.get("name") or ""
+    matter = loop_services.create_matter(
+        None, category=_proposal_category(), location_unit=e.unit, title=title, kind=Kind.PROPOSAL, now=now,
+        description=f"{description}\n\n—— {office_name}，{representative}"[:5000])
+    p = OfficeProposal.objects.create(office_ref=e.pk, unit=e.unit, representative=representative,
+                                      matter_id=matter.pk, received_at=now, by=_user(user))
+    audit.record("ledgers.office.proposal", e, after={"office": office_name, "representative": representative,
+                                                       "matter_id": matter.pk}, now=now)
+    return p

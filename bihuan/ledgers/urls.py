@@ -13,6 +13,7 @@ urlpatterns = [
     path("entries/<id:ledger_entry_id>/", views.entry_detail, name="entry_detail"),
     path("entries/<id:ledger_entry_id>/delete/", views.entry_delete, name="entry_delete"),
     path("entries/<id:ledger_entry_id>/reveal/", views.entry_reveal, name="entry_reveal"),
+    path("entries/<id:ledger_entry_id>/proposals/", views.office_proposal, name="office_proposal"),
     path("r/<slug:code>/", views.register_detail, name="register_detail"),
     path("r/<slug:code>/edit/", views.register_edit, name="register_edit"),
     path("r/<slug:code>/definition.json", views.register_definition, name="register_definition"),

@@ -205,13 +205,16 @@ def entry_detail(request, ledger_entry_id: int):
             messages.success(request, _("Entry saved."))
             return redirect("ledgers:entry_detail", ledger_entry_id=e.pk)
     history = paginate(request, selectors.history(request.user, e), per_page=20)
+    is_office = r.code == services.OFFICES
     labels = {f["key"]: f["label"] for f in r.fields}
     changes = [{"c": c, "items": [(labels.get(k, k), v[0], v[1]) for k, v in c.changes.items()]} for c in history]
     return render(request, "ledgers/entry_detail.html", {
         "e": e, "r": r, "shown": selectors.display(r, e.data), "form": form, "history": history,
         "changes": changes, "can_change": can_change, "can_reveal": allows(request.user, "ledgers.entry.reveal", e),
         "personal": [f for f in r.live_fields() if f["personal"] and f["key"] in e.protected],
-        "revealed": request.session.pop(f"ledgers-reveal-{e.pk}", None)},
+        "revealed": request.session.pop(f"ledgers-reveal-{e.pk}", None),
+        "proposals": selectors.office_proposals(request.user, e) if is_office else None,
+        "proposal_form": forms.ProposalForm() if is_office and can_change else None},
         status=getattr(form, "status", 200) if form is not None else 200)
 
 
@@ -343,3 +346,17 @@ def round_return(request, round_id: int):
     services.return_submission(request.user, s, reason=form.cleaned_data["reason"])
     messages.success(request, _("Returned with the reason given."))
     return redirect("ledgers:round_detail", round_id=rd.pk)
+
+
+@requires(CHANGE)
+@require_POST
+def office_proposal(request, ledger_entry_id: int):
+    """A proposal received at a party-representative office → a loop matter of kind proposal."""
+    e = _entry(request, ledger_entry_id, "change")
+    form = forms.ProposalForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the representative, the proposal and its details."))
+        return redirect("ledgers:entry_detail", ledger_entry_id=e.pk)
+    p = services.receive_proposal(request.user, e, **form.cleaned_data)
+    messages.success(request, _("Proposal received; matter #%(m)d opened.") % {"m": p.matter_id})
+    return redirect("ledgers:entry_detail", ledger_entry_id=e.pk)
