@@ -100,6 +100,20 @@ def world(tree, users, token_for):
              "starts_on": "2027-01-01", "ends_on": "2027-12-31",
              "title": "井盖缺失", "description": "路口井盖丢了", "name": "赵六", "address": "芦庙村 2 号",
              "content_type": "image/png", "data_base64": "", "reason": "核实", "field": "phone"}
+    # Lectures (activities): a lecturer of 任城区's team, a session at 芦庙村 today, an order for later.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bihuan.activities import services as lecture_services
+
+    team = lecture_services.create_team(None, unit=tree.rencheng, name="青年宣讲团", kind="youth")
+    lecturer = lecture_services.add_lecturer(None, team, person=person)
+    today = timezone.localdate()
+    valid.update({"lecturer_id": lecturer.pk, "place": tree.lumiao.code, "held_on": today.isoformat(),
+                  "audience": "villagers", "topic": "乡村振兴", "attendance": 20,
+                  "wanted_from": (today + timedelta(days=10)).isoformat(),
+                  "wanted_to": (today + timedelta(days=20)).isoformat()})
     # Plans are issued by the city or a county: those bodies are sent as the city administrator.
     city = {"auth": token_for(users.city_admin), "valid": {**valid, "unit": tree.city.code}}
     return {"spec": None, "ids": ids, "valid": valid,
