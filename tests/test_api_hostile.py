@@ -101,6 +101,21 @@ def world(tree, users, token_for):
              "title": "井盖缺失", "description": "路口井盖丢了", "name": "赵六", "address": "芦庙村 2 号",
              "content_type": "image/png", "data_base64": "", "reason": "核实", "field": "phone"}
     # Plans and campaigns are issued by the city or a county: those bodies are sent as the city administrator.
+    # Lectures (activities): a lecturer of 任城区's team, a session at 芦庙村 today, an order for later.
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from bihuan.activities import services as lecture_services
+
+    team = lecture_services.create_team(None, unit=tree.rencheng, name="青年宣讲团", kind="youth")
+    lecturer = lecture_services.add_lecturer(None, team, person=person)
+    today = timezone.localdate()
+    valid.update({"lecturer_id": lecturer.pk, "place": tree.lumiao.code, "held_on": today.isoformat(),
+                  "audience": "villagers", "topic": "乡村振兴", "attendance": 20,
+                  "wanted_from": (today + timedelta(days=10)).isoformat(),
+                  "wanted_to": (today + timedelta(days=20)).isoformat()})
+    # Plans are issued by the city or a county: those bodies are sent as the city administrator.
     city = {"auth": token_for(users.city_admin), "valid": {**valid, "unit": tree.city.code}}
     # Registers are defined by a unit's administrator: a minimal valid definition.
     registers = {"auth": city["auth"], "valid": {**valid, "code": "probe_register", "level": 4, "unit": tree.city.code,

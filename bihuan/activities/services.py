@@ -412,7 +412,7 @@ def accept_order(user, order, *, version, now: datetime | None = None) -> Lectur
     """The matched lecturer accepts (only they may)."""
     now = _now(now)
     o = get_order(user, order, "view")
-    o = LectureOrder.objects.select_for_update().select_related("lecturer").get(pk=o.pk)
+    o = LectureOrder.objects.select_for_update(of=("self",)).select_related("lecturer").get(pk=o.pk)
     if user is not None and (o.lecturer is None or o.lecturer.user_id != user.pk or not has_anywhere(user, ACCEPT)):
         raise PermissionDenied(_("Only the matched lecturer may accept the order."))
     _check_version(o, version)
