@@ -100,7 +100,6 @@ def world(tree, users, token_for):
              "starts_on": "2027-01-01", "ends_on": "2027-12-31",
              "title": "井盖缺失", "description": "路口井盖丢了", "name": "赵六", "address": "芦庙村 2 号",
              "content_type": "image/png", "data_base64": "", "reason": "核实", "field": "phone"}
-    # Plans and campaigns are issued by the city or a county: those bodies are sent as the city administrator.
     # Lectures (activities): a lecturer of 任城区's team, a session at 芦庙村 today, an order for later.
     from datetime import timedelta
 
@@ -115,14 +114,14 @@ def world(tree, users, token_for):
                   "audience": "villagers", "topic": "乡村振兴", "attendance": 20,
                   "wanted_from": (today + timedelta(days=10)).isoformat(),
                   "wanted_to": (today + timedelta(days=20)).isoformat()})
-    # Plans are issued by the city or a county: those bodies are sent as the city administrator.
+    # Plans and campaigns are issued by the city or a county: those bodies are sent as the city administrator.
     city = {"auth": token_for(users.city_admin), "valid": {**valid, "unit": tree.city.code}}
     # Registers are defined by a unit's administrator: a minimal valid definition.
     registers = {"auth": city["auth"], "valid": {**valid, "code": "probe_register", "level": 4, "unit": tree.city.code,
                                                  "fields": [{"key": "name", "label": "名称", "type": "text"}]}}
     return {"spec": None, "ids": ids, "valid": valid,
-            "auth": token_for(users.liying_staff), "as_issuer": {"/api/v1/plans": city, "/api/v1/campaigns": city}}
-            "auth": token_for(users.liying_staff), "as_issuer": {"/api/v1/plans": city, "/api/v1/registers": registers}}
+            "auth": token_for(users.liying_staff),
+            "as_issuer": {"/api/v1/plans": city, "/api/v1/campaigns": city, "/api/v1/registers": registers}}
 
 
 def _as(world, path: str) -> tuple[dict, dict]:
