@@ -113,7 +113,9 @@ def world(tree, users, token_for):
     valid.update({"lecturer_id": lecturer.pk, "place": tree.lumiao.code, "held_on": today.isoformat(),
                   "audience": "villagers", "topic": "乡村振兴", "attendance": 20,
                   "wanted_from": (today + timedelta(days=10)).isoformat(),
-                  "wanted_to": (today + timedelta(days=20)).isoformat()})
+                  "wanted_to": (today + timedelta(days=20)).isoformat(),
+                  # Care: a needs survey of the person above (living alone), today.
+                  "person": person.pk, "surveyed_on": today.isoformat(), "living": "alone"})
     # Plans and campaigns are issued by the city or a county: those bodies are sent as the city administrator.
     city = {"auth": token_for(users.city_admin), "valid": {**valid, "unit": tree.city.code}}
     # Registers are defined by a unit's administrator: a minimal valid definition.

@@ -123,3 +123,30 @@ def test_the_guard_catches_what_it_is_meant_to(tmp_path):
     assert flagged == ["update", "save"]
     assert SCOPE_TOKENS.search("ok = user.get_scope('x').covers_path(p)")
     assert PATH_COMPARE.search("if unit.path.startswith(base):")
+
+
+def test_api_schema_names_are_unique_across_apps():
+    """Ninja names an OpenAPI component after its class: two apps' ``PlanIn`` would make one
+    endpoint document (and the fuzzers send) the other's body. Every Schema class name in the
+    ``<app>/api.py`` modules is unique."""
+    import importlib
+    import inspect
+
+    from django.apps import apps as django_apps
+    from ninja import Schema
+
+    seen: dict[str, str] = {}
+    clashes = []
+    for app in django_apps.get_app_configs():
+        if not app.name.startswith("bihuan."):
+            continue
+        try:
+            mod = importlib.import_module(f"{app.name}.api")
+        except ModuleNotFoundError:
+            continue
+        for name, obj in vars(mod).items():
+            if inspect.isclass(obj) and issubclass(obj, Schema) and obj.__module__ == mod.__name__:
+                if name in seen and seen[name] != mod.__name__:
+                    clashes.append(f"{name}: {seen[name]} and {mod.__name__}")
+                seen.setdefault(name, mod.__name__)
+    assert not clashes, clashes

@@ -34,7 +34,7 @@ from .models import Outcome
 router = Router(tags=["care"])
 
 
-class _In(Schema):
+class _CareIn(Schema):
     @field_validator("*", mode="before")
     @classmethod
     def _no_control(cls, v):
@@ -43,7 +43,7 @@ class _In(Schema):
         return v
 
 
-class SurveyIn(_In):
+class SurveyIn(_CareIn):
     person: Id
     surveyed_on: date
     living: str = Field(..., max_length=12)
@@ -94,7 +94,7 @@ class SurveyPage(Schema):
     next_cursor: str | None
 
 
-class ServiceIn(_In):
+class ServiceIn(_CareIn):
     kind: str = Field(..., max_length=10)
     label: str = Field("", max_length=40)
     rrule: str = Field(..., max_length=300)
@@ -106,7 +106,7 @@ class ServiceIn(_In):
     backup: Id | None = None
 
 
-class PlanIn(_In):
+class CarePlanIn(_CareIn):
     person: Id
     starts_on: date
     ends_on: date | None = None
@@ -128,7 +128,7 @@ class ServiceOut(Schema):
     version: int
 
 
-class PlanOut(Schema):
+class CarePlanOut(Schema):
     id: int
     person_id: int
     person_name: str
@@ -148,8 +148,8 @@ class PlanOut(Schema):
         return list(selectors.plan_services(obj))
 
 
-class PlanPage(Schema):
-    items: list[PlanOut]
+class CarePlanPage(Schema):
+    items: list[CarePlanOut]
     next_cursor: str | None
 
 
@@ -188,13 +188,13 @@ class VisitPage(Schema):
     next_cursor: str | None
 
 
-class PhotoIn(_In):
+class PhotoIn(_CareIn):
     name: str = Field(..., min_length=1, max_length=120)
     content_type: str = Field(..., max_length=80)
     data_base64: str = Field(..., max_length=15_000_000)
 
 
-class CheckInIn(_In):
+class VisitCheckInIn(_CareIn):
     outcome: str = Field("", max_length=10)  # checked by the service, after the visit is found
     note: str = Field("", max_length=500)
     photo: PhotoIn | None = None
@@ -223,15 +223,15 @@ def create_survey(request, payload: SurveyIn):
     return Status(201, s)
 
 
-@router.get("/plans", response=PlanPage, summary="Care plans in scope with their services")
+@router.get("/plans", response=CarePlanPage, summary="Care plans in scope with their services")
 def list_plans(request, unit: Id | None = None, cursor: Cursor | None = None, limit: Limit = 50):
     qs = selectors.plans(request.user, unit=_unit(request.user, unit, "care.plan.view"))
     page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.post("/plans", response={201: PlanOut}, summary="Make a care plan with its services (all or nothing)")
-def create_plan(request, payload: PlanIn):
+@router.post("/plans", response={201: CarePlanOut}, summary="Make a care plan with its services (all or nothing)")
+def create_plan(request, payload: CarePlanIn):
     d = payload.dict()
     plan = services.create_plan(request.user, d.pop("person"), starts_on=d["starts_on"], ends_on=d["ends_on"],
                                 note=d["note"], services=d["services"])
@@ -264,7 +264,7 @@ def _photo(p: PhotoIn | None) -> Upload | None:
 
 @router.post("/visits/{visit_id}/checkin", response=VisitOut,
              summary="Check in a visit: done, not_home, unwell (opens an urgent matter) or refused (Idempotency-Key)")
-def check_in(request, visit_id: Id, payload: CheckInIn):
+def check_in(request, visit_id: Id, payload: VisitCheckInIn):
     user, now = request.user, timezone.now()
     key = idempotency.valid_key(request.headers.get("Idempotency-Key"))
 

@@ -27,7 +27,7 @@ router = Router(tags=["evaluation"])
 points_router = Router(tags=["points"])
 
 
-class _In(Schema):
+class _EvaluationIn(Schema):
     @field_validator("*", mode="before")
     @classmethod
     def _no_control(cls, v):
@@ -52,7 +52,7 @@ def _unit(user, ref: str | None, *, field: str, perm: str) -> OrgUnit | None:
 
 # --- sets ------------------------------------------------------------------------------------------
 
-class IndicatorIn(_In):
+class IndicatorIn(_EvaluationIn):
     name: str = Field(..., min_length=1, max_length=80)
     kind: str = Field("auto", max_length=6)
     weight: Decimal = Field(..., ge=0, le=100, decimal_places=2)
@@ -63,7 +63,7 @@ class IndicatorIn(_In):
     assessor_unit: str | None = Field(None, max_length=20)
 
 
-class SetIn(_In):
+class SetIn(_EvaluationIn):
     unit: str = Field(..., min_length=1, max_length=20)
     name: str = Field(..., min_length=1, max_length=120)
     period_kind: str = Field(..., max_length=8)
@@ -139,7 +139,7 @@ def create_set(request, payload: SetIn):
 
 # --- runs ------------------------------------------------------------------------------------------
 
-class RunIn(_In):
+class RunIn(_EvaluationIn):
     set: Id
     period: str = Field(..., min_length=4, max_length=8)
 
@@ -261,7 +261,7 @@ def publish(request, run_id: Id):
     return services.publish(request.user, run_id)
 
 
-class CorrectIn(_In):
+class CorrectIn(_EvaluationIn):
     reason: str = Field("", max_length=500)  # required: the service says so after the scope check (404 first)
 
 
@@ -272,7 +272,7 @@ def correct(request, run_id: Id, payload: CorrectIn):
 
 # --- manual scores and objections ------------------------------------------------------------------
 
-class ScoreIn(_In):
+class ScoreIn(_EvaluationIn):
     indicator: Id
     unit: str = Field(..., min_length=1, max_length=20)
     period: str = Field(..., min_length=4, max_length=8)
@@ -306,7 +306,7 @@ def approve_score(request, score_id: Id):
     return services.approve_score(request.user, score_id)
 
 
-class ObjectionIn(_In):
+class ObjectionIn(_EvaluationIn):
     result: Id
     reason: str = Field(..., min_length=1, max_length=1000)
 
@@ -337,7 +337,7 @@ def lodge_objection(request, payload: ObjectionIn):
 
 # --- points ----------------------------------------------------------------------------------------
 
-class EntryOut(Schema):
+class PointsEntryOut(Schema):
     id: int
     kind: str
     state: str
@@ -352,7 +352,7 @@ class HouseholdPointsOut(Schema):
     code: str
     unit_id: int
     balance: int
-    entries: list[EntryOut]
+    entries: list[PointsEntryOut]
 
 
 @points_router.get("/households/{household_id}", response=HouseholdPointsOut,
@@ -363,7 +363,7 @@ def household_points(request, household_id: Id):
             "entries": list(selectors.entries(request.user, h.pk)[:100])}
 
 
-class AwardIn(_In):
+class AwardIn(_EvaluationIn):
     household: Id
     rule: Id
     quantity: int = Field(1, ge=1, le=100)
@@ -371,13 +371,13 @@ class AwardIn(_In):
     evidence: str = Field("", max_length=200)
 
 
-@points_router.post("/entries", response={201: EntryOut}, summary="Award (or deduct) points by a rule")
+@points_router.post("/entries", response={201: PointsEntryOut}, summary="Award (or deduct) points by a rule")
 def award(request, payload: AwardIn):
     return Status(201, services.award(request.user, household=payload.household, rule=payload.rule,
                                       quantity=payload.quantity, note=payload.note, evidence=payload.evidence))
 
 
-class RedeemIn(_In):
+class RedeemIn(_EvaluationIn):
     household: Id
     item: Id
     quantity: int = Field(1, ge=1, le=100)

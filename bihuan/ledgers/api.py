@@ -79,7 +79,7 @@ class EntryPatch(Schema):
     data: dict[str, Any] = Field(..., max_length=fl.MAX_FIELDS)
 
 
-class EntryOut(Schema):
+class LedgerEntryOut(Schema):
     id: int
     unit_code: str
     unit_name: str
@@ -99,7 +99,7 @@ class EntryOut(Schema):
 
 
 class EntryPage(Schema):
-    items: list[EntryOut]
+    items: list[LedgerEntryOut]
     next_cursor: str | None
 
 
@@ -174,7 +174,7 @@ def list_entries(request, code: str, unit: str = Query("", max_length=20), q: st
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@router.post("/{code}/entries", response={201: EntryOut}, summary="Add an entry (validated by the definition)")
+@router.post("/{code}/entries", response={201: LedgerEntryOut}, summary="Add an entry (validated by the definition)")
 def create_entry(request, code: str, payload: EntryIn):
     r = services.get_register(request.user, code)
     unit = _unit(request.user, payload.unit, "ledgers.entry.change")
@@ -189,12 +189,12 @@ def _entry(user, code: str, entry_id: int) -> Entry:
     return e
 
 
-@router.get("/{code}/entries/{ledger_entry_id}", response=EntryOut, summary="One entry (personal fields masked)")
+@router.get("/{code}/entries/{ledger_entry_id}", response=LedgerEntryOut, summary="One entry (personal fields masked)")
 def get_entry(request, code: str, ledger_entry_id: Id):
     return _entry(request.user, code, ledger_entry_id)
 
 
-@router.patch("/{code}/entries/{ledger_entry_id}", response=EntryOut,
+@router.patch("/{code}/entries/{ledger_entry_id}", response=LedgerEntryOut,
               summary="Change an entry: all its values and the version read (stale → 409)")
 def update_entry(request, code: str, ledger_entry_id: Id, payload: EntryPatch):
     e = _entry(request.user, code, ledger_entry_id)

@@ -325,18 +325,18 @@ def act(request, matter_id: Id, action: Text(40), payload: ActionIn):
     return matter_out(user, done, now)
 
 
-class RevealIn(Schema):
+class MatterRevealIn(Schema):
     reason: LongText = Field("", description="why the full number is needed (recorded in the audit log)")
 
 
-class RevealOut(Schema):
+class MatterRevealOut(Schema):
     field: str
     value: str
 
 
-@router.post("/matters/{matter_id}/reveal", response=RevealOut,
+@router.post("/matters/{matter_id}/reveal", response=MatterRevealOut,
              summary="Reveal the reporter's full phone (needs loop.matter.reveal and a reason; audited)")
-def reveal(request, matter_id: Id, payload: RevealIn):
+def reveal(request, matter_id: Id, payload: MatterRevealIn):
     value = services.reveal_phone(request.user, matter_id, payload.reason, now=timezone.now())
     return {"field": "reporter_phone", "value": value}
 

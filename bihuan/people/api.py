@@ -134,13 +134,13 @@ class VulnerabilityIn(Schema):
     surveyed_on: date | None = None
 
 
-class RevealIn(Schema):
+class PersonRevealIn(Schema):
     # Optional here so scope is judged first (404) and the service reports missing values per field.
     field: Text(20) = ""
     reason: LongText = ""
 
 
-class RevealOut(Schema):
+class PersonRevealOut(Schema):
     field: str
     value: str
 
@@ -248,9 +248,9 @@ def set_vulnerability(request, person_id: Id, payload: VulnerabilityIn):
     return _person(request.user, person_id)
 
 
-@people_router.post("/{person_id}/reveal", response=RevealOut,
+@people_router.post("/{person_id}/reveal", response=PersonRevealOut,
                     summary="Reveal the full ID number or phone (needs permission and a reason; audited)")
-def reveal(request, person_id: Id, payload: RevealIn):
+def reveal(request, person_id: Id, payload: PersonRevealIn):
     person = _person(request.user, person_id)
     value = services.reveal(request.user, person, payload.field, payload.reason)
     return {"field": payload.field, "value": value}

@@ -67,14 +67,14 @@ class TaskIn(_In):
     milestones: list[MilestoneIn] = Field(default_factory=list, max_length=50)
 
 
-class ActionIn(_In):
+class KeyActionIn(_In):
     name: str = Field(..., min_length=1, max_length=120)
     tasks: list[TaskIn] = Field(default_factory=list, max_length=500)
 
 
 class SystemIn(_In):
     name: str = Field(..., min_length=1, max_length=120)
-    actions: list[ActionIn] = Field(default_factory=list, max_length=100)
+    actions: list[KeyActionIn] = Field(default_factory=list, max_length=100)
 
 
 class PlanIn(_In):
