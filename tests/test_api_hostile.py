@@ -121,9 +121,38 @@ def world(tree, users, token_for):
     # Registers are defined by a unit's administrator: a minimal valid definition.
     registers = {"auth": city["auth"], "valid": {**valid, "code": "probe_register", "level": 4, "unit": tree.city.code,
                                                  "fields": [{"key": "name", "label": "名称", "type": "text"}]}}
+    issuers = {"/api/v1/plans": city, "/api/v1/campaigns": city, "/api/v1/registers": registers,
+               **_evaluation_world(tree, users, token_for, valid, city)}
     return {"spec": None, "ids": ids, "valid": valid,
-            "auth": token_for(users.liying_staff),
-            "as_issuer": {"/api/v1/plans": city, "/api/v1/campaigns": city, "/api/v1/registers": registers}}
+            "auth": token_for(users.liying_staff), "as_issuer": issuers}
+
+
+def _evaluation_world(tree, users, token_for, valid, city) -> dict:
+    """Evaluation's creations: a city set (as the city), a run, a manual score and an objection of
+    李营街道 on 芦庙村's published result, points for a household of 芦庙村 and a stocked store."""
+    from bihuan.evaluation import services as ev
+
+    from .evaluation_helpers import points_setup, score_all, village_set
+
+    s = village_set(tree, users.city_admin, name="探针指标体系")
+    other = village_set(tree, users.city_admin, name="探针指标体系二")
+    score_all(s, tree, users)
+    run = ev.publish(None, ev.compute_run(None, s, "2026H1"))
+    result = run.results.get(unit=tree.lumiao)
+    p = points_setup(tree, None)
+    ev.award(None, household=p.h1, rule=p.volunteer, quantity=50)
+    indicators = [{"name": "响应率", "source": "loop.response_rate", "weight": 60, "floor": 50, "target": 100},
+                  {"name": "党建", "kind": "manual", "weight": 40}]
+    town = {**valid, "indicator": other.indicators.get(kind="manual").pk, "unit": tree.lumiao.code,
+            "period": "2026H1", "value": 80, "result": result.pk, "household": p.h1.pk, "rule": p.sort.pk,
+            "item": p.soap.pk}
+    liying = {"auth": token_for(users.liying_staff), "valid": town}
+    return {"/api/v1/evaluation/sets": {"auth": city["auth"], "valid": {
+                **city["valid"], "period_kind": "half", "target_kind": "village", "indicators": indicators}},
+            "/api/v1/evaluation/runs": {"auth": city["auth"], "valid": {**city["valid"], "set": other.pk,
+                                                                        "period": "2026H1"}},
+            "/api/v1/evaluation/scores": liying, "/api/v1/evaluation/objections": liying,
+            "/api/v1/points/entries": liying, "/api/v1/points/redemptions": liying}
 
 
 def _as(world, path: str) -> tuple[dict, dict]:

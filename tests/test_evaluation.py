@@ -180,3 +180,17 @@ def test_compute_many_gives_what_each_source_gives_alone(tree, users):
     for name in names:
         assert many[name] == registry.compute(name, units, start=start, end=end, now=now)
     assert many["loop.response_rate"][tree.lumiao.pk] == 0.75
+
+
+def test_command_computes_a_run(tree, users):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    s = village_set(tree, users.city_admin)
+    out = io.StringIO()
+    call_command("evaluate", "run", str(s.pk), H1, "--now", "2026-07-01T09:00", stdout=out)
+    assert "3 targets, 3 missing" in out.getvalue() and "李营街道" in out.getvalue()
+    assert Run.objects.get().computed_at.isoformat().startswith("2026-07-01T01:00")
+    with pytest.raises(CommandError):
+        call_command("evaluate", "run", s.name, "2026Q1", stdout=out)
