@@ -53,6 +53,8 @@ PERMISSIONS: dict[str, str] = {
     "care.plan.manage": _("Make care plans, pair helpers and give volunteers a login"),
     "care.visit.view": _("View care visits and the care board"),
     "care.visit.checkin": _("Check in care visits one is paired to (the round)"),
+    "care.team.view": _("View volunteer teams, their hours and certificates"),
+    "care.team.manage": _("Make volunteer teams, add members, record and approve hours"),
 }
 
 ALL = frozenset(PERMISSIONS)

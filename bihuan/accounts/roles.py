@@ -22,8 +22,9 @@ LOOP_ALL = ["loop.matter.view", "loop.matter.create", "loop.matter.dispatch", "l
 PLANS_READ = ["plans.plan.view", "plans.assignment.view"]
 PLANS_WORK = [*PLANS_READ, "plans.assignment.checkin", "plans.assignment.supervise"]
 PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
-CARE_READ = ["care.survey.view", "care.plan.view", "care.visit.view"]
-CARE_KEEP = [*CARE_READ, "care.survey.change", "care.survey.export", "care.plan.manage", "care.visit.checkin"]
+CARE_READ = ["care.survey.view", "care.plan.view", "care.visit.view", "care.team.view"]
+CARE_KEEP = [*CARE_READ, "care.survey.change", "care.survey.export", "care.plan.manage", "care.visit.checkin",
+             "care.team.manage"]
 CARE_ADMIN = [*CARE_KEEP, "care.survey.health", "care.survey.import"]
 # A volunteer (self scope): the visits they are paired to, and checking them in. Nothing else.
 CARE_VOLUNTEER = ["care.visit.view", "care.visit.checkin"]
