@@ -126,5 +126,7 @@ from bihuan.plans.api import assignments_router, plans_router  # noqa: E402
 api.add_router("/plans", plans_router)
 api.add_router("/assignments", assignments_router)
 from bihuan.care.api import router as care_router  # noqa: E402
+from bihuan.care.api import volunteers_router  # noqa: E402
 
 api.add_router("/care", care_router)
+api.add_router("/volunteers", volunteers_router)

@@ -760,16 +760,21 @@ def _count_visit(v: Visit, user, now: datetime) -> None:
         "description": f"{ServiceKind(v.kind).label}: {v.person.name}"[:200]})
 
 
-@transaction.atomic
-def decide_record(user, record, *, approve: bool, now: datetime | None = None) -> ServiceRecord:
-    """The team lead approves (or rejects) a pending record; nobody else does."""
-    now = _now(now)
+def get_record(user, record) -> ServiceRecord:
     pk = getattr(record, "pk", record)
     try:
         r = ServiceRecord.objects.select_related("team__unit", "team__lead").get(pk=pk)
     except (ServiceRecord.DoesNotExist, ValueError, TypeError):
         raise NotFound()
     require(user, "care.team.view", r)
+    return r
+
+
+@transaction.atomic
+def decide_record(user, record, *, approve: bool, now: datetime | None = None) -> ServiceRecord:
+    """The team lead approves (or rejects) a pending record; nobody else does."""
+    now = _now(now)
+    r = get_record(user, record)
     if user is not None and user.pk != r.team.lead_id:
         raise PermissionDenied(_("Only the team lead (%(l)s) approves the team's hours.") % {"l": r.team.lead})
     status = RecordStatus.APPROVED if approve else RecordStatus.REJECTED
