@@ -205,9 +205,10 @@ class CareService(models.Model):
     ends_on = models.DateField(_("ends on"), null=True, blank=True)
     window_start = models.TimeField(_("from"))
     window_end = models.TimeField(_("until"))
-    helper = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+    # Users are deactivated, not deleted; if one is deleted, the service waits for a new pairing.
+    helper = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
                                verbose_name=_("helper"))
-    backup = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+    backup = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="+", verbose_name=_("backup helper"))
     version = models.PositiveIntegerField(default=1)
 
@@ -267,9 +268,9 @@ class Visit(models.Model):
     service = models.ForeignKey(CareService, on_delete=models.CASCADE, related_name="visits", db_index=False)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+", db_index=False)
     unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", db_index=False)
-    helper = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+    helper = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
                                db_index=False)
-    backup = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+    backup = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="+", db_index=False)
     kind = models.CharField(max_length=10, choices=ServiceKind.choices)
     day = models.DateField()
@@ -324,7 +325,7 @@ class Helper(models.Model):
     """A named helper: a person of the unit with a user account, who can be paired to services."""
 
     person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="+")
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="care_helper")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_helper")
     unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("helper"), max_length=12, choices=HelperKind.choices)
     created_at = models.DateTimeField()
@@ -353,7 +354,7 @@ class VolunteerTeam(models.Model):
 
     unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
     name = models.CharField(_("team name"), max_length=60)
-    lead = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
                              verbose_name=_("team lead"))
     created_at = models.DateTimeField()
 
