@@ -31,4 +31,14 @@ def make(tree, users) -> dict:
     Image.new("RGB", (4, 4)).save(buf, "PNG")
     Visit.objects.filter(pk=visit.pk).update(starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=1))
     services.check_in(None, visit, outcome="done", photo=Upload("p.png", "image/png", buf.getvalue()), now=now)
-    return {"visit_id": visit.pk, "survey_id": survey.pk, "plan_id": plan.pk, "person_id": resident.pk}
+    return {"visit_id": visit.pk, "survey_id": survey.pk, "plan_id": plan.pk, "person_id": resident.pk,
+            **make_team(tree, users, helper_person)}
+
+
+def make_team(tree, users, helper_person) -> dict:
+    from bihuan.care import services
+
+    team = services.create_team(None, unit=tree.xuemiao, name="薛庙外区服务队", lead=users.yanzhou_admin)
+    member = services.add_member(None, team, helper_person)
+    record = services.record_service(None, team, member=member, day="2026-01-05", hours=2, description="外区服务记录")
+    return {"team_id": team.pk, "member_id": member.pk, "record_id": record.pk}

@@ -99,3 +99,26 @@ def test_checkin_refusals(client, users, token_for, care_today):
     assert r.status_code == 400 and Visit.objects.get(pk=v.pk).outcome == ""
     assert _post(client, "/api/v1/care/visits/99999999999999999999/checkin", {"outcome": "done"}, h).status_code \
         in (404, 422)
+
+
+def test_volunteer_teams_and_records_api(client, tree, users, token_for, care_today):
+    from bihuan.care import services
+
+    h = token_for(users.lumiao_secretary)
+    r = _post(client, "/api/v1/volunteers/teams", {"unit": tree.lumiao.pk, "name": "芦庙村志愿服务队",
+                                                    "lead": users.lumiao_secretary.pk}, h)
+    assert r.status_code == 201
+    team_id = r.json()["id"]
+    member = services.add_member(None, team_id, care_today.vol_person)
+    r = _post(client, "/api/v1/volunteers/records", {"team": team_id, "member": member.pk, "day": "2026-01-05",
+                                                      "hours": 2.5, "description": "打扫卫生"}, h)
+    assert r.status_code == 201 and r.json()["status"] == "pending"
+    rid = r.json()["id"]
+    assert _post(client, "/api/v1/volunteers/records", {"team": team_id, "member": member.pk, "day": "2026-01-05",
+                                                         "hours": 99, "description": "x"}, h).status_code in (400, 422)
+    assert _post(client, f"/api/v1/volunteers/records/{rid}/decide", {"approve": True},
+                 token_for(users.rencheng_admin)).status_code == 403
+    r = _post(client, f"/api/v1/volunteers/records/{rid}/decide", {"approve": True}, h)
+    assert r.status_code == 200 and r.json()["status"] == "approved"
+    assert [x["id"] for x in client.get("/api/v1/volunteers/records?status=approved", **h).json()["items"]] == [rid]
+    assert client.get("/api/v1/volunteers/teams", **token_for(users.yanzhou_admin)).json()["items"] == []

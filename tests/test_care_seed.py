@@ -33,4 +33,10 @@ def test_demo_care_month():
     assert missed.count() == Matter.objects.filter(kind="care_miss").count() >= 2
     open_ = Matter.objects.filter(kind="care_miss").exclude(state="closed")
     assert open_.count() == 1 and "午餐" in Visit.objects.get(matter_id=open_.get().pk).service.label
+    from bihuan.care.models import ServiceRecord, VolunteerTeam
+
+    assert VolunteerTeam.objects.count() == 2
+    assert ServiceRecord.objects.filter(status="approved").exists() and ServiceRecord.objects.filter(
+        status="pending").exists()
+    assert ServiceRecord.objects.filter(visit__isnull=False).count() > 1000
     assert seed.seed_care("demo", 2022, now=at(2026, 3, 31, 20))["skipped"]

@@ -101,6 +101,8 @@ PERMISSIONS: dict[str, str] = {
     "reports.bulletin.draft": _("Draft dispatch bulletins, write their text and schedule them"),
     "reports.bulletin.issue": _("Issue (number and freeze) dispatch bulletins"),
     "reports.dashboard.view": _("View the command dashboard (驾驶舱) and figures by unit"),
+    "care.team.view": _("View volunteer teams, their hours and certificates"),
+    "care.team.manage": _("Make volunteer teams, add members, record and approve hours"),
 }
 
 ALL = frozenset(PERMISSIONS)

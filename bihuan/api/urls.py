@@ -135,6 +135,7 @@ api.add_router("/campaigns", campaigns_router)
 api.add_router("/key-projects", projects_router)
 api.add_router("/key-enterprises", enterprises_router)
 from bihuan.care.api import router as care_router  # noqa: E402
+from bihuan.care.api import volunteers_router  # noqa: E402
 
 api.add_router("/care", care_router)
 from bihuan.activities.api import router as lectures_router  # noqa: E402
@@ -152,3 +153,4 @@ from bihuan.reports.api import bulletins_router, dashboard_router  # noqa: E402
 
 api.add_router("/bulletins", bulletins_router)
 api.add_router("/dashboard", dashboard_router)
+api.add_router("/volunteers", volunteers_router)

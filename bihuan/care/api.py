@@ -284,3 +284,103 @@ def check_in(request, visit_id: Id, payload: VisitCheckInIn):
     if answer.replayed:
         resp["Idempotent-Replayed"] = "true"
     return resp
+
+
+# --- /api/v1/volunteers -------------------------------------------------------------------------
+
+volunteers_router = Router(tags=["care"])
+
+
+class TeamIn(_In):
+    unit: Id
+    name: str = Field(..., min_length=1, max_length=60)
+    lead: Id  # a user id
+
+
+class TeamOut(Schema):
+    id: int
+    unit_id: int
+    name: str
+    lead_id: int
+
+
+class TeamPage(Schema):
+    items: list[TeamOut]
+    next_cursor: str | None
+
+
+class RecordIn(_In):
+    team: Id
+    member: Id
+    day: date
+    hours: float = Field(..., gt=0, le=24)
+    description: str = Field(..., min_length=1, max_length=200)
+
+
+class RecordOut(Schema):
+    id: int
+    team_id: int
+    member_id: int
+    day: date
+    hours: float
+    description: str
+    status: str
+    visit_id: int | None
+
+
+class RecordPage(Schema):
+    items: list[RecordOut]
+    next_cursor: str | None
+
+
+class DecideIn(_In):
+    approve: bool | None = None  # required; checked after the record is found (out of scope → 404)
+
+
+@volunteers_router.get("/teams", response=TeamPage, summary="Volunteer teams (志愿服务队) in scope")
+def list_teams(request, unit: Id | None = None, cursor: Cursor | None = None, limit: Limit = 50):
+    qs = selectors.teams(request.user, unit=_unit(request.user, unit, "care.team.view"))
+    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@volunteers_router.post("/teams", response={201: TeamOut}, summary="Make a volunteer team under a unit")
+def create_team(request, payload: TeamIn):
+    from bihuan.accounts.models import User
+
+    unit = _unit(request.user, payload.unit, "care.team.manage")
+    lead = User.objects.filter(pk=payload.lead, is_active=True).first()
+    return Status(201, services.create_team(request.user, unit=unit, name=payload.name, lead=lead))
+
+
+@volunteers_router.get("/records", response=RecordPage, summary="Service records in scope (team, status)")
+def list_records(request, team: Id | None = None, status: ShortText | None = None, cursor: Cursor | None = None,
+                 limit: Limit = 50):
+    from .models import RecordStatus, ServiceRecord
+
+    qs = ServiceRecord.objects.restrict(request.user, "view")
+    if team is not None:
+        qs = qs.filter(team=services.get_team(request.user, team))
+    if status:
+        if status not in RecordStatus.values:
+            raise ServiceError("Unknown status.", {"status": "One of: " + ", ".join(RecordStatus.values)})
+        qs = qs.filter(status=status)
+    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@volunteers_router.post("/records", response={201: RecordOut},
+                        summary="Record other service with hours (pending until the team lead approves)")
+def create_record(request, payload: RecordIn):
+    r = services.record_service(request.user, payload.team, member=payload.member, day=payload.day,
+                                hours=str(payload.hours), description=payload.description)
+    return Status(201, r)
+
+
+@volunteers_router.post("/records/{record_id}/decide", response=RecordOut,
+                        summary="The team lead approves or rejects a pending record")
+def decide_record(request, record_id: Id, payload: DecideIn):
+    services.get_record(request.user, record_id)
+    if payload.approve is None:
+        raise ServiceError("Say approve: true or false.", {"approve": "This field is required."})
+    return services.decide_record(request.user, record_id, approve=payload.approve)

@@ -11,6 +11,11 @@ AUDIT_LABELS = {
     "care.visit.generate": _("Generate a day's care visits"),
     "care.visit.checkin": _("Check in a care visit"),
     "care.visit.escalate": _("Open a matter for a care visit"),
+    "care.team.create": _("Create a volunteer team"),
+    "care.team.member": _("Add a volunteer team member"),
+    "care.team.certificate": _("Issue a certificate of volunteer service"),
+    "care.record.create": _("Record volunteer service hours"),
+    "care.record.decide": _("Approve or reject volunteer service hours"),
 }
 
 

@@ -85,3 +85,14 @@ class CheckInForm(StyledMixin, forms.Form):
 class ReasonForm(StyledMixin, forms.Form):
     reason = forms.CharField(label=_("Why you need the number"), min_length=4, max_length=200,
                              validators=[no_control_chars])
+
+
+class RecordForm(StyledMixin, forms.Form):
+    member = forms.TypedChoiceField(label=_("Member"), coerce=int)
+    day = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    hours = forms.DecimalField(label=_("Hours"), min_value=0.25, max_value=24, max_digits=5, decimal_places=2)
+    description = forms.CharField(label=_("Service"), max_length=200, validators=[no_control_chars])
+
+    def __init__(self, *args, members=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["member"].choices = [(m.pk, m.person.name) for m in members]

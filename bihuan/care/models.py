@@ -205,9 +205,10 @@ class CareService(models.Model):
     ends_on = models.DateField(_("ends on"), null=True, blank=True)
     window_start = models.TimeField(_("from"))
     window_end = models.TimeField(_("until"))
-    helper = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+    # Users are deactivated, not deleted; if one is deleted, the service waits for a new pairing.
+    helper = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
                                verbose_name=_("helper"))
-    backup = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+    backup = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="+", verbose_name=_("backup helper"))
     version = models.PositiveIntegerField(default=1)
 
@@ -267,9 +268,9 @@ class Visit(models.Model):
     service = models.ForeignKey(CareService, on_delete=models.CASCADE, related_name="visits", db_index=False)
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+", db_index=False)
     unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", db_index=False)
-    helper = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+    helper = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
                                db_index=False)
-    backup = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+    backup = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="+", db_index=False)
     kind = models.CharField(max_length=10, choices=ServiceKind.choices)
     day = models.DateField()
@@ -324,7 +325,7 @@ class Helper(models.Model):
     """A named helper: a person of the unit with a user account, who can be paired to services."""
 
     person = models.OneToOneField(Person, on_delete=models.CASCADE, related_name="+")
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="care_helper")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="care_helper")
     unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(_("helper"), max_length=12, choices=HelperKind.choices)
     created_at = models.DateTimeField()
@@ -346,3 +347,88 @@ class Helper(models.Model):
     @property
     def audit_unit(self) -> OrgUnit:
         return self.unit
+
+
+class VolunteerTeam(models.Model):
+    """志愿服务队: a team under a unit (平时服务、战时应急), led by a user who approves its hours."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
+    name = models.CharField(_("team name"), max_length=60)
+    lead = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+                             verbose_name=_("team lead"))
+    created_at = models.DateTimeField()
+
+    scope_resource = "care.team"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["unit_id", "name", "id"]
+        constraints = [models.UniqueConstraint(fields=["unit", "name"], name="care_team_name_unique")]
+        verbose_name = _("volunteer team")
+        verbose_name_plural = _("volunteer teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class TeamMember(models.Model):
+    team = models.ForeignKey(VolunteerTeam, on_delete=models.CASCADE, related_name="members")
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    joined_on = models.DateField()
+
+    class Meta:
+        ordering = ["team_id", "id"]
+        constraints = [models.UniqueConstraint(fields=["team", "person"], name="care_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.team_id}:{self.person_id}"
+
+
+class RecordStatus(models.TextChoices):
+    PENDING = "pending", _("pending approval")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class ServiceRecord(models.Model):
+    """Hours of service by one member: a care check-in (counted automatically, one per visit) or
+    other service entered with hours; pending until the team lead approves it."""
+
+    team = models.ForeignKey(VolunteerTeam, on_delete=models.CASCADE, related_name="records")
+    member = models.ForeignKey(TeamMember, on_delete=models.CASCADE, related_name="records")
+    day = models.DateField(_("date"))
+    hours = models.DecimalField(_("hours"), max_digits=5, decimal_places=2)
+    description = models.CharField(_("service"), max_length=200)
+    visit = models.OneToOneField(Visit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    status = models.CharField(max_length=10, choices=RecordStatus.choices, default=RecordStatus.PENDING)
+    created_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    scope_resource = "care.team"
+    scope_path_field = "team__unit__path"
+    scope_unit_field = "team__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-day", "-id"]
+        indexes = [models.Index(fields=["member", "status"], name="care_record_member"),
+                   models.Index(fields=["team", "day"], name="care_record_team_day")]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.day} {self.hours}h"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.team.unit

@@ -6,8 +6,9 @@ meals a day and a daily visit, paired one-to-one with a volunteer (a login with 
 role; ``lumiao_volunteer`` for the first, demo password) and a backup (the next volunteer; the
 grid worker for the old man). A month of check-ins: mostly done on time, some late, a few
 "not home", and a few missed — each missed one opened a loop matter (missed care visit) when the
-sweep ran; the older ones were handled and closed, the last missed lunch is still open.
-Synthetic names only. Deterministic per ``seed``. At every scale the story is the same (the
+sweep ran; the older ones were handled and closed, the last missed lunch is still open. Two volunteer teams (平时服务、战时应急): the round's check-ins
+count as service hours by themselves; the lead approved them up to a week ago, the last week's
+are pending. Synthetic names only. Deterministic per ``seed``. At every scale the story is the same (the
 bench builds its own city-sized volume).
 """
 
@@ -52,7 +53,7 @@ def seed_care(scale: str = "demo", seed: int = 2022, *, now: datetime | None = N
     from bihuan.people import services as people
 
     from . import services
-    from .models import CarePlan, Visit
+    from .models import CarePlan, ServiceRecord, Visit
 
     now = now or timezone.now()
     if CarePlan.objects.exists():
@@ -109,6 +110,14 @@ def seed_care(scale: str = "demo", seed: int = 2022, *, now: datetime | None = N
         p = people.create_person(None, unit=grid, name=name, address="芦庙村后街")
         people.set_vulnerability(None, p, flags={"elderly": True, "living_alone": True})
 
+    # Two volunteer teams (平时服务、战时应急): the round's check-ins count for the first by themselves.
+    lead = User.objects.filter(username="lumiao_secretary").first() or helpers[0].user
+    team = services.create_team(None, unit=village, name="芦庙村关爱志愿服务队", lead=lead, now=setup)
+    for h in helpers:
+        services.add_member(None, team, h.person, now=setup)
+    emergency = services.create_team(None, unit=village, name="芦庙村应急志愿突击队", lead=lead, now=setup)
+    e_members = [services.add_member(None, emergency, h.person, now=setup) for h in helpers[:4]]
+
     checked = missed = 0
     last_missed_lunch = None
     tz = timezone.get_current_timezone()
@@ -147,8 +156,23 @@ def seed_care(scale: str = "demo", seed: int = 2022, *, now: datetime | None = N
                                       now=at + timedelta(hours=1))
         loop_services.evaluate(None, m, version=m.version, passed=True, comment="属实", now=at + timedelta(hours=2))
         closed += 1
+    # The lead approved the hours up to a week ago; the last week's wait. The emergency team's
+    # drills and flood watch, entered with hours.
+    week_ago = today - timedelta(days=7)
+    approved = 0
+    for r in ServiceRecord.objects.filter(team=team, day__lt=week_ago, status="pending").order_by("pk"):
+        services.decide_record(None, r, approve=True, now=now)
+        approved += 1
+    for i, (what, hours, ago) in enumerate([("防汛巡查", "4", 25), ("应急演练", "3", 18), ("入户排查燃气安全", "2.5", 12),
+                                           ("雨后巡查危房", "3", 3)]):
+        r = services.record_service(None, emergency, member=e_members[i % len(e_members)],
+                                    day=today - timedelta(days=ago), hours=hours, description=what, now=now)
+        if ago > 7:
+            services.decide_record(None, r, approve=True, now=now)
+            approved += 1
     return {"care_residents": len(residents), "care_helpers": len(helpers), "care_visits": Visit.objects.count(),
-            "care_checked_in": checked, "care_missed": missed, "care_matters_closed": closed}
+            "care_checked_in": checked, "care_missed": missed, "care_matters_closed": closed,
+            "care_teams": 2, "care_hours_records": ServiceRecord.objects.count(), "care_hours_approved": approved}
 
 
 def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:

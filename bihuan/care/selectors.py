@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from django.db.models import Count, Exists, OuterRef, Q, Value
-from django.db.models.functions import StrIndex, Substr
+from django.db.models import Count, Exists, OuterRef, Q, Sum, Value
+from django.db.models.functions import StrIndex, Substr, TruncMonth
 from django.utils import timezone
 
 from bihuan.core.scope import units_q
@@ -17,7 +17,18 @@ from bihuan.orgs.models import OrgUnit
 from bihuan.people.models import FLAG_FIELDS, Person
 
 from . import status as st
-from .models import CarePlan, CareService, Helper, Outcome, Survey, Visit
+from .models import (
+    CarePlan,
+    CareService,
+    Helper,
+    Outcome,
+    RecordStatus,
+    ServiceRecord,
+    Survey,
+    TeamMember,
+    Visit,
+    VolunteerTeam,
+)
 
 
 def today(now: datetime) -> date:
@@ -145,7 +156,7 @@ def _child_key(unit: OrgUnit, path_field: str = "unit__path"):
 
 
 def _empty() -> dict:
-    return {"visits": 0, "kept": 0, "missed": 0, "surveyed": 0}
+    return {"visits": 0, "kept": 0, "missed": 0, "surveyed": 0, "hours": 0}
 
 
 def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dict]:
@@ -171,6 +182,12 @@ def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dic
                     (sur.filter(unit__path__startswith=parent.path).exclude(unit=parent), _child_key(parent))):
         for g in grouped(qs, key, n=Count("person_id", distinct=True)):
             out.setdefault(str(g["row"]), _empty())["surveyed"] += g["n"]
+    rec = ServiceRecord.objects.filter(day__gte=d0, day__lt=d1, status=RecordStatus.APPROVED)
+    for qs, key in ((rec.filter(team__unit=parent), Value("")),
+                    (rec.filter(team__unit__path__startswith=parent.path).exclude(team__unit=parent),
+                     _child_key(parent, "team__unit__path"))):
+        for g in grouped(qs, key, h=Sum("hours")):
+            out.setdefault(str(g["row"]), _empty())["hours"] += float(g["h"] or 0)
     return out
 
 
@@ -189,4 +206,43 @@ def _pct(part: int, whole: int):
 def rates(fig: dict | None) -> dict:
     fig = fig or _empty()
     return {"visits_kept_rate": _pct(fig["kept"], fig["kept"] + fig["missed"]), "surveyed": fig["surveyed"],
-            "visits": fig["visits"], "missed": fig["missed"]}
+            "visits": fig["visits"], "missed": fig["missed"], "volunteer_hours": round(fig["hours"], 2)}
+
+
+# --- volunteer teams ----------------------------------------------------------------------------
+
+def teams(user, *, unit: OrgUnit | None = None):
+    qs = VolunteerTeam.objects.restrict(user, "view").select_related("unit", "lead").annotate(
+        n_members=Count("members", distinct=True))
+    if unit is not None:
+        qs = qs.filter(unit__path__startswith=unit.path)
+    return qs.order_by("unit__path", "name", "id")
+
+
+def team_members(team: VolunteerTeam):
+    """Members with their approved and pending hours (SQL sums)."""
+    return (TeamMember.objects.filter(team=team).select_related("person").annotate(
+        approved=Sum("records__hours", filter=Q(records__status=RecordStatus.APPROVED)),
+        pending=Sum("records__hours", filter=Q(records__status=RecordStatus.PENDING))).order_by("person__name", "id"))
+
+
+def team_months(team: VolunteerTeam):
+    """Approved hours by month (SQL)."""
+    return (ServiceRecord.objects.filter(team=team, status=RecordStatus.APPROVED).order_by()
+            .annotate(month=TruncMonth("day")).values("month").annotate(hours=Sum("hours"), n=Count("id"))
+            .order_by("-month"))
+
+
+def pending_records(team: VolunteerTeam):
+    return (ServiceRecord.objects.filter(team=team, status=RecordStatus.PENDING)
+            .select_related("member__person").order_by("day", "id"))
+
+
+def approved_hours(member: TeamMember):
+    return ServiceRecord.objects.filter(member=member, status=RecordStatus.APPROVED).aggregate(
+        h=Sum("hours"))["h"] or 0
+
+
+def member_months(member: TeamMember):
+    return (ServiceRecord.objects.filter(member=member, status=RecordStatus.APPROVED).order_by()
+            .annotate(month=TruncMonth("day")).values("month").annotate(hours=Sum("hours")).order_by("month"))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 from django.core.files.base import ContentFile
@@ -47,11 +48,15 @@ from .models import (
     HelperKind,
     Living,
     Outcome,
+    RecordStatus,
     Risk,
     ServiceKind,
+    ServiceRecord,
     Support,
     Survey,
+    TeamMember,
     Visit,
+    VolunteerTeam,
 )
 
 SURVEY_CHANGE = "care.survey.change"
@@ -568,6 +573,8 @@ def check_in(user, visit, *, outcome: str, note: str = "", photo=None, now: date
         Visit.objects.filter(pk=v.pk).update(photo=v.photo.name, photo_type=v.photo_type)
     audit.record("care.visit.checkin", v, after={"outcome": outcome, "late": late, "note": note[:200],
                                                  "photo": up is not None}, now=now)
+    if outcome in (Outcome.DONE, Outcome.UNWELL) and user is not None:
+        _count_visit(v, user, now)
     if outcome == Outcome.UNWELL:
         _escalate(v, urgent=True, now=now)
     return v
@@ -657,3 +664,145 @@ def sweep(now: datetime | None = None, *, days_back: int = 2) -> dict:
         if _escalate(v, urgent=False, now=now):
             opened += 1
     return {"missed_opened": opened}
+
+
+# --- volunteer teams and hours ------------------------------------------------------------------
+
+TEAM_MANAGE = "care.team.manage"
+VISIT_HOURS = Decimal("0.5")
+MAX_HOURS = Decimal("24")
+
+
+def get_team(user, team, action: str = "view") -> VolunteerTeam:
+    pk = getattr(team, "pk", team)
+    try:
+        t = VolunteerTeam.objects.select_related("unit", "lead").get(pk=pk)
+    except (VolunteerTeam.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"care.team.{action}", t)
+    return t
+
+
+@transaction.atomic
+def create_team(user, *, unit: OrgUnit, name: str, lead, now: datetime | None = None) -> VolunteerTeam:
+    """志愿服务队 under ``unit``, led by ``lead`` (a user who approves the team's hours)."""
+    now = _now(now)
+    if unit is None:
+        raise ServiceError(_("Choose the unit."), {"unit": _("This field is required.")})
+    require(user, TEAM_MANAGE, unit)
+    name = _text(name, "name", limit=60, required=True)
+    if lead is None or not getattr(lead, "is_active", False):
+        raise ServiceError(_("Choose an active team lead."), {"lead": _("This field is required.")})
+    if VolunteerTeam.objects.filter(unit=unit, name=name).exists():
+        raise Conflict(_("%(unit)s already has a team named %(n)s.") % {"unit": unit.name, "n": name})
+    t = VolunteerTeam.objects.create(unit=unit, name=name, lead=lead, created_at=now)
+    audit.record("care.team.create", t, after={"name": name, "lead": lead.username}, now=now)
+    return t
+
+
+@transaction.atomic
+def add_member(user, team, person, *, now: datetime | None = None) -> TeamMember:
+    """A person of the team's unit joins; a helper's login is linked (their check-ins count)."""
+    now = _now(now)
+    team = get_team(user, team, "manage")
+    person = _get_person(user, person, TEAM_MANAGE)
+    if not (person.unit_id == team.unit_id or team.unit.is_ancestor_of(person.unit)):
+        raise ServiceError(_("The member must live under %(u)s.") % {"u": team.unit.name},
+                           {"person": _("Outside the team's unit.")})
+    if TeamMember.objects.filter(team=team, person=person).exists():
+        raise Conflict(_("%(n)s is already a member.") % {"n": person.name})
+    helper = Helper.objects.filter(person=person).first()
+    m = TeamMember.objects.create(team=team, person=person, user=helper.user if helper else None,
+                                  joined_on=timezone.localtime(now).date())
+    audit.record("care.team.member", team, after={"person_id": person.pk, "member_id": m.pk}, now=now)
+    return m
+
+
+def _hours(value) -> Decimal:
+    try:
+        h = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ServiceError(_("Hours must be a number."), {"hours": _("Enter a number.")})
+    if not h.is_finite() or h <= 0 or h > MAX_HOURS:
+        raise ServiceError(_("Hours must be more than 0 and at most 24."), {"hours": _("Between 0 and 24.")})
+    return h.quantize(Decimal("0.01"))
+
+
+@transaction.atomic
+def record_service(user, team, *, member, day, hours, description: str,
+                   now: datetime | None = None) -> ServiceRecord:
+    """Other service (not a care visit) entered with hours; pending until the lead approves."""
+    now = _now(now)
+    team = get_team(user, team, "manage")
+    m = TeamMember.objects.filter(team=team, pk=getattr(member, "pk", member)).select_related("person").first() \
+        if str(getattr(member, "pk", member)).isdigit() else None
+    if m is None:
+        raise ServiceError(_("Choose a member of this team."), {"member": _("Unknown member.")})
+    day = _date(day, "day")
+    if day > timezone.localtime(now).date():
+        raise ServiceError(_("Service cannot be recorded for a future day."), {"day": _("Not after today.")})
+    hours = _hours(hours)
+    description = _text(description, "description", limit=200, required=True)
+    r = ServiceRecord.objects.create(team=team, member=m, day=day, hours=hours, description=description,
+                                     created_at=now)
+    audit.record("care.record.create", r, after={"member_id": m.pk, "day": day, "hours": hours,
+                                                 "description": description}, now=now)
+    return r
+
+
+def _count_visit(v: Visit, user, now: datetime) -> None:
+    """A care check-in by a team member is counted as service (pending, once per visit)."""
+    m = TeamMember.objects.filter(user=user).select_related("team").order_by("pk").first()
+    if m is None:
+        return
+    ServiceRecord.objects.get_or_create(visit=v, defaults={
+        "team": m.team, "member": m, "day": v.day, "hours": VISIT_HOURS, "created_at": now,
+        "description": f"{ServiceKind(v.kind).label}: {v.person.name}"[:200]})
+
+
+def get_record(user, record) -> ServiceRecord:
+    pk = getattr(record, "pk", record)
+    try:
+        r = ServiceRecord.objects.select_related("team__unit", "team__lead").get(pk=pk)
+    except (ServiceRecord.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, "care.team.view", r)
+    return r
+
+
+@transaction.atomic
+def decide_record(user, record, *, approve: bool, now: datetime | None = None) -> ServiceRecord:
+    """The team lead approves (or rejects) a pending record; nobody else does."""
+    now = _now(now)
+    r = get_record(user, record)
+    if user is not None and user.pk != r.team.lead_id:
+        raise PermissionDenied(_("Only the team lead (%(l)s) approves the team's hours.") % {"l": r.team.lead})
+    status = RecordStatus.APPROVED if approve else RecordStatus.REJECTED
+    if not ServiceRecord.objects.filter(pk=r.pk, status=RecordStatus.PENDING).update(
+            status=status, decided_at=now, decided_by=user):
+        raise Conflict(_("This record was already decided."))
+    r.status = status
+    audit.record("care.record.decide", r, after={"status": status, "hours": r.hours}, now=now)
+    return r
+
+
+def certificate_pdf(user, member, *, now: datetime | None = None) -> bytes:
+    """A certificate of service (志愿服务证明) for a member: approved hours, as a PDF (CJK font)."""
+    from django.template.loader import render_to_string
+
+    from bihuan.core.documents import html_to_pdf
+
+    from . import selectors
+
+    now = _now(now)
+    pk = getattr(member, "pk", member)
+    m = TeamMember.objects.select_related("team__unit", "person").filter(pk=pk).first() \
+        if str(pk).isdigit() else None
+    if m is None:
+        raise NotFound()
+    require(user, "care.team.view", m.team)
+    hours = selectors.approved_hours(m)
+    html = render_to_string("care/certificate.html", {"m": m, "hours": hours, "today": timezone.localtime(now).date(),
+                                                      "months": selectors.member_months(m)})
+    audit.record("care.team.certificate", m.team, after={"member_id": m.pk, "hours": hours}, now=now)
+    return html_to_pdf(html)

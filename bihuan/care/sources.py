@@ -3,7 +3,8 @@
 * ``care.visits_kept_rate`` (履约率) — of the visits of the period that are done with (checked in
   or missed at ``now``), the share checked in;
 * ``care.surveyed`` — residents surveyed (摸排) in the period;
-* ``care.missed`` — visits missed in the period (each one opened a loop matter).
+* ``care.missed`` — visits missed in the period (each one opened a loop matter);
+* ``care.volunteer_hours`` — volunteer service hours approved by team leads, of days in the period.
 
 A unit's value covers its whole subtree; siblings are computed together, one grouped query per
 parent (``selectors.unit_figures``).
@@ -28,6 +29,7 @@ FIGURES = (
     ("surveyed", _("Residents surveyed (摸排)"), "人", True),
     ("visits", _("Care visits due"), "次", None),
     ("missed", _("Care visits missed"), "次", False),
+    ("volunteer_hours", _("Volunteer hours approved"), "h", True),
 )
 
 

@@ -19,4 +19,8 @@ urlpatterns = [
     path("plans/<id:plan_id>/", views.plan_detail, name="plan_detail"),
     path("helpers/", views.helper_list, name="helper_list"),
     path("helpers/new/<id:person_id>/", views.helper_new, name="helper_new"),
+    path("teams/", views.team_list, name="team_list"),
+    path("teams/<id:team_id>/", views.team_detail, name="team_detail"),
+    path("records/<id:record_id>/decide/", views.record_decide, name="record_decide"),
+    path("members/<id:member_id>/certificate.pdf", views.certificate, name="certificate"),
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.contrib import messages
-from django.http import FileResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -25,7 +25,7 @@ from bihuan.people.models import Person
 
 from . import selectors, services
 from . import status as st
-from .forms import CheckInForm, HelperForm, PlanForm, ReasonForm, ServiceForm, SurveyForm
+from .forms import CheckInForm, HelperForm, PlanForm, ReasonForm, RecordForm, ServiceForm, SurveyForm
 from .models import Outcome
 
 VISIT_VIEW = "care.visit.view"
@@ -248,3 +248,47 @@ def helper_new(request, person_id: int):
             messages.success(request, _("%(name)s is a helper.") % {"name": person.name})
         return redirect(f"{redirect('care:helper_list').url}?unit={helper.unit_id}")
     return render(request, "care/helper_form.html", {"form": form, "person": person}, status=form.status)
+
+
+# --- volunteer teams ----------------------------------------------------------------------------
+
+@requires("care.team.view")
+def team_list(request):
+    unit = _unit(request, "care.team.view")
+    page = paginate(request, selectors.teams(request.user, unit=unit))
+    return render(request, "care/team_list.html", {"page": page, "unit": unit,
+                                                   "qs": querystring_without(request, "page")})
+
+
+@requires("care.team.view")
+def team_detail(request, team_id: int):
+    team = services.get_team(request.user, team_id)
+    can_manage = allows(request.user, services.TEAM_MANAGE, team)
+    members = list(selectors.team_members(team)[:500])
+    form = RecordForm(request.POST or None, members=members, initial={"day": timezone.localdate()})
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied()
+        if submit(request, form, lambda d: services.record_service(request.user, team, **d)):
+            messages.success(request, _("Service recorded; it waits for the team lead's approval."))
+            return redirect("care:team_detail", team_id=team.pk)
+    return render(request, "care/team_detail.html", {
+        "team": team, "members": members, "months": selectors.team_months(team)[:24],
+        "pending": selectors.pending_records(team)[:200], "is_lead": request.user.pk == team.lead_id,
+        "can_manage": can_manage, "form": form}, status=getattr(form, "status", 200))
+
+
+@requires("care.team.view")
+@require_POST
+def record_decide(request, record_id: int):
+    r = services.decide_record(request.user, record_id, approve=request.POST.get("approve") == "1")
+    messages.success(request, _("Approved.") if r.status == "approved" else _("Rejected."))
+    return redirect("care:team_detail", team_id=r.team_id)
+
+
+@requires("care.team.view")
+def certificate(request, member_id: int):
+    pdf = services.certificate_pdf(request.user, member_id)
+    resp = HttpResponse(pdf, content_type="application/pdf")
+    resp["Content-Disposition"] = f'inline; filename="certificate-{int(member_id)}.pdf"'
+    return resp
