@@ -291,7 +291,7 @@ def check_in(request, visit_id: Id, payload: VisitCheckInIn):
 volunteers_router = Router(tags=["care"])
 
 
-class TeamIn(_In):
+class TeamIn(_CareIn):
     unit: Id
     name: str = Field(..., min_length=1, max_length=60)
     lead: Id  # a user id
@@ -309,7 +309,7 @@ class TeamPage(Schema):
     next_cursor: str | None
 
 
-class RecordIn(_In):
+class RecordIn(_CareIn):
     team: Id
     member: Id
     day: date
@@ -333,7 +333,7 @@ class RecordPage(Schema):
     next_cursor: str | None
 
 
-class DecideIn(_In):
+class DecideIn(_CareIn):
     approve: bool | None = None  # required; checked after the record is found (out of scope → 404)
 
 
