@@ -102,8 +102,11 @@ def world(tree, users, token_for):
              "content_type": "image/png", "data_base64": "", "reason": "核实", "field": "phone"}
     # Plans are issued by the city or a county: those bodies are sent as the city administrator.
     city = {"auth": token_for(users.city_admin), "valid": {**valid, "unit": tree.city.code}}
+    # Bulletins are drafted by a county (or the city) for a past period.
+    county = {"auth": token_for(users.rencheng_admin),
+              "valid": {**valid, "unit": tree.rencheng.code, "template": "weekly_loop", "period": "2026-W45"}}
     return {"spec": None, "ids": ids, "valid": valid,
-            "auth": token_for(users.liying_staff), "as_issuer": {"/api/v1/plans": city}}
+            "auth": token_for(users.liying_staff), "as_issuer": {"/api/v1/plans": city, "/api/v1/bulletins": county}}
 
 
 def _as(world, path: str) -> tuple[dict, dict]:

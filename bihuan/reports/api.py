@@ -27,11 +27,11 @@ dashboard_router = Router(tags=["reports"])
 
 class BulletinIn(Schema):
     template: Text(40, min_length=1)
-    unit: Id
+    unit: Text(20, min_length=1) = Field(..., description="issuing unit: division code or id")
     period: Text(12, min_length=1)
     paragraphs: list[Text(2000)] = Field(default_factory=list, max_length=20)
 
-    @field_validator("template", "period")
+    @field_validator("template", "period", "unit")
     @classmethod
     def _no_control(cls, v):
         if has_control(v):
@@ -84,7 +84,10 @@ def list_bulletins(request, cursor: Cursor | None = None, limit: Limit = 50,
 
 @bulletins_router.post("", response={201: BulletinOut}, summary="Draft a bulletin: template, unit, period")
 def draft_bulletin(request, payload: BulletinIn):
-    unit = selectors.draft_units(request.user).filter(pk=payload.unit).first()
+    units = selectors.draft_units(request.user)
+    ref = payload.unit.strip()
+    unit = units.filter(code=ref).first() or (
+        units.filter(pk=int(ref)).first() if ref.isdigit() and len(ref) < 12 else None)
     if unit is None:
         raise NotFound(field_errors={"unit": "not found"})
     b = services.draft(request.user, template=payload.template, unit=unit, period=payload.period,
