@@ -95,6 +95,11 @@ def draft_bulletin(request, payload: BulletinIn):
     return Status(201, _out(b))
 
 
+def _file_doc(content_type: str) -> dict:
+    return {"responses": {"200": {"description": "the document", "content": {
+        content_type: {"schema": {"type": "string", "format": "binary"}}}}}}
+
+
 def _file(request, bulletin_id: int, fmt: str):
     b = selectors.get_bulletin(request.user, bulletin_id)
     try:
@@ -106,29 +111,29 @@ def _file(request, bulletin_id: int, fmt: str):
     return resp
 
 
-@bulletins_router.get("/{int:bulletin_id}.pdf", summary="The bulletin as PDF (A4, red header, CJK font)")
+@bulletins_router.get("/{bulletin_id}.pdf", openapi_extra=_file_doc("application/pdf"), summary="The bulletin as PDF (A4, red header, CJK font)")
 def bulletin_pdf(request, bulletin_id: Id):
     return _file(request, bulletin_id, "pdf")
 
 
-@bulletins_router.get("/{int:bulletin_id}.docx", summary="The bulletin as DOCX")
+@bulletins_router.get("/{bulletin_id}.docx", openapi_extra=_file_doc("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), summary="The bulletin as DOCX")
 def bulletin_docx(request, bulletin_id: Id):
     return _file(request, bulletin_id, "docx")
 
 
-@bulletins_router.get("/{int:bulletin_id}.xlsx", summary="The bulletin's tables as XLSX")
+@bulletins_router.get("/{bulletin_id}.xlsx", openapi_extra=_file_doc("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), summary="The bulletin's tables as XLSX")
 def bulletin_xlsx(request, bulletin_id: Id):
     return _file(request, bulletin_id, "xlsx")
 
 
-@bulletins_router.get("/{int:bulletin_id}", response=BulletinOut, summary="One bulletin with its figures (snapshot)")
+@bulletins_router.get("/{bulletin_id}", response=BulletinOut, summary="One bulletin with its figures (snapshot)")
 def get_bulletin(request, bulletin_id: Id):
     b = selectors.get_bulletin(request.user, bulletin_id)
     services.mark_read(request.user, b, now=timezone.now())
     return _out(b)
 
 
-@bulletins_router.post("/{int:bulletin_id}/issue", response=BulletinOut,
+@bulletins_router.post("/{bulletin_id}/issue", response=BulletinOut,
                        summary="Issue: number (第N期), freeze and audit; a second issue is refused (409)")
 def issue_bulletin(request, bulletin_id: Id, payload: IssueIn | None = None):
     b = selectors.get_bulletin(request.user, bulletin_id)
