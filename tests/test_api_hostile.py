@@ -121,8 +121,11 @@ def world(tree, users, token_for):
     # Registers are defined by a unit's administrator: a minimal valid definition.
     registers = {"auth": city["auth"], "valid": {**valid, "code": "probe_register", "level": 4, "unit": tree.city.code,
                                                  "fields": [{"key": "name", "label": "名称", "type": "text"}]}}
+    # Bulletins are drafted by a county (or the city) for a past period.
+    county = {"auth": token_for(users.rencheng_admin),
+              "valid": {**valid, "unit": tree.rencheng.code, "template": "weekly_loop", "period": "2026-W45"}}
     issuers = {"/api/v1/plans": city, "/api/v1/campaigns": city, "/api/v1/registers": registers,
-               **_evaluation_world(tree, users, token_for, valid, city)}
+               "/api/v1/bulletins": county, **_evaluation_world(tree, users, token_for, valid, city)}
     return {"spec": None, "ids": ids, "valid": valid,
             "auth": token_for(users.liying_staff), "as_issuer": issuers}
 

@@ -55,14 +55,15 @@ def test_worker_keeps_one_schedule_per_registered_job(db, monkeypatch):
     now = timezone.now()
     assert dict(jobs.ensure_schedules(now)) == {"audit.seal": "created", "imports.cleanup": "created",
                                                 "loop.sweep": "created", "plans.supervise": "created",
-                                                "sessions.clear": "created", "accounts.login_failures": "created"}
+                                                "sessions.clear": "created", "accounts.login_failures": "created",
+                                                "reports.produce": "created"}
     assert dict(jobs.ensure_schedules(now + timedelta(hours=1))) == dict.fromkeys(
         ["audit.seal", "imports.cleanup", "loop.sweep", "plans.supervise", "sessions.clear",
-         "accounts.login_failures"], "unchanged")
+         "accounts.login_failures", "reports.produce"], "unchanged")
     minutes = dict(Schedule.objects.values_list("name", "minutes"))
     assert minutes == {"bihuan:audit.seal": 1, "bihuan:imports.cleanup": 24 * 60, "bihuan:loop.sweep": 1,
                        "bihuan:plans.supervise": 15, "bihuan:sessions.clear": 24 * 60,
-                       "bihuan:accounts.login_failures": 24 * 60}
+                       "bihuan:accounts.login_failures": 24 * 60, "bihuan:reports.produce": 5}
     # A job registered later gets its schedule; one no longer registered loses it; others are left alone.
     Schedule.objects.create(name="by hand", func="math.floor", args="1.5")
     monkeypatch.setitem(jobs.REGISTRY, "test.every20s", jobs.Job("test.every20s", 20, lambda now: None))

@@ -27,11 +27,11 @@ dashboard_router = Router(tags=["reports"])
 
 class BulletinIn(Schema):
     template: Text(40, min_length=1)
-    unit: Id
+    unit: Text(20, min_length=1) = Field(..., description="issuing unit: division code or id")
     period: Text(12, min_length=1)
     paragraphs: list[Text(2000)] = Field(default_factory=list, max_length=20)
 
-    @field_validator("template", "period")
+    @field_validator("template", "period", "unit")
     @classmethod
     def _no_control(cls, v):
         if has_control(v):
@@ -84,12 +84,20 @@ def list_bulletins(request, cursor: Cursor | None = None, limit: Limit = 50,
 
 @bulletins_router.post("", response={201: BulletinOut}, summary="Draft a bulletin: template, unit, period")
 def draft_bulletin(request, payload: BulletinIn):
-    unit = selectors.draft_units(request.user).filter(pk=payload.unit).first()
+    units = selectors.draft_units(request.user)
+    ref = payload.unit.strip()
+    unit = units.filter(code=ref).first() or (
+        units.filter(pk=int(ref)).first() if ref.isdigit() and len(ref) < 12 else None)
     if unit is None:
         raise NotFound(field_errors={"unit": "not found"})
     b = services.draft(request.user, template=payload.template, unit=unit, period=payload.period,
                        paragraphs=payload.paragraphs, now=timezone.now())
     return Status(201, _out(b))
+
+
+def _file_doc(content_type: str) -> dict:
+    return {"responses": {"200": {"description": "the document", "content": {
+        content_type: {"schema": {"type": "string", "format": "binary"}}}}}}
 
 
 def _file(request, bulletin_id: int, fmt: str):
@@ -103,29 +111,29 @@ def _file(request, bulletin_id: int, fmt: str):
     return resp
 
 
-@bulletins_router.get("/{int:bulletin_id}.pdf", summary="The bulletin as PDF (A4, red header, CJK font)")
+@bulletins_router.get("/{bulletin_id}.pdf", openapi_extra=_file_doc("application/pdf"), summary="The bulletin as PDF (A4, red header, CJK font)")
 def bulletin_pdf(request, bulletin_id: Id):
     return _file(request, bulletin_id, "pdf")
 
 
-@bulletins_router.get("/{int:bulletin_id}.docx", summary="The bulletin as DOCX")
+@bulletins_router.get("/{bulletin_id}.docx", openapi_extra=_file_doc("application/vnd.openxmlformats-officedocument.wordprocessingml.document"), summary="The bulletin as DOCX")
 def bulletin_docx(request, bulletin_id: Id):
     return _file(request, bulletin_id, "docx")
 
 
-@bulletins_router.get("/{int:bulletin_id}.xlsx", summary="The bulletin's tables as XLSX")
+@bulletins_router.get("/{bulletin_id}.xlsx", openapi_extra=_file_doc("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), summary="The bulletin's tables as XLSX")
 def bulletin_xlsx(request, bulletin_id: Id):
     return _file(request, bulletin_id, "xlsx")
 
 
-@bulletins_router.get("/{int:bulletin_id}", response=BulletinOut, summary="One bulletin with its figures (snapshot)")
+@bulletins_router.get("/{bulletin_id}", response=BulletinOut, summary="One bulletin with its figures (snapshot)")
 def get_bulletin(request, bulletin_id: Id):
     b = selectors.get_bulletin(request.user, bulletin_id)
     services.mark_read(request.user, b, now=timezone.now())
     return _out(b)
 
 
-@bulletins_router.post("/{int:bulletin_id}/issue", response=BulletinOut,
+@bulletins_router.post("/{bulletin_id}/issue", response=BulletinOut,
                        summary="Issue: number (第N期), freeze and audit; a second issue is refused (409)")
 def issue_bulletin(request, bulletin_id: Id, payload: IssueIn | None = None):
     b = selectors.get_bulletin(request.user, bulletin_id)
