@@ -115,7 +115,9 @@ def world(tree, users, token_for):
                   "wanted_from": (today + timedelta(days=10)).isoformat(),
                   "wanted_to": (today + timedelta(days=20)).isoformat(),
                   # Care: a needs survey of the person above (living alone), today.
-                  "person": person.pk, "surveyed_on": today.isoformat(), "living": "alone"})
+                  "person": person.pk, "surveyed_on": today.isoformat(), "living": "alone",
+                  # Care: a volunteer team led by the township's staff member.
+                  "lead": users.liying_staff.pk})
     # Plans and campaigns are issued by the city or a county: those bodies are sent as the city administrator.
     city = {"auth": token_for(users.city_admin), "valid": {**valid, "unit": tree.city.code}}
     # Registers are defined by a unit's administrator: a minimal valid definition.
@@ -124,8 +126,17 @@ def world(tree, users, token_for):
     # Bulletins are drafted by a county (or the city) for a past period.
     county = {"auth": token_for(users.rencheng_admin),
               "valid": {**valid, "unit": tree.rencheng.code, "template": "weekly_loop", "period": "2026-W45"}}
+    # A volunteer team is made at a unit given by id, by the township.
+    from bihuan.care import services as care_services
+
+    vteam = care_services.create_team(None, unit=tree.lumiao, name="探针志愿队", lead=users.liying_staff)
+    member = care_services.add_member(None, vteam, person)
+    team = {"auth": token_for(users.liying_staff), "valid": {
+        **valid, "unit": tree.lumiao.pk, "team": vteam.pk, "member": member.pk, "day": today.isoformat(),
+        "hours": 2, "description": "打扫卫生"}}
     issuers = {"/api/v1/plans": city, "/api/v1/campaigns": city, "/api/v1/registers": registers,
-               "/api/v1/bulletins": county, **_evaluation_world(tree, users, token_for, valid, city)}
+               "/api/v1/bulletins": county, "/api/v1/volunteers/teams": team,
+               "/api/v1/volunteers/records": team, **_evaluation_world(tree, users, token_for, valid, city)}
     return {"spec": None, "ids": ids, "valid": valid,
             "auth": token_for(users.liying_staff), "as_issuer": issuers}
 
