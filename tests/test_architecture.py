@@ -150,3 +150,18 @@ def test_api_schema_names_are_unique_across_apps():
                     clashes.append(f"{name}: {seen[name]} and {mod.__name__}")
                 seen.setdefault(name, mod.__name__)
     assert not clashes, clashes
+
+
+def test_openapi_document_has_no_duplicate_keys(client):
+    """An operation's extra OpenAPI (a file response) keyed "200" beside ninja's 200 gave the JSON
+    two "200" keys; Swagger UI then refused the whole document (blank /api/v1/docs)."""
+    import json
+
+    def unique(pairs):
+        keys = [k for k, _v in pairs]
+        assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+        return dict(pairs)
+
+    resp = client.get("/api/v1/openapi.json")
+    assert resp.status_code == 200
+    json.loads(resp.content, object_pairs_hook=unique)

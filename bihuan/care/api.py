@@ -291,21 +291,21 @@ def check_in(request, visit_id: Id, payload: VisitCheckInIn):
 volunteers_router = Router(tags=["care"])
 
 
-class TeamIn(_CareIn):
+class VolunteerTeamIn(_CareIn):
     unit: Id
     name: str = Field(..., min_length=1, max_length=60)
     lead: Id  # a user id
 
 
-class TeamOut(Schema):
+class VolunteerTeamOut(Schema):
     id: int
     unit_id: int
     name: str
     lead_id: int
 
 
-class TeamPage(Schema):
-    items: list[TeamOut]
+class VolunteerTeamPage(Schema):
+    items: list[VolunteerTeamOut]
     next_cursor: str | None
 
 
@@ -337,15 +337,15 @@ class DecideIn(_CareIn):
     approve: bool | None = None  # required; checked after the record is found (out of scope → 404)
 
 
-@volunteers_router.get("/teams", response=TeamPage, summary="Volunteer teams (志愿服务队) in scope")
+@volunteers_router.get("/teams", response=VolunteerTeamPage, summary="Volunteer teams (志愿服务队) in scope")
 def list_teams(request, unit: Id | None = None, cursor: Cursor | None = None, limit: Limit = 50):
     qs = selectors.teams(request.user, unit=_unit(request.user, unit, "care.team.view"))
     page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 
-@volunteers_router.post("/teams", response={201: TeamOut}, summary="Make a volunteer team under a unit")
-def create_team(request, payload: TeamIn):
+@volunteers_router.post("/teams", response={201: VolunteerTeamOut}, summary="Make a volunteer team under a unit")
+def create_team(request, payload: VolunteerTeamIn):
     from bihuan.accounts.models import User
 
     unit = _unit(request.user, payload.unit, "care.team.manage")

@@ -96,7 +96,7 @@ def draft_bulletin(request, payload: BulletinIn):
 
 
 def _file_doc(content_type: str) -> dict:
-    return {"responses": {"200": {"description": "the document", "content": {
+    return {"responses": {200: {"description": "the document", "content": {
         content_type: {"schema": {"type": "string", "format": "binary"}}}}}}
 
 
