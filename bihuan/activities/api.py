@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from bihuan.core.errors import ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import Cursor, Id, Text
+from bihuan.core.schema import Cursor, Day, Id, Text
 from bihuan.core.scope import units_q
 from bihuan.orgs.models import OrgUnit
 
@@ -193,8 +193,8 @@ def get_team(request, team_id: Id):
 
 
 @router.get("/sessions", response=SessionPage, summary="Sessions (微课堂) in scope, newest first")
-def list_sessions(request, unit: str = Query("", max_length=20), start: date | None = FROM_OPT,
-                  end: date | None = TO_OPT, cursor: Cursor | None = None,
+def list_sessions(request, unit: str = Query("", max_length=20), start: Day | None = FROM_OPT,
+                  end: Day | None = TO_OPT, cursor: Cursor | None = None,
                   limit: int = Query(50, ge=1, le=200)):
     u = _unit(request.user, unit, perm=SESSION_VIEW, field="unit") if unit else None
     return _page(selectors.sessions(request.user, unit=u, start=start, end=end), cursor, limit)

@@ -21,7 +21,7 @@ from pydantic import field_validator
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import Cursor, Id, Limit, ShortText
+from bihuan.core.schema import Cursor, Day, Id, Limit, ShortText
 from bihuan.core.scope import units_q
 from bihuan.core.text import has_control
 from bihuan.loop.services import Upload, idempotency
@@ -240,7 +240,7 @@ def create_plan(request, payload: CarePlanIn):
 
 @router.get("/visits", response=VisitPage,
             summary="Visits in scope (a volunteer: their own) by day, unit, helper and derived status")
-def list_visits(request, date: date | None = None, unit: Id | None = None, helper: Id | None = None,
+def list_visits(request, date: Day | None = None, unit: Id | None = None, helper: Id | None = None,
                 status: ShortText | None = None, cursor: Cursor | None = None, limit: Limit = 50):
     now = timezone.now()
     if status and status not in (st.DUE, st.MISSED, *Outcome.values):

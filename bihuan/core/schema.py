@@ -11,7 +11,7 @@ in the JSON parser and ``InputGuardMiddleware``.)
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
@@ -46,6 +46,24 @@ def _sane_year(value: datetime) -> datetime:
 
 
 When = Annotated[datetime, BeforeValidator(_iso_only), AfterValidator(_sane_year)]
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_day_only(value):
+    # As for When: pydantic reads 0 or "0" as 1970-01-01; the document promises YYYY-MM-DD.
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.match(value)):
+        return value
+    raise ValueError("a date as YYYY-MM-DD is required, e.g. 2026-11-02")
+
+
+def _sane_day(value: date) -> date:
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("the year must be between 1900 and 2999")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day_only), AfterValidator(_sane_day)]
 
 
 def Text(max_length: int, *, min_length: int = 0):  # noqa: N802 - a type factory reads like a type

@@ -33,6 +33,14 @@ def _clean(v):
     return v
 
 
+def _query(v: str) -> str:
+    """A search word from the query string: control characters are a 422 naming the parameter."""
+    try:
+        return _clean(v)
+    except ValueError:
+        raise ServiceError("Control characters are not allowed.", {"q": "Control characters are not allowed."}) from None
+
+
 class _In(Schema):
     @field_validator("*", mode="before")
     @classmethod
@@ -596,7 +604,7 @@ def list_enterprises(request, group: Text(40) = "", unit: Text(20) = "", q: Text
         if g is None:
             raise ServiceError("Unknown list.", {"group": "No list of key enterprises with this name."})
     u = _unit(request.user, unit, field="unit", perm="plans.enterprise.view") if unit else None
-    page = cursor_page(selectors.enterprises(request.user, group=g, unit=u, q=_clean(q)), order=["id"],
+    page = cursor_page(selectors.enterprises(request.user, group=g, unit=u, q=_query(q)), order=["id"],
                        cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
