@@ -97,6 +97,10 @@ BUILTIN_ROLES = [
      "permissions": [*AUDIT_DUTY]},
 ]
 
+# Groups overlap (an app's "admin" set holds its "read" set): each role lists a permission once.
+for _spec in BUILTIN_ROLES:
+    _spec["permissions"] = list(dict.fromkeys(_spec["permissions"]))
+
 SEPARATED_ROLES = {"system_admin": SYSTEM_DUTY, "security_admin": SECURITY_DUTY, "audit_admin": AUDIT_DUTY}
 
 
