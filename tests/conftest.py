@@ -39,6 +39,19 @@ def _fast_hasher(request, settings):
 
 
 @pytest.fixture(autouse=True)
+def _builtin_roles_after_flush(request):
+    """A transactional test starts after another one's flush, which empties every table, the
+    migrations' data included: put the built-in roles back, for every such test, in one place."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction", bool(marker.args and marker.args[0])):
+        return
+    request.getfixturevalue("transactional_db")
+    from bihuan.accounts.roles import ensure_builtin_roles
+
+    ensure_builtin_roles(Role)
+
+
+@pytest.fixture(autouse=True)
 def _jobs_inline(request, settings, monkeypatch):
     """Background tasks (web imports) run inline, in the test's transaction: django-q2's sync mode.
 

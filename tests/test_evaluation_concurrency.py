@@ -24,15 +24,7 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def _roles(transactional_db):
-    from bihuan.accounts.models import Role
-    from bihuan.accounts.roles import ensure_builtin_roles
-
-    ensure_builtin_roles(Role)
-
-
-def test_twenty_concurrent_redemptions_exactly_five_succeed(_roles, tree, users):
+def test_twenty_concurrent_redemptions_exactly_five_succeed(tree, users):
     p = points_setup(tree, None)
     services.award(None, household=p.h1, rule=p.volunteer, quantity=25)  # 50 points: five soaps at 10
     StoreItem.objects.filter(pk=p.soap.pk).update(stock=100)

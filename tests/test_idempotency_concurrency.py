@@ -28,14 +28,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def _roles(transactional_db):
-    from bihuan.accounts.models import Role
-    from bihuan.accounts.roles import ensure_builtin_roles
-
-    ensure_builtin_roles(Role)
-
-
 def _race(url: str, token: str, bodies: list[dict], key: str) -> list[tuple[int, bytes, str | None]]:
     barrier = threading.Barrier(len(bodies))
     out: list = [None] * len(bodies)
@@ -65,7 +57,7 @@ def _token(user) -> str:
     return account_services.create_token(user, name="race")[1]
 
 
-def test_twenty_concurrent_first_requests_give_one_matter_and_identical_bytes(_roles, live_server, tree, users):
+def test_twenty_concurrent_first_requests_give_one_matter_and_identical_bytes(live_server, tree, users):
     make_categories()
     body = {"category": "road", "location_unit": tree.lumiao_g1.pk, "title": "井盖缺失", "description": "路口井盖丢了"}
     answers = _race(f"{live_server.url}/api/v1/matters", _token(users.lumiao_grid), [body] * 20, "race-same")
@@ -77,7 +69,7 @@ def test_twenty_concurrent_first_requests_give_one_matter_and_identical_bytes(_r
     assert rec.matter_id == json.loads(answers[0][1])["id"]
 
 
-def test_one_key_with_twenty_different_bodies_only_the_first_body_wins(_roles, live_server, tree, users):
+def test_one_key_with_twenty_different_bodies_only_the_first_body_wins(live_server, tree, users):
     make_categories()
     bodies = [{"category": "road", "location_unit": tree.lumiao_g1.pk, "title": f"井盖缺失 {i}",
                "description": "路口井盖丢了"} for i in range(20)]

@@ -398,18 +398,10 @@ def worker_env(tmp_path, settings) -> tuple[dict, Path | None]:
         env["DATABASE_URL"] = f"sqlite:///{s['NAME']}"
     return env, copy
 
-@pytest.fixture
-def _roles(transactional_db):
-    """Transactional tests flush the tables between tests, migration data included: restore the roles."""
-    from bihuan.accounts.models import Role
-    from bihuan.accounts.roles import ensure_builtin_roles
-
-    ensure_builtin_roles(Role)
-
 
 @pytest.mark.queued_jobs
 @pytest.mark.django_db(transaction=True)
-def test_bihuan_worker_runs_a_queued_import_and_stops_on_sigterm(_roles, tree, users, client, media, tmp_path,
+def test_bihuan_worker_runs_a_queued_import_and_stops_on_sigterm(tree, users, client, media, tmp_path,
                                                                  settings):
     """Start `bihuan worker` on the test database, let it run a web import, stop it with SIGTERM."""
     client.force_login(users.rencheng_admin)

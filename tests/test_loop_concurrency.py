@@ -15,20 +15,11 @@ from bihuan.loop.models import Matter, MatterEvent
 from .loop_helpers import at, make_categories, new_matter
 
 
-@pytest.fixture
-def _roles(transactional_db):
-    """Transactional tests flush the tables between tests, migration data included: restore the roles."""
-    from bihuan.accounts.models import Role
-    from bihuan.accounts.roles import ensure_builtin_roles
-
-    ensure_builtin_roles(Role)
-
-
 @pytest.mark.postgres
 @pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"),
                     reason="needs PostgreSQL (row locks under READ COMMITTED)")
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_transitions_one_wins(_roles, tree, users):
+def test_twenty_concurrent_transitions_one_wins(tree, users):
     assert connection.vendor == "postgresql"
     road, _ = make_categories()
     now = at("2026-11-02 09:00")

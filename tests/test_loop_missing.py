@@ -104,6 +104,17 @@ def test_hostile_images_are_refused(tree, users, content, why):
     assert not Matter.objects.exists()
 
 
+def test_a_truncated_photo_is_still_refused_after_a_pdf_was_made(tree, users):
+    # Importing WeasyPrint switches on Pillow's LOAD_TRUNCATED_IMAGES for the whole process; in CI
+    # this test passed alone and failed after the bulletin tests had rendered a PDF.
+    from bihuan.core.documents import html_to_pdf
+
+    assert html_to_pdf("<p>通报</p>").startswith(b"%PDF")
+    with pytest.raises(ServiceError) as exc:
+        images.check_image("x.jpg", "image/jpeg", jpeg_with_gps()[:2000])
+    assert exc.value.code == "attachment_image"
+
+
 def test_thumbnail_is_small_and_carries_no_exif_while_staff_keep_the_original(tree, users, login):
     road, _ = make_categories()
     original = jpeg_with_gps(1600, 1200)

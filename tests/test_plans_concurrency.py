@@ -23,14 +23,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def _roles(transactional_db):
-    from bihuan.accounts.models import Role
-    from bihuan.accounts.roles import ensure_builtin_roles
-
-    ensure_builtin_roles(Role)
-
-
 def _race(n, fn):
     barrier = threading.Barrier(n)
     results, lock = [], threading.Lock()
@@ -56,7 +48,7 @@ def _race(n, fn):
     return results
 
 
-def test_four_overlapping_job_runs_open_each_matter_once(_roles, tree, users):
+def test_four_overlapping_job_runs_open_each_matter_once(tree, users):
     make_plan(tree, users.city_admin)
     results = _race(4, lambda i: services.open_overdue_matters(at(2025, 2, 20)))
     assert not [r for r in results if isinstance(r, str)], results
@@ -64,7 +56,7 @@ def test_four_overlapping_job_runs_open_each_matter_once(_roles, tree, users):
     assert Matter.objects.filter(kind="task").count() == 3 == Escalation.objects.count()
 
 
-def test_two_edits_of_one_target_one_success_one_409(_roles, tree, users):
+def test_two_edits_of_one_target_one_success_one_409(tree, users):
     p = make_plan(tree, users.city_admin)
     v = p.canteen.version
     results = _race(2, lambda i: services.update_task(users.city_admin, p.canteen.pk, version=v,

@@ -26,8 +26,23 @@ img {{ max-width: 100%; }}
 """
 
 
+def _weasyprint():
+    """Import WeasyPrint, undoing the one global it changes.
+
+    Importing it sets Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` for the whole process, and
+    then ``loop.images.check_image`` would accept a truncated photo once any PDF had been made. Our
+    PDFs embed only images we draw ourselves, so nothing here needs truncated images loaded.
+    """
+    import weasyprint
+    from PIL import ImageFile
+
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    return weasyprint
+
+
 def _fetcher():
     """WeasyPrint's fetcher limited to ``data:`` URLs: no file, http or ftp is ever opened."""
+    _weasyprint()
     from weasyprint.urls import URLFetcher
 
     return URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
@@ -35,8 +50,8 @@ def _fetcher():
 
 def html_to_pdf(html: str, *, extra_css: str = "", compress: bool = True) -> bytes:
     """The PDF of ``html`` (a whole document or a fragment) with the CJK font and page numbers."""
-    from weasyprint import CSS, HTML
-
+    weasyprint = _weasyprint()
+    CSS, HTML = weasyprint.CSS, weasyprint.HTML
     sheets = [CSS(string=BASE_CSS)]
     if extra_css:
         sheets.append(CSS(string=extra_css))
