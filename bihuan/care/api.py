@@ -17,13 +17,11 @@ from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 from ninja.responses import NinjaJSONEncoder
-from pydantic import field_validator
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import Cursor, Day, Id, Limit, ShortText
+from bihuan.core.schema import CleanIn, Cursor, Day, Id, Limit, ShortText
 from bihuan.core.scope import units_q
-from bihuan.core.text import has_control
 from bihuan.loop.services import Upload, idempotency
 from bihuan.orgs.models import OrgUnit
 
@@ -34,13 +32,8 @@ from .models import Outcome
 router = Router(tags=["care"])
 
 
-class _CareIn(Schema):
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_control(cls, v):
-        if isinstance(v, str) and has_control(v.replace("\n", "").replace("\t", "")):
-            raise ValueError("control characters are not allowed")
-        return v
+class _CareIn(CleanIn):
+    pass
 
 
 class SurveyIn(_CareIn):

@@ -14,7 +14,11 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from ninja import Schema
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, field_validator
+
+from bihuan.core.errors import ServiceError
+from bihuan.core.text import has_control
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint / SQLite INTEGER
@@ -78,3 +82,31 @@ def Column(model, field: str):  # noqa: N802
 
 ShortText = Text(200)  # filters, codes, names, search words
 LongText = Text(20_000)  # comments and descriptions (services check their own, tighter limits)
+
+
+# --- control characters: one rule for every API body and search word -----------------------------
+
+def no_control(value):
+    """Refuse a string (or a list's strings) holding a control character other than tab, CR and LF
+    (``core.text``'s rule; CR LF from Windows clients is fine, the services store LF)."""
+    items = value if isinstance(value, list) else [value]
+    if any(isinstance(v, str) and has_control(v.replace("\r", "")) for v in items):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+class CleanIn(Schema):
+    """Base of every API input body: each field, before its type is checked, passes ``no_control``."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_control(cls, v):
+        return no_control(v)
+
+
+def query_word(value: str | None, name: str = "q") -> str | None:
+    """A search word from the query string: a control character is a 422 naming the parameter."""
+    try:
+        return no_control(value)
+    except ValueError:
+        raise ServiceError("Control characters are not allowed.", {name: "Control characters are not allowed."}) from None

@@ -10,13 +10,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import field_validator
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import Cursor, Id, Limit, Text
+from bihuan.core.schema import CleanIn, Cursor, Id, Limit, Text
 from bihuan.core.scope import units_q
-from bihuan.core.text import has_control
 from bihuan.orgs.models import OrgUnit
 
 from . import selectors, services
@@ -27,13 +25,8 @@ router = Router(tags=["evaluation"])
 points_router = Router(tags=["points"])
 
 
-class _EvaluationIn(Schema):
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_control(cls, v):
-        if isinstance(v, str) and has_control(v):
-            raise ValueError("control characters are not allowed")
-        return v
+class _EvaluationIn(CleanIn):
+    pass
 
 
 def _unit(user, ref: str | None, *, field: str, perm: str) -> OrgUnit | None:

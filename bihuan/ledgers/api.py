@@ -12,13 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import field_validator
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import Id, Version
+from bihuan.core.schema import CleanIn, Id, Version, query_word
 from bihuan.core.scope import units_q
-from bihuan.core.text import has_control
 from bihuan.orgs.models import OrgUnit
 
 from . import fields as fl
@@ -29,24 +27,13 @@ router = Router(tags=["registers"])
 MAX_JSON_CHARS = 200_000
 
 
-def _no_control(v):
-    if isinstance(v, str) and has_control(v.replace("\n", "").replace("\r", "")):
-        raise ValueError("control characters are not allowed")
-    return v
-
-
-class RegisterIn(Schema):
+class RegisterIn(CleanIn):
     code: str = Field(..., min_length=2, max_length=40)
     name: str = Field(..., min_length=1, max_length=80)
     level: int = Field(..., ge=2, le=5)
     unit: str = Field("", max_length=20)  # defining unit: division code (default: the city)
     description: str = Field("", max_length=2000)
     fields: list[dict[str, Any]] = Field(..., min_length=1, max_length=fl.MAX_FIELDS)
-
-    @field_validator("code", "name", "unit", "description", mode="before")
-    @classmethod
-    def _check(cls, v):
-        return _no_control(v)
 
 
 class RegisterOut(Schema):
@@ -169,7 +156,7 @@ def list_entries(request, code: str, unit: str = Query("", max_length=20), q: st
                  cursor: str | None = Query(None, max_length=400), limit: int = Query(50, ge=1, le=200)):
     r = services.get_register(request.user, code)
     u = _unit(request.user, unit, "ledgers.entry.view") if unit else None
-    qs = selectors.entries(request.user, r, unit=u, q=_no_control(q), filters=_field_filters(request, r))
+    qs = selectors.entries(request.user, r, unit=u, q=query_word(q), filters=_field_filters(request, r))
     page = cursor_page(qs, order=["-id"], cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 
@@ -213,5 +200,5 @@ def summary(request, code: str, group_by: str = Query("level", max_length=10), l
     if field and (r.field(field) is None or r.field(field)["type"] not in fl.NUMERIC):
         raise ServiceError("Not a numeric field.", {"field": "Name a number or money field."})
     u = _unit(request.user, unit, "ledgers.entry.view") if unit else None
-    return selectors.summary(request.user, r, level=level, field=field or None, unit=u, q=_no_control(q),
+    return selectors.summary(request.user, r, level=level, field=field or None, unit=u, q=query_word(q),
                              filters=_field_filters(request, r))

@@ -11,11 +11,10 @@ from decimal import Decimal
 
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
-from pydantic import field_validator
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import Cursor, Id, Limit, Text
+from bihuan.core.schema import CleanIn, Cursor, Id, Limit, Text, query_word
 from bihuan.core.scope import units_q
 from bihuan.orgs.models import OrgUnit
 
@@ -27,25 +26,8 @@ plans_router = Router(tags=["plans"])
 assignments_router = Router(tags=["plans"])
 
 
-def _clean(v):
-    if isinstance(v, str) and any(ord(c) < 32 and c not in "\n\r\t" for c in v):
-        raise ValueError("control characters are not allowed")
-    return v
-
-
-def _query(v: str) -> str:
-    """A search word from the query string: control characters are a 422 naming the parameter."""
-    try:
-        return _clean(v)
-    except ValueError:
-        raise ServiceError("Control characters are not allowed.", {"q": "Control characters are not allowed."}) from None
-
-
-class _In(Schema):
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_control(cls, v):
-        return _clean(v)
+class _In(CleanIn):
+    pass
 
 
 class MilestoneIn(_In):
@@ -604,7 +586,7 @@ def list_enterprises(request, group: Text(40) = "", unit: Text(20) = "", q: Text
         if g is None:
             raise ServiceError("Unknown list.", {"group": "No list of key enterprises with this name."})
     u = _unit(request.user, unit, field="unit", perm="plans.enterprise.view") if unit else None
-    page = cursor_page(selectors.enterprises(request.user, group=g, unit=u, q=_query(q)), order=["id"],
+    page = cursor_page(selectors.enterprises(request.user, group=g, unit=u, q=query_word(q)), order=["id"],
                        cursor=cursor, limit=limit)
     return {"items": page.items, "next_cursor": page.next_cursor}
 

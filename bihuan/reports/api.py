@@ -11,12 +11,10 @@ from datetime import datetime
 from django.http import HttpResponse
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
-from pydantic import field_validator
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import Cursor, Id, Limit, Text, Version
-from bihuan.core.text import has_control
+from bihuan.core.schema import CleanIn, Cursor, Id, Limit, Text, Version
 
 from . import render as rendering
 from . import selectors, services
@@ -25,18 +23,11 @@ bulletins_router = Router(tags=["reports"])
 dashboard_router = Router(tags=["reports"])
 
 
-class BulletinIn(Schema):
+class BulletinIn(CleanIn):
     template: Text(40, min_length=1)
     unit: Text(20, min_length=1) = Field(..., description="issuing unit: division code or id")
     period: Text(12, min_length=1)
     paragraphs: list[Text(2000)] = Field(default_factory=list, max_length=20)
-
-    @field_validator("template", "period", "unit")
-    @classmethod
-    def _no_control(cls, v):
-        if has_control(v):
-            raise ValueError("control characters are not allowed")
-        return v
 
 
 class IssueIn(Schema):
