@@ -91,6 +91,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "bihuan.core.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "bihuan.core.middleware.SessionRefreshMiddleware",
     "bihuan.core.middleware.LocaleMiddleware",
     # After the locale (refusals in the request's language), before anything reads the body.
     "bihuan.core.middleware.InputGuardMiddleware",
@@ -213,7 +214,8 @@ OTP_TOTP_ISSUER = "Bihuan"
 
 # Sessions: idle expiry (renewed on every request) and gone when the browser closes.
 SESSION_COOKIE_AGE = int(os.environ.get("BIHUAN_SESSION_SECONDS", str(30 * 60)))
-SESSION_SAVE_EVERY_REQUEST = True
+# The idle timeout slides: core.middleware.SessionRefreshMiddleware saves the session at most once a minute.
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -28,6 +28,33 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+class SessionRefreshMiddleware:
+    """The idle timeout slides without a session write on every request.
+
+    A session expires ``SESSION_COOKIE_AGE`` after it was last saved. Saving it on every request
+    (``SESSION_SAVE_EVERY_REQUEST``) cost a transaction per page and per API call; here it is saved
+    at most once per ``REFRESH_SECONDS``, so a user idle for the whole age is still logged out, up to
+    a minute later than the age says. Sits after Django's ``SessionMiddleware``.
+    """
+
+    REFRESH_SECONDS = 60
+    KEY = "_refreshed"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        import time
+
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is not None and not session.is_empty() and not session.modified:
+            now = int(time.time())
+            if now - int(session.get(self.KEY, 0)) >= self.REFRESH_SECONDS:
+                session[self.KEY] = now  # marks it modified: SessionMiddleware saves it, new expiry
+        return response
+
+
 class RequestContextMiddleware:
     """Gives each request an id and makes (user, ip, request id) the audit actor."""
 
