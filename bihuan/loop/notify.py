@@ -24,7 +24,8 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import BooleanField, Case, Exists, Max, OuterRef, Q, Value, When
+from django.db.models import BooleanField, Case, Exists, Max, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils.module_loading import import_string
 
 from bihuan.core import audit
@@ -96,14 +97,12 @@ def for_user(user):
     return Notification.objects.filter(Q(user=user) | Q(unit_id__in=recipient_unit_ids(user)))
 
 
-def _read_through(user) -> int:
-    return NotificationMark.objects.filter(user=user).values_list("read_through", flat=True).first() or 0
-
-
 def _read_q(user) -> Q:
-    """Read by ``user``: below their mark-all point, or read one by one."""
+    """Read by ``user``: below their mark-all point, or read one by one (a subquery each, so the
+    badge on every page is one query)."""
     read_one = NotificationRead.objects.filter(user=user, notification=OuterRef("pk"))
-    return Q(pk__lte=_read_through(user)) | Q(Exists(read_one))
+    mark = NotificationMark.objects.filter(user=user).values("read_through")[:1]
+    return Q(pk__lte=Coalesce(Subquery(mark), 0)) | Q(Exists(read_one))
 
 
 def with_read_state(user, qs):
@@ -133,7 +132,7 @@ def get_for_user(user, notification_id) -> Notification:
 def mark_read(user, notification_id, *, now: datetime) -> bool:
     """Mark one notification read for ``user``. False when it already was (nothing written)."""
     n = get_for_user(user, notification_id)
-    if n.pk <= _read_through(user):
+    if NotificationMark.objects.filter(user=user, read_through__gte=n.pk).exists():
         return False
     _obj, created = NotificationRead.objects.get_or_create(user=user, notification=n, defaults={"read_at": now})
     if created:
