@@ -9,6 +9,7 @@ A unit outside the user's view scope is a 404 (``core.scope.covers``). Counts co
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.contrib import messages
 from django.db.models import Q
@@ -67,7 +68,7 @@ def board(request, unit_id: int | None = None):
     # passes every closed matter first (same order). See docs/performance.md.
     matters = (selectors.open_matters(user).filter(selectors.subtree_q(unit))
                .filter(selectors.overdue_q(now) | Q(flagged=True)))
-    matters = (selectors.with_light(matters, now).select_related("category", "handling_unit", "flagged_unit")
+    matters = (selectors.with_light(matters, now).select_related("category", "location_unit", "handling_unit", "flagged_unit")
                .annotate(due_order=Coalesce("due_at", "dispatch_due_at")).order_by("due_order", "id"))
     ctx = _common(request, unit, "board")
     ctx.update({"rows": rows, "totals": totals, "page": paginate(request, matters),
@@ -84,8 +85,10 @@ def backlog(request, unit_id: int | None = None):
     ages = [label for label, *_ in selectors.AGE_BUCKETS]
     grid = [(age, data["by_age"][age], sum(data["by_age"][age].values())) for age in ages]
     by_light = {light: sum(data["by_age"][a][light] for a in ages) for light in ("green", "yellow", "red")}
-    children = [(c, selectors.backlog(user, c, now=now)["total"])
-                for c in OrgUnit.objects.filter(parent=unit, valid_to__isnull=True).order_by("sort", "code")[:60]]
+    # Each child's 在办 is the board's count (the same in_work_q), from its two grouped queries
+    # rather than one backlog query per child.
+    children = [(SimpleNamespace(pk=r["unit_id"], name=r["unit_name"]), r["open"])
+                for r in selectors.supervision_board(user, unit, now=now) if not r.get("own")]
     chart = {"ages": ages, "series": [
         {"light": light, "name": str(LIGHT_LABELS[light]), "data": [data["by_age"][a][light] for a in ages]}
         for light in ("green", "yellow", "red")]}
