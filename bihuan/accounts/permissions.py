@@ -103,6 +103,9 @@ PERMISSIONS: dict[str, str] = {
     "reports.dashboard.view": _("View the command dashboard (驾驶舱) and figures by unit"),
     "care.team.view": _("View volunteer teams, their hours and certificates"),
     "care.team.manage": _("Make volunteer teams, add members, record and approve hours"),
+    "care.canteen.view": _("View canteens (幸福食堂), their meals and monthly summaries"),
+    "care.canteen.record": _("Record meals served at a canteen and its other diners"),
+    "care.canteen.manage": _("Open canteens (幸福食堂) at villages and communities"),
 }
 
 ALL = frozenset(PERMISSIONS)
