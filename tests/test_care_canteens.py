@@ -191,3 +191,18 @@ def test_now_matters_for_served_days(tree, users, care_today, canteen):
     long_after = timezone.now() + timedelta(days=90)
     with pytest.raises(ServiceError):
         services.serve_meal(users.lumiao_secretary, canteen, v, now=long_after)
+
+
+def test_meals_served_as_a_source_and_in_the_section(tree, users):
+    from bihuan.core import registry
+
+    make_care(tree, users, start=date(2026, 3, 1))
+    services.generate(date(2026, 3, 2), now=at(2026, 3, 2, 0, 5))
+    canteen = services.create_canteen(None, unit=tree.lumiao, name="食堂", now=at(2026, 3, 1, 6))
+    services.serve_meal(None, canteen, _lunch(date(2026, 3, 2)), now=at(2026, 3, 2, 12))
+    vals = registry.compute("care.meals_served", [tree.liying, tree.lumiao, tree.xianying],
+                            start=at(2026, 3, 1, 0), end=at(2026, 4, 1, 0), now=at(2026, 3, 3))
+    assert vals == {tree.liying.pk: 1, tree.lumiao.pk: 1, tree.xianying.pk: 0}
+    rows = registry.SECTIONS["care.visits"].figures(tree.liying, start=at(2026, 3, 1, 0), end=at(2026, 4, 1, 0),
+                                                   now=at(2026, 3, 3))
+    assert rows[0]["unit_name"] == "芦庙村" and rows[0]["meals_served"] == 1

@@ -156,7 +156,7 @@ def _child_key(unit: OrgUnit, path_field: str = "unit__path"):
 
 
 def _empty() -> dict:
-    return {"visits": 0, "kept": 0, "missed": 0, "surveyed": 0, "hours": 0}
+    return {"visits": 0, "kept": 0, "missed": 0, "surveyed": 0, "hours": 0, "meals": 0}
 
 
 def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dict]:
@@ -188,6 +188,14 @@ def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dic
                      _child_key(parent, "team__unit__path"))):
         for g in grouped(qs, key, h=Sum("hours")):
             out.setdefault(str(g["row"]), _empty())["hours"] += float(g["h"] or 0)
+    from .models import MealServed
+
+    meals = MealServed.objects.filter(day__gte=d0, day__lt=d1)
+    for qs, key in ((meals.filter(canteen__unit=parent), Value("")),
+                    (meals.filter(canteen__unit__path__startswith=parent.path).exclude(canteen__unit=parent),
+                     _child_key(parent, "canteen__unit__path"))):
+        for g in grouped(qs, key, n=Count("id")):
+            out.setdefault(str(g["row"]), _empty())["meals"] += g["n"]
     return out
 
 
@@ -206,7 +214,8 @@ def _pct(part: int, whole: int):
 def rates(fig: dict | None) -> dict:
     fig = fig or _empty()
     return {"visits_kept_rate": _pct(fig["kept"], fig["kept"] + fig["missed"]), "surveyed": fig["surveyed"],
-            "visits": fig["visits"], "missed": fig["missed"], "volunteer_hours": round(fig["hours"], 2)}
+            "visits": fig["visits"], "missed": fig["missed"], "volunteer_hours": round(fig["hours"], 2),
+            "meals_served": fig["meals"]}
 
 
 # --- volunteer teams ----------------------------------------------------------------------------
