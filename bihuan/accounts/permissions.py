@@ -61,6 +61,8 @@ PERMISSIONS: dict[str, str] = {
     "care.survey.export": _("Export care needs surveys (masked)"),
     "care.plan.view": _("View care plans, services and helpers"),
     "care.plan.manage": _("Make care plans, pair helpers and give volunteers a login"),
+    "care.plan.import": _("Import care plans from XLSX/CSV"),
+    "care.plan.export": _("Export care plans (masked)"),
     "care.visit.view": _("View care visits and the care board"),
     "care.visit.checkin": _("Check in care visits one is paired to (the round)"),
     "activities.team.view": _("View lecture teams and lecturers"),

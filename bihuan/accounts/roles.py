@@ -29,8 +29,8 @@ REGISTERS_ADMIN = [*REGISTERS_WORK, "plans.project.manage", "plans.project.impor
                    "plans.enterprise.manage", "plans.enterprise.import", "plans.enterprise.export"]
 CARE_READ = ["care.survey.view", "care.plan.view", "care.visit.view", "care.team.view", "care.canteen.view"]
 CARE_KEEP = [*CARE_READ, "care.survey.change", "care.survey.export", "care.plan.manage", "care.visit.checkin",
-             "care.team.manage", "care.canteen.record", "care.canteen.manage"]
-CARE_ADMIN = [*CARE_KEEP, "care.survey.health", "care.survey.import"]
+             "care.team.manage", "care.canteen.record", "care.canteen.manage", "care.plan.export"]
+CARE_ADMIN = [*CARE_KEEP, "care.survey.health", "care.survey.import", "care.plan.import"]
 # A volunteer (self scope): the visits they are paired to, and checking them in. Nothing else.
 CARE_VOLUNTEER = ["care.visit.view", "care.visit.checkin"]
 LECTURES_READ = ["activities.team.view", "activities.session.view", "activities.order.view"]
