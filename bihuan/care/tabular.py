@@ -25,7 +25,18 @@ from bihuan.orgs.models import OrgUnit
 from bihuan.people.models import Person
 
 from . import services
-from .models import CHECKLIST, NEEDS, CarePlan, CareService, Helper, Living, Risk, ServiceKind, Support, Survey
+from .models import (
+    CHECKLIST,
+    NEEDS,
+    CarePlan,
+    CareService,
+    Helper,
+    Living,
+    Risk,
+    ServiceKind,
+    Support,
+    Survey,
+)
 
 LIVING_ZH = {Living.ALONE: "独居", Living.EMPTY_NEST: "空巢", Living.LEFT_BEHIND: "留守", Living.CHILDLESS: "孤寡",
              Living.FAMILY: "与家人同住"}
