@@ -32,7 +32,7 @@ def make(tree, users) -> dict:
     Visit.objects.filter(pk=visit.pk).update(starts_at=now - timedelta(minutes=5), ends_at=now + timedelta(hours=1))
     services.check_in(None, visit, outcome="done", photo=Upload("p.png", "image/png", buf.getvalue()), now=now)
     return {"visit_id": visit.pk, "survey_id": survey.pk, "plan_id": plan.pk, "person_id": resident.pk,
-            **make_team(tree, users, helper_person)}
+            **make_team(tree, users, helper_person), **make_canteen(tree, users, visit, now)}
 
 
 def make_team(tree, users, helper_person) -> dict:
@@ -42,3 +42,12 @@ def make_team(tree, users, helper_person) -> dict:
     member = services.add_member(None, team, helper_person)
     record = services.record_service(None, team, member=member, day="2026-01-05", hours=2, description="外区服务记录")
     return {"team_id": team.pk, "member_id": member.pk, "record_id": record.pk}
+
+
+def make_canteen(tree, users, visit, now) -> dict:
+    from bihuan.care import services
+
+    canteen = services.create_canteen(None, unit=tree.xuemiao, name="薛庙社区幸福食堂", address="薛庙社区2号")
+    meal, _created = services.serve_meal(None, canteen, visit, now=now)
+    services.set_other_diners(None, canteen, visit.day, 5, now=now)
+    return {"canteen_id": canteen.pk, "meal_id": meal.pk}

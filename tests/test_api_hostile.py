@@ -136,7 +136,7 @@ def world(tree, users, token_for):
         "hours": 2, "description": "打扫卫生"}}
     issuers = {"/api/v1/plans": city, "/api/v1/campaigns": city, "/api/v1/registers": registers,
                "/api/v1/bulletins": county, "/api/v1/volunteers/teams": team,
-               "/api/v1/volunteers/records": team, **_evaluation_world(tree, users, token_for, valid, city)}
+               "/api/v1/volunteers/records": team, "/api/v1/care/canteens": team, **_evaluation_world(tree, users, token_for, valid, city)}
     return {"spec": None, "ids": ids, "valid": valid,
             "auth": token_for(users.liying_staff), "as_issuer": issuers}
 

@@ -39,4 +39,13 @@ def test_demo_care_month():
     assert ServiceRecord.objects.filter(status="approved").exists() and ServiceRecord.objects.filter(
         status="pending").exists()
     assert ServiceRecord.objects.filter(visit__isnull=False).count() > 1000
+    from bihuan.care.models import Canteen, CanteenDay, MealServed
+
+    canteen = Canteen.objects.select_related("unit").get()
+    assert canteen.name == "芦庙村幸福食堂" and canteen.unit.name == "芦庙村"
+    served = MealServed.objects.filter(canteen=canteen)
+    assert counts["care_meals_served"] == served.count() > 800
+    assert served.filter(mode="eat_in").exists() and served.filter(mode="delivered").exists()
+    assert served.count() < Visit.objects.filter(kind="meal").count()  # a few not served
+    assert CanteenDay.objects.filter(canteen=canteen).count() == 31
     assert seed.seed_care("demo", 2022, now=at(2026, 3, 31, 20))["skipped"]

@@ -70,6 +70,8 @@ def test_certificate_pdf_and_team_page(client, tree, users, team):
     assert "赵志愿" in page and "陪老人就医" in page
     assert client.post(f"/care/records/{r.pk}/decide/", {"approve": "1"}).status_code == 302
     assert ServiceRecord.objects.get(pk=r.pk).status == "approved"
+    page = client.get(f"/care/teams/{team.team.pk}/").content.decode()  # hours by month on the team page
+    assert 'data-testid="month-row">2026-03 · 2' in page
     pdf = client.get(f"/care/members/{team.member.pk}/certificate.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     client.force_login(users.yanzhou_admin)

@@ -61,6 +61,8 @@ PERMISSIONS: dict[str, str] = {
     "care.survey.export": _("Export care needs surveys (masked)"),
     "care.plan.view": _("View care plans, services and helpers"),
     "care.plan.manage": _("Make care plans, pair helpers and give volunteers a login"),
+    "care.plan.import": _("Import care plans from XLSX/CSV"),
+    "care.plan.export": _("Export care plans (masked)"),
     "care.visit.view": _("View care visits and the care board"),
     "care.visit.checkin": _("Check in care visits one is paired to (the round)"),
     "activities.team.view": _("View lecture teams and lecturers"),
@@ -103,6 +105,9 @@ PERMISSIONS: dict[str, str] = {
     "reports.dashboard.view": _("View the command dashboard (驾驶舱) and figures by unit"),
     "care.team.view": _("View volunteer teams, their hours and certificates"),
     "care.team.manage": _("Make volunteer teams, add members, record and approve hours"),
+    "care.canteen.view": _("View canteens (幸福食堂), their meals and monthly summaries"),
+    "care.canteen.record": _("Record meals served at a canteen and its other diners"),
+    "care.canteen.manage": _("Open canteens (幸福食堂) at villages and communities"),
 }
 
 ALL = frozenset(PERMISSIONS)

@@ -27,10 +27,10 @@ PLANS_ADMIN = ["plans.plan.manage", "plans.plan.import", "plans.plan.export"]
 REGISTERS_WORK = ["plans.project.view", "plans.project.report", "plans.enterprise.view", "plans.enterprise.demand"]
 REGISTERS_ADMIN = [*REGISTERS_WORK, "plans.project.manage", "plans.project.import", "plans.project.export",
                    "plans.enterprise.manage", "plans.enterprise.import", "plans.enterprise.export"]
-CARE_READ = ["care.survey.view", "care.plan.view", "care.visit.view", "care.team.view"]
+CARE_READ = ["care.survey.view", "care.plan.view", "care.visit.view", "care.team.view", "care.canteen.view"]
 CARE_KEEP = [*CARE_READ, "care.survey.change", "care.survey.export", "care.plan.manage", "care.visit.checkin",
-             "care.team.manage"]
-CARE_ADMIN = [*CARE_KEEP, "care.survey.health", "care.survey.import"]
+             "care.team.manage", "care.canteen.record", "care.canteen.manage", "care.plan.export"]
+CARE_ADMIN = [*CARE_KEEP, "care.survey.health", "care.survey.import", "care.plan.import"]
 # A volunteer (self scope): the visits they are paired to, and checking them in. Nothing else.
 CARE_VOLUNTEER = ["care.visit.view", "care.visit.checkin"]
 LECTURES_READ = ["activities.team.view", "activities.session.view", "activities.order.view"]

@@ -279,6 +279,107 @@ def check_in(request, visit_id: Id, payload: VisitCheckInIn):
     return resp
 
 
+# --- canteens (幸福食堂) ---------------------------------------------------------------------------
+
+class CanteenIn(_CareIn):
+    unit: Id
+    name: str = Field(..., min_length=1, max_length=60)
+    address: str = Field("", max_length=200)
+    seats: int = Field(0, ge=0, le=2000)
+    eat_in: bool = True
+    delivery: bool = True
+
+
+class CanteenOut(Schema):
+    id: int
+    unit_id: int
+    name: str
+    address: str
+    seats: int
+    eat_in: bool
+    delivery: bool
+
+
+class CanteenPage(Schema):
+    items: list[CanteenOut]
+    next_cursor: str | None
+
+
+class MealNeedOut(Schema):
+    visit_id: int
+    person_id: int
+    person_name: str
+    day: date
+    meal: str
+    window_start: time
+    window_end: time
+    served: bool
+    served_mode: str | None
+    served_here: bool
+
+
+class MealNeedPage(Schema):
+    day: date
+    needed: int
+    served: int
+    other_diners: int
+    items: list[MealNeedOut]
+    next_cursor: str | None
+
+
+class ServeIn(_CareIn):
+    visit: Id
+    mode: str = Field("", max_length=10)
+
+
+class MealOut(Schema):
+    id: int
+    canteen_id: int
+    person_id: int
+    visit_id: int | None
+    day: date
+    meal: str
+    mode: str
+    served_at: datetime
+
+
+@router.get("/canteens", response=CanteenPage, summary="Canteens (幸福食堂) in scope")
+def list_canteens(request, unit: Id | None = None, cursor: Cursor | None = None, limit: Limit = 50):
+    qs = selectors.canteens(request.user, unit=_unit(request.user, unit, "care.canteen.view"))
+    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/canteens", response={201: CanteenOut}, summary="Open a canteen at a village or community")
+def create_canteen(request, payload: CanteenIn):
+    d = payload.dict()
+    unit = _unit(request.user, d.pop("unit"), "care.canteen.manage")
+    return Status(201, services.create_canteen(request.user, unit=unit, **d))
+
+
+@router.get("/canteens/{canteen_id}/meals", response=MealNeedPage,
+            summary="A day's meals needed by care plans under the canteen's unit, with what was served")
+def canteen_meals(request, canteen_id: Id, date: Day | None = None, cursor: Cursor | None = None,
+                  limit: Limit = 50):
+    c = services.get_canteen(request.user, canteen_id)
+    day = date or selectors.today(timezone.now())
+    page = cursor_page(selectors.canteen_day(c, day), order=["id"], cursor=cursor, limit=limit)
+    counts = selectors.canteen_day_counts(c, day)
+    items = [{"visit_id": v.pk, "person_id": v.person_id, "person_name": v.person.name, "day": v.day,
+              "meal": v.meal, "window_start": v.service.window_start, "window_end": v.service.window_end,
+              "served": v.served_id is not None, "served_mode": v.served_mode,
+              "served_here": v.served_canteen == c.pk} for v in page.items]
+    return {"day": day, "needed": counts["needed"], "served": counts["served"], "other_diners": counts["others"],
+            "items": items, "next_cursor": page.next_cursor}
+
+
+@router.post("/canteens/{canteen_id}/meals", response={200: MealOut, 201: MealOut},
+             summary="Tick a resident's meal as served (once per resident, day and meal: again → 200, the same)")
+def serve_meal(request, canteen_id: Id, payload: ServeIn):
+    m, created = services.serve_meal(request.user, canteen_id, payload.visit, mode=payload.mode)
+    return Status(201 if created else 200, m)
+
+
 # --- /api/v1/volunteers -------------------------------------------------------------------------
 
 volunteers_router = Router(tags=["care"])

@@ -16,6 +16,10 @@ AUDIT_LABELS = {
     "care.team.certificate": _("Issue a certificate of volunteer service"),
     "care.record.create": _("Record volunteer service hours"),
     "care.record.decide": _("Approve or reject volunteer service hours"),
+    "care.canteen.create": _("Open a canteen (幸福食堂)"),
+    "care.canteen.serve": _("Record a meal served at a canteen"),
+    "care.canteen.unserve": _("Take back a meal recorded at a canteen"),
+    "care.canteen.diners": _("Record a canteen's other diners"),
 }
 
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from bihuan.core.forms import StyledMixin
 from bihuan.core.text import has_control
 
-from .models import CHECKLIST, NEEDS, HelperKind, Living, Outcome, Risk, ServiceKind, Support
+from .models import CHECKLIST, NEEDS, HelperKind, Living, MealMode, Outcome, Risk, ServiceKind, Support
 
 
 def no_control_chars(value: str) -> None:
@@ -96,3 +96,24 @@ class RecordForm(StyledMixin, forms.Form):
     def __init__(self, *args, members=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["member"].choices = [(m.pk, m.person.name) for m in members]
+
+
+class CanteenForm(StyledMixin, forms.Form):
+    unit = forms.TypedChoiceField(label=_("Village or community"), coerce=int)
+    name = forms.CharField(label=_("Canteen name"), max_length=60, validators=[no_control_chars])
+    address = forms.CharField(label=_("Address"), required=False, max_length=200, validators=[no_control_chars])
+    seats = forms.IntegerField(label=_("Seats"), min_value=0, max_value=2000, initial=0)
+    eat_in = forms.BooleanField(label=_("Serves eat-in meals"), required=False, initial=True)
+    delivery = forms.BooleanField(label=_("Delivers meals"), required=False, initial=True)
+
+    def __init__(self, *args, units=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+
+
+class ServeForm(StyledMixin, forms.Form):
+    mode = forms.ChoiceField(label=_("Served"), choices=MealMode.choices, required=False)
+
+
+class DinersForm(StyledMixin, forms.Form):
+    other_diners = forms.IntegerField(label=_("Other diners"), min_value=0, max_value=5000)

@@ -432,3 +432,107 @@ class ServiceRecord(models.Model):
     @property
     def audit_unit(self) -> OrgUnit:
         return self.team.unit
+
+
+# --- canteens (幸福食堂) ---------------------------------------------------------------------------
+
+class Meal(models.TextChoices):
+    BREAKFAST = "breakfast", _("breakfast")
+    LUNCH = "lunch", _("lunch")
+    DINNER = "dinner", _("dinner")
+
+
+class MealMode(models.TextChoices):
+    EAT_IN = "eat_in", _("eat in")
+    DELIVERED = "delivered", _("delivered")
+
+
+class Canteen(models.Model):
+    """幸福食堂: a canteen for the elderly at a village or community; it serves the residents of
+    that unit's subtree whose care plan has a meal service (and other diners, counted)."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
+    name = models.CharField(_("canteen name"), max_length=60)
+    address = models.CharField(_("address"), max_length=200, blank=True, default="")
+    seats = models.PositiveSmallIntegerField(_("seats"), default=0)
+    eat_in = models.BooleanField(_("eat in"), default=True)
+    delivery = models.BooleanField(_("delivery"), default=True)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    scope_resource = "care.canteen"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["unit_id", "name", "id"]
+        constraints = [models.UniqueConstraint(fields=["unit", "name"], name="care_canteen_name_unique")]
+        verbose_name = _("canteen")
+        verbose_name_plural = _("canteens")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+    @property
+    def modes(self) -> list[str]:
+        return [m for m, on in ((MealMode.EAT_IN, self.eat_in), (MealMode.DELIVERED, self.delivery)) if on]
+
+
+class MealServed(models.Model):
+    """One meal served to a resident under a care plan: once per resident, day and meal."""
+
+    canteen = models.ForeignKey(Canteen, on_delete=models.CASCADE, related_name="meals", db_index=False)
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="+", db_index=False)
+    visit = models.ForeignKey(Visit, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              db_index=False)
+    day = models.DateField()
+    meal = models.CharField(max_length=10, choices=Meal.choices)
+    mode = models.CharField(max_length=10, choices=MealMode.choices)
+    served_at = models.DateTimeField()
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+", db_index=False)
+
+    scope_resource = "care.canteen"
+    scope_path_field = "canteen__unit__path"
+    scope_unit_field = "canteen__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["day", "meal", "id"]
+        constraints = [models.UniqueConstraint(fields=["person", "day", "meal"], name="care_meal_once")]
+        indexes = [models.Index(fields=["canteen", "day"], name="care_meal_canteen_day")]
+        verbose_name = _("meal served")
+        verbose_name_plural = _("meals served")
+
+    def __str__(self) -> str:
+        return f"{self.person_id} {self.day} {self.meal}"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.canteen.unit
+
+
+class CanteenDay(models.Model):
+    """Diners of a day who are not under a care plan (a count, no names)."""
+
+    canteen = models.ForeignKey(Canteen, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    other_diners = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", db_index=False)
+
+    class Meta:
+        ordering = ["canteen_id", "day"]
+        constraints = [models.UniqueConstraint(fields=["canteen", "day"], name="care_canteen_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.canteen_id} {self.day}: {self.other_diners}"

@@ -170,9 +170,33 @@ def seed_care(scale: str = "demo", seed: int = 2022, *, now: datetime | None = N
         if ago > 7:
             services.decide_record(None, r, approve=True, now=now)
             approved += 1
-    return {"care_residents": len(residents), "care_helpers": len(helpers), "care_visits": Visit.objects.count(),
+    meals = _seed_canteen(village, rng, start, today, now, setup)
+    return {**meals, "care_residents": len(residents), "care_helpers": len(helpers), "care_visits": Visit.objects.count(),
             "care_checked_in": checked, "care_missed": missed, "care_matters_closed": closed,
             "care_teams": 2, "care_hours_records": ServiceRecord.objects.count(), "care_hours_approved": approved}
+
+
+def _seed_canteen(village, rng, start, today, now, setup) -> dict:
+    """芦庙村幸福食堂: a month of the residents' meals ticked as served (lunch mostly eaten in by
+    those who can walk, the rest delivered; a few not served) and 15–35 other diners a day."""
+    from . import services
+    from .models import MealServed, Visit
+
+    lead = None  # the seed acts as the system, like the other care steps
+    canteen = services.create_canteen(lead, unit=village, name="芦庙村幸福食堂", address="芦庙村党群服务中心西侧",
+                                      seats=40, eat_in=True, delivery=True, now=setup)
+    for d in range((today - start).days + 1):
+        day = start + timedelta(days=d)
+        for v in (Visit.objects.filter(day=day, kind="meal", unit__path__startswith=village.path)
+                  .select_related("service").order_by("starts_at", "pk")):
+            at = v.starts_at + timedelta(minutes=rng.randint(0, 40))
+            if at > now or rng.random() < 0.03:
+                continue
+            mode = "eat_in" if v.service.label == "午餐" and v.person_id % 3 == 0 else "delivered"
+            services.serve_meal(lead, canteen, v, mode=mode, now=at)
+        evening = timezone.make_aware(datetime.combine(day, datetime.min.time())) + timedelta(hours=20)
+        services.set_other_diners(lead, canteen, day, rng.randint(15, 35), now=min(evening, now))
+    return {"care_canteens": 1, "care_meals_served": MealServed.objects.filter(canteen=canteen).count()}
 
 
 def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:

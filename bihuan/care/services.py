@@ -806,3 +806,155 @@ def certificate_pdf(user, member, *, now: datetime | None = None) -> bytes:
                                                       "months": selectors.member_months(m)})
     audit.record("care.team.certificate", m.team, after={"member_id": m.pk, "hours": hours}, now=now)
     return html_to_pdf(html)
+
+
+# --- canteens (幸福食堂) ---------------------------------------------------------------------------
+
+CANTEEN_MANAGE = "care.canteen.manage"
+CANTEEN_RECORD = "care.canteen.record"
+MAX_SEATS = 2000
+MAX_OTHER_DINERS = 5000
+BREAKFAST_BEFORE, LUNCH_BEFORE = time(10, 0), time(15, 0)
+
+
+def meal_of(window_start: time) -> str:
+    """Which meal a meal service is, by the start of its window (local time): before 10:00
+    breakfast, before 15:00 lunch, later dinner."""
+    from .models import Meal
+
+    if window_start < BREAKFAST_BEFORE:
+        return Meal.BREAKFAST
+    return Meal.LUNCH if window_start < LUNCH_BEFORE else Meal.DINNER
+
+
+def _canteen_snapshot(c) -> dict:
+    return {"name": c.name, "address": c.address, "seats": c.seats, "eat_in": c.eat_in, "delivery": c.delivery}
+
+
+@transaction.atomic
+def create_canteen(user, *, unit: OrgUnit, name: str, address: str = "", seats=0, eat_in: bool = True,
+                   delivery: bool = True, now: datetime | None = None):
+    """A 幸福食堂 at a village or community (``unit``)."""
+    from .models import Canteen
+
+    now = _now(now)
+    if unit is None:
+        raise ServiceError(_("Choose the village or community."), {"unit": _("This field is required.")})
+    require(user, CANTEEN_MANAGE, unit)
+    if unit.level != Level.VILLAGE:
+        raise ServiceError(_("A canteen belongs to a village or community."), {"unit": _("Choose a village.")})
+    name = _text(name, "name", limit=60, required=True)
+    address = _text(address, "address", limit=200)
+    try:
+        seats = int(seats or 0)
+    except (TypeError, ValueError):
+        raise ServiceError(_("Seats must be a whole number."), {"seats": _("Enter a whole number.")})
+    if not 0 <= seats <= MAX_SEATS:
+        raise ServiceError(_("Seats must be between 0 and %(n)d.") % {"n": MAX_SEATS},
+                           {"seats": _("Out of range.")})
+    if not (eat_in or delivery):
+        raise ServiceError(_("A canteen serves eat-in meals, delivers them, or both."),
+                           {"eat_in": _("Choose at least one.")})
+    if Canteen.objects.filter(unit=unit, name=name).exists():
+        raise Conflict(_("%(unit)s already has a canteen named %(n)s.") % {"unit": unit.name, "n": name})
+    c = Canteen.objects.create(unit=unit, name=name, address=address, seats=seats, eat_in=bool(eat_in),
+                               delivery=bool(delivery), created_at=now, created_by=user)
+    audit.record("care.canteen.create", c, after=_canteen_snapshot(c), now=now)
+    return c
+
+
+def get_canteen(user, canteen, action: str = "view"):
+    from .models import Canteen
+
+    pk = getattr(canteen, "pk", canteen)
+    try:
+        c = Canteen.objects.select_related("unit").get(pk=pk)
+    except (Canteen.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"care.canteen.{action}", c)
+    return c
+
+
+def _served_day(day, now: datetime) -> date:
+    day = _date(day, "date")
+    today = timezone.localtime(now).date()
+    if day > today:
+        raise ServiceError(_("Meals cannot be recorded for a future day."), {"date": _("Not after today.")})
+    if day < today - timedelta(days=62):
+        raise ServiceError(_("Meals can be recorded for the last two months only."), {"date": _("Too long ago.")})
+    return day
+
+
+@transaction.atomic
+def serve_meal(user, canteen, visit, *, mode: str = "", now: datetime | None = None):
+    """Tick a meal as served: ``visit`` is the resident's meal of the day under a care plan (in
+    the canteen's unit's subtree). Once per resident, day and meal: ticking it again (or at
+    another canteen) returns the meal already recorded. Returns ``(meal, created)``."""
+    from .models import MealMode, MealServed
+
+    now = _now(now)
+    c = get_canteen(user, canteen, "record")
+    pk = getattr(visit, "pk", visit)
+    v = (Visit.objects.select_related("service", "person", "unit").filter(pk=pk, kind=ServiceKind.MEAL,
+                                                                         unit__path__startswith=c.unit.path).first()
+         if str(pk).isdigit() else None)
+    if v is None:
+        raise ServiceError(_("Choose a meal of a resident under this canteen's care plans."),
+                           {"visit": _("Unknown meal.")})
+    _served_day(v.day, now)
+    mode = mode or (MealMode.DELIVERED if c.delivery else MealMode.EAT_IN)
+    mode = _choice(mode, MealMode, "mode")
+    if mode not in c.modes:
+        raise ServiceError(_("%(c)s does not serve %(m)s meals.") % {"c": c.name, "m": MealMode(mode).label},
+                           {"mode": _("Not served here.")})
+    meal = meal_of(v.service.window_start)
+    m, created = MealServed.objects.get_or_create(
+        person_id=v.person_id, day=v.day, meal=meal,
+        defaults={"canteen": c, "visit": v, "mode": mode, "served_at": now, "recorded_by": user})
+    if created:
+        audit.record("care.canteen.serve", c, after={"person_id": v.person_id, "day": v.day, "meal": meal,
+                                                     "mode": mode, "visit_id": v.pk}, now=now)
+    return m, created
+
+
+@transaction.atomic
+def unserve_meal(user, canteen, meal_id, *, now: datetime | None = None) -> None:
+    """Take back a tick made by mistake (the meal was not served)."""
+    from .models import MealServed
+
+    now = _now(now)
+    c = get_canteen(user, canteen, "record")
+    m = MealServed.objects.filter(pk=meal_id, canteen=c).first() if str(meal_id).isdigit() else None
+    if m is None:
+        raise NotFound()
+    _served_day(m.day, now)
+    before = {"person_id": m.person_id, "day": m.day, "meal": m.meal, "mode": m.mode}
+    m.delete()
+    audit.record("care.canteen.unserve", c, before=before, now=now)
+
+
+@transaction.atomic
+def set_other_diners(user, canteen, day, count, *, now: datetime | None = None):
+    """The day's diners who are not under a care plan (a count, no names)."""
+    from .models import CanteenDay
+
+    now = _now(now)
+    c = get_canteen(user, canteen, "record")
+    day = _served_day(day, now)
+    try:
+        count = int(str(count).strip())
+    except (TypeError, ValueError):
+        raise ServiceError(_("Other diners must be a whole number."), {"other_diners": _("Enter a whole number.")})
+    if not 0 <= count <= MAX_OTHER_DINERS:
+        raise ServiceError(_("Other diners must be between 0 and %(n)d.") % {"n": MAX_OTHER_DINERS},
+                           {"other_diners": _("Out of range.")})
+    row = CanteenDay.objects.select_for_update().filter(canteen=c, day=day).first()
+    before = row.other_diners if row else None
+    if row is None:
+        row = CanteenDay.objects.create(canteen=c, day=day, other_diners=count, updated_at=now, updated_by=user)
+    else:
+        CanteenDay.objects.filter(pk=row.pk).update(other_diners=count, updated_at=now, updated_by=user)
+        row.other_diners = count
+    audit.record("care.canteen.diners", c, before={"day": day, "other_diners": before},
+                 after={"day": day, "other_diners": count}, now=now)
+    return row

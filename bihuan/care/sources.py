@@ -4,7 +4,9 @@
   or missed at ``now``), the share checked in;
 * ``care.surveyed`` — residents surveyed (摸排) in the period;
 * ``care.missed`` — visits missed in the period (each one opened a loop matter);
-* ``care.volunteer_hours`` — volunteer service hours approved by team leads, of days in the period.
+* ``care.volunteer_hours`` — volunteer service hours approved by team leads, of days in the period;
+* ``care.meals_served`` — meals served by canteens (幸福食堂) of the unit's subtree to residents
+  under a care plan, of days in the period.
 
 A unit's value covers its whole subtree; siblings are computed together, one grouped query per
 parent (``selectors.unit_figures``).
@@ -30,6 +32,7 @@ FIGURES = (
     ("visits", _("Care visits due"), "次", None),
     ("missed", _("Care visits missed"), "次", False),
     ("volunteer_hours", _("Volunteer hours approved"), "h", True),
+    ("meals_served", _("Canteen meals served to residents under care"), "份", True),
 )
 
 

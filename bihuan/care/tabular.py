@@ -1,4 +1,6 @@
-"""Needs surveys as a table (``bihuan import care_survey FILE``, ``bihuan export care_survey``).
+"""Needs surveys and care plans as tables (``bihuan import care_plan FILE`` too, see below).
+
+Needs surveys as a table (``bihuan import care_survey FILE``, ``bihuan export care_survey``).
 
 Columns: 身份证号, 姓名, 摸排日期, 居住状况, 需要帮助事项, 救助类别, 需求, 风险等级, 紧急联系人,
 关系, 联系人电话 — the sheet grid workers fill in. A row names the resident by ID number (the
@@ -23,7 +25,18 @@ from bihuan.orgs.models import OrgUnit
 from bihuan.people.models import Person
 
 from . import services
-from .models import CHECKLIST, NEEDS, Living, Risk, Support, Survey
+from .models import (
+    CHECKLIST,
+    NEEDS,
+    CarePlan,
+    CareService,
+    Helper,
+    Living,
+    Risk,
+    ServiceKind,
+    Support,
+    Survey,
+)
 
 LIVING_ZH = {Living.ALONE: "独居", Living.EMPTY_NEST: "空巢", Living.LEFT_BEHIND: "留守", Living.CHILDLESS: "孤寡",
              Living.FAMILY: "与家人同住"}
@@ -146,4 +159,214 @@ SURVEYS = tb.register(tb.Kind(
     export_rows=export_rows,
     permission_prefix="care.survey",
     find_unit=find_unit,
+))
+
+
+# --- the care-plan register: one row per service ------------------------------------------------
+#
+# Columns: 服务标识, 身份证号, 姓名, 计划开始日期, 计划结束日期, 服务项目, 名称, 重复规则, 开始时间, 结束时间,
+# 帮扶人账号, 后备帮扶人账号, 计划备注. A row without 服务标识 is a new service: the resident is named
+# by ID number (name checked); rows of one resident with the same plan start date go into one
+# plan (the resident's plan starting that day, or a new one). A row with 服务标识 (as exported)
+# is that service: unchanged rows are counted as such, a changed rule, window or helper goes
+# through ``services.update_service`` (future visits made again); its plan's columns are ignored.
+# Helpers are named by their login. Exports mask the ID number; all-or-nothing by default.
+
+KIND_ZH = {ServiceKind.MEAL: "送餐", ServiceKind.VISIT: "探访", ServiceKind.CLEANING: "保洁",
+           ServiceKind.HEALTH: "健康检查", ServiceKind.REPAIR: "维修"}
+SERVICE_ID = "服务标识"
+
+
+def _clock(value):
+    from datetime import datetime, time
+
+    if isinstance(value, datetime):
+        value = value.time()
+    if isinstance(value, time):
+        return value.replace(second=0, microsecond=0, tzinfo=None)
+    s = tb.text(5)(value)
+    try:
+        return time.fromisoformat(s if len(s) == 5 else s.zfill(5))
+    except ValueError:
+        raise tb.CellError(_("Enter a time as HH:MM (e.g. 11:00)."))
+
+
+def _login(value) -> str:
+    return tb.text(150, r"[\w.@+-]+", gettext_lazy("A login name (letters, digits, . @ + - _)."))(value)
+
+
+def _username(user) -> str:
+    return user.username if user is not None else ""
+
+
+PLAN_SPEC = tb.Spec(
+    columns=(
+        tb.Column("service_id", SERVICE_ID, tb.integer(1, 2**62), get=lambda s: s.pk, optional_header=True, width=10),
+        tb.Column("id_number", ID, tb.text(18, r"[0-9Xx*]{15,18}",
+                                           gettext_lazy("An ID number has 15 or 18 characters.")),
+                  get=lambda s: s.plan.person.id_number_masked, width=20),
+        tb.Column("name", NAME, tb.text(50), required=True, get=lambda s: s.plan.person.name, width=10),
+        tb.Column("plan_starts_on", "计划开始日期", tb.parse_date, get=lambda s: s.plan.starts_on, width=12),
+        tb.Column("plan_ends_on", "计划结束日期", tb.parse_date, get=lambda s: s.plan.ends_on, width=12),
+        tb.Column("kind", "服务项目", tb.choice({**{v: k for k, v in KIND_ZH.items()}, **{k: k for k in KIND_ZH}},
+                                              shown=KIND_ZH.values()),
+                  required=True, get=lambda s: KIND_ZH.get(s.kind), width=10),
+        tb.Column("label", "名称", tb.text(40), get=lambda s: s.label, width=10),
+        tb.Column("rrule", "重复规则", tb.text(300), required=True, get=lambda s: s.rrule, width=22),
+        tb.Column("window_start", "开始时间", _clock, required=True, get=lambda s: f"{s.window_start:%H:%M}", width=9),
+        tb.Column("window_end", "结束时间", _clock, required=True, get=lambda s: f"{s.window_end:%H:%M}", width=9),
+        tb.Column("helper", "帮扶人账号", _login, required=True, get=lambda s: _username(s.helper), width=16),
+        tb.Column("backup", "后备帮扶人账号", _login, get=lambda s: _username(s.backup), width=16),
+        tb.Column("note", "计划备注", tb.text(200), get=lambda s: s.plan.note, width=24, free_text=True),
+    ),
+    sheet_title="帮扶计划",
+)
+PLAN_HEADER = {c.key: c.header for c in PLAN_SPEC.columns}
+PLAN_HEADER.update({"starts_on": "计划开始日期", "ends_on": "计划结束日期", "person": ID})
+
+
+def export_plans(user, unit: OrgUnit | None = None, **_opts):
+    qs = CareService.objects.all() if user is None else CareService.objects.restrict(user, "export")
+    if unit is not None:
+        qs = qs.filter(plan__unit__path__startswith=unit.path)
+    return (qs.select_related("plan__person", "helper", "backup")
+            .order_by("plan__unit_id", "plan_id", "window_start", "id").iterator(chunk_size=500))
+
+
+def find_plan_unit(user, code: str) -> OrgUnit:
+    qs = OrgUnit.objects.filter(valid_to__isnull=True, code=(code or "").strip())
+    if user is not None:
+        qs = qs.filter(units_q(user, "care.plan.export"))
+    unit = qs.first()
+    if unit is None:
+        raise NotFound()
+    return unit
+
+
+class PlanImport(tb.ImportHandler):
+    spec = PLAN_SPEC
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.plans: dict[tuple[int, object], CarePlan] = {}
+
+    def _helper_pk(self, r, key: str):
+        name = r.values.get(key)
+        if not name:
+            return None
+        h = Helper.objects.filter(user__username=name).values_list("pk", flat=True).first()
+        if h is None:
+            self.ctx.error(r, PLAN_HEADER[key], _("No helper with this login."))
+            return False
+        return h
+
+    def _person(self, r):
+        from bihuan.people.services import id_number_bidx
+        from bihuan.people.validators import InvalidValue, parse_id_number
+
+        v = r.values
+        if not v.get("id_number"):
+            self.ctx.error(r, ID, _("A new service names its resident by ID number."))
+            return None
+        try:
+            number = parse_id_number(v["id_number"]).number
+        except InvalidValue as exc:
+            self.ctx.error(r, ID, str(exc))
+            return None
+        people = Person.objects.filter(id_number_bidx=id_number_bidx(number))
+        if self.ctx.user is not None:
+            people = people.filter(units_q(self.ctx.user, "care.plan.import", prefix="unit__"))
+        person = people.first()
+        if person is None:
+            self.ctx.error(r, ID, _("No resident with this ID number in your scope (register them in People first)."))
+            return None
+        if person.name != v["name"]:
+            self.ctx.error(r, NAME, _("The name does not match the resident with this ID number."))
+            return None
+        return person
+
+    def _fail(self, r, exc: ServiceError) -> None:
+        field = next(iter(exc.field_errors), "")
+        field = field.rsplit(".", 1)[-1]
+        self.ctx.error(r, PLAN_HEADER.get(field, NAME), str(exc.message))
+
+    def _existing(self, r, helper, backup) -> None:
+        v, ctx = r.values, self.ctx
+        qs = CareService.objects.select_related("plan__person")
+        if ctx.user is not None:
+            qs = qs.restrict(ctx.user, "import")
+        s = qs.filter(pk=v["service_id"]).first()
+        if s is None:
+            ctx.error(r, SERVICE_ID, _("No care service with this number in your scope."))
+            return
+        if s.plan.person.name != v["name"]:
+            ctx.error(r, NAME, _("The name does not match the resident of this service."))
+            return
+        helper_user = Helper.objects.get(pk=helper).user_id
+        backup_user = Helper.objects.get(pk=backup).user_id if backup else None
+        from . import recurrence
+
+        label = v.get("label") or ""
+        same = (s.kind == v["kind"] and s.label == label and s.rrule == recurrence.normalise(v["rrule"])
+                and s.window_start == v["window_start"] and s.window_end == v["window_end"]
+                and s.helper_id == helper_user and s.backup_id == backup_user)
+        if same:
+            ctx.count(r, "unchanged")
+            return
+        try:
+            with transaction.atomic():
+                services.update_service(ctx.user, s, version=s.version, kind=v["kind"], label=label,
+                                        rrule=v["rrule"], window_start=v["window_start"],
+                                        window_end=v["window_end"], helper=helper, backup=backup, now=ctx.now)
+        except ServiceError as exc:
+            self._fail(r, exc)
+            return
+        ctx.count(r, "updated")
+
+    def feed(self, rows: list[tb.Row]) -> None:
+        ctx = self.ctx
+        for r in rows:
+            if not r.ok:
+                continue
+            v = r.values
+            helper, backup = self._helper_pk(r, "helper"), self._helper_pk(r, "backup")
+            if helper is False or backup is False:
+                continue
+            if v.get("service_id"):
+                self._existing(r, helper, backup)
+                continue
+            person = self._person(r)
+            if person is None:
+                continue
+            if not v.get("plan_starts_on"):
+                ctx.error(r, PLAN_HEADER["plan_starts_on"], _("A new service needs its plan's start date."))
+                continue
+            spec = {"kind": v["kind"], "label": v.get("label") or "", "rrule": v["rrule"],
+                    "window_start": v["window_start"], "window_end": v["window_end"], "helper": helper,
+                    "backup": backup}
+            try:
+                with transaction.atomic():
+                    key = (person.pk, v["plan_starts_on"])
+                    plan = self.plans.get(key) or CarePlan.objects.filter(
+                        person=person, starts_on=v["plan_starts_on"]).order_by("id").first()
+                    if plan is None:
+                        plan = services.create_plan(ctx.user, person, starts_on=v["plan_starts_on"],
+                                                    ends_on=v.get("plan_ends_on"), note=v.get("note") or "",
+                                                    now=ctx.now)
+                    self.plans[key] = plan
+                    services.add_service(ctx.user, plan, now=ctx.now, **spec)
+            except ServiceError as exc:
+                self._fail(r, exc)
+                continue
+            ctx.count(r, "created")
+
+
+PLANS = tb.register(tb.Kind(
+    name="care_plan",
+    label=gettext_lazy("Care plans (帮扶计划), one row per service"),
+    spec=PLAN_SPEC,
+    handler=PlanImport,
+    export_rows=export_plans,
+    permission_prefix="care.plan",
+    find_unit=find_plan_unit,
 ))

@@ -23,4 +23,11 @@ urlpatterns = [
     path("teams/<id:team_id>/", views.team_detail, name="team_detail"),
     path("records/<id:record_id>/decide/", views.record_decide, name="record_decide"),
     path("members/<id:member_id>/certificate.pdf", views.certificate, name="certificate"),
+    path("canteens/", views.canteen_list, name="canteen_list"),
+    path("canteens/<id:canteen_id>/", views.canteen_day, name="canteen_day"),
+    path("canteens/<id:canteen_id>/meals/<id:visit_id>/serve/", views.canteen_serve, name="canteen_serve"),
+    path("canteens/<id:canteen_id>/served/<id:meal_id>/undo/", views.canteen_unserve, name="canteen_unserve"),
+    path("canteens/<id:canteen_id>/diners/", views.canteen_diners, name="canteen_diners"),
+    path("canteens/<id:canteen_id>/month/", views.canteen_month, name="canteen_month"),
+    path("canteens/<id:canteen_id>/month.xlsx", views.canteen_month_xlsx, name="canteen_month_xlsx"),
 ]

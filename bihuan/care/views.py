@@ -7,7 +7,7 @@ with the plumbing of ``core.views``. Out of scope is a 404, like absent.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.contrib import messages
 from django.http import FileResponse, HttpResponse
@@ -25,8 +25,19 @@ from bihuan.people.models import Person
 
 from . import selectors, services
 from . import status as st
-from .forms import CheckInForm, HelperForm, PlanForm, ReasonForm, RecordForm, ServiceForm, SurveyForm
-from .models import Outcome
+from .forms import (
+    CanteenForm,
+    CheckInForm,
+    DinersForm,
+    HelperForm,
+    PlanForm,
+    ReasonForm,
+    RecordForm,
+    ServeForm,
+    ServiceForm,
+    SurveyForm,
+)
+from .models import MealMode, Outcome
 
 VISIT_VIEW = "care.visit.view"
 CHECKIN = "care.visit.checkin"
@@ -291,4 +302,160 @@ def certificate(request, member_id: int):
     pdf = services.certificate_pdf(request.user, member_id)
     resp = HttpResponse(pdf, content_type="application/pdf")
     resp["Content-Disposition"] = f'inline; filename="certificate-{int(member_id)}.pdf"'
+    return resp
+
+
+# --- canteens (幸福食堂) ---------------------------------------------------------------------------
+
+CANTEEN_VIEW = "care.canteen.view"
+CANTEEN_RECORD = "care.canteen.record"
+CANTEEN_MANAGE = "care.canteen.manage"
+
+
+@requires(CANTEEN_VIEW)
+def canteen_list(request):
+    from bihuan.orgs.models import Level
+
+    unit = _unit(request, CANTEEN_VIEW)
+    page = paginate(request, selectors.canteens(request.user, unit=unit))
+    form = None
+    if unit is not None and allows(request.user, CANTEEN_MANAGE, unit):
+        villages = (OrgUnit.objects.filter(units_q(request.user, CANTEEN_MANAGE), valid_to__isnull=True,
+                                           level=Level.VILLAGE, path__startswith=unit.path).order_by("path")[:300])
+        form = CanteenForm(request.POST or None, units=villages)
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied()
+
+        def call(d):
+            village = OrgUnit.objects.filter(units_q(request.user, CANTEEN_MANAGE), pk=d["unit"]).first()
+            if village is None:
+                raise NotFound()
+            return services.create_canteen(request.user, unit=village, name=d["name"], address=d["address"],
+                                           seats=d["seats"], eat_in=d["eat_in"], delivery=d["delivery"])
+
+        c = submit(request, form, call)
+        if c:
+            messages.success(request, _("Canteen opened: %(n)s.") % {"n": c.name})
+            return redirect("care:canteen_day", canteen_id=c.pk)
+    return render(request, "care/canteen_list.html", {"page": page, "unit": unit, "form": form,
+                                                      "qs": querystring_without(request, "page")},
+                  status=getattr(form, "status", 200) if form is not None else 200)
+
+
+@requires(CANTEEN_VIEW)
+def canteen_day(request, canteen_id: int):
+    now = timezone.now()
+    c = services.get_canteen(request.user, canteen_id)
+    day = _day(request, now)
+    today = selectors.today(now)
+    can_record = allows(request.user, CANTEEN_RECORD, c) and day <= today
+    page = paginate(request, selectors.canteen_day(c, day))
+    return render(request, "care/canteen_day.html", {
+        "canteen": c, "unit": c.unit, "day": day, "page": page, "counts": selectors.canteen_day_counts(c, day),
+        "can_record": can_record, "modes": [(m, str(MealMode(m).label)) for m in c.modes],
+        "diners_form": DinersForm(initial={"other_diners": selectors.canteen_day_counts(c, day)["others"]}),
+        "prev": day - timedelta(days=1), "next": day + timedelta(days=1) if day < today else None,
+        "qs": querystring_without(request, "page")})
+
+
+def _back_to_day(c, day, page: str = ""):
+    url = f"{redirect('care:canteen_day', canteen_id=c.pk).url}?date={day:%Y-%m-%d}"
+    return redirect(url + (f"&page={page}" if page.isdigit() and len(page) < 6 else ""))
+
+
+@requires(CANTEEN_RECORD)
+@require_POST
+def canteen_serve(request, canteen_id: int, visit_id: int):
+    c = services.get_canteen(request.user, canteen_id, "record")
+    form = ServeForm(request.POST)
+    r = submit(request, form, lambda d: services.serve_meal(request.user, c, visit_id, mode=d.get("mode") or ""))
+    if r:
+        m, created = r
+        messages.success(request, _("Served: %(name)s, %(meal)s.") % {"name": m.person.name,
+                                                                      "meal": m.get_meal_display()}
+                         if created else _("Already recorded: %(name)s, %(meal)s.") % {
+                             "name": m.person.name, "meal": m.get_meal_display()})
+        return _back_to_day(c, m.day, request.POST.get("page", ""))
+    errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+    messages.error(request, _("Not recorded: %(e)s") % {"e": errors})
+    return redirect("care:canteen_day", canteen_id=c.pk)
+
+
+@requires(CANTEEN_RECORD)
+@require_POST
+def canteen_unserve(request, canteen_id: int, meal_id: int):
+    from .models import MealServed
+
+    c = services.get_canteen(request.user, canteen_id, "record")
+    m = MealServed.objects.filter(pk=meal_id, canteen=c).first()
+    if m is None:
+        raise NotFound()
+    services.unserve_meal(request.user, c, m.pk)
+    messages.success(request, _("Tick taken back."))
+    return _back_to_day(c, m.day, request.POST.get("page", ""))
+
+
+@requires(CANTEEN_RECORD)
+@require_POST
+def canteen_diners(request, canteen_id: int):
+    c = services.get_canteen(request.user, canteen_id, "record")
+    day = _day(request, timezone.now())
+    form = DinersForm(request.POST)
+    if submit(request, form, lambda d: services.set_other_diners(request.user, c, day, d["other_diners"])):
+        messages.success(request, _("Other diners recorded."))
+    else:
+        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+        messages.error(request, _("Not recorded: %(e)s") % {"e": errors})
+    return _back_to_day(c, day)
+
+
+def _month(request, now) -> tuple[int, int]:
+    raw = (request.GET.get("month") or "")[:7]
+    if not raw:
+        t = selectors.today(now)
+        return t.year, t.month
+    try:
+        d = date.fromisoformat(raw + "-01")
+    except ValueError:
+        raise ServiceError(_("The month must be YYYY-MM."))
+    return d.year, d.month
+
+
+@requires(CANTEEN_VIEW)
+def canteen_month(request, canteen_id: int):
+    c = services.get_canteen(request.user, canteen_id)
+    year, month = _month(request, timezone.now())
+    data = selectors.canteen_month(c, year, month)
+    prev = (data["first"] - timedelta(days=1)).strftime("%Y-%m")
+    nxt = (data["last"] + timedelta(days=1)).strftime("%Y-%m")
+    return render(request, "care/canteen_month.html", {"canteen": c, "unit": c.unit, "data": data,
+                                                       "month": f"{year:04d}-{month:02d}", "prev": prev, "next": nxt})
+
+
+MONTH_HEADERS = ("日期", "计划需用餐（份）", "已供餐（份）", "早餐", "午餐", "晚餐", "堂食", "送餐", "供餐率（%）", "其他就餐人次")
+
+
+def _month_cells(r) -> list:
+    return [r["needed"], r["served"], r["breakfast"], r["lunch"], r["dinner"], r["eat_in"], r["delivered"],
+            r["rate"] if r["rate"] is not None else "", r["others"]]
+
+
+@requires(CANTEEN_VIEW)
+def canteen_month_xlsx(request, canteen_id: int):
+    import io
+
+    from bihuan.core import tabular as tb
+
+    c = services.get_canteen(request.user, canteen_id)
+    year, month = _month(request, timezone.now())
+    data = selectors.canteen_month(c, year, month)
+    rows = [[r["day"], *_month_cells(r)] for r in data["days"]]
+    rows.append(["合计", *_month_cells(data["totals"])])
+    out = io.BytesIO()
+    tb.write_xlsx(out, list(MONTH_HEADERS), rows, sheet_title=f"{year:04d}-{month:02d}",
+                  widths=[12] + [12] * (len(MONTH_HEADERS) - 1))
+    resp = HttpResponse(out.getvalue(),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="canteen-{c.pk}-{year:04d}{month:02d}.xlsx"'
     return resp

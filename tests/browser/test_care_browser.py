@@ -58,3 +58,32 @@ def test_volunteer_does_the_round_on_a_phone(browser, log_in, live_server, tree,
     assert page.locator('[data-testid="count-done"]').inner_text() == "1"
     assert page.locator('[data-testid="count-due"]').inner_text() == "1"
     assert _overflow(page) <= 0, "the care board is wider than the phone"
+
+
+def test_canteen_ticks_a_meal_served_on_a_phone(browser, log_in, live_server, tree, users, care):
+    from bihuan.care import services
+    from bihuan.care.models import MealServed
+
+    canteen = services.create_canteen(users.lumiao_secretary, unit=tree.lumiao, name="芦庙村幸福食堂", seats=40)
+    page = log_in("lumiao_secretary")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/care/canteens/?unit={tree.lumiao.pk}")
+    page.locator('[data-testid="canteen-row"]').first.click()
+    page.wait_for_load_state()
+    row = page.locator('[data-testid="meal-row"]').first
+    assert "李大爷" in row.inner_text() and row.get_attribute("data-served") == "0"
+    assert page.locator('[data-testid="count-needed"]').inner_text() == "1"
+    assert _overflow(page) <= 0, "the canteen's day is wider than the phone"
+
+    row.locator('[data-testid="serve-eat_in"]').click()
+    page.wait_for_load_state()
+    assert "李大爷" in page.locator(".alert-success").inner_text()
+    assert page.locator('[data-testid="meal-row"]').first.get_attribute("data-served") == "1"
+    assert page.locator('[data-testid="count-served"]').inner_text() == "1"
+    m = MealServed.objects.get()
+    assert (m.canteen_id, m.person_id, m.meal, m.mode) == (canteen.pk, care.resident.pk, "lunch", "eat_in")
+
+    page.locator('[data-testid="month-link"]').click()
+    page.wait_for_load_state()
+    assert page.locator('[data-testid="total-served"]').inner_text() == "1"
+    assert _overflow(page) <= 0, "the monthly summary is wider than the phone"
