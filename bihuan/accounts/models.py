@@ -4,6 +4,7 @@ import hashlib
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext_lazy as _
 
 from bihuan.core.scope import Scope, ScopedQuerySet, minimal_prefixes, units_q
@@ -71,9 +72,9 @@ class User(AbstractUser):
     def _active_bindings(self) -> list[Binding]:
         cached = getattr(self, "_bindings_cache", None)
         if cached is None:
-            cached = list(
-                self.bindings.select_related("unit", "role").prefetch_related("custom_units")
-            )
+            cached = list(self.bindings.select_related("unit", "role"))
+            # Custom units only where a binding has them: one query fewer on most requests.
+            prefetch_related_objects([b for b in cached if b.scope == ScopeMode.CUSTOM], "custom_units")
             self._bindings_cache = cached
         return cached
 
