@@ -16,6 +16,7 @@ from bihuan.core.text import has_control
 from bihuan.orgs.models import Level, OrgUnit
 
 from . import fields as fl
+from . import files
 
 MAX_UNITS = 500
 
@@ -71,7 +72,7 @@ class RegisterEditForm(StyledMixin, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)
 
 
-def entry_form(register, user, *, creating: bool, data=None, initial=None):
+def entry_form(register, user, *, creating: bool, data=None, initial=None, files_data=None):
     """The form of an entry, built from the definition (one form field per live field)."""
 
     class EntryForm(StyledMixin, forms.Form):
@@ -101,6 +102,13 @@ def entry_form(register, user, *, creating: bool, data=None, initial=None):
         elif t == "date":
             field = forms.CharField(label=label, required=req, max_length=10,
                                     widget=forms.DateInput(attrs={"type": "date"}))
+        elif t == "file":
+            field = forms.FileField(label=label, required=False, max_length=200, help_text=_(
+                "PDF, JPEG, PNG, XLSX or DOCX, at most %(mb)d MB. Leave empty to keep the current file.")
+                % {"mb": files.MAX_FILE_BYTES // (1024 * 1024)},
+                widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png,.xlsx,.docx"}))
+            form_fields[f["key"]] = field
+            continue
         elif t == "text" and f.get("max_length", fl.DEFAULT_TEXT) > 200:
             field = forms.CharField(label=label, required=req, max_length=f["max_length"],
                                     widget=forms.Textarea(attrs={"rows": 2}))
@@ -117,7 +125,7 @@ def entry_form(register, user, *, creating: bool, data=None, initial=None):
         field.validators.append(no_control_chars)
         form_fields[f["key"]] = field
     EntryForm.base_fields = form_fields
-    return EntryForm(data=data, initial=initial)
+    return EntryForm(data=data, files=files_data, initial=initial)
 
 
 def initial_of(register, entry) -> dict:
@@ -125,6 +133,8 @@ def initial_of(register, entry) -> dict:
     for f in register.live_fields():
         v = entry.data.get(f["key"])
         if v is None:
+            continue
+        if f["type"] == "file":
             continue
         if f["type"] == "bool":
             v = "是" if v else "否"
@@ -135,7 +145,20 @@ def initial_of(register, entry) -> dict:
 
 
 def values_of(register, cleaned: dict) -> dict:
-    return {f["key"]: cleaned.get(f["key"]) for f in register.live_fields()}
+    """The values for the services; an uploaded file as ``files.Upload`` (its size is checked
+    before it is read into memory)."""
+    out = {}
+    for f in register.live_fields():
+        v = cleaned.get(f["key"])
+        if f["type"] == "file":
+            if v and hasattr(v, "read"):
+                if v.size > files.MAX_FILE_BYTES:
+                    raise files.too_large(f["key"], v.size)
+                v = files.Upload(v.name, v.read())
+            else:
+                v = None
+        out[f["key"]] = v
+    return out
 
 
 class FilterForm(forms.Form):

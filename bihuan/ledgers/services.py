@@ -36,6 +36,7 @@ from . import fields as fl
 from .models import (
     Entry,
     EntryChange,
+    EntryFile,
     OfficeProposal,
     Register,
     RegisterVersion,
@@ -347,6 +348,54 @@ def _change(entry: Entry, verb: str, changes: dict, user, now) -> None:
                                by_name=getattr(user, "username", "") or "system")
 
 
+def _store_files(e: Entry, uploads: dict, user, now) -> None:
+    """The files of ``uploads`` (key → (upload, content type)), checked by the validator, kept
+    through Django's storage; the entry's ``data`` already holds their names."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from . import files
+
+    for key, (up, content_type) in uploads.items():
+        name = files.clean_name(up.name)
+        ef = EntryFile(entry_ref=e.pk, key=key, register_id=e.register_id, unit_id=e.unit_id, name=name,
+                       content_type=content_type, size=len(up.content),
+                       sha256=hashlib.sha256(up.content).hexdigest(), uploaded_at=now, by=_user(user))
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else "bin"
+        ef.file.save(f"{e.pk}-{key}.{ext}", ContentFile(up.content), save=False)
+        ef.save()
+
+
+def open_file(user, entry, key: str, *, now: datetime | None = None) -> EntryFile:
+    """The current file of field ``key`` of an entry in ``user``'s view scope (else 404); the
+    download is audited (``ledgers.entry.file``)."""
+    now = _now(now)
+    e = get_entry(user, entry)
+    f = e.register.field(str(key)[:30])
+    if f is None or f["type"] != "file" or not e.data.get(f["key"]):
+        raise NotFound()
+    ef = (EntryFile.objects.filter(entry_ref=e.pk, key=f["key"], name=e.data[f["key"]], unit_id=e.unit_id)
+          .order_by("-id").first())
+    if ef is None:
+        raise NotFound()
+    audit.record("ledgers.entry.file", e, extra={"field": f["key"], "file": ef.name, "sha256": ef.sha256}, now=now)
+    return ef
+
+
+def attach_file(user, entry, key: str, upload, *, version, now: datetime | None = None) -> Entry:
+    """Set (or replace) the file of field ``key`` (the API's upload): a new version of the entry,
+    its other values kept; the same checks as the form."""
+    e = get_entry(user, entry, "change")
+    f = e.register.field(str(key)[:30])
+    if f is None or f.get("removed") or f["type"] != "file":
+        raise ServiceError(_("%(k)s is not a file field of this register.") % {"k": str(key)[:30]},
+                           {"key": _("Not a file field.")})
+    values = {g["key"]: e.data.get(g["key"]) for g in e.register.live_fields()}
+    values[f["key"]] = upload
+    return update_entry(user, e, version=version, values=values, now=now)
+
+
 def _active(r: Register) -> Register:
     if not r.active:
         raise ServiceError(_("The register %(r)s is closed.") % {"r": r.name}, code="closed")
@@ -364,6 +413,7 @@ def create_entry(user, register: Register, *, unit: OrgUnit, values: dict, now: 
     e = Entry.objects.create(register=r, unit=unit, data=clean["data"], protected=clean["protected"],
                              blind=clean["blind"], search=fl.search_text(r, clean["data"]),
                              register_version=r.version, created_at=now, updated_at=now, created_by=_user(user))
+    _store_files(e, clean["uploads"], user, now)
     _change(e, "create", {k: [None, v] for k, v in clean["data"].items()}, user, now)
     audit.record("ledgers.entry.create", e, after={"register": r.code, **clean["data"]}, now=now)
     return e
@@ -450,6 +500,9 @@ def update_entry(user, entry, *, version, values: dict, now: datetime | None = N
                                          search=fl.search_text(r, data), register_version=r.version,
                                          updated_at=now)
     e.data, e.protected, e.blind, e.updated_at = data, clean["protected"], clean["blind"], now
+    _store_files(e, clean["uploads"], user, now)
+    for key in clean["uploads"]:  # a new file under the same name is a change too
+        changes.setdefault(key, [before.get(key), data.get(key)])
     if changes:
         _change(e, "update", changes, user, now)
     audit.record("ledgers.entry.update", e, before={k: v[0] for k, v in changes.items()},

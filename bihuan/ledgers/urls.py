@@ -12,6 +12,7 @@ urlpatterns = [
     path("rounds/<id:round_id>/return/", views.round_return, name="round_return"),
     path("entries/<id:ledger_entry_id>/", views.entry_detail, name="entry_detail"),
     path("entries/<id:ledger_entry_id>/delete/", views.entry_delete, name="entry_delete"),
+    path("entries/<id:ledger_entry_id>/files/<slug:key>/", views.entry_file, name="entry_file"),
     path("entries/<id:ledger_entry_id>/reveal/", views.entry_reveal, name="entry_reveal"),
     path("entries/<id:ledger_entry_id>/proposals/", views.office_proposal, name="office_proposal"),
     path("r/<slug:code>/", views.register_detail, name="register_detail"),

@@ -12,7 +12,7 @@ import json
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -166,7 +166,8 @@ def register_definition(request, code: str):
 @requires(CHANGE)
 def entry_create(request, code: str):
     r = services.get_register(request.user, code)
-    form = forms.entry_form(r, request.user, creating=True, data=request.POST or None)
+    form = forms.entry_form(r, request.user, creating=True, data=request.POST or None,
+                            files_data=request.FILES or None)
 
     def call(d):
         unit = OrgUnit.objects.filter(units_q(request.user, CHANGE), pk=d["unit"]).first()
@@ -195,7 +196,7 @@ def entry_detail(request, ledger_entry_id: int):
     r = e.register
     can_change = allows(request.user, CHANGE, e)
     form = forms.entry_form(r, request.user, creating=False, data=request.POST or None,
-                            initial=forms.initial_of(r, e)) if can_change else None
+                            files_data=request.FILES or None, initial=forms.initial_of(r, e)) if can_change else None
     if request.method == "POST":
         if not can_change:
             raise Http404
@@ -212,10 +213,23 @@ def entry_detail(request, ledger_entry_id: int):
         "e": e, "r": r, "shown": selectors.display(r, e.data), "form": form, "history": history,
         "changes": changes, "can_change": can_change, "can_reveal": allows(request.user, "ledgers.entry.reveal", e),
         "personal": [f for f in r.live_fields() if f["personal"] and f["key"] in e.protected],
+        "files": [(f, e.data[f["key"]]) for f in r.live_fields() if f["type"] == "file" and e.data.get(f["key"])],
         "revealed": request.session.pop(f"ledgers-reveal-{e.pk}", None),
         "proposals": selectors.office_proposals(request.user, e) if is_office else None,
         "proposal_form": forms.ProposalForm() if is_office and can_change else None},
         status=getattr(form, "status", 200) if form is not None else 200)
+
+
+@requires(VIEW)
+def entry_file(request, ledger_entry_id: int, key: str):
+    """A file of an entry: only through the entry, in scope (else 404); audited."""
+    e = _entry(request, ledger_entry_id)
+    ef = services.open_file(request.user, e, key)
+    resp = FileResponse(ef.file.open("rb"), content_type=ef.content_type,
+                        as_attachment=not ef.content_type.startswith("image/"), filename=ef.name)
+    resp["X-Content-Type-Options"] = "nosniff"
+    resp["Cache-Control"] = "private, no-store"
+    return resp
 
 
 @requires(CHANGE)
