@@ -207,3 +207,70 @@ class ProposalForm(StyledMixin, forms.Form):
     title = forms.CharField(label=_("Proposal"), max_length=120, validators=[no_control_chars])
     description = forms.CharField(label=_("Details"), max_length=5000, validators=[no_control_chars],
                                   widget=forms.Textarea(attrs={"rows": 3}))
+
+
+UNIQUE_CHOICES = [("", _("No")), ("unit", _("Within the filling unit")), ("city", _("In the whole city"))]
+
+
+class FieldForm(StyledMixin, forms.Form):
+    """One field of a definition (the builder). Whether the field makes sense, and whether old
+    entries stay valid under it, is decided by the services (``fields.clean_field``,
+    ``services.change_register``); this form only bounds what is typed."""
+
+    key = forms.RegexField(label=_("Key"), regex=fl.KEY, max_length=30, help_text=_(
+        "Lower-case letters, digits and _; it never changes."))
+    label = forms.CharField(label=_("Label"), max_length=40, validators=[no_control_chars])
+    type = forms.ChoiceField(label=_("Type"), choices=[(k, v) for k, v in fl.TYPE_LABELS.items()])
+    required = forms.BooleanField(label=_("Required"), required=False)
+    listed = forms.BooleanField(label=_("Shown in the list (and filterable)"), required=False)
+    personal = forms.BooleanField(label=_("Personal data (text only: encrypted, masked)"), required=False)
+    unique = forms.ChoiceField(label=_("Unique"), choices=UNIQUE_CHOICES, required=False)
+    min = forms.DecimalField(label=_("Minimum (numbers)"), required=False, max_digits=17, decimal_places=4)
+    max = forms.DecimalField(label=_("Maximum (numbers)"), required=False, max_digits=17, decimal_places=4)
+    places = forms.IntegerField(label=_("Decimal places (numbers)"), required=False, min_value=0, max_value=4)
+    unit = forms.CharField(label=_("Unit of measure (numbers)"), required=False, max_length=10,
+                           validators=[no_control_chars])
+    max_length = forms.IntegerField(label=_("Maximum length (text)"), required=False, min_value=1,
+                                    max_value=fl.MAX_TEXT)
+    pattern = forms.CharField(label=_("Pattern (text, a regular expression)"), required=False,
+                              max_length=fl.MAX_PATTERN, validators=[no_control_chars])
+    choices = forms.CharField(label=_("Choices, one per line (the dictionary)"), required=False, max_length=10_000,
+                              validators=[no_control_chars], widget=forms.Textarea(attrs={"rows": 4}))
+    default = forms.CharField(label=_("Default value"), required=False, max_length=200,
+                              validators=[no_control_chars])
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)
+
+    def __init__(self, *args, editing: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        if editing is not None:  # key, type and personal never change
+            for name in ("key", "type", "personal"):
+                del self.fields[name]
+
+    def definition(self) -> dict:
+        """The field as the services take it (the same keys as a definition file)."""
+        d = self.cleaned_data
+        out = {k: d[k] for k in ("label", "required", "listed") if k in d}
+        out["unique"] = d.get("unique") or ""
+        if self.editing is None:
+            out.update(key=d["key"], type=d["type"], personal=d["personal"])
+        t = out.get("type") or self.editing["type"]
+        if t in fl.NUMERIC:
+            out.update(min=d.get("min"), max=d.get("max"), unit=d.get("unit") or "")
+            if t == "number":
+                out["places"] = d.get("places") or 0
+        if t == "text":
+            out["max_length"] = d.get("max_length") or fl.DEFAULT_TEXT
+            out["pattern"] = d.get("pattern") or ""
+        if t in ("choice", "multi"):
+            out["choices"] = [c.strip() for c in (d.get("choices") or "").splitlines() if c.strip()]
+        out["default"] = d.get("default") or ""
+        return out
+
+
+def field_initial(f: dict, version: int) -> dict:
+    out = {k: f.get(k) for k in ("label", "required", "listed", "unique", "min", "max", "places", "unit",
+                                 "max_length", "pattern", "default")}
+    out["choices"] = "\n".join(f.get("choices") or [])
+    out["version"] = version
+    return out

@@ -245,6 +245,49 @@ def change_register(user, register: Register, *, version, name=None, description
     return r
 
 
+# --- the field-by-field builder (each step a new version through change_register) ----------------
+
+EDITABLE = ("label", "required", "listed", "unique", "min", "max", "places", "unit", "max_length", "pattern",
+            "choices", "default")
+
+
+def add_field(user, register: Register, *, version, field: dict, now: datetime | None = None) -> Register:
+    """A new field at the end of the definition (a new version; the same checks as any change:
+    a required field on a register with entries needs a default)."""
+    if not isinstance(field, dict):
+        raise ServiceError(_("A field is an object with key, label and type."), {"key": _("Not a field.")})
+    key = str(field.get("key") or "")
+    if register.field(key) is not None:
+        raise ServiceError(_("The key %(k)s is taken (also by a removed field, whose history is kept).")
+                           % {"k": key[:30]}, {"key": _("Taken.")})
+    return change_register(user, register, version=version, fields=[*register.live_fields(), field], now=now)
+
+
+def change_field(user, register: Register, *, version, key: str, changes: dict,
+                 now: datetime | None = None) -> Register:
+    """A field's label and validation changed (its key, type and personal flag stay); refused if
+    existing entries would not be valid under it."""
+    f = register.field(str(key)[:30])
+    if f is None or f.get("removed"):
+        raise NotFound()
+    new = {**f, **{k: v for k, v in changes.items() if k in EDITABLE}}
+    for k in EDITABLE:  # an emptied optional rule is dropped
+        if k in changes and changes[k] in (None, "") and k not in ("label",):
+            new.pop(k, None)
+    fields = [new if g["key"] == f["key"] else g for g in register.live_fields()]
+    return change_register(user, register, version=version, fields=fields, now=now)
+
+
+def remove_field(user, register: Register, *, version, key: str, now: datetime | None = None) -> Register:
+    """A field left out of the definition: no longer filled, its values kept in old entries and
+    in the history (``removed: true``)."""
+    f = register.field(str(key)[:30])
+    if f is None or f.get("removed"):
+        raise NotFound()
+    return change_register(user, register, version=version,
+                           fields=[g for g in register.live_fields() if g["key"] != f["key"]], now=now)
+
+
 def _require_manage(user, r: Register) -> None:
     """``ledgers.register.manage`` at the owner; 403 (not 404) to one who can see the register."""
     from . import selectors

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bihuan.core import tabular as tb
-from bihuan.core.errors import NotFound
+from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.imports import imports_dir
 from bihuan.core.scope import allows, has_anywhere, units_q
 from bihuan.core.views import paginate, querystring_without, requires, submit
@@ -129,7 +129,7 @@ class _FieldsToDefinition(dict):
 
 
 def _rename_fields():
-    return _FieldsToDefinition()
+    return _FieldsToDefinition({"": ""})  # not empty: an empty mapping reads as "no renaming"
 
 
 @requires(MANAGE)
@@ -150,6 +150,78 @@ def register_edit(request, code: str):
                                                           "types": fl.TYPE_LABELS,
                                                           "versions": r.versions.order_by("-version")[:20]},
                   status=form.status)
+
+
+def _managed(request, code: str):
+    r = services.get_register(request.user, code)
+    if not allows(request.user, MANAGE, r.unit):
+        raise Http404
+    return r
+
+
+def _field_errors_on(form):
+    """A definition's refusal names ``fields.<n>.<attr>`` or ``fields.<key>``: put it on the input."""
+
+    class Rename(dict):
+        def get(self, key, default=None):
+            key = str(key)
+            if key.startswith("fields"):
+                attr = key.rsplit(".", 1)[-1]
+                return attr if attr in form.fields and attr != "version" else None
+            return key if key in form.fields else None
+
+    return Rename({"": ""})  # not empty: an empty mapping reads as "no renaming"
+
+
+@requires(MANAGE)
+def field_builder(request, code: str):
+    """The definition, field by field: the fields (live and removed), add one."""
+    r = _managed(request, code)
+    form = forms.FieldForm(request.POST or None, initial={"version": r.version, "type": "text"})
+    done = submit(request, form, lambda d: services.add_field(request.user, r, version=d["version"],
+                                                              field=form.definition()),
+                  rename=_field_errors_on(form))
+    if done is not None:
+        messages.success(request, _("Field added; version %(v)d of the register saved.") % {"v": done.version})
+        return redirect("ledgers:field_builder", code=r.code)
+    return render(request, "ledgers/field_builder.html", {
+        "r": r, "form": form, "types": fl.TYPE_LABELS, "live": r.live_fields(),
+        "removed": [f for f in r.fields if f.get("removed")],
+        "versions": r.versions.order_by("-version")[:20]}, status=form.status)
+
+
+@requires(MANAGE)
+def field_edit(request, code: str, key: str):
+    r = _managed(request, code)
+    f = r.field(key)
+    if f is None or f.get("removed"):
+        raise Http404
+    form = forms.FieldForm(request.POST or None, editing=f, initial=forms.field_initial(f, r.version))
+    done = submit(request, form, lambda d: services.change_field(request.user, r, version=d["version"], key=f["key"],
+                                                                 changes=form.definition()),
+                  rename=_field_errors_on(form))
+    if done is not None:
+        messages.success(request, _("Field changed; version %(v)d of the register saved.") % {"v": done.version})
+        return redirect("ledgers:field_builder", code=r.code)
+    return render(request, "ledgers/field_edit.html", {"r": r, "f": f, "form": form,
+                                                       "type_label": fl.TYPE_LABELS.get(f["type"], f["type"])},
+                  status=form.status)
+
+
+@requires(MANAGE)
+@require_POST
+def field_remove(request, code: str, key: str):
+    r = _managed(request, code)
+    try:
+        done = services.remove_field(request.user, r, version=request.POST.get("version"), key=key)
+    except NotFound:
+        raise Http404 from None
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("ledgers:field_builder", code=r.code)
+    messages.success(request, _("Field removed (its values and history are kept); version %(v)d saved.")
+                     % {"v": done.version})
+    return redirect("ledgers:field_builder", code=r.code)
 
 
 @requires(VIEW)
