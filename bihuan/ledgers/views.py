@@ -361,6 +361,52 @@ def entry_import(request, code: str):
         "errors": result.errors[:200] if result else [], "headers": kind_for(r).spec.headers}, status=status)
 
 
+# --- reserve talents: the pool's age structure ------------------------------------------------------
+
+def _talent_ages(request):
+    r = services.get_register(request.user, selectors.TALENTS)
+    try:
+        level = int(request.GET.get("level", Level.COUNTY))
+    except ValueError:
+        level = Level.COUNTY
+    if level not in (Level.COUNTY, Level.TOWNSHIP):
+        level = Level.COUNTY
+    rows = selectors.age_structure(request.user, r, level=level)
+    totals = [sum(row["bands"][i] for row in rows) for i in range(len(selectors.AGE_BANDS))]
+    return r, level, rows, {"total": sum(row["total"] for row in rows), "bands": totals}
+
+
+@requires(VIEW)
+def talent_ages(request):
+    """后备人才: the pool's size and age bands per county or township, in scope."""
+    r, level, rows, total = _talent_ages(request)
+    bands = [label for _k, label, *_rest in selectors.AGE_BANDS]
+    chart = {"units": [x["unit_name"] for x in rows], "bands": bands,
+             "series": [[x["bands"][i] for x in rows] for i in range(len(bands))]}
+    return render(request, "ledgers/talent_ages.html", {
+        "r": r, "level": level, "levels": [(Level.COUNTY, Level.COUNTY.label), (Level.TOWNSHIP, Level.TOWNSHIP.label)],
+        "page": paginate(request, rows), "total": total, "bands": bands, "chart": chart,
+        "qs": querystring_without(request, "page"), "can_export": has_anywhere(request.user, "ledgers.entry.export")})
+
+
+@requires("ledgers.entry.export")
+def talent_ages_xlsx(request):
+    r, level, rows, total = _talent_ages(request)
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        headers = [str(_("Unit")), str(_("Division code")), str(_("Pool size")),
+                   *[f"{label}{_('years')}" for _k, label, *_rest in selectors.AGE_BANDS]]
+        out_rows = [[x["unit_name"], x["unit_code"], x["total"], *x["bands"]] for x in rows]
+        out_rows.append([str(_("Total")), "", total["total"], *total["bands"]])
+    out = io.BytesIO()
+    tb.write_xlsx(out, headers, out_rows, sheet_title="后备人才年龄结构", widths=[24, 16, 10] + [10] * 5)
+    resp = HttpResponse(out.getvalue(),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="talent-ages-{level}-{timezone.localtime():%Y%m%d}.xlsx"'
+    return resp
+
+
 # --- collection rounds ---------------------------------------------------------------------------
 
 @requires(ROUND_VIEW)
