@@ -51,7 +51,7 @@ def test_page_chart_and_xlsx_in_scope(client, tree, users, pool):
     resp = client.get("/ledgers/talents/ages.xlsx", {"level": "3"})
     assert resp.status_code == 200
     rows = list(openpyxl.load_workbook(io.BytesIO(resp.content)).active.iter_rows(values_only=True))
-    assert rows[0][:3] == ("单位", "区划代码", "人才库人数") or rows[0][2]
+    assert rows[0][:4] == ("组织单元", "区划代码", "人才库人数", "≤30岁")
     assert ["李营街道", "370811008000", 9, 2, 2, 1, 2, 2] in [list(r) for r in rows]
     assert rows[-1][2] == 10
     client.force_login(users.nobody)
