@@ -466,8 +466,8 @@ def create_entries(user, register: Register, rows: list[tuple[object, OrgUnit, d
                    now: datetime | None = None) -> dict[object, dict]:
     """Many new entries at once (the import): each row ``(ref, unit, values)`` is checked like
     ``create_entry`` (the unit, scope, the one validator, uniqueness — against the register and
-    within the batch); the good ones are written with ``bulk_create`` (entries and their history
-    rows), and ``{ref: field errors}`` is returned for the rest. The caller (``core.tabular``'s
+    within the batch); the good ones are written together (``COPY`` on PostgreSQL, ``bulk_create``
+    elsewhere; entries and their history rows), and ``{ref: field errors}`` is returned for the rest. The caller (``core.tabular``'s
     import, one transaction, one audit entry for the file) decides whether anything is kept."""
     now = _now(now)
     r = _active(register)
@@ -546,12 +546,12 @@ def _copy_entries(r: Register, rows: list[tuple], by, who: str, now) -> None:
         cur = c.cursor
         with cur.copy("COPY ledgers_entry (id, register_id, unit_id, data, protected, blind, search, "
                       "register_version, version, created_at, updated_at, created_by_id) FROM STDIN") as cp:
-            for pk, (unit_id, data, prot, blind, search) in zip(ids, rows):
+            for pk, (unit_id, data, prot, blind, search) in zip(ids, rows, strict=True):
                 cp.write_row((pk, r.pk, unit_id, dumps(data), dumps(prot), dumps(blind), search, r.version, 1,
                               now, now, by_id))
         with cur.copy("COPY ledgers_entrychange (entry_id_ref, register_id, unit_id, verb, changes, at, by_id, "
                       "by_name) FROM STDIN") as cp:
-            for pk, (unit_id, data, _p, _b, _s) in zip(ids, rows):
+            for pk, (unit_id, data, _p, _b, _s) in zip(ids, rows, strict=True):
                 cp.write_row((pk, r.pk, unit_id, "create", dumps({k: [None, v] for k, v in data.items()}), now,
                               by_id, who))
 
