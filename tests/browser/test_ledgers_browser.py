@@ -104,3 +104,21 @@ def test_admin_adds_a_field_on_a_phone_and_it_is_in_the_entry_form(browser, log_
     page.goto(f"{live_server.url}/ledgers/entries/{e.pk}/")
     assert "章程.pdf" in page.locator('[data-testid="entry-files"]').inner_text()
     assert _overflow(page) <= 0
+
+
+def test_reserve_talent_age_structure_on_a_phone(browser, log_in, live_server, tree, users, regs):
+    from bihuan.ledgers import services
+
+    for i, age in enumerate([25, 33, 38, 44, 52]):
+        services.create_entry(None, regs["reserve_talents"], unit=tree.lumiao, values={"name": f"人才{i}", "age": age})
+    page = log_in("rencheng_admin")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/ledgers/r/reserve_talents/")
+    page.locator('[data-testid="talent-ages"]').click()
+    page.wait_for_selector('#talent-chart[data-ready="1"]')
+    assert page.locator('[data-testid="ages-total"]').inner_text().strip() == "5"
+    assert _overflow(page) <= 0, "the age-structure page is wider than the phone"
+    page.locator('[data-testid="ages-level-3"]').click()
+    page.wait_for_selector('#talent-chart[data-ready="1"]')
+    assert "李营街道" in page.locator('[data-testid="ages-table"]').inner_text()
+    assert _overflow(page) <= 0
