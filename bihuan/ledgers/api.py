@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ninja import Field, Query, Router, Schema, Status
+from django.http import FileResponse
+from ninja import Field, File, Form, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
@@ -20,6 +22,7 @@ from bihuan.core.scope import units_q
 from bihuan.orgs.models import OrgUnit
 
 from . import fields as fl
+from . import files as lf
 from . import selectors, services
 from .models import Entry
 
@@ -187,6 +190,27 @@ def update_entry(request, code: str, ledger_entry_id: Id, payload: EntryPatch):
     e = _entry(request.user, code, ledger_entry_id)
     e = services.update_entry(request.user, e, version=payload.version, values=_bounded(payload.data))
     return _entry(request.user, code, e.pk)
+
+
+@router.post("/{code}/entries/{ledger_entry_id}/files/{key}", response=LedgerEntryOut,
+             summary="Upload the file of a file field (multipart: file, version); PDF, JPEG, PNG, XLSX or DOCX")
+def upload_file(request, code: str, ledger_entry_id: Id, key: str, version: Form[Version], file: File[UploadedFile]):
+    e = _entry(request.user, code, ledger_entry_id)
+    if file.size > lf.MAX_FILE_BYTES:  # refused before it is read into memory
+        raise lf.too_large(key[:30], file.size)
+    up = lf.Upload(str(file.name or "")[:500], file.read())
+    e = services.attach_file(request.user, e, key[:30], up, version=version)
+    return _entry(request.user, code, e.pk)
+
+
+@router.get("/{code}/entries/{ledger_entry_id}/files/{key}", summary="Download the file of a file field (audited)")
+def download_file(request, code: str, ledger_entry_id: Id, key: str):
+    e = _entry(request.user, code, ledger_entry_id)
+    ef = services.open_file(request.user, e, key[:30])
+    resp = FileResponse(ef.file.open("rb"), content_type=ef.content_type, as_attachment=True, filename=ef.name)
+    resp["X-Content-Type-Options"] = "nosniff"
+    resp["Cache-Control"] = "private, no-store"
+    return resp
 
 
 @router.get("/{code}/summary", response=list[SummaryRow],

@@ -16,6 +16,7 @@ class LedgersConfig(AppConfig):
             "ledgers.entry.create": _("Add a register entry"), "ledgers.entry.update": _("Change a register entry"),
             "ledgers.entry.delete": _("Delete a register entry"),
             "ledgers.entry.reveal": _("Reveal a personal value of a register entry"),
+            "ledgers.entry.file": _("Download a file of a register entry"),
             "ledgers.entry.import": _("Import register entries"), "ledgers.entry.export": _("Export register entries"),
             "ledgers.round.open": _("Open a collection round"), "ledgers.round.submit": _("Submit in a collection round"),
             "ledgers.round.return": _("Return a submission"),

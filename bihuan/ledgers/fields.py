@@ -10,7 +10,8 @@ A field is a dict::
 Types: ``text`` (``max_length``, ``pattern``), ``number`` (``unit``, ``min``, ``max``, ``places``),
 ``money`` (yuan, two places), ``date``, ``choice`` and ``multi`` (``choices``: the dictionary,
 字典), ``person`` (a person of the people registry, by id), ``unit`` (an org unit, by id or
-division code), ``bool`` (是/否). ``unique``: ``""``, ``"unit"`` (within the filling unit) or
+division code), ``bool`` (是/否), ``file`` (PDF, JPEG, PNG, XLSX or DOCX, checked by content in
+``ledgers.files``; ``data`` holds its name, the bytes are an ``EntryFile``). ``unique``: ``""``, ``"unit"`` (within the filling unit) or
 ``"city"``. ``personal`` (text only): encrypted at rest and masked in every output
 (``core.protect``). ``removed``: kept for history, no longer filled.
 """
@@ -28,9 +29,9 @@ from bihuan.core import protect
 from bihuan.core.errors import ServiceError
 from bihuan.core.text import has_control
 
-TYPES = ("text", "number", "money", "date", "choice", "multi", "person", "unit", "bool")
+TYPES = ("text", "number", "money", "date", "choice", "multi", "person", "unit", "bool", "file")
 TYPE_LABELS = {"text": "文本", "number": "数值", "money": "金额", "date": "日期", "choice": "单选(字典)",
-               "multi": "多选", "person": "人员", "unit": "单位", "bool": "是/否"}
+               "multi": "多选", "person": "人员", "unit": "单位", "bool": "是/否", "file": "文件"}
 NUMERIC = ("number", "money")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
 MAX_FIELDS = 60
@@ -126,6 +127,8 @@ def clean_field(raw, path: str) -> dict:
         _fail(f"{path}.unique", _("Unique is empty, unit or city."))
     if f["personal"] and ftype != "text":
         _fail(f"{path}.personal", _("Only text fields can hold personal data."))
+    if ftype == "file" and f["unique"]:
+        _fail(f"{path}.unique", _("A file field cannot be unique."))
     if ftype == "text":
         n = raw.get("max_length", DEFAULT_TEXT)
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_TEXT:
@@ -155,7 +158,7 @@ def clean_field(raw, path: str) -> dict:
         if len(set(cleaned)) != len(cleaned):
             _fail(f"{path}.choices", _("A choice appears twice."))
         f["choices"] = cleaned
-    if raw.get("default") not in (None, ""):
+    if raw.get("default") not in (None, "") and ftype != "file":
         f["default"] = raw["default"]
     return f
 
@@ -285,6 +288,8 @@ def validate_value(f: dict, v, path: str, *, user):
         if unit is None:
             _fail(path, _("No current unit with code %(c)s.") % {"c": s})
         return unit.pk
+    if t == "file":
+        _fail(path, _("A file is uploaded on the entry's page or through the API; it cannot be typed or imported."))
     if t == "person":
         from bihuan.people.models import Person
 
@@ -315,7 +320,10 @@ def validate(register, raw: dict, *, user, current=None) -> dict:
     """The one validator: ``raw`` (field key → value, as typed or as JSON) checked against the
     live fields of ``register``. Returns ``{"data", "protected", "blind"}`` ready to store; raises
     one ``ServiceError`` with every field's message. Keys not in the definition are refused.
-    ``current`` (an entry being edited) keeps the personal values that were not sent again."""
+    ``current`` (an entry being edited) keeps the personal values that were not sent again, and
+    the files that were not uploaded again. A file field's value is a ``files.Upload`` (checked
+    here by content; ``uploads`` maps the key to (upload, content type) for the services to store)."""
+    from . import files
     if not isinstance(raw, dict):
         raise ServiceError(_("The values are an object of field → value."), {"data": _("Not an object.")})
     live = {f["key"]: f for f in register.live_fields()}
@@ -324,9 +332,26 @@ def validate(register, raw: dict, *, user, current=None) -> dict:
     unknown = [str(k)[:30] for k in raw if k not in known]
     if unknown:
         errors["data"] = _("Unknown fields: %(k)s.") % {"k": "、".join(unknown[:10])}
-    data, protected, blind = {}, {}, {}
+    data, protected, blind, uploads = {}, {}, {}, {}
     for key, f in live.items():
         v = raw.get(key)
+        if f["type"] == "file":
+            kept = current.data.get(key) if current is not None else None
+            if isinstance(v, files.Upload):
+                try:
+                    uploads[key] = (v, files.check(key, v))
+                except ServiceError as exc:
+                    errors[key] = exc.field_errors.get(key, str(exc.message))
+                    continue
+                data[key] = files.clean_name(v.name)
+                continue
+            if kept and (_empty(v) or v == kept):
+                data[key] = kept
+                continue
+            if _empty(v):
+                if f["required"]:
+                    errors[key] = _("This field is required.")
+                continue
         if f["personal"] and current is not None and (_empty(v) or v == current.data.get(key)):
             # not sent again (or sent back masked, as shown): keep what is stored
             if key in current.protected:
@@ -359,7 +384,7 @@ def validate(register, raw: dict, *, user, current=None) -> dict:
                            if len(errors) == 1 else
                            _("%(n)d fields are not valid (first: %(field)s: %(msg)s).")
                            % {"n": len(errors), "field": label, "msg": errors[first]}, errors)
-    return {"data": data, "protected": protected, "blind": blind}
+    return {"data": data, "protected": protected, "blind": blind, "uploads": uploads}
 
 
 def search_text(register, data: dict) -> str:
@@ -403,6 +428,10 @@ def json_schema(register) -> dict:
             s.update(type="string", description="division code")
         elif t == "person":
             s.update(type="integer", description="person id (people registry)")
+        elif t == "file":
+            s.update(type="string", readOnly=True, description="file name; upload with POST "
+                     f"/api/v1/registers/{register.code}/entries/{{id}}/files/{f['key']} (multipart)")
+            s["x-file"] = True
         if f["personal"]:
             s["x-personal"] = True
         if f.get("unique"):

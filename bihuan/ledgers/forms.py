@@ -16,6 +16,7 @@ from bihuan.core.text import has_control
 from bihuan.orgs.models import Level, OrgUnit
 
 from . import fields as fl
+from . import files
 
 MAX_UNITS = 500
 
@@ -71,7 +72,7 @@ class RegisterEditForm(StyledMixin, forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)
 
 
-def entry_form(register, user, *, creating: bool, data=None, initial=None):
+def entry_form(register, user, *, creating: bool, data=None, initial=None, files_data=None):
     """The form of an entry, built from the definition (one form field per live field)."""
 
     class EntryForm(StyledMixin, forms.Form):
@@ -101,6 +102,13 @@ def entry_form(register, user, *, creating: bool, data=None, initial=None):
         elif t == "date":
             field = forms.CharField(label=label, required=req, max_length=10,
                                     widget=forms.DateInput(attrs={"type": "date"}))
+        elif t == "file":
+            field = forms.FileField(label=label, required=False, max_length=200, help_text=_(
+                "PDF, JPEG, PNG, XLSX or DOCX, at most %(mb)d MB. Leave empty to keep the current file.")
+                % {"mb": files.MAX_FILE_BYTES // (1024 * 1024)},
+                widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.jpg,.jpeg,.png,.xlsx,.docx"}))
+            form_fields[f["key"]] = field
+            continue
         elif t == "text" and f.get("max_length", fl.DEFAULT_TEXT) > 200:
             field = forms.CharField(label=label, required=req, max_length=f["max_length"],
                                     widget=forms.Textarea(attrs={"rows": 2}))
@@ -117,7 +125,7 @@ def entry_form(register, user, *, creating: bool, data=None, initial=None):
         field.validators.append(no_control_chars)
         form_fields[f["key"]] = field
     EntryForm.base_fields = form_fields
-    return EntryForm(data=data, initial=initial)
+    return EntryForm(data=data, files=files_data, initial=initial)
 
 
 def initial_of(register, entry) -> dict:
@@ -125,6 +133,8 @@ def initial_of(register, entry) -> dict:
     for f in register.live_fields():
         v = entry.data.get(f["key"])
         if v is None:
+            continue
+        if f["type"] == "file":
             continue
         if f["type"] == "bool":
             v = "是" if v else "否"
@@ -135,7 +145,20 @@ def initial_of(register, entry) -> dict:
 
 
 def values_of(register, cleaned: dict) -> dict:
-    return {f["key"]: cleaned.get(f["key"]) for f in register.live_fields()}
+    """The values for the services; an uploaded file as ``files.Upload`` (its size is checked
+    before it is read into memory)."""
+    out = {}
+    for f in register.live_fields():
+        v = cleaned.get(f["key"])
+        if f["type"] == "file":
+            if v and hasattr(v, "read"):
+                if v.size > files.MAX_FILE_BYTES:
+                    raise files.too_large(f["key"], v.size)
+                v = files.Upload(v.name, v.read())
+            else:
+                v = None
+        out[f["key"]] = v
+    return out
 
 
 class FilterForm(forms.Form):
@@ -184,3 +207,70 @@ class ProposalForm(StyledMixin, forms.Form):
     title = forms.CharField(label=_("Proposal"), max_length=120, validators=[no_control_chars])
     description = forms.CharField(label=_("Details"), max_length=5000, validators=[no_control_chars],
                                   widget=forms.Textarea(attrs={"rows": 3}))
+
+
+UNIQUE_CHOICES = [("", _("No")), ("unit", _("Within the filling unit")), ("city", _("In the whole city"))]
+
+
+class FieldForm(StyledMixin, forms.Form):
+    """One field of a definition (the builder). Whether the field makes sense, and whether old
+    entries stay valid under it, is decided by the services (``fields.clean_field``,
+    ``services.change_register``); this form only bounds what is typed."""
+
+    key = forms.RegexField(label=_("Key"), regex=fl.KEY, max_length=30, help_text=_(
+        "Lower-case letters, digits and _; it never changes."))
+    label = forms.CharField(label=_("Label"), max_length=40, validators=[no_control_chars])
+    type = forms.ChoiceField(label=_("Type"), choices=[(k, v) for k, v in fl.TYPE_LABELS.items()])
+    required = forms.BooleanField(label=_("Required"), required=False)
+    listed = forms.BooleanField(label=_("Shown in the list (and filterable)"), required=False)
+    personal = forms.BooleanField(label=_("Personal data (text only: encrypted, masked)"), required=False)
+    unique = forms.ChoiceField(label=_("Unique"), choices=UNIQUE_CHOICES, required=False)
+    min = forms.DecimalField(label=_("Minimum (numbers)"), required=False, max_digits=17, decimal_places=4)
+    max = forms.DecimalField(label=_("Maximum (numbers)"), required=False, max_digits=17, decimal_places=4)
+    places = forms.IntegerField(label=_("Decimal places (numbers)"), required=False, min_value=0, max_value=4)
+    unit = forms.CharField(label=_("Unit of measure (numbers)"), required=False, max_length=10,
+                           validators=[no_control_chars])
+    max_length = forms.IntegerField(label=_("Maximum length (text)"), required=False, min_value=1,
+                                    max_value=fl.MAX_TEXT)
+    pattern = forms.CharField(label=_("Pattern (text, a regular expression)"), required=False,
+                              max_length=fl.MAX_PATTERN, validators=[no_control_chars])
+    choices = forms.CharField(label=_("Choices, one per line (the dictionary)"), required=False, max_length=10_000,
+                              validators=[no_control_chars], widget=forms.Textarea(attrs={"rows": 4}))
+    default = forms.CharField(label=_("Default value"), required=False, max_length=200,
+                              validators=[no_control_chars])
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)
+
+    def __init__(self, *args, editing: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.editing = editing
+        if editing is not None:  # key, type and personal never change
+            for name in ("key", "type", "personal"):
+                del self.fields[name]
+
+    def definition(self) -> dict:
+        """The field as the services take it (the same keys as a definition file)."""
+        d = self.cleaned_data
+        out = {k: d[k] for k in ("label", "required", "listed") if k in d}
+        out["unique"] = d.get("unique") or ""
+        if self.editing is None:
+            out.update(key=d["key"], type=d["type"], personal=d["personal"])
+        t = out.get("type") or self.editing["type"]
+        if t in fl.NUMERIC:
+            out.update(min=d.get("min"), max=d.get("max"), unit=d.get("unit") or "")
+            if t == "number":
+                out["places"] = d.get("places") or 0
+        if t == "text":
+            out["max_length"] = d.get("max_length") or fl.DEFAULT_TEXT
+            out["pattern"] = d.get("pattern") or ""
+        if t in ("choice", "multi"):
+            out["choices"] = [c.strip() for c in (d.get("choices") or "").splitlines() if c.strip()]
+        out["default"] = d.get("default") or ""
+        return out
+
+
+def field_initial(f: dict, version: int) -> dict:
+    out = {k: f.get(k) for k in ("label", "required", "listed", "unique", "min", "max", "places", "unit",
+                                 "max_length", "pattern", "default")}
+    out["choices"] = "\n".join(f.get("choices") or [])
+    out["version"] = version
+    return out

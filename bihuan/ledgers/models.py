@@ -264,3 +264,39 @@ class OfficeProposal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.office_ref} → {self.matter_id}"
+
+
+class EntryFile(models.Model):
+    """A file held by a file field of an entry (stored through Django's storage). The entry's
+    ``data`` holds the file's name; a replaced file stays here (its name stays in the history).
+    Downloaded only through the entry, in scope (``views.entry_file``), audited."""
+
+    entry_ref = models.BigIntegerField()  # the Entry's id (kept when the entry is deleted)
+    key = models.CharField(max_length=30)
+    register = models.ForeignKey(Register, on_delete=models.CASCADE, related_name="+")
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=100)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to="ledgers/files/%Y/%m/", max_length=200)
+    uploaded_at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+
+    scope_resource = "ledgers.entry"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["entry_ref", "key"], name="ledgers_file_entry_key")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit

@@ -204,3 +204,33 @@ def office_proposals(user, entry: Entry) -> list[dict]:
     matters = {m["pk"]: m for m in Matter.objects.filter(pk__in=[p.matter_id for p in props])
                .values("pk", "title", "state", "closed_at")}
     return [{"p": p, "matter": matters.get(p.matter_id)} for p in props]
+
+
+# --- reserve talents (后备人才): the pool's age structure ---------------------------------------
+
+TALENTS = "reserve_talents"
+AGE_BANDS = (("le30", "≤30", None, 30), ("b31_35", "31–35", 31, 35), ("b36_40", "36–40", 36, 40),
+             ("b41_45", "41–45", 41, 45), ("gt45", ">45", 46, None))
+
+
+def age_structure(user, register: Register, *, level: int, unit: OrgUnit | None = None) -> list[dict]:
+    """The pool's size and its age bands per unit of ``level`` (county or township), for the
+    entries in ``user``'s scope — one GROUP BY with conditional counts, in SQL."""
+    prefix = group_prefix(register, level)
+    f = register.field("age")
+    if prefix is None or f is None or f["type"] not in fl.NUMERIC:
+        return []
+    qs = entries(user, register, unit=unit).annotate(
+        _age=Cast(KT("data__age"), DecimalField(max_digits=20, decimal_places=4)))
+    aggs = {"total": Count("id")}
+    for key, _label, lo, hi in AGE_BANDS:
+        cond = Q(_age__isnull=False)
+        if lo is not None:
+            cond &= Q(_age__gte=lo)
+        if hi is not None:
+            cond &= Q(_age__lt=hi + 1)
+        aggs[key] = Count("id", filter=cond)
+    rows = (qs.order_by().values(f"{prefix}_id", f"{prefix}__name", f"{prefix}__code").annotate(**aggs)
+            .order_by(f"{prefix}__code"))
+    return [{"unit_id": r[f"{prefix}_id"], "unit_name": r[f"{prefix}__name"], "unit_code": r[f"{prefix}__code"],
+             "total": r["total"], "bands": [r[k] for k, *_rest in AGE_BANDS]} for r in rows[:1000]]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, DecimalField, F, Q
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Length
@@ -36,6 +36,7 @@ from . import fields as fl
 from .models import (
     Entry,
     EntryChange,
+    EntryFile,
     OfficeProposal,
     Register,
     RegisterVersion,
@@ -244,6 +245,49 @@ def change_register(user, register: Register, *, version, name=None, description
     return r
 
 
+# --- the field-by-field builder (each step a new version through change_register) ----------------
+
+EDITABLE = ("label", "required", "listed", "unique", "min", "max", "places", "unit", "max_length", "pattern",
+            "choices", "default")
+
+
+def add_field(user, register: Register, *, version, field: dict, now: datetime | None = None) -> Register:
+    """A new field at the end of the definition (a new version; the same checks as any change:
+    a required field on a register with entries needs a default)."""
+    if not isinstance(field, dict):
+        raise ServiceError(_("A field is an object with key, label and type."), {"key": _("Not a field.")})
+    key = str(field.get("key") or "")
+    if register.field(key) is not None:
+        raise ServiceError(_("The key %(k)s is taken (also by a removed field, whose history is kept).")
+                           % {"k": key[:30]}, {"key": _("Taken.")})
+    return change_register(user, register, version=version, fields=[*register.live_fields(), field], now=now)
+
+
+def change_field(user, register: Register, *, version, key: str, changes: dict,
+                 now: datetime | None = None) -> Register:
+    """A field's label and validation changed (its key, type and personal flag stay); refused if
+    existing entries would not be valid under it."""
+    f = register.field(str(key)[:30])
+    if f is None or f.get("removed"):
+        raise NotFound()
+    new = {**f, **{k: v for k, v in changes.items() if k in EDITABLE}}
+    for k in EDITABLE:  # an emptied optional rule is dropped
+        if k in changes and changes[k] in (None, "") and k not in ("label",):
+            new.pop(k, None)
+    fields = [new if g["key"] == f["key"] else g for g in register.live_fields()]
+    return change_register(user, register, version=version, fields=fields, now=now)
+
+
+def remove_field(user, register: Register, *, version, key: str, now: datetime | None = None) -> Register:
+    """A field left out of the definition: no longer filled, its values kept in old entries and
+    in the history (``removed: true``)."""
+    f = register.field(str(key)[:30])
+    if f is None or f.get("removed"):
+        raise NotFound()
+    return change_register(user, register, version=version,
+                           fields=[g for g in register.live_fields() if g["key"] != f["key"]], now=now)
+
+
 def _require_manage(user, r: Register) -> None:
     """``ledgers.register.manage`` at the owner; 403 (not 404) to one who can see the register."""
     from . import selectors
@@ -347,6 +391,54 @@ def _change(entry: Entry, verb: str, changes: dict, user, now) -> None:
                                by_name=getattr(user, "username", "") or "system")
 
 
+def _store_files(e: Entry, uploads: dict, user, now) -> None:
+    """The files of ``uploads`` (key → (upload, content type)), checked by the validator, kept
+    through Django's storage; the entry's ``data`` already holds their names."""
+    import hashlib
+
+    from django.core.files.base import ContentFile
+
+    from . import files
+
+    for key, (up, content_type) in uploads.items():
+        name = files.clean_name(up.name)
+        ef = EntryFile(entry_ref=e.pk, key=key, register_id=e.register_id, unit_id=e.unit_id, name=name,
+                       content_type=content_type, size=len(up.content),
+                       sha256=hashlib.sha256(up.content).hexdigest(), uploaded_at=now, by=_user(user))
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else "bin"
+        ef.file.save(f"{e.pk}-{key}.{ext}", ContentFile(up.content), save=False)
+        ef.save()
+
+
+def open_file(user, entry, key: str, *, now: datetime | None = None) -> EntryFile:
+    """The current file of field ``key`` of an entry in ``user``'s view scope (else 404); the
+    download is audited (``ledgers.entry.file``)."""
+    now = _now(now)
+    e = get_entry(user, entry)
+    f = e.register.field(str(key)[:30])
+    if f is None or f["type"] != "file" or not e.data.get(f["key"]):
+        raise NotFound()
+    ef = (EntryFile.objects.filter(entry_ref=e.pk, key=f["key"], name=e.data[f["key"]], unit_id=e.unit_id)
+          .order_by("-id").first())
+    if ef is None:
+        raise NotFound()
+    audit.record("ledgers.entry.file", e, extra={"field": f["key"], "file": ef.name, "sha256": ef.sha256}, now=now)
+    return ef
+
+
+def attach_file(user, entry, key: str, upload, *, version, now: datetime | None = None) -> Entry:
+    """Set (or replace) the file of field ``key`` (the API's upload): a new version of the entry,
+    its other values kept; the same checks as the form."""
+    e = get_entry(user, entry, "change")
+    f = e.register.field(str(key)[:30])
+    if f is None or f.get("removed") or f["type"] != "file":
+        raise ServiceError(_("%(k)s is not a file field of this register.") % {"k": str(key)[:30]},
+                           {"key": _("Not a file field.")})
+    values = {g["key"]: e.data.get(g["key"]) for g in e.register.live_fields()}
+    values[f["key"]] = upload
+    return update_entry(user, e, version=version, values=values, now=now)
+
+
 def _active(r: Register) -> Register:
     if not r.active:
         raise ServiceError(_("The register %(r)s is closed.") % {"r": r.name}, code="closed")
@@ -364,6 +456,7 @@ def create_entry(user, register: Register, *, unit: OrgUnit, values: dict, now: 
     e = Entry.objects.create(register=r, unit=unit, data=clean["data"], protected=clean["protected"],
                              blind=clean["blind"], search=fl.search_text(r, clean["data"]),
                              register_version=r.version, created_at=now, updated_at=now, created_by=_user(user))
+    _store_files(e, clean["uploads"], user, now)
     _change(e, "create", {k: [None, v] for k, v in clean["data"].items()}, user, now)
     audit.record("ledgers.entry.create", e, after={"register": r.code, **clean["data"]}, now=now)
     return e
@@ -373,17 +466,25 @@ def create_entries(user, register: Register, rows: list[tuple[object, OrgUnit, d
                    now: datetime | None = None) -> dict[object, dict]:
     """Many new entries at once (the import): each row ``(ref, unit, values)`` is checked like
     ``create_entry`` (the unit, scope, the one validator, uniqueness — against the register and
-    within the batch); the good ones are written with ``bulk_create`` (entries and their history
-    rows), and ``{ref: field errors}`` is returned for the rest. The caller (``core.tabular``'s
+    within the batch); the good ones are written together (``COPY`` on PostgreSQL, ``bulk_create``
+    elsewhere; entries and their history rows), and ``{ref: field errors}`` is returned for the rest. The caller (``core.tabular``'s
     import, one transaction, one audit entry for the file) decides whether anything is kept."""
     now = _now(now)
     r = _active(register)
     errors: dict[object, dict] = {}
     good: list[tuple[object, OrgUnit, dict]] = []
+    unit_ok: dict[int, ServiceError | None] = {}  # the unit checks, once per unit (rows repeat units)
     for ref, unit, values in rows:
         try:
-            _check_unit(r, unit)
-            require(user, CHANGE, unit)
+            if unit.pk not in unit_ok:
+                try:
+                    _check_unit(r, unit)
+                    require(user, CHANGE, unit)
+                    unit_ok[unit.pk] = None
+                except ServiceError as exc:
+                    unit_ok[unit.pk] = exc
+            if unit_ok[unit.pk] is not None:
+                raise unit_ok[unit.pk]
             good.append((ref, unit, fl.validate(r, values, user=user)))
         except ServiceError as exc:
             errors[ref] = exc.field_errors or {"": str(exc.message)}
@@ -411,16 +512,48 @@ def create_entries(user, register: Register, rows: list[tuple[object, OrgUnit, d
             seen.add(mark)
             kept.append((ref, unit, c))
         good = kept
-    made = Entry.objects.bulk_create([
-        Entry(register=r, unit=unit, data=c["data"], protected=c["protected"], blind=c["blind"],
-              search=fl.search_text(r, c["data"]), register_version=r.version, created_at=now, updated_at=now,
-              created_by=_user(user)) for _ref, unit, c in good], batch_size=1000)
+    by = _user(user)
     who = getattr(user, "username", "") or "system"
+    rows_out = [(unit.pk, c["data"], c["protected"], c["blind"], fl.search_text(r, c["data"]))
+                for _ref, unit, c in good]
+    if connection.vendor == "postgresql" and rows_out:
+        _copy_entries(r, rows_out, by, who, now)
+        return errors
+    made = Entry.objects.bulk_create([
+        Entry(register=r, unit_id=unit_id, data=data, protected=prot, blind=blind, search=search,
+              register_version=r.version, created_at=now, updated_at=now, created_by=by)
+        for unit_id, data, prot, blind, search in rows_out], batch_size=1000)
     EntryChange.objects.bulk_create([
         EntryChange(entry_id_ref=e.pk, register_id=r.pk, unit_id=e.unit_id, verb="create",
-                    changes={k: [None, v] for k, v in e.data.items()}, at=now, by=_user(user), by_name=who)
+                    changes={k: [None, v] for k, v in e.data.items()}, at=now, by=by, by_name=who)
         for e in made], batch_size=1000)
     return errors
+
+
+def _copy_entries(r: Register, rows: list[tuple], by, who: str, now) -> None:
+    """PostgreSQL: the checked rows of an import written with ``COPY`` (entries and their history
+    rows), in the caller's transaction. The ids are taken from the table's sequence first, so the
+    history rows can name their entries. (``bulk_create``'s UNNEST spends most of its time quoting
+    JSON into arrays.)"""
+    import json
+
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    by_id = getattr(by, "pk", None)
+    with connection.cursor() as c:
+        c.execute("SELECT nextval(pg_get_serial_sequence('ledgers_entry', 'id')) FROM generate_series(1, %s)",
+                  [len(rows)])
+        ids = [x[0] for x in c.fetchall()]
+        cur = c.cursor
+        with cur.copy("COPY ledgers_entry (id, register_id, unit_id, data, protected, blind, search, "
+                      "register_version, version, created_at, updated_at, created_by_id) FROM STDIN") as cp:
+            for pk, (unit_id, data, prot, blind, search) in zip(ids, rows, strict=True):
+                cp.write_row((pk, r.pk, unit_id, dumps(data), dumps(prot), dumps(blind), search, r.version, 1,
+                              now, now, by_id))
+        with cur.copy("COPY ledgers_entrychange (entry_id_ref, register_id, unit_id, verb, changes, at, by_id, "
+                      "by_name) FROM STDIN") as cp:
+            for pk, (unit_id, data, _p, _b, _s) in zip(ids, rows, strict=True):
+                cp.write_row((pk, r.pk, unit_id, "create", dumps({k: [None, v] for k, v in data.items()}), now,
+                              by_id, who))
 
 
 def get_entry(user, entry, action: str = "view") -> Entry:
@@ -450,6 +583,9 @@ def update_entry(user, entry, *, version, values: dict, now: datetime | None = N
                                          search=fl.search_text(r, data), register_version=r.version,
                                          updated_at=now)
     e.data, e.protected, e.blind, e.updated_at = data, clean["protected"], clean["blind"], now
+    _store_files(e, clean["uploads"], user, now)
+    for key in clean["uploads"]:  # a new file under the same name is a change too
+        changes.setdefault(key, [before.get(key), data.get(key)])
     if changes:
         _change(e, "update", changes, user, now)
     audit.record("ledgers.entry.update", e, before={k: v[0] for k, v in changes.items()},

@@ -12,14 +12,14 @@ import json
 
 from django.contrib import messages
 from django.db.models import Count
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from bihuan.core import tabular as tb
-from bihuan.core.errors import NotFound
+from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.imports import imports_dir
 from bihuan.core.scope import allows, has_anywhere, units_q
 from bihuan.core.views import paginate, querystring_without, requires, submit
@@ -129,7 +129,7 @@ class _FieldsToDefinition(dict):
 
 
 def _rename_fields():
-    return _FieldsToDefinition()
+    return _FieldsToDefinition({"": ""})  # not empty: an empty mapping reads as "no renaming"
 
 
 @requires(MANAGE)
@@ -152,6 +152,78 @@ def register_edit(request, code: str):
                   status=form.status)
 
 
+def _managed(request, code: str):
+    r = services.get_register(request.user, code)
+    if not allows(request.user, MANAGE, r.unit):
+        raise Http404
+    return r
+
+
+def _field_errors_on(form):
+    """A definition's refusal names ``fields.<n>.<attr>`` or ``fields.<key>``: put it on the input."""
+
+    class Rename(dict):
+        def get(self, key, default=None):
+            key = str(key)
+            if key.startswith("fields"):
+                attr = key.rsplit(".", 1)[-1]
+                return attr if attr in form.fields and attr != "version" else None
+            return key if key in form.fields else None
+
+    return Rename({"": ""})  # not empty: an empty mapping reads as "no renaming"
+
+
+@requires(MANAGE)
+def field_builder(request, code: str):
+    """The definition, field by field: the fields (live and removed), add one."""
+    r = _managed(request, code)
+    form = forms.FieldForm(request.POST or None, initial={"version": r.version, "type": "text"})
+    done = submit(request, form, lambda d: services.add_field(request.user, r, version=d["version"],
+                                                              field=form.definition()),
+                  rename=_field_errors_on(form))
+    if done is not None:
+        messages.success(request, _("Field added; version %(v)d of the register saved.") % {"v": done.version})
+        return redirect("ledgers:field_builder", code=r.code)
+    return render(request, "ledgers/field_builder.html", {
+        "r": r, "form": form, "types": fl.TYPE_LABELS, "live": r.live_fields(),
+        "removed": [f for f in r.fields if f.get("removed")],
+        "versions": r.versions.order_by("-version")[:20]}, status=form.status)
+
+
+@requires(MANAGE)
+def field_edit(request, code: str, key: str):
+    r = _managed(request, code)
+    f = r.field(key)
+    if f is None or f.get("removed"):
+        raise Http404
+    form = forms.FieldForm(request.POST or None, editing=f, initial=forms.field_initial(f, r.version))
+    done = submit(request, form, lambda d: services.change_field(request.user, r, version=d["version"], key=f["key"],
+                                                                 changes=form.definition()),
+                  rename=_field_errors_on(form))
+    if done is not None:
+        messages.success(request, _("Field changed; version %(v)d of the register saved.") % {"v": done.version})
+        return redirect("ledgers:field_builder", code=r.code)
+    return render(request, "ledgers/field_edit.html", {"r": r, "f": f, "form": form,
+                                                       "type_label": fl.TYPE_LABELS.get(f["type"], f["type"])},
+                  status=form.status)
+
+
+@requires(MANAGE)
+@require_POST
+def field_remove(request, code: str, key: str):
+    r = _managed(request, code)
+    try:
+        done = services.remove_field(request.user, r, version=request.POST.get("version"), key=key)
+    except NotFound:
+        raise Http404 from None
+    except ServiceError as exc:
+        messages.error(request, str(exc.message))
+        return redirect("ledgers:field_builder", code=r.code)
+    messages.success(request, _("Field removed (its values and history are kept); version %(v)d saved.")
+                     % {"v": done.version})
+    return redirect("ledgers:field_builder", code=r.code)
+
+
 @requires(VIEW)
 def register_definition(request, code: str):
     """The definition as a file, for another deployment (``bihuan registers load FILE``)."""
@@ -166,7 +238,8 @@ def register_definition(request, code: str):
 @requires(CHANGE)
 def entry_create(request, code: str):
     r = services.get_register(request.user, code)
-    form = forms.entry_form(r, request.user, creating=True, data=request.POST or None)
+    form = forms.entry_form(r, request.user, creating=True, data=request.POST or None,
+                            files_data=request.FILES or None)
 
     def call(d):
         unit = OrgUnit.objects.filter(units_q(request.user, CHANGE), pk=d["unit"]).first()
@@ -195,7 +268,7 @@ def entry_detail(request, ledger_entry_id: int):
     r = e.register
     can_change = allows(request.user, CHANGE, e)
     form = forms.entry_form(r, request.user, creating=False, data=request.POST or None,
-                            initial=forms.initial_of(r, e)) if can_change else None
+                            files_data=request.FILES or None, initial=forms.initial_of(r, e)) if can_change else None
     if request.method == "POST":
         if not can_change:
             raise Http404
@@ -212,10 +285,23 @@ def entry_detail(request, ledger_entry_id: int):
         "e": e, "r": r, "shown": selectors.display(r, e.data), "form": form, "history": history,
         "changes": changes, "can_change": can_change, "can_reveal": allows(request.user, "ledgers.entry.reveal", e),
         "personal": [f for f in r.live_fields() if f["personal"] and f["key"] in e.protected],
+        "files": [(f, e.data[f["key"]]) for f in r.live_fields() if f["type"] == "file" and e.data.get(f["key"])],
         "revealed": request.session.pop(f"ledgers-reveal-{e.pk}", None),
         "proposals": selectors.office_proposals(request.user, e) if is_office else None,
         "proposal_form": forms.ProposalForm() if is_office and can_change else None},
         status=getattr(form, "status", 200) if form is not None else 200)
+
+
+@requires(VIEW)
+def entry_file(request, ledger_entry_id: int, key: str):
+    """A file of an entry: only through the entry, in scope (else 404); audited."""
+    e = _entry(request, ledger_entry_id)
+    ef = services.open_file(request.user, e, key)
+    resp = FileResponse(ef.file.open("rb"), content_type=ef.content_type,
+                        as_attachment=not ef.content_type.startswith("image/"), filename=ef.name)
+    resp["X-Content-Type-Options"] = "nosniff"
+    resp["Cache-Control"] = "private, no-store"
+    return resp
 
 
 @requires(CHANGE)
@@ -273,6 +359,52 @@ def entry_import(request, code: str):
     return render(request, "ledgers/import.html", {
         "r": r, "form": form, "result": result, "error": error or (result.file_error if result else ""),
         "errors": result.errors[:200] if result else [], "headers": kind_for(r).spec.headers}, status=status)
+
+
+# --- reserve talents: the pool's age structure ------------------------------------------------------
+
+def _talent_ages(request):
+    r = services.get_register(request.user, selectors.TALENTS)
+    try:
+        level = int(request.GET.get("level", Level.COUNTY))
+    except ValueError:
+        level = Level.COUNTY
+    if level not in (Level.COUNTY, Level.TOWNSHIP):
+        level = Level.COUNTY
+    rows = selectors.age_structure(request.user, r, level=level)
+    totals = [sum(row["bands"][i] for row in rows) for i in range(len(selectors.AGE_BANDS))]
+    return r, level, rows, {"total": sum(row["total"] for row in rows), "bands": totals}
+
+
+@requires(VIEW)
+def talent_ages(request):
+    """后备人才: the pool's size and age bands per county or township, in scope."""
+    r, level, rows, total = _talent_ages(request)
+    bands = [label for _k, label, *_rest in selectors.AGE_BANDS]
+    chart = {"units": [x["unit_name"] for x in rows], "bands": bands,
+             "series": [[x["bands"][i] for x in rows] for i in range(len(bands))]}
+    return render(request, "ledgers/talent_ages.html", {
+        "r": r, "level": level, "levels": [(Level.COUNTY, Level.COUNTY.label), (Level.TOWNSHIP, Level.TOWNSHIP.label)],
+        "page": paginate(request, rows), "total": total, "bands": bands, "chart": chart,
+        "qs": querystring_without(request, "page"), "can_export": has_anywhere(request.user, "ledgers.entry.export")})
+
+
+@requires("ledgers.entry.export")
+def talent_ages_xlsx(request):
+    r, level, rows, total = _talent_ages(request)
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        headers = [str(_("Unit")), str(_("Division code")), str(_("Pool size")),
+                   *[f"{label}{_('years')}" for _k, label, *_rest in selectors.AGE_BANDS]]
+        out_rows = [[x["unit_name"], x["unit_code"], x["total"], *x["bands"]] for x in rows]
+        out_rows.append([str(_("Total")), "", total["total"], *total["bands"]])
+    out = io.BytesIO()
+    tb.write_xlsx(out, headers, out_rows, sheet_title="后备人才年龄结构", widths=[24, 16, 10] + [10] * 5)
+    resp = HttpResponse(out.getvalue(),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="talent-ages-{level}-{timezone.localtime():%Y%m%d}.xlsx"'
+    return resp
 
 
 # --- collection rounds ---------------------------------------------------------------------------
