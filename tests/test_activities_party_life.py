@@ -1,0 +1,159 @@
+"""Party life (issue 15 items 7–9): re-election terms and the overdue matter, contact points with
+visits turned into matters, on-site reviews with trimmed means (services and selectors)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bihuan.activities import selectors, services
+from bihuan.activities.models import ContactVisit, PartyTerm, ReviewScore
+from bihuan.core import registry
+from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
+from bihuan.core.models import AuditEntry
+from bihuan.loop.models import Matter
+from tests.activities_helpers import at
+from tests.conftest import make_user
+from tests.party_life_helpers import make_party_life, party_orgs
+
+pytestmark = pytest.mark.django_db
+
+
+def test_terms_due_overdue_and_the_next_term(tree, users):
+    x = make_party_life(tree, users)
+    assert x.lumiao_term.years == 5 and x.lumiao_term.due_on == date(2026, 3, 1)  # a village's branch: 5 years
+    now = at(2026, 1, 10)
+    rows = {t.party_org_id: t.status for t in selectors.elections(users.rencheng_admin, now=now)}
+    assert rows == {x.lumiao_branch.pk: "due", x.liying_committee.pk: "due", x.rencheng_committee.pk: "current"}
+    later = at(2026, 4, 1)
+    assert [t.party_org_id for t in selectors.elections(users.rencheng_admin, now=later, state="overdue")] == \
+        [x.lumiao_branch.pk]
+    assert [t.party_org_id for t in selectors.elections(users.rencheng_admin, now=later, due_within=90)] == \
+        [x.lumiao_branch.pk, x.liying_committee.pk]
+    s = selectors.election_summary(users.rencheng_admin, now=later)
+    assert (s["overdue"], s["due"], s["terms"], s["without_term"]) == (1, 1, 3, 1)  # 仙营村 has no term
+    # The township sees its own subtree only.
+    assert {t.party_org_id for t in selectors.elections(users.liying_staff, now=later)} == \
+        {x.lumiao_branch.pk, x.liying_committee.pk}
+    # Recording the re-election ends the term and starts the next.
+    with pytest.raises(ServiceError) as e:
+        services.record_election(users.rencheng_admin, x.lumiao_branch, held_on=date(2026, 5, 1), now=later)
+    assert "held_on" in e.value.field_errors  # in the future
+    with pytest.raises(ServiceError):
+        services.record_election(users.rencheng_admin, x.lumiao_branch, held_on=date(2026, 3, 20), years=9,
+                                 now=later)
+    with pytest.raises(ServiceError):  # not after the current term began
+        services.record_election(users.rencheng_admin, x.lumiao_branch, held_on=date(2020, 3, 20), now=later)
+    with pytest.raises(PermissionDenied):  # a village secretary views only
+        services.record_election(users.lumiao_secretary, x.lumiao_branch, held_on=date(2026, 3, 20), now=later)
+    with pytest.raises(NotFound):
+        services.record_election(users.rencheng_admin, x.xuemiao_branch, held_on=date(2026, 3, 20), now=later)
+    t = services.record_election(users.rencheng_admin, x.lumiao_branch, held_on=date(2026, 3, 20), now=later)
+    assert t.due_on == date(2031, 3, 20)
+    assert PartyTerm.objects.get(pk=x.lumiao_term.pk).ended_on == date(2026, 3, 20)
+    assert [p.pk for p in selectors.terms_of(users.rencheng_admin, x.lumiao_branch)] == [t.pk, x.lumiao_term.pk]
+    assert AuditEntry.objects.filter(action="activities.election.record").count() == 4
+
+
+def test_an_overdue_re_election_opens_one_matter(tree, users):
+    x = make_party_life(tree, users)
+    assert services.open_overdue_elections(at(2026, 2, 1)) == 0
+    assert services.open_overdue_elections(at(2026, 3, 2)) == 1
+    assert services.open_overdue_elections(at(2026, 3, 3)) == 0  # once
+    term = PartyTerm.objects.get(pk=x.lumiao_term.pk)
+    m = Matter.objects.get(pk=term.matter_id)
+    assert "芦庙村" in m.title and m.handling_unit_id == tree.lumiao.pk and m.dispatch_unit_id == tree.liying.pk
+    # The job, as registered, is the same sweep.
+    from bihuan.core import jobs
+
+    assert jobs.REGISTRY["activities.elections"].func(at(2026, 7, 1)) == 1  # 李营街道 now
+    assert Matter.objects.filter(kind="task").count() == 2
+
+
+def test_contact_points_visits_and_one_click_matter(tree, users):
+    x = make_party_life(tree, users)
+    # Only a committee member who can record visits at the branch, and only branches.
+    with pytest.raises(ServiceError):
+        services.link_contact(users.rencheng_admin, member=users.lumiao_grid, party_org=x.lumiao_branch,
+                              since=date(2025, 1, 1), now=at(2025, 2, 1))
+    with pytest.raises(ServiceError):
+        services.link_contact(users.rencheng_admin, member=users.liying_staff, party_org=x.liying_committee,
+                              since=date(2025, 1, 1), now=at(2025, 2, 1))
+    with pytest.raises(ServiceError):  # already linked
+        services.link_contact(users.rencheng_admin, member=users.liying_staff, party_org=x.lumiao_branch,
+                              since=date(2025, 1, 1), now=at(2025, 2, 1))
+    with pytest.raises(NotFound):
+        services.link_contact(users.rencheng_admin, member=users.rencheng_admin, party_org=x.xuemiao_branch,
+                              since=date(2025, 1, 1), now=at(2025, 2, 1))
+    c2 = services.link_contact(users.rencheng_admin, member=users.rencheng_admin, party_org=x.xianying_branch,
+                               since=date(2025, 1, 1), now=at(2025, 2, 1))
+    assert [c.pk for c in selectors.contacts(users.rencheng_admin, member=users.rencheng_admin)] == [c2.pk]
+    # Visits: dates and text checked; nothing half-written.
+    for bad in (dict(visited_on=date(2025, 9, 1)), dict(visited_on=date(2024, 12, 1)), dict(topic=""),
+                dict(topic="x" * 81), dict(problems="a\x00b")):
+        kw = dict(visited_on=date(2025, 4, 1), topic="走访", problems="") | bad
+        with pytest.raises(ServiceError):
+            services.record_visit(users.liying_staff, x.contact, now=at(2025, 4, 2), **kw)
+    assert ContactVisit.objects.count() == 1
+    with pytest.raises(NotFound):  # another township's staff
+        other = make_user("xianying_staff", tree.xianying, "township_staff")
+        services.record_visit(other, x.contact, visited_on=date(2025, 4, 1), topic="走访", now=at(2025, 4, 2))
+    quiet = services.record_visit(users.liying_staff, x.contact, visited_on=date(2025, 4, 1), topic="走访",
+                                  now=at(2025, 4, 2))
+    with pytest.raises(ServiceError):  # no problems, nothing to turn into a matter
+        services.visit_to_matter(users.liying_staff, quiet, now=at(2025, 4, 2))
+    v = services.visit_to_matter(users.liying_staff, x.visit, now=at(2025, 4, 2))
+    m = Matter.objects.get(pk=v.matter_id)
+    assert "屋顶漏雨" in m.description and m.location_unit_id == tree.lumiao.pk
+    with pytest.raises(Conflict):
+        services.visit_to_matter(users.liying_staff, x.visit, now=at(2025, 4, 2))
+    assert Matter.objects.count() == 1
+    # The member sees their contact point; the secretary of the village sees the branch's.
+    assert [c.n_visits for c in selectors.contacts(users.liying_staff)] == [2]
+    assert selectors.visits(users.lumiao_secretary, party_org=x.lumiao_branch).count() == 2
+    assert selectors.visits(make_user("y2", tree.yanzhou, "county_admin")).count() == 0
+
+
+def test_review_scores_trimmed_mean_ranking_and_source(tree, users):
+    x = make_party_life(tree, users)
+    reviewers = [make_user(f"reviewer{i}", tree.rencheng, "county_admin") for i in range(4)]
+    with pytest.raises(ServiceError):  # before the meeting
+        services.score_unit(reviewers[0], x.review, unit=tree.lumiao, score=90, now=at(2025, 5, 19))
+    day = at(2025, 5, 20, 15)
+    for r, (a, b) in zip(reviewers, [(90, 80), (70, 85), (100, 86), (80, 84)], strict=True):
+        services.score_unit(r, x.review, unit=tree.lumiao, score=a, now=day)
+        services.score_unit(r, x.review, unit=tree.xianying_v, score=b, now=day)
+    with pytest.raises(Conflict):  # each reviewer scores each unit once
+        services.score_unit(reviewers[0], x.review, unit=tree.lumiao, score=95, now=day)
+    for bad in (101, -1, "abc", None):
+        with pytest.raises(ServiceError):
+            services.score_unit(users.rencheng_admin, x.review, unit=tree.lumiao, score=bad, now=day)
+    with pytest.raises(ServiceError):  # not visited
+        services.score_unit(users.rencheng_admin, x.review, unit=tree.lumiao_g1, score=80, now=day)
+    with pytest.raises(NotFound):
+        services.score_unit(make_user("y3", tree.yanzhou, "county_admin"), x.review, unit=tree.lumiao, score=80,
+                            now=day)
+    assert ReviewScore.objects.count() == 8
+    rows = selectors.ranking(x.review)
+    # 芦庙村: 70 80 90 100 → drop 100 and 70 → 85; 仙营村: 80 84 85 86 → 84.5
+    assert [(r.unit_id, r.mean, r.rank) for r in rows] == [(tree.lumiao.pk, 85.0, 1), (tree.xianying_v.pk, 84.5, 2)]
+    values = registry.compute("activities.review_score", [tree.liying, tree.xianying, tree.rencheng],
+                              start=date(2025, 4, 1), end=date(2025, 7, 1), now=day)
+    assert values == {tree.liying.pk: 85.0, tree.xianying.pk: 84.5, tree.rencheng.pk: 84.75}
+    assert registry.compute("activities.review_score", [tree.liying], start=date(2025, 7, 1),
+                            end=date(2025, 10, 1), now=day) == {tree.liying.pk: None}
+
+
+def test_review_refusals(tree, users):
+    party_orgs(tree)
+    kw = dict(unit=tree.rencheng, year=2025, quarter=2, theme="观摩", held_on=date(2025, 5, 20),
+              units=[tree.lumiao], now=at(2025, 5, 1))
+    for bad in (dict(quarter=5), dict(held_on=date(2025, 8, 1)), dict(units=[]), dict(units=[tree.xuemiao]),
+                dict(units=[tree.rencheng]), dict(theme="")):
+        with pytest.raises(ServiceError):
+            services.create_review(users.rencheng_admin, **(kw | bad))
+    with pytest.raises(PermissionDenied):
+        services.create_review(users.liying_staff, **(kw | dict(unit=tree.liying)))
+    r = services.create_review(users.rencheng_admin, **kw)
+    assert r.drop_extremes and [u.unit_id for u in selectors.ranking(r)] == [tree.lumiao.pk]
