@@ -157,3 +157,47 @@ def test_review_refusals(tree, users):
         services.create_review(users.liying_staff, **(kw | dict(unit=tree.liying)))
     r = services.create_review(users.rencheng_admin, **kw)
     assert r.drop_extremes and [u.unit_id for u in selectors.ranking(r)] == [tree.lumiao.pk]
+
+
+def test_party_api_elections_contacts_visits_reviews(client, tree, users):
+    from django.utils import timezone
+
+    x = make_party_life(tree, users)
+    client.force_login(users.rencheng_admin)
+    r = client.get("/api/v1/party/elections?due_within=9999m")
+    assert r.status_code == 400
+    r = client.get("/api/v1/party/elections?due_within=6m")
+    assert r.status_code == 200
+    body = r.json()
+    today = timezone.localdate()
+    assert all(date.fromisoformat(t["due_on"]) <= today.replace(year=today.year + 1) for t in body["items"])
+    assert {t["party_org_id"] for t in body["items"]} >= {x.lumiao_branch.pk, x.liying_committee.pk}
+    assert body["items"][0]["status"] == "overdue"
+    r = client.post("/api/v1/party/elections", {"party_org_id": x.xianying_branch.pk, "held_on": "2024-11-02"},
+                    content_type="application/json")
+    assert r.status_code == 201 and r.json()["due_on"] == "2029-11-02"
+    r = client.post("/api/v1/party/elections", {"party_org_id": x.xuemiao_branch.pk, "held_on": "2024-11-02"},
+                    content_type="application/json")
+    assert r.status_code == 404
+    r = client.get("/api/v1/party/contact-points")
+    assert [c["party_org_id"] for c in r.json()["items"]] == [x.lumiao_branch.pk]
+    r = client.post(f"/api/v1/party/contact-points/{x.contact.pk}/visits",
+                    {"visited_on": "2025-06-01", "topic": "入户走访", "problems": "联系人 13812345678 反映路灯坏了"},
+                    content_type="application/json")
+    assert r.status_code == 201
+    v = r.json()
+    assert "13812345678" not in v["problems"] and "路灯" in v["problems"]
+    r = client.post(f"/api/v1/party/visits/{v['id']}/matter", {}, content_type="application/json")
+    assert r.status_code == 201 and r.json()["matter_id"]
+    r = client.post(f"/api/v1/party/visits/{v['id']}/matter", {}, content_type="application/json")
+    assert r.status_code == 409
+    r = client.get(f"/api/v1/party/reviews/{x.review.pk}")
+    assert r.status_code == 200 and [u["unit_id"] for u in r.json()["ranking"]] == [tree.lumiao.pk,
+                                                                                   tree.xianying_v.pk]
+    r = client.post(f"/api/v1/party/reviews/{x.review.pk}/scores", {"unit_id": tree.lumiao.pk, "score": 91.5},
+                    content_type="application/json")
+    assert r.status_code == 201 and r.json()["ranking"][0]["mean"] == 91.5
+    client.force_login(users.yanzhou_admin)
+    assert client.get(f"/api/v1/party/reviews/{x.review.pk}").status_code == 404
+    assert client.get(f"/api/v1/party/contact-points/{x.contact.pk}/visits").status_code == 404
+    assert client.get("/api/v1/party/elections").json()["items"] == []

@@ -638,13 +638,13 @@ def link_contact(user, *, member, party_org, since, now: datetime | None = None)
     if member is None or not getattr(member, "is_active", False):
         raise ServiceError(_("Choose an active committee member."), {"member": _("Unknown member.")})
     if not covers(member, CONTACT_VISIT, po.unit):
-        raise ServiceError(_("%(m)s cannot record visits at %(o)s; bind them above it first.")
-                           % {"m": member.get_username(), "o": po.name}, {"member": _("Not a committee member above it.")})
+        raise ServiceError(_("This login cannot record visits at %(o)s; bind it above the branch first.")
+                           % {"o": po.name}, {"member": _("Not a committee member above it.")})
     since = _date(since, "since")
     if since > timezone.localtime(now).date():
         raise ServiceError(_("The start date is in the future."), {"since": _("Not after today.")})
     if ContactPoint.objects.filter(member=member, party_org=po, ended_on__isnull=True).exists():
-        raise ServiceError(_("%(m)s is already the contact of %(o)s.") % {"m": member.get_username(), "o": po.name},
+        raise ServiceError(_("This member is already the contact of %(o)s.") % {"o": po.name},
                            {"party_org": _("Already linked.")})
     c = ContactPoint.objects.create(member=member, party_org=po, since=since, created_at=now)
     audit.record("activities.contact.link", c, after={"member_id": member.pk, "party_org_id": po.pk, "since": since},
