@@ -369,7 +369,7 @@ class PartyContactOut(Schema):
 
     @staticmethod
     def resolve_member_name(obj):
-        return obj.member.get_full_name() or obj.member.get_username()
+        return str(obj.member)
 
     @staticmethod
     def resolve_party_org_name(obj):
@@ -508,8 +508,9 @@ class PartyReviewDetail(PartyReviewOut):
 
 
 class PartyScoreIn(Schema):
-    unit_id: Id
-    score: float = Field(..., ge=0, le=100)
+    # Both required; checked after the review is found (404 before 400), as the orders' match.
+    unit_id: Id | None = None
+    score: float | None = Field(None, ge=0, le=100)
 
 
 @party_life_router.get("/reviews", response=PartyReviewPage, summary="观摩评比: on-site reviews in scope")
@@ -534,5 +535,9 @@ def get_review(request, review_id: Id):
 @party_life_router.post("/reviews/{review_id}/scores", response={201: PartyReviewDetail},
                         summary="Score a unit visited (each reviewer once per unit)")
 def score_unit(request, review_id: Id, payload: PartyScoreIn):
+    services.get_review(request.user, review_id, "score")
+    if payload.unit_id is None or payload.score is None:
+        raise ServiceError("unit_id and score are required.", {"unit_id" if payload.unit_id is None else "score":
+                                                                "This field is required."})
     services.score_unit(request.user, review_id, unit=payload.unit_id, score=payload.score)
     return Status(201, _review_detail(request.user, review_id))
