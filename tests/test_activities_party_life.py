@@ -201,3 +201,52 @@ def test_party_api_elections_contacts_visits_reviews(client, tree, users):
     assert client.get(f"/api/v1/party/reviews/{x.review.pk}").status_code == 404
     assert client.get(f"/api/v1/party/contact-points/{x.contact.pk}/visits").status_code == 404
     assert client.get("/api/v1/party/elections").json()["items"] == []
+
+
+def test_pages_elections_export_contact_visit_matter_and_review(client, tree, users):
+    import io
+
+    import openpyxl
+
+    x = make_party_life(tree, users)
+    client.force_login(users.rencheng_admin)
+    r = client.get("/activities/party/elections/")
+    assert r.status_code == 200 and "中共芦庙村支部委员会" in r.content.decode()
+    r = client.get("/activities/party/elections/export/")
+    assert r.status_code == 200
+    wb = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
+    rows = list(wb.worksheets[0].iter_rows(values_only=True))
+    assert rows[0][:3] == ("党组织", "类型", "所在单位") and len(rows) == 4
+    assert AuditEntry.objects.filter(action="activities.election.export").count() == 1
+    r = client.post(f"/activities/party/orgs/{x.xianying_branch.pk}/", {"held_on": "2024-10-01", "years": ""})
+    assert r.status_code == 302
+    assert PartyTerm.objects.get(party_org=x.xianying_branch).due_on == date(2029, 10, 1)
+    r = client.post(f"/activities/party/orgs/{x.xianying_branch.pk}/", {"held_on": "2099-10-01"})
+    assert r.status_code == 400
+    # The member records a visit and turns its problem into a matter.
+    client.force_login(users.liying_staff)
+    assert "中共芦庙村支部委员会" in client.get("/activities/party/contacts/").content.decode()
+    r = client.post(f"/activities/party/contacts/{x.contact.pk}/",
+                    {"act": "visit", "visited_on": "2025-06-01", "topic": "入户走访", "problems": "井盖缺失"})
+    assert r.status_code == 302
+    v = ContactVisit.objects.get(topic="入户走访")
+    r = client.post(f"/activities/party/contacts/{x.contact.pk}/", {"act": "matter", "visit": str(v.pk)})
+    assert r.status_code == 302
+    v.refresh_from_db()
+    assert Matter.objects.get(pk=v.matter_id).location_unit_id == tree.lumiao.pk
+    assert client.get(f"/activities/party/members/{users.liying_staff.pk}/").status_code == 200
+    assert client.get(f"/activities/party/members/{users.rencheng_admin.pk}/").status_code == 404
+    # A reviewer scores; the ranking shows it.
+    client.force_login(users.rencheng_admin)
+    r = client.post(f"/activities/party/reviews/{x.review.pk}/", {"unit": str(tree.lumiao.pk), "score": "88.5"})
+    assert r.status_code == 302
+    assert "88.5" in client.get(f"/activities/party/reviews/{x.review.pk}/").content.decode()
+    r = client.post("/activities/party/reviews/", {"unit": tree.rencheng.pk, "year": 2025, "quarter": 3,
+                                                   "theme": "秋季观摩", "held_on": "2025-08-01",
+                                                   "units": [tree.lumiao.pk], "drop_extremes": "on"})
+    assert r.status_code == 302
+    # Out of scope: 404 everywhere.
+    client.force_login(users.yanzhou_admin)
+    for url in (f"/activities/party/orgs/{x.lumiao_branch.pk}/", f"/activities/party/contacts/{x.contact.pk}/",
+                f"/activities/party/reviews/{x.review.pk}/"):
+        assert client.get(url).status_code == 404
