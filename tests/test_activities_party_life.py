@@ -250,3 +250,19 @@ def test_pages_elections_export_contact_visit_matter_and_review(client, tree, us
     for url in (f"/activities/party/orgs/{x.lumiao_branch.pk}/", f"/activities/party/contacts/{x.contact.pk}/",
                 f"/activities/party/reviews/{x.review.pk}/"):
         assert client.get(url).status_code == 404
+
+
+def test_demo_seed_story(tree, users):
+    from bihuan.activities.seed import seed_party_life
+
+    x = party_orgs(tree)
+    now = at(2025, 6, 20)
+    r = seed_party_life("demo", 2022, now=now)
+    assert r["party_terms"] == 3 and r["election_matters"] == 1  # 李营街道, 芦庙村 and 薛庙社区
+    statuses = sorted(t.status for t in selectors.elections(users.city_admin, now=now))
+    assert statuses.count("overdue") == 1 and statuses.count("due") == 1
+    assert r["contact_points"] >= 2 and ContactVisit.objects.filter(matter_id__isnull=False).count() == 1
+    rows = selectors.ranking(selectors.reviews(users.city_admin).get())
+    assert rows[0].rank == 1 and rows[0].n_scores == 4
+    assert seed_party_life("demo", 2022, now=now)["party_skipped"]
+    assert x.xianying_branch.pk not in {t.party_org_id for t in PartyTerm.objects.all()}
