@@ -46,3 +46,15 @@ def test_member_records_a_visit_and_turns_its_problem_into_a_matter_on_a_phone(l
     assert page.locator('[data-testid="visit"]').first.locator('[data-testid="visit-matter"]').count() == 1
     assert page.locator('[data-testid="to-matter"]').count() == 1  # the older visit's problem is still open
     assert _overflow(page) <= 0
+
+
+def test_party_life_pages_fit_a_phone(log_in, live_server, tree, users):
+    x = make_party_life(tree, users)
+    page = log_in("rencheng_admin")
+    page.set_viewport_size(PHONE)
+    for path in ("/activities/party/elections/", f"/activities/party/orgs/{x.lumiao_branch.pk}/",
+                 "/activities/party/contacts/", "/activities/party/reviews/",
+                 f"/activities/party/reviews/{x.review.pk}/"):
+        page.goto(f"{live_server.url}{path}")
+        assert page.locator("h2").first.is_visible()
+        assert _overflow(page) <= 0, f"{path} is wider than the phone"
