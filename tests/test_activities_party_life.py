@@ -266,3 +266,15 @@ def test_demo_seed_story(tree, users):
     assert rows[0].rank == 1 and rows[0].n_scores == 4
     assert seed_party_life("demo", 2022, now=now)["party_skipped"]
     assert x.xianying_branch.pk not in {t.party_org_id for t in PartyTerm.objects.all()}
+
+
+def test_a_viewer_cannot_record_visits_on_the_page(client, tree, users):
+    x = make_party_life(tree, users)
+    client.force_login(users.lumiao_secretary)  # sees the branch's contact point, records nothing
+    r = client.get(f"/activities/party/contacts/{x.contact.pk}/")
+    assert r.status_code == 200 and 'data-testid="visit-form"' not in r.content.decode()
+    r = client.post(f"/activities/party/contacts/{x.contact.pk}/",
+                    {"act": "visit", "visited_on": "2025-06-01", "topic": "走访"})
+    assert ContactVisit.objects.count() == 1
+    r = client.post(f"/activities/party/contacts/{x.contact.pk}/", {"act": "matter", "visit": str(x.visit.pk)})
+    assert Matter.objects.count() == 0

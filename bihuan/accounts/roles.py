@@ -87,7 +87,7 @@ BUILTIN_ROLES = [
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,
                      "plans.assignment.checkin", *CARE_ADMIN, *LECTURES_LOCAL, *LEDGERS_KEEP,
                      *EVAL_READ, "evaluation.result.object", *POINTS_WORK, "evaluation.points.approve",
-                     "reports.bulletin.view", *PARTY_LIFE_READ, "activities.contact.visit"]},
+                     "reports.bulletin.view", *PARTY_LIFE_READ]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create", *CARE_READ,
                      "care.survey.change", "care.visit.checkin", "evaluation.points.view", "evaluation.points.award"]},

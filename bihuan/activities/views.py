@@ -421,13 +421,12 @@ def contact_detail(request, contact_id: int):
             v = services.visit_to_matter(user, int(pk))
             messages.success(request, _("Matter #%(n)d opened for the problems found.") % {"n": v.matter_id})
             return redirect("activities:contact_detail", contact_id=c.pk)
-        if act == "visit" and form is not None:
-            v = submit(request, form, lambda d: services.record_visit(user, c, **d))
-            if v:
-                messages.success(request, _("Visit recorded."))
-                return redirect("activities:contact_detail", contact_id=c.pk)
-        elif act != "visit":
+        if act != "visit" or form is None:
             raise ServiceError(_("This action is not available."))
+        v = submit(request, form, lambda d: services.record_visit(user, c, **d))
+        if v:
+            messages.success(request, _("Visit recorded."))
+            return redirect("activities:contact_detail", contact_id=c.pk)
     return render(request, "activities/contact_detail.html", {
         "c": c, "form": form, "can_visit": can_visit,
         "page": paginate(request, selectors.visits(user, contact=c)), "qs": querystring_without(request, "page")},
