@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-APPS = ("people", "loop", "imports", "plans", "care", "activities", "ledgers", "evaluation", "reports")
+APPS = ("people", "loop", "imports", "plans", "care", "activities", "ledgers", "evaluation", "reports",
+        "party_life")
 
 
 def make_foreign_objects(tree, users) -> dict:

@@ -137,6 +137,13 @@ def world(tree, users, token_for):
     issuers = {"/api/v1/plans": city, "/api/v1/campaigns": city, "/api/v1/registers": registers,
                "/api/v1/bulletins": county, "/api/v1/volunteers/teams": team,
                "/api/v1/volunteers/records": team, "/api/v1/care/canteens": team, **_evaluation_world(tree, users, token_for, valid, city)}
+    # Party life (activities, issue 15 items 7–9): 芦庙村's branch; terms and contact points by the county.
+    from bihuan.orgs.models import PartyOrg
+
+    branch = PartyOrg.objects.create(unit=tree.lumiao, kind="branch", name="芦庙村党支部")
+    party = {"auth": token_for(users.rencheng_admin), "valid": {
+        **valid, "party_org_id": branch.pk, "member_id": users.liying_staff.pk, "since": today.isoformat()}}
+    issuers.update({"/api/v1/party/elections": party, "/api/v1/party/contact-points": party})
     return {"spec": None, "ids": ids, "valid": valid,
             "auth": token_for(users.liying_staff), "as_issuer": issuers}
 

@@ -274,3 +274,270 @@ def coverage(request, unit: str = Query(..., max_length=20), start: date = FROM_
             "attendance": summary["attendance"], "unit_count": summary["units"],
             "units": [{"id": r.pk, "code": r.code, "name": r.name, "township": r.township or "",
                        "sessions": r.sessions, "attendance": r.attendance} for r in rows[:limit]]}
+
+
+# --- /api/v1/party: re-election (换届), contact points (联系点), on-site reviews (观摩评比) ----------
+# Issue 15 items 7–9; mounted at /party beside the meetings' and applicants' routes.
+
+party_life_router = Router(tags=["party life"])
+ELECTION_VIEW = "activities.election.view"
+
+
+class PartyTermOut(Schema):
+    id: int
+    party_org_id: int
+    party_org_name: str
+    party_org_kind: str
+    unit_id: int
+    unit_name: str
+    started_on: date
+    years: int
+    due_on: date
+    status: str
+    matter_id: int | None
+
+    @staticmethod
+    def resolve_party_org_name(obj):
+        return obj.party_org.name
+
+    @staticmethod
+    def resolve_party_org_kind(obj):
+        return obj.party_org.kind
+
+    @staticmethod
+    def resolve_unit_id(obj):
+        return obj.party_org.unit_id
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.party_org.unit.name
+
+    @staticmethod
+    def resolve_status(obj):
+        return getattr(obj, "status", "") or ("ended" if obj.ended_on else "current")
+
+
+class PartyTermPage(Schema):
+    items: list[PartyTermOut]
+    next_cursor: str | None
+
+
+class PartyElectionIn(Schema):
+    party_org_id: Id
+    held_on: Day
+    years: int | None = Field(None, ge=1, le=5)
+    note: Text(300) = ""
+
+
+@party_life_router.get("/elections", response=PartyTermPage,
+                       summary="换届: current terms in scope, soonest due first (due_within: days, 180d or 6m)")
+def list_elections(request, due_within: str = Query("", max_length=6), state: str = Query("", max_length=10),
+                   unit: str = Query("", max_length=20), cursor: Cursor | None = None,
+                   limit: int = Query(50, ge=1, le=200)):
+    days = None
+    if due_within:
+        days = selectors.parse_due_within(due_within)
+        if days is None:
+            raise ServiceError("due_within is days (180, 180d) or months (6m), at most ten years.",
+                               {"due_within": "Days or months."})
+    if state not in ("", "overdue", "due"):
+        raise ServiceError("state is overdue or due.", {"state": "overdue or due."})
+    u = _unit(request.user, unit, perm=ELECTION_VIEW, field="unit") if unit else None
+    qs = selectors.elections(request.user, now=timezone.now(), due_within=days, state=state, unit=u)
+    page = cursor_page(qs, order=["due_on", "id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@party_life_router.post("/elections", response={201: PartyTermOut},
+                        summary="Record a completed (re-)election: the organisation's next term starts")
+def record_election(request, payload: PartyElectionIn):
+    po = selectors.party_org_in_scope(request.user, payload.party_org_id, services.ELECTION_RECORD)
+    t = services.record_election(request.user, po, held_on=payload.held_on, years=payload.years, note=payload.note)
+    return Status(201, selectors.elections(request.user, now=timezone.now()).get(pk=t.pk))
+
+
+class PartyContactOut(Schema):
+    id: int
+    member_id: int
+    member_name: str
+    party_org_id: int
+    party_org_name: str
+    unit_name: str
+    since: date
+    ended_on: date | None
+    visits: int
+
+    @staticmethod
+    def resolve_member_name(obj):
+        return str(obj.member)
+
+    @staticmethod
+    def resolve_party_org_name(obj):
+        return obj.party_org.name
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.party_org.unit.name
+
+    @staticmethod
+    def resolve_visits(obj):
+        return getattr(obj, "n_visits", 0)
+
+
+class PartyContactPage(Schema):
+    items: list[PartyContactOut]
+    next_cursor: str | None
+
+
+class PartyContactIn(Schema):
+    member_id: Id
+    party_org_id: Id
+    since: Day
+
+
+class PartyVisitOut(Schema):
+    id: int
+    contact_point_id: int
+    visited_on: date
+    topic: str
+    problems: str
+    matter_id: int | None
+
+    @staticmethod
+    def resolve_problems(obj):
+        from bihuan.core.protect import mask_text
+
+        return mask_text(obj.problems)
+
+
+class PartyVisitPage(Schema):
+    items: list[PartyVisitOut]
+    next_cursor: str | None
+
+
+class PartyVisitIn(Schema):
+    visited_on: Day
+    topic: Text(80, min_length=1)
+    problems: Text(2000) = ""
+
+
+@party_life_router.get("/contact-points", response=PartyContactPage,
+                       summary="联系点: committee members linked to branches, in scope")
+def list_contacts(request, member_id: Id | None = None, party_org_id: Id | None = None,
+                  cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=200)):
+    qs = selectors.contacts(request.user)
+    if member_id:
+        qs = qs.filter(member_id=member_id)
+    if party_org_id:
+        qs = qs.filter(party_org_id=party_org_id)
+    page = cursor_page(qs, order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@party_life_router.post("/contact-points", response={201: PartyContactOut},
+                        summary="Link a committee member to a branch as its contact point")
+def link_contact(request, payload: PartyContactIn):
+    from django.contrib.auth import get_user_model
+
+    po = selectors.party_org_in_scope(request.user, payload.party_org_id, services.CONTACT_MANAGE)
+    member = get_user_model().objects.filter(pk=payload.member_id, is_active=True).first()
+    if member is None:
+        raise ServiceError("Unknown member.", {"member_id": "No active login with this id."})
+    c = services.link_contact(request.user, member=member, party_org=po, since=payload.since)
+    return Status(201, selectors.contacts(request.user).get(pk=c.pk))
+
+
+@party_life_router.get("/contact-points/{contact_id}", response=PartyContactOut, summary="One contact point")
+def get_contact(request, contact_id: Id):
+    c = services.get_contact(request.user, contact_id)
+    return selectors.contacts(request.user).get(pk=c.pk)
+
+
+@party_life_router.get("/contact-points/{contact_id}/visits", response=PartyVisitPage,
+                       summary="A contact point's visits, newest first")
+def list_visits(request, contact_id: Id, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=200)):
+    c = services.get_contact(request.user, contact_id)
+    page = cursor_page(selectors.visits(request.user, contact=c), order=["-id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@party_life_router.post("/contact-points/{contact_id}/visits", response={201: PartyVisitOut},
+                        summary="Record a visit (date, topic, problems found)")
+def record_visit(request, contact_id: Id, payload: PartyVisitIn):
+    v = services.record_visit(request.user, contact_id, visited_on=payload.visited_on, topic=payload.topic,
+                              problems=payload.problems)
+    return Status(201, v)
+
+
+@party_life_router.post("/visits/{visit_id}/matter", response={201: PartyVisitOut},
+                        summary="Turn the problems a visit found into a loop matter (once)")
+def visit_to_matter(request, visit_id: Id):
+    return Status(201, services.visit_to_matter(request.user, visit_id))
+
+
+class PartyReviewOut(Schema):
+    id: int
+    unit_id: int
+    unit_name: str
+    year: int
+    quarter: int
+    theme: str
+    held_on: date
+    drop_extremes: bool
+
+    @staticmethod
+    def resolve_unit_name(obj):
+        return obj.unit.name
+
+
+class PartyReviewPage(Schema):
+    items: list[PartyReviewOut]
+    next_cursor: str | None
+
+
+class PartyRankOut(Schema):
+    unit_id: int
+    unit_name: str
+    scores: int
+    mean: float | None
+    rank: int | None
+
+
+class PartyReviewDetail(PartyReviewOut):
+    ranking: list[PartyRankOut]
+
+
+class PartyScoreIn(Schema):
+    # Both required; checked after the review is found (404 before 400), as the orders' match.
+    unit_id: Id | None = None
+    score: float | None = Field(None, ge=0, le=100)
+
+
+@party_life_router.get("/reviews", response=PartyReviewPage, summary="观摩评比: on-site reviews in scope")
+def list_reviews(request, cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=200)):
+    page = cursor_page(selectors.reviews(request.user), order=["-id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+def _review_detail(user, review_id):
+    r = services.get_review(user, review_id)
+    r.ranking = [{"unit_id": x.unit_id, "unit_name": x.unit.name, "scores": x.n_scores, "mean": x.mean,
+                  "rank": x.rank} for x in selectors.ranking(r)]
+    return r
+
+
+@party_life_router.get("/reviews/{review_id}", response=PartyReviewDetail,
+                       summary="One review with its ranking (trimmed mean when configured)")
+def get_review(request, review_id: Id):
+    return _review_detail(request.user, review_id)
+
+
+@party_life_router.post("/reviews/{review_id}/scores", response={201: PartyReviewDetail},
+                        summary="Score a unit visited (each reviewer once per unit)")
+def score_unit(request, review_id: Id, payload: PartyScoreIn):
+    services.get_review(request.user, review_id, "score")
+    if payload.unit_id is None or payload.score is None:
+        raise ServiceError("unit_id and score are required.", {"unit_id" if payload.unit_id is None else "score":
+                                                                "This field is required."})
+    services.score_unit(request.user, review_id, unit=payload.unit_id, score=payload.score)
+    return Status(201, _review_detail(request.user, review_id))

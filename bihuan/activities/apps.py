@@ -23,11 +23,21 @@ class ActivitiesConfig(AppConfig):
             "activities.order.escalate": _("Open a matter for an unmatched lecture order"),
             "activities.lecturer.import": _("Import lecturers"),
             "activities.lecturer.export": _("Export lecturers"),
+            # party life (items 7–9)
+            "activities.election.record": _("Record a party organisation's re-election"),
+            "activities.election.escalate": _("Open a matter for an overdue re-election"),
+            "activities.election.export": _("Export the re-elections list"),
+            "activities.contact.link": _("Link a contact point"),
+            "activities.contact.visit": _("Record a contact-point visit"),
+            "activities.contact.matter": _("Turn a contact-point visit's problems into a matter"),
+            "activities.review.create": _("Create an on-site review"),
+            "activities.review.score": _("Score a unit in an on-site review"),
         })
 
         from . import sources
 
         sources.register()  # evaluation sources and report section (core.registry)
+        sources.register_party_life()  # the on-site review score (观摩评比)
 
         def _sweep(now):
             from .services import open_unmatched_orders
@@ -36,3 +46,11 @@ class ActivitiesConfig(AppConfig):
 
         # Hourly: one loop matter per lecture order left unmatched past its limit (idempotent).
         jobs.register("activities.orders", every_seconds=60 * 60)(_sweep)
+
+        def _elections(now):
+            from .services import open_overdue_elections
+
+            return open_overdue_elections(now)
+
+        # Daily: one loop matter per party organisation whose re-election is overdue (idempotent).
+        jobs.register("activities.elections", every_seconds=24 * 60 * 60)(_elections)

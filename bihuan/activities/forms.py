@@ -86,3 +86,54 @@ class SessionFilterForm(forms.Form):
     unit = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
     start = forms.DateField(required=False)
     end = forms.DateField(required=False)
+
+
+# --- party life: re-election, contact points, on-site reviews (issue 15 items 7–9) --------------
+
+class ElectionForm(StyledMixin, forms.Form):
+    held_on = forms.DateField(label=_("Election held on"), widget=DateInput)
+    years = forms.IntegerField(label=_("Term (years)"), min_value=1, max_value=5, required=False,
+                               help_text=_("Empty: the organisation's usual term."))
+    note = forms.CharField(label=_("Note"), max_length=300, required=False, validators=[no_control_chars])
+
+
+class ContactForm(StyledMixin, forms.Form):
+    member = forms.ModelChoiceField(label=_("Committee member"), queryset=None)
+    party_org = forms.ModelChoiceField(label=_("Party branch"), queryset=None)
+    since = forms.DateField(label=_("Since"), widget=DateInput)
+
+    def __init__(self, *args, members=None, party_orgs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["member"].queryset = members
+        self.fields["party_org"].queryset = party_orgs
+
+
+class VisitForm(StyledMixin, forms.Form):
+    visited_on = forms.DateField(label=_("Visited on"), widget=DateInput)
+    topic = forms.CharField(label=_("Topic"), max_length=80, validators=[no_control_chars])
+    problems = forms.CharField(label=_("Problems found"), max_length=2000, required=False,
+                               widget=forms.Textarea(attrs={"rows": 3}), validators=[no_control_chars])
+
+
+class ReviewForm(StyledMixin, forms.Form):
+    unit = forms.ModelChoiceField(label=_("Organising unit"), queryset=None)
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
+    quarter = forms.TypedChoiceField(label=_("Quarter"), choices=[(q, f"Q{q}") for q in range(1, 5)], coerce=int)
+    theme = forms.CharField(label=_("Theme"), max_length=80, validators=[no_control_chars])
+    held_on = forms.DateField(label=_("Review meeting"), widget=DateInput)
+    units = forms.ModelMultipleChoiceField(label=_("Units visited"), queryset=None)
+    drop_extremes = forms.BooleanField(label=_("Drop the highest and lowest score"), required=False, initial=True)
+
+    def __init__(self, *args, units=None, visitable=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].queryset = units
+        self.fields["units"].queryset = visitable
+
+
+class ScoreForm(StyledMixin, forms.Form):
+    unit = forms.TypedChoiceField(label=_("Unit visited"), coerce=int, choices=())
+    score = forms.DecimalField(label=_("Score (0–100)"), min_value=0, max_value=100, max_digits=4, decimal_places=1)
+
+    def __init__(self, *args, units=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].choices = [(u.pk, u.name) for u in units]

@@ -277,3 +277,178 @@ class LectureOrder(models.Model):
     @property
     def audit_unit(self) -> OrgUnit:
         return self.unit
+
+
+# --- party life: re-election terms (换届), contact points (联系点), on-site reviews (观摩评比) ---------
+# Issue 15 items 7–9. Party organisations are ``orgs.PartyOrg`` (never copied); members and
+# reviewers are logins. "Due" and "overdue" are derived from ``due_on`` and now (selectors).
+
+class PartyTerm(models.Model):
+    """One term (届) of a party organisation's committee: elected on ``started_on`` for ``years``
+    years; ``due_on`` (the next re-election) is fixed when the term is recorded. The current term
+    has no ``ended_on``; recording the re-election ends it and starts the next. An overdue term
+    opens one loop matter (``matter_id``, claimed by ``escalated_at``)."""
+
+    party_org = models.ForeignKey("orgs.PartyOrg", on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("party organisation"))
+    started_on = models.DateField(_("term started"))
+    years = models.PositiveSmallIntegerField(_("term (years)"))
+    due_on = models.DateField(_("next re-election due"))
+    ended_on = models.DateField(_("term ended"), null=True, blank=True)
+    note = models.CharField(_("note"), max_length=300, blank=True, default="")
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    matter_id = models.IntegerField(null=True, blank=True)  # loop.Matter, by id (the loop owns it)
+    created_at = models.DateTimeField(_("recorded at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    scope_resource = "activities.election"
+    scope_path_field = "party_org__unit__path"
+    scope_unit_field = "party_org__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        constraints = [models.UniqueConstraint(fields=["party_org"], condition=models.Q(ended_on__isnull=True),
+                                               name="activities_term_one_current")]
+        indexes = [models.Index(fields=["ended_on", "due_on"], name="activities_term_due")]
+        verbose_name = _("party organisation term")
+        verbose_name_plural = _("party organisation terms")
+
+    def __str__(self) -> str:
+        return f"{self.party_org_id}: {self.started_on} +{self.years}"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.party_org.unit
+
+
+class ContactPoint(models.Model):
+    """联系点: a committee member (a login) is the contact for a party branch from ``since``."""
+
+    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("committee member"))
+    party_org = models.ForeignKey("orgs.PartyOrg", on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("party branch"))
+    since = models.DateField(_("since"))
+    ended_on = models.DateField(_("until"), null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded at"))
+
+    scope_resource = "activities.contact"
+    scope_path_field = "party_org__unit__path"
+    scope_unit_field = "party_org__unit_id"
+    scope_owner_field = "member_id"
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["party_org__unit__path", "id"]
+        constraints = [models.UniqueConstraint(fields=["member", "party_org"], condition=models.Q(ended_on__isnull=True),
+                                               name="activities_contact_once")]
+        verbose_name = _("contact point")
+        verbose_name_plural = _("contact points")
+
+    def __str__(self) -> str:
+        return f"{self.member_id} → {self.party_org_id}"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.party_org.unit
+
+
+class ContactVisit(models.Model):
+    """A visit of a member to their contact point: date, topic, problems found. The problems become
+    one loop matter on request (``matter_id``)."""
+
+    contact_point = models.ForeignKey(ContactPoint, on_delete=models.PROTECT, related_name="visits")
+    visited_on = models.DateField(_("date"))
+    topic = models.CharField(_("topic"), max_length=80)
+    problems = models.TextField(_("problems found"), blank=True, default="")
+    matter_id = models.IntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(_("recorded at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    scope_resource = "activities.contact"
+    scope_path_field = "contact_point__party_org__unit__path"
+    scope_unit_field = "contact_point__party_org__unit_id"
+    scope_owner_field = "contact_point__member_id"
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-visited_on", "-id"]
+        verbose_name = _("contact point visit")
+        verbose_name_plural = _("contact point visits")
+
+    def __str__(self) -> str:
+        return f"{self.topic} @ {self.visited_on}"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.contact_point.party_org.unit
+
+
+class Review(models.Model):
+    """观摩评比: a quarter's theme with an on-site review meeting organised by ``unit``; the units
+    visited are scored by the reviewers; ``drop_extremes`` drops each unit's highest and lowest
+    score (when it has at least three)."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("organising unit"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    quarter = models.PositiveSmallIntegerField(_("quarter"))
+    theme = models.CharField(_("theme"), max_length=80)
+    held_on = models.DateField(_("review meeting"))
+    drop_extremes = models.BooleanField(_("drop the highest and lowest score"), default=True)
+    created_at = models.DateTimeField(_("recorded at"))
+
+    scope_resource = "activities.review"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+        verbose_name = _("on-site review")
+        verbose_name_plural = _("on-site reviews")
+
+    def __str__(self) -> str:
+        return self.theme
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class ReviewUnit(models.Model):
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="units")
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit visited"))
+
+    scope_resource = "activities.review"
+    scope_path_field = "review__unit__path"
+    scope_unit_field = "review__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["review", "unit"], name="activities_review_unit_once")]
+
+    def __str__(self) -> str:
+        return f"{self.review_id}: {self.unit_id}"
+
+
+class ReviewScore(models.Model):
+    """One reviewer's score (0–100) for one unit visited; each reviewer scores each unit once."""
+
+    review_unit = models.ForeignKey(ReviewUnit, on_delete=models.CASCADE, related_name="scores")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    score = models.DecimalField(_("score"), max_digits=4, decimal_places=1)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["review_unit", "reviewer"], name="activities_review_score_once")]
+
+    def __str__(self) -> str:
+        return f"{self.review_unit_id}: {self.score}"

@@ -140,6 +140,115 @@ def _demo_lecturer(lec: Lecturer) -> str | None:
 
 
 def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
-    """The lectures' step of ``bihuan seed`` (skipped when a team exists)."""
-    return seed_lectures(scale, seed)
+    """The lectures' step of ``bihuan seed`` (skipped when a team exists), then party life."""
+    return {**seed_lectures(scale, seed), **seed_party_life(scale, seed)}
+
+
+# --- party life: re-election (换届), contact points (联系点), on-site reviews (观摩评比) ------------
+
+def seed_party_life(scale: str = "demo", seed: int = 2022, *, now: datetime | None = None) -> dict:
+    """For 兖州区 and 李营街道: every party organisation's current term — most in term, one due
+    within three months, one overdue (its matter opened by the job) —; contact points of
+    ``yanzhou_admin`` and ``liying_staff`` with visits, one problem turned into a matter; and a
+    review of this quarter's theme with four reviewers' scores (trimmed mean). Skipped when a
+    term exists."""
+    from bihuan.orgs.models import PartyOrg
+
+    from .models import PartyTerm
+
+    now = now or timezone.now()
+    if PartyTerm.objects.exists():
+        return {"party_terms": PartyTerm.objects.count(), "party_skipped": True}
+    units = list(OrgUnit.objects.filter(code__in=[CODE_YANZHOU, "370811008000"], valid_to__isnull=True))
+    if not units:
+        return {}
+    from django.db.models import Q
+
+    q = Q()
+    for u in units:
+        q |= Q(unit__path__startswith=u.path)
+    orgs = list(PartyOrg.objects.filter(q).select_related("unit").order_by("unit__path", "id")[:2000])
+    if not orgs:
+        return {}
+    rng = random.Random(seed)
+    today = timezone.localtime(now).date()
+    terms = 0
+    for i, po in enumerate(orgs):
+        years = services.default_term_years(po)
+        if i == 1:  # overdue: due two months ago
+            started = services.add_years(today - timedelta(days=60), -years)
+        elif i == 2:  # due soon: in about three months
+            started = services.add_years(today + timedelta(days=90), -years)
+        else:
+            started = today - timedelta(days=rng.randrange(60, 365 * years - 240))
+        services.record_election(None, po, held_on=started, now=now)
+        terms += 1
+    matters = services.open_overdue_elections(now)
+    contacts, visits, review_scores = _seed_contacts(orgs, today, now, rng), 0, 0
+    visits = sum(n for _c, n in contacts)
+    review_scores = _seed_review(today, now, rng)
+    return {"party_terms": terms, "election_matters": matters, "contact_points": len(contacts),
+            "contact_visits": visits, "review_scores": review_scores}
+
+
+def _seed_contacts(orgs, today, now, rng) -> list:
+    from bihuan.accounts.models import User
+
+    out = []
+    topics = ["主题党日指导", "党员发展谈心", "基层治理调研", "为民办实事回访"]
+    problems = ["村党群服务中心活动室屋顶漏雨，需尽快维修", "部分老党员反映组织生活通知不及时", ""]
+    for username in ("yanzhou_admin", "liying_staff"):
+        member = User.objects.filter(username=username, is_active=True).first()
+        if member is None:
+            continue
+        from bihuan.core.scope import covers
+
+        branches = [po for po in orgs if po.kind in ("branch", "general_branch")
+                    and covers(member, services.CONTACT_VISIT, po.unit)][:2]
+        for po in branches:
+            c = services.link_contact(None, member=member, party_org=po, since=today - timedelta(days=200), now=now)
+            n = 0
+            for k in range(2):
+                v = services.record_visit(None, c, visited_on=today - timedelta(days=150 - 60 * k),
+                                          topic=rng.choice(topics), problems=problems[(len(out) + k) % 3], now=now)
+                n += 1
+                if not out and k == 0 and v.problems:
+                    services.visit_to_matter(None, v, now=now)
+            out.append((c, n))
+    return out
+
+
+def _seed_review(today, now, rng) -> int:
+    """This quarter's (or, early in a quarter, the last one's) review of 兖州区: up to five
+    villages and communities visited, four reviewers, the extremes dropped."""
+    from bihuan.accounts import services as account_services
+    from bihuan.accounts.models import Role, User
+    from bihuan.accounts.seed import DEMO_PASSWORD
+
+    district = OrgUnit.objects.filter(code=CODE_YANZHOU, valid_to__isnull=True).first()
+    visited = list(OrgUnit.objects.filter(path__startswith=district.path, level=Level.VILLAGE,
+                                          valid_to__isnull=True).order_by("path")[:5]) if district else []
+    if not visited:
+        return 0
+    held = today - timedelta(days=7)
+    r = services.create_review(None, unit=district, year=held.year, quarter=(held.month - 1) // 3 + 1,
+                               theme="抓党建促乡村振兴现场观摩", held_on=held, units=visited, drop_extremes=True,
+                               now=now)
+    reviewers = [u for u in User.objects.filter(username__in=["yanzhou_admin", "city_admin"]).order_by("username")]
+    role = Role.objects.filter(code="township_staff").first()
+    for i in (1, 2):
+        name = f"yanzhou_reviewer{i}"
+        u = User.objects.filter(username=name).first()
+        if u is None and role is not None:
+            u = account_services.create_user(None, username=name, password=DEMO_PASSWORD,
+                                             display_name=f"兖州区观摩评委{i}（演示）", unit=district, role=role,
+                                             must_change_password=False)
+        if u is not None:
+            reviewers.append(u)
+    n = 0
+    for u in reviewers:
+        for unit in visited:
+            services.score_unit(u, r, unit=unit, score=rng.randint(700, 980) / 10, now=now)
+            n += 1
+    return n
 

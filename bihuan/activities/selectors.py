@@ -176,3 +176,182 @@ def unit_total(unit: OrgUnit, *, start: date, end: date) -> dict:
 
 
 OPEN_ORDER_STATES = (OrderState.OPEN, OrderState.MATCHED, OrderState.ACCEPTED)
+
+
+# --- party life: re-election (换届), contact points (联系点), on-site reviews (观摩评比) ------------
+
+ELECTION_VIEW = "activities.election.view"
+
+
+def parse_due_within(value) -> int | None:
+    """``due_within``: days (``180``, ``180d``) or months (``6m``, counted as 30.5 days); None if bad."""
+    raw = str(value or "").strip().lower()
+    if not raw or len(raw) > 6:
+        return None
+    unit = raw[-1] if raw[-1] in "dm" else "d"
+    digits = raw[:-1] if raw[-1] in "dm" else raw
+    if not digits.isdigit():
+        return None
+    n = int(digits)
+    days = round(n * 30.5) if unit == "m" else n
+    return days if 0 <= days <= 3660 else None
+
+
+def elections(user, *, now: datetime, due_within: int | None = None, state: str = "", unit=None):
+    """Current terms in scope, soonest due first, with ``status``: overdue, due (within
+    ``DUE_SOON_DAYS``) or current — derived from ``due_on`` and today."""
+    from .models import PartyTerm
+    from .services import DUE_SOON_DAYS
+
+    today = timezone.localtime(now).date()
+    soon = today + timedelta(days=DUE_SOON_DAYS)
+    qs = (PartyTerm.objects.restrict(user, "view").filter(ended_on__isnull=True)
+          .select_related("party_org__unit")
+          .annotate(status=Case(When(due_on__lt=today, then=Value("overdue")),
+                                When(due_on__lte=soon, then=Value("due")), default=Value("current"))))
+    if unit is not None:
+        qs = qs.filter(party_org__unit__path__startswith=unit.path)
+    if due_within is not None:
+        qs = qs.filter(due_on__lte=today + timedelta(days=due_within))
+    if state == "overdue":
+        qs = qs.filter(due_on__lt=today)
+    elif state == "due":
+        qs = qs.filter(due_on__gte=today, due_on__lte=soon)
+    return qs.order_by("due_on", "id")
+
+
+def election_summary(user, *, now: datetime) -> dict:
+    """Counts for the list's head: overdue, due within six months, current terms, and party
+    organisations in scope without a recorded term."""
+    from bihuan.orgs.models import PartyOrg
+
+    from .models import PartyTerm
+    from .services import DUE_SOON_DAYS
+
+    today = timezone.localtime(now).date()
+    soon = today + timedelta(days=DUE_SOON_DAYS)
+    c = PartyTerm.objects.restrict(user, "view").filter(ended_on__isnull=True).aggregate(
+        overdue=Count("id", filter=Q(due_on__lt=today)),
+        due=Count("id", filter=Q(due_on__gte=today, due_on__lte=soon)), terms=Count("id"))
+    with_term = PartyTerm.objects.filter(ended_on__isnull=True).values("party_org_id")
+    c["without_term"] = (PartyOrg.objects.filter(units_q(user, ELECTION_VIEW, prefix="unit__"))
+                         .exclude(pk__in=with_term).count())
+    return c
+
+
+def party_orgs_without_term(user):
+    from bihuan.orgs.models import PartyOrg
+
+    from .models import PartyTerm
+
+    with_term = PartyTerm.objects.filter(ended_on__isnull=True).values("party_org_id")
+    return (PartyOrg.objects.filter(units_q(user, ELECTION_VIEW, prefix="unit__")).exclude(pk__in=with_term)
+            .select_related("unit").order_by("unit__path", "id"))
+
+
+def party_org_in_scope(user, party_org_id, perm: str = ELECTION_VIEW):
+    from bihuan.core.errors import NotFound
+    from bihuan.orgs.models import PartyOrg
+
+    po = (PartyOrg.objects.filter(units_q(user, perm, prefix="unit__"), pk=party_org_id)
+          .select_related("unit").first())
+    if po is None:
+        raise NotFound()
+    return po
+
+
+def terms_of(user, party_org):
+    from .models import PartyTerm
+
+    return PartyTerm.objects.restrict(user, "view").filter(party_org=party_org).order_by("-started_on", "-id")
+
+
+def contacts(user, *, member=None, party_org=None):
+    from .models import ContactPoint
+
+    qs = ContactPoint.objects.restrict(user, "view").select_related("party_org__unit", "member")
+    if member is not None:
+        qs = qs.filter(member=member)
+    if party_org is not None:
+        qs = qs.filter(party_org=party_org)
+    return qs.annotate(n_visits=Count("visits"), n_matters=Count("visits", filter=Q(visits__matter_id__isnull=False))
+                       ).order_by("party_org__unit__path", "id")
+
+
+def visits(user, *, contact=None, party_org=None, member=None):
+    from .models import ContactVisit
+
+    qs = ContactVisit.objects.restrict(user, "view").select_related("contact_point__party_org", "contact_point__member")
+    if contact is not None:
+        qs = qs.filter(contact_point=contact)
+    if party_org is not None:
+        qs = qs.filter(contact_point__party_org=party_org)
+    if member is not None:
+        qs = qs.filter(contact_point__member=member)
+    return qs.order_by("-visited_on", "-id")
+
+
+def reviews(user):
+    from .models import Review
+
+    return (Review.objects.restrict(user, "view").select_related("unit")
+            .annotate(n_units=Count("units", distinct=True)).order_by("-held_on", "-id"))
+
+
+def _trimmed(qs, drop_extremes_field="review__drop_extremes"):
+    """Each unit visited with its scores' count, and the mean — the highest and lowest dropped
+    when the review says so and there are at least three scores — in SQL."""
+    from django.db.models import ExpressionWrapper, F, FloatField, Max, Min
+    from django.db.models.functions import Cast
+
+    total = Cast(Sum("scores__score"), FloatField())
+    hi, lo = Cast(Max("scores__score"), FloatField()), Cast(Min("scores__score"), FloatField())
+    n = Count("scores")
+    qs = qs.annotate(n_scores=n, s_total=total, s_hi=hi, s_lo=lo)
+    trimmed = Case(
+        When(Q(**{drop_extremes_field: True}) & Q(n_scores__gte=3),
+             then=ExpressionWrapper((F("s_total") - F("s_hi") - F("s_lo")) / Cast(F("n_scores") - 2, FloatField()),
+                                    output_field=FloatField())),
+        When(n_scores__gte=1, then=ExpressionWrapper(F("s_total") / Cast(F("n_scores"), FloatField()),
+                                                     output_field=FloatField())),
+        default=Value(None, output_field=FloatField()), output_field=FloatField())
+    return qs.annotate(mean=trimmed)
+
+
+def ranking(review) -> list:
+    """The units visited, best mean first (units without scores last), each with ``rank``."""
+    from .models import ReviewUnit
+
+    rows = list(_trimmed(ReviewUnit.objects.filter(review=review).select_related("unit")).order_by("unit__path"))
+    rows.sort(key=lambda r: (r.mean is None, -(r.mean or 0), r.unit.path))
+    rank = 0
+    for i, r in enumerate(rows, 1):
+        r.mean = None if r.mean is None else round(r.mean, 2)
+        if r.mean is not None:
+            rank = i if i == 1 or rows[i - 2].mean != r.mean else rank
+        r.rank = rank if r.mean is not None else None
+    return rows
+
+
+def my_scores(user, review) -> dict[int, object]:
+    from .models import ReviewScore
+
+    if user is None or not getattr(user, "is_authenticated", False):
+        return {}
+    return dict(ReviewScore.objects.filter(review_unit__review=review, reviewer=user)
+                .values_list("review_unit__unit_id", "score"))
+
+
+def review_means(units, *, start, end) -> dict[int, float | None]:
+    """The ``activities.review_score`` source: for each unit, the mean of the (trimmed) review
+    scores of the units visited at or under it in reviews held in ``[start, end)``. The scored
+    units of a period are a small set: one grouped query, then grouped by path here."""
+    from .models import ReviewUnit
+
+    rows = list(_trimmed(ReviewUnit.objects.filter(review__held_on__gte=start, review__held_on__lt=end))
+                .filter(n_scores__gte=1).values_list("unit__path", "mean"))
+    out: dict[int, float | None] = {}
+    for u in units:
+        vals = [m for path, m in rows if path.startswith(u.path) and m is not None]
+        out[u.pk] = round(sum(vals) / len(vals), 2) if vals else None
+    return out

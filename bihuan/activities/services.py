@@ -474,3 +474,348 @@ def open_unmatched_orders(now: datetime | None = None) -> int:
                          now=now)
             opened += 1
     return opened
+
+
+# --- party life: re-election (换届), contact points (联系点), on-site reviews (观摩评比) ------------
+# Issue 15 items 7–9. Party organisations are ``orgs.PartyOrg``; their scope is their unit's.
+
+ELECTION_VIEW = "activities.election.view"
+ELECTION_RECORD = "activities.election.record"
+CONTACT_MANAGE = "activities.contact.manage"
+CONTACT_VISIT = "activities.contact.visit"
+REVIEW_MANAGE = "activities.review.manage"
+REVIEW_SCORE = "activities.review.score"
+# Term of office by kind (《中国共产党基层组织选举工作条例》: 基层委员会 5 years, 总支部委员会 and
+# 支部委员会 3 years; a village's branch 5 years, with the village committee). 1–5 may be recorded.
+TERM_YEARS = {"committee": 5, "general_branch": 3, "branch": 3}
+VILLAGE_TERM_YEARS = 5
+DUE_SOON_DAYS = 183  # "due within 6 months"
+MAX_REVIEW_UNITS = 50
+
+
+def _party_org(party_org):
+    from bihuan.orgs.models import PartyOrg
+
+    pk = getattr(party_org, "pk", party_org)
+    po = PartyOrg.objects.select_related("unit").filter(pk=pk).first() if pk else None
+    if po is None:
+        raise NotFound()
+    return po
+
+
+def add_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+def default_term_years(po) -> int:
+    if po.kind != "committee" and po.unit.level == Level.VILLAGE:
+        return VILLAGE_TERM_YEARS
+    return TERM_YEARS.get(po.kind, 3)
+
+
+@transaction.atomic
+def record_election(user, party_org, *, held_on, years=None, note: str = "", now: datetime | None = None):
+    """换届: a completed (re-)election of ``party_org`` on ``held_on`` starts its next term of
+    ``years`` years (by default its kind's) and ends the current one. The first record of an
+    organisation just starts its term."""
+    from .models import PartyTerm
+
+    now = _now(now)
+    po = _party_org(party_org)
+    require(user, ELECTION_RECORD, po.unit)
+    held_on = _date(held_on, "held_on")
+    if held_on > timezone.localtime(now).date():
+        raise ServiceError(_("The election date is in the future."), {"held_on": _("Not after today.")})
+    if years in (None, ""):
+        years = default_term_years(po)
+    try:
+        years = int(years)
+    except (TypeError, ValueError):
+        years = 0
+    if not 1 <= years <= 5:
+        raise ServiceError(_("The term must be 1 to 5 years."), {"years": _("1 to 5.")})
+    note = _text(note, "note", limit=300)
+    current = PartyTerm.objects.select_for_update().filter(party_org=po, ended_on__isnull=True).first()
+    if current is not None and held_on <= current.started_on:
+        raise ServiceError(_("The election must be after the current term started (%(d)s).")
+                           % {"d": current.started_on}, {"held_on": _("After %(d)s.") % {"d": current.started_on}})
+    if current is not None:
+        PartyTerm.objects.filter(pk=current.pk).update(ended_on=held_on)
+    term = PartyTerm.objects.create(party_org=po, started_on=held_on, years=years,
+                                    due_on=add_years(held_on, years), note=note, created_at=now, created_by=user)
+    audit.record("activities.election.record", term, after={
+        "party_org_id": po.pk, "held_on": held_on, "years": years, "due_on": term.due_on,
+        "previous_term_id": current.pk if current else None}, now=now)
+    return term
+
+
+def _election_category():
+    from bihuan.loop import config as loop_config
+    from bihuan.loop.models import Category, Kind
+
+    cat = (Category.objects.filter(kind=Kind.TASK, active=True, code="party_election").first()
+           or Category.objects.filter(kind=Kind.TASK, active=True).order_by("code").first())
+    if cat is None:
+        cat = loop_config.create_category(None, code="party_election", name="党组织换届", kind=Kind.TASK,
+                                          handle_days=30)
+    return cat
+
+
+def open_overdue_elections(now: datetime | None = None) -> int:
+    """The ``activities.elections`` job: each current term past its ``due_on`` opens one loop
+    matter (kind task) for its organisation, dispatched by the unit above to the organisation's
+    unit. The term is claimed (``escalated_at``) in the matter's transaction: a second or
+    concurrent run opens nothing; the next term, once recorded, may open its own."""
+    from bihuan.loop import services as loop_services
+    from bihuan.loop.models import Kind
+
+    from .models import PartyTerm
+
+    now = _now(now)
+    today = timezone.localtime(now).date()
+    opened = 0
+    due = (PartyTerm.objects.filter(ended_on__isnull=True, due_on__lt=today, escalated_at__isnull=True)
+           .select_related("party_org__unit__parent").order_by("id"))
+    for t in due.iterator(chunk_size=200):
+        with transaction.atomic():
+            if not PartyTerm.objects.filter(pk=t.pk, ended_on__isnull=True,
+                                            escalated_at__isnull=True).update(escalated_at=now):
+                continue
+            po = t.party_org
+            above = po.unit.parent or po.unit
+            title = (_("党组织换届逾期: %(org)s") % {"org": po.name})[:120]
+            detail = _("The term of %(org)s began on %(s)s for %(y)d years; its re-election was due on %(d)s "
+                       "and has not been recorded.") % {"org": po.name, "s": t.started_on, "y": t.years,
+                                                        "d": t.due_on}
+            matter = loop_services.create_matter(None, category=_election_category(), location_unit=po.unit,
+                                                 dispatch_unit=above, title=title, description=detail,
+                                                 kind=Kind.TASK, now=now)
+            matter = loop_services.dispatch(None, matter, version=matter.version, handling_unit=po.unit, now=now)
+            PartyTerm.objects.filter(pk=t.pk).update(matter_id=matter.pk)
+            audit.record("activities.election.escalate", t, after={"matter_id": matter.pk, "due_on": t.due_on},
+                         now=now)
+            opened += 1
+    return opened
+
+
+def record_export(user, what: str, *, rows: int, unit=None, now: datetime | None = None) -> None:
+    """An export of a party-life list (one audit entry, as every export)."""
+    audit.record(f"activities.{what}.export", object_type=f"activities.{what}", unit=unit,
+                 extra={"rows": rows}, now=_now(now))
+
+
+# contact points ---------------------------------------------------------------------------------
+
+def get_contact(user, contact, action: str = "view"):
+    from .models import ContactPoint
+
+    pk = getattr(contact, "pk", contact)
+    try:
+        c = ContactPoint.objects.select_related("party_org__unit", "member").get(pk=pk)
+    except (ContactPoint.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"activities.contact.{action}", c)
+    return c
+
+
+@transaction.atomic
+def link_contact(user, *, member, party_org, since, now: datetime | None = None):
+    """联系点: a committee member (a login able to record visits at the branch) becomes the contact
+    for a party branch (or general branch)."""
+    from bihuan.core.scope import covers
+
+    from .models import ContactPoint
+
+    now = _now(now)
+    po = _party_org(party_org)
+    require(user, CONTACT_MANAGE, po.unit)
+    if po.kind not in ("branch", "general_branch"):
+        raise ServiceError(_("A contact point is a party branch or general branch."),
+                           {"party_org": _("Choose a branch.")})
+    if member is None or not getattr(member, "is_active", False):
+        raise ServiceError(_("Choose an active committee member."), {"member": _("Unknown member.")})
+    if not covers(member, CONTACT_VISIT, po.unit):
+        raise ServiceError(_("This login cannot record visits at %(o)s; bind it above the branch first.")
+                           % {"o": po.name}, {"member": _("Not a committee member above it.")})
+    since = _date(since, "since")
+    if since > timezone.localtime(now).date():
+        raise ServiceError(_("The start date is in the future."), {"since": _("Not after today.")})
+    if ContactPoint.objects.filter(member=member, party_org=po, ended_on__isnull=True).exists():
+        raise ServiceError(_("This member is already the contact of %(o)s.") % {"o": po.name},
+                           {"party_org": _("Already linked.")})
+    c = ContactPoint.objects.create(member=member, party_org=po, since=since, created_at=now)
+    audit.record("activities.contact.link", c, after={"member_id": member.pk, "party_org_id": po.pk, "since": since},
+                 now=now)
+    return c
+
+
+@transaction.atomic
+def record_visit(user, contact, *, visited_on, topic: str, problems: str = "", now: datetime | None = None):
+    """A contact-point visit: the member (or staff with ``activities.contact.visit`` at the
+    branch) records its date, topic and the problems found."""
+    from .models import ContactVisit
+
+    now = _now(now)
+    c = get_contact(user, contact, "visit")
+    if c.ended_on is not None:
+        raise ServiceError(_("This contact point has ended."), code="contact_ended")
+    visited_on = _date(visited_on, "visited_on")
+    if visited_on > timezone.localtime(now).date():
+        raise ServiceError(_("The visit date is in the future."), {"visited_on": _("Not after today.")})
+    if visited_on < c.since:
+        raise ServiceError(_("The visit is before the contact point began (%(d)s).") % {"d": c.since},
+                           {"visited_on": _("From %(d)s.") % {"d": c.since}})
+    topic = _text(topic, "topic", limit=80, required=True)
+    problems = _text(problems, "problems", limit=2000)
+    v = ContactVisit.objects.create(contact_point=c, visited_on=visited_on, topic=topic, problems=problems,
+                                    created_at=now, created_by=user)
+    audit.record("activities.contact.visit", v, after={"contact_point_id": c.pk, "visited_on": visited_on,
+                                                       "topic": topic, "problems": bool(problems)}, now=now)
+    return v
+
+
+def get_visit(user, visit, action: str = "view"):
+    from .models import ContactVisit
+
+    pk = getattr(visit, "pk", visit)
+    try:
+        v = ContactVisit.objects.select_related("contact_point__party_org__unit", "contact_point__member").get(pk=pk)
+    except (ContactVisit.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"activities.contact.{action}", v)
+    return v
+
+
+def _problem_category():
+    from bihuan.loop import config as loop_config
+    from bihuan.loop.models import Category, Kind
+
+    cat = (Category.objects.filter(kind=Kind.PROBLEM, active=True, code="contact_point").first()
+           or Category.objects.filter(kind=Kind.PROBLEM, active=True).order_by("code").first())
+    if cat is None:
+        cat = loop_config.create_category(None, code="contact_point", name="联系点发现问题", kind=Kind.PROBLEM,
+                                          handle_days=15)
+    return cat
+
+
+@transaction.atomic
+def visit_to_matter(user, visit, *, now: datetime | None = None):
+    """The problems a visit found become one loop matter at the branch's unit (through the loop's
+    ``create_matter``, with the user's own permission), once per visit."""
+    from bihuan.loop import services as loop_services
+    from bihuan.loop.models import Kind
+
+    from .models import ContactVisit
+
+    now = _now(now)
+    v = get_visit(user, visit, "visit")
+    v = ContactVisit.objects.select_for_update().select_related("contact_point__party_org__unit").get(pk=v.pk)
+    if v.matter_id is not None:
+        raise Conflict(_("The problems of this visit are already matter #%(n)d.") % {"n": v.matter_id})
+    if not v.problems.strip():
+        raise ServiceError(_("This visit found no problems."), {"problems": _("Nothing to report.")},
+                           code="no_problems")
+    po = v.contact_point.party_org
+    title = (_("联系点发现问题: %(org)s — %(topic)s") % {"org": po.name, "topic": v.topic})[:120]
+    detail = _("Found on the contact-point visit of %(d)s (%(topic)s):\n%(p)s") % {
+        "d": v.visited_on, "topic": v.topic, "p": v.problems}
+    matter = loop_services.create_matter(user, category=_problem_category(), location_unit=po.unit, title=title,
+                                         description=detail[:2000], kind=Kind.PROBLEM, now=now)
+    ContactVisit.objects.filter(pk=v.pk).update(matter_id=matter.pk)
+    v.matter_id = matter.pk
+    audit.record("activities.contact.matter", v, after={"matter_id": matter.pk}, now=now)
+    return v
+
+
+# on-site reviews --------------------------------------------------------------------------------
+
+def get_review(user, review, action: str = "view"):
+    from .models import Review
+
+    pk = getattr(review, "pk", review)
+    try:
+        r = Review.objects.select_related("unit").get(pk=pk)
+    except (Review.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"activities.review.{action}", r)
+    return r
+
+
+@transaction.atomic
+def create_review(user, *, unit: OrgUnit, year, quarter, theme: str, held_on, units, drop_extremes: bool = True,
+                  now: datetime | None = None):
+    """观摩评比: a quarter's theme and its review meeting at ``held_on``, visiting ``units`` (under
+    the organising unit)."""
+    from .models import Review, ReviewUnit
+
+    now = _now(now)
+    unit = _current(unit, "unit")
+    require(user, REVIEW_MANAGE, unit)
+    theme = _text(theme, "theme", limit=80, required=True)
+    try:
+        year, quarter = int(year), int(quarter)
+    except (TypeError, ValueError):
+        year, quarter = 0, 0
+    if not 2000 <= year <= 2100:
+        raise ServiceError(_("year is out of range."), {"year": _("2000 to 2100.")})
+    if not 1 <= quarter <= 4:
+        raise ServiceError(_("The quarter is 1 to 4."), {"quarter": _("1 to 4.")})
+    held_on = _date(held_on, "held_on")
+    if held_on.year != year or (held_on.month - 1) // 3 + 1 != quarter:
+        raise ServiceError(_("The review meeting must be in %(y)d Q%(q)d.") % {"y": year, "q": quarter},
+                           {"held_on": _("Within the quarter.")})
+    visited, seen = [], set()
+    for u in units or []:
+        if not isinstance(u, OrgUnit) or u.pk in seen:
+            continue
+        seen.add(u.pk)
+        if u.valid_to is not None or not _within(u, unit) or u.pk == unit.pk:
+            raise ServiceError(_("%(u)s is not a current unit under %(a)s.") % {"u": u.name, "a": unit.name},
+                               {"units": _("Choose units under %(a)s.") % {"a": unit.name}})
+        visited.append(u)
+    if not 1 <= len(visited) <= MAX_REVIEW_UNITS:
+        raise ServiceError(_("Choose 1 to %(n)d units to visit.") % {"n": MAX_REVIEW_UNITS},
+                           {"units": _("1 to %(n)d units.") % {"n": MAX_REVIEW_UNITS}})
+    r = Review.objects.create(unit=unit, year=year, quarter=quarter, theme=theme, held_on=held_on,
+                              drop_extremes=bool(drop_extremes), created_at=now)
+    ReviewUnit.objects.bulk_create([ReviewUnit(review=r, unit=u) for u in visited])
+    audit.record("activities.review.create", r, after={"theme": theme, "year": year, "quarter": quarter,
+                                                       "held_on": held_on, "units": [u.pk for u in visited],
+                                                       "drop_extremes": r.drop_extremes}, now=now)
+    return r
+
+
+@transaction.atomic
+def score_unit(user, review, *, unit, score, now: datetime | None = None):
+    """A reviewer scores a unit visited (0–100, one decimal), once; from the meeting's day on."""
+    from decimal import Decimal, InvalidOperation
+
+    from .models import ReviewScore, ReviewUnit
+
+    now = _now(now)
+    r = get_review(user, review, "score")
+    if user is None:
+        raise ServiceError(_("A score needs a reviewer."), code="no_reviewer")
+    pk = getattr(unit, "pk", unit)
+    ru = ReviewUnit.objects.filter(review=r, unit_id=pk).select_related("unit").first() if pk else None
+    if ru is None:
+        raise ServiceError(_("This unit was not visited in the review."), {"unit": _("Not visited.")})
+    if timezone.localtime(now).date() < r.held_on:
+        raise ServiceError(_("Scores are given from the review meeting on (%(d)s).") % {"d": r.held_on},
+                           code="review_not_held")
+    try:
+        value = Decimal(str(score)).quantize(Decimal("0.1"))
+    except (InvalidOperation, ValueError, TypeError):
+        value = Decimal(-1)
+    if not Decimal(0) <= value <= Decimal(100):
+        raise ServiceError(_("A score is 0 to 100."), {"score": _("0 to 100.")})
+    try:
+        with transaction.atomic():
+            s = ReviewScore.objects.create(review_unit=ru, reviewer=user, score=value, at=now)
+    except IntegrityError:
+        raise Conflict(_("You have already scored %(u)s in this review.") % {"u": ru.unit.name})
+    audit.record("activities.review.score", r, after={"unit_id": ru.unit_id, "score": str(value)}, now=now)
+    return s

@@ -60,3 +60,21 @@ def register() -> None:
         name="activities.lectures", label=_("Lectures (微课堂): coverage and attendance by unit"),
         figures=_section, columns=tuple(Column(key, label, unit, better) for key, label, unit, better in FIGURES),
         rank_by="coverage_rate", app="activities"))
+
+
+# --- party life: on-site reviews (观摩评比) --------------------------------------------------------
+
+def _review_score(units, *, start, end, now) -> dict:
+    from . import selectors
+
+    def day(x):
+        return x.date() if hasattr(x, "date") and callable(x.date) else x
+
+    return selectors.review_means(units, start=day(start), end=day(end))
+
+
+def register_party_life() -> None:
+    """``activities.review_score``: the mean on-site review score (观摩评比, 0–100, trimmed as the
+    review says) of the units visited under each unit in the period; None where none was scored."""
+    register_source(Source(name="activities.review_score", label=_("On-site review score (观摩评比得分)"),
+                           unit="分", higher_is_better=True, compute=_review_score, app="activities"))

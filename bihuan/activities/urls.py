@@ -16,3 +16,15 @@ urlpatterns = [
     path("orders/<id:order_id>/", views.order_detail, name="order_detail"),
     path("feedback/<str:feedback_token>/", views.feedback, name="feedback"),
 ]
+
+# party life: re-election, contact points, on-site reviews (issue 15 items 7–9)
+urlpatterns += [
+    path("party/elections/", views.election_list, name="election_list"),
+    path("party/elections/export/", views.election_export, name="election_export"),
+    path("party/orgs/<id:party_org_id>/", views.party_org_detail, name="party_org_detail"),
+    path("party/contacts/", views.contact_list, name="contact_list"),
+    path("party/contacts/<id:contact_id>/", views.contact_detail, name="contact_detail"),
+    path("party/members/<id:user_id>/", views.member_contacts, name="member_contacts"),
+    path("party/reviews/", views.review_list, name="review_list"),
+    path("party/reviews/<id:review_id>/", views.review_detail, name="review_detail"),
+]

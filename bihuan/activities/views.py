@@ -284,3 +284,196 @@ def feedback(request, feedback_token: str):
         resp.set_cookie(DEVICE_COOKIE, secrets.token_urlsafe(24), max_age=365 * 86400, httponly=True,
                         samesite="Lax", secure=request.is_secure())
     return resp
+
+
+# --- party life: re-election (换届), contact points (联系点), on-site reviews (观摩评比) ------------
+# Issue 15 items 7–9. Party organisations are orgs.PartyOrg, scoped by their unit.
+
+ELECTION_VIEW = "activities.election.view"
+CONTACT_VIEW = "activities.contact.view"
+REVIEW_VIEW = "activities.review.view"
+
+
+@requires(ELECTION_VIEW)
+def election_list(request):
+    """换届: current terms, overdue and due within six months first; ``state`` filters."""
+    now = timezone.now()
+    state = request.GET.get("state", "")
+    state = state if state in ("overdue", "due") else ""
+    qs = selectors.elections(request.user, now=now, state=state)
+    return render(request, "activities/election_list.html", {
+        "page": paginate(request, qs), "qs": querystring_without(request, "page"), "state": state,
+        "summary": selectors.election_summary(request.user, now=now),
+        "missing": selectors.party_orgs_without_term(request.user)[:20],
+        "can_export": has_anywhere(request.user, "activities.election.export")})
+
+
+@requires("activities.election.export")
+def election_export(request):
+    """The re-elections list as XLSX (Chinese headers), as the page filters it."""
+    import io
+
+    from django.http import HttpResponse
+
+    from bihuan.core.tabular.writers import write_xlsx
+
+    now = timezone.now()
+    state = request.GET.get("state", "")
+    state = state if state in ("overdue", "due") else ""
+    status_zh = {"overdue": "已逾期", "due": "6个月内到期", "current": "任期内"}
+    kind_zh = {"committee": "党委", "general_branch": "党总支", "branch": "党支部"}
+    rows = ([t.party_org.name, kind_zh.get(t.party_org.kind, t.party_org.kind), t.party_org.unit.name,
+             t.party_org.unit.code, t.started_on, t.years, t.due_on, status_zh[t.status],
+             f"#{t.matter_id}" if t.matter_id else ""]
+            for t in selectors.elections(request.user, now=now, state=state).iterator(chunk_size=500))
+    buf = io.BytesIO()
+    n = write_xlsx(buf, ["党组织", "类型", "所在单位", "单位编码", "本届开始", "任期(年)", "应换届日期", "状态",
+                         "督办事项"], rows, sheet_title="换届", widths=[30, 8, 16, 16, 12, 8, 12, 12, 10])
+    services.record_export(request.user, "election", rows=n, now=now)
+    resp = HttpResponse(buf.getvalue(),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = "attachment; filename*=UTF-8''elections.xlsx"
+    return resp
+
+
+@requires(ELECTION_VIEW, CONTACT_VIEW)
+def party_org_detail(request, party_org_id: int):
+    """A party organisation: its terms (record the re-election here) and its contact points with
+    their visits."""
+    from .forms import ElectionForm
+
+    user = request.user
+    perm = ELECTION_VIEW if has_anywhere(user, ELECTION_VIEW) else CONTACT_VIEW
+    po = selectors.party_org_in_scope(user, party_org_id, perm)
+    form = None
+    if allows(user, services.ELECTION_RECORD, po.unit):
+        form = ElectionForm(request.POST or None)
+        t = submit(request, form, lambda d: services.record_election(user, po, **d))
+        if t:
+            messages.success(request, _("Re-election recorded; the next is due on %(d)s.") % {"d": t.due_on})
+            return redirect("activities:party_org_detail", party_org_id=po.pk)
+    now = timezone.now()
+    current = selectors.elections(user, now=now).filter(party_org=po).first()
+    return render(request, "activities/party_org_detail.html", {
+        "po": po, "current": current, "terms": list(selectors.terms_of(user, po)[:20]), "form": form,
+        "contacts": list(selectors.contacts(user, party_org=po)[:50]),
+        "visits": list(selectors.visits(user, party_org=po)[:20])}, status=getattr(form, "status", 200))
+
+
+@requires(CONTACT_VIEW)
+def contact_list(request):
+    """联系点: mine first, then every contact point in scope; the manager links members here."""
+    from django.contrib.auth import get_user_model
+
+    from bihuan.orgs.models import PartyOrg
+
+    from .forms import ContactForm
+
+    user = request.user
+    form = None
+    if has_anywhere(user, services.CONTACT_MANAGE):
+        units = OrgUnit.objects.filter(units_q(user, services.CONTACT_MANAGE))
+        members = (get_user_model().objects.filter(is_active=True, bindings__unit__in=units).distinct()
+                   .order_by("username"))
+        orgs = (PartyOrg.objects.filter(units_q(user, services.CONTACT_MANAGE, prefix="unit__"),
+                                        kind__in=("branch", "general_branch")).order_by("unit__path", "id"))
+        form = ContactForm(request.POST or None, members=members, party_orgs=orgs)
+        c = submit(request, form, lambda d: services.link_contact(user, **d))
+        if c:
+            messages.success(request, _("Contact point linked."))
+            return redirect("activities:contact_detail", contact_id=c.pk)
+    return render(request, "activities/contact_list.html", {
+        "mine": list(selectors.contacts(user, member=user)[:50]),
+        "page": paginate(request, selectors.contacts(user)), "qs": querystring_without(request, "page"),
+        "form": form}, status=getattr(form, "status", 200))
+
+
+@requires(CONTACT_VIEW)
+def member_contacts(request, user_id: int):
+    """A committee member's contact points and visits (404 when none is in one's scope)."""
+    from django.contrib.auth import get_user_model
+
+    member = get_user_model().objects.filter(pk=user_id).first()
+    contacts = list(selectors.contacts(request.user, member=member)[:50]) if member else []
+    if not contacts:
+        raise NotFound()
+    return render(request, "activities/member_contacts.html", {
+        "member": member, "contacts": contacts,
+        "visits": list(selectors.visits(request.user, member=member)[:30])})
+
+
+@requires(CONTACT_VIEW)
+def contact_detail(request, contact_id: int):
+    """One contact point: record a visit; turn a visit's problems into a loop matter (one click)."""
+    from .forms import VisitForm
+
+    user = request.user
+    c = services.get_contact(user, contact_id)
+    can_visit = c.ended_on is None and allows(user, services.CONTACT_VISIT, c)
+    form = VisitForm(request.POST if request.POST.get("act") == "visit" else None,
+                     initial={"visited_on": timezone.localdate()}) if can_visit else None
+    if request.method == "POST":
+        act = request.POST.get("act")
+        if act == "matter" and can_visit:
+            pk = request.POST.get("visit", "")
+            if not (pk.isdigit() and len(pk) < 10 and selectors.visits(user, contact=c).filter(pk=pk).exists()):
+                raise NotFound()
+            v = services.visit_to_matter(user, int(pk))
+            messages.success(request, _("Matter #%(n)d opened for the problems found.") % {"n": v.matter_id})
+            return redirect("activities:contact_detail", contact_id=c.pk)
+        if act != "visit" or form is None:
+            raise ServiceError(_("This action is not available."))
+        v = submit(request, form, lambda d: services.record_visit(user, c, **d))
+        if v:
+            messages.success(request, _("Visit recorded."))
+            return redirect("activities:contact_detail", contact_id=c.pk)
+    return render(request, "activities/contact_detail.html", {
+        "c": c, "form": form, "can_visit": can_visit,
+        "page": paginate(request, selectors.visits(user, contact=c)), "qs": querystring_without(request, "page")},
+        status=getattr(form, "status", 200) if form is not None else 200)
+
+
+@requires(REVIEW_VIEW)
+def review_list(request):
+    from .forms import ReviewForm
+
+    user = request.user
+    form = None
+    if has_anywhere(user, services.REVIEW_MANAGE):
+        units = OrgUnit.objects.filter(units_q(user, services.REVIEW_MANAGE), valid_to__isnull=True,
+                                       level__lte=Level.TOWNSHIP).order_by("path")
+        visitable = OrgUnit.objects.filter(units_q(user, services.REVIEW_MANAGE), valid_to__isnull=True,
+                                           level__in=(Level.TOWNSHIP, Level.VILLAGE)).order_by("path")[:500]
+        today = timezone.localdate()
+        form = ReviewForm(request.POST or None, units=units, visitable=OrgUnit.objects.filter(
+            pk__in=[u.pk for u in visitable]).order_by("path"),
+            initial={"year": today.year, "quarter": (today.month - 1) // 3 + 1, "held_on": today})
+        r = submit(request, form, lambda d: services.create_review(user, **d))
+        if r:
+            messages.success(request, _("Review created."))
+            return redirect("activities:review_detail", review_id=r.pk)
+    return render(request, "activities/review_list.html", {
+        "page": paginate(request, selectors.reviews(user)), "qs": querystring_without(request, "page"),
+        "form": form}, status=getattr(form, "status", 200))
+
+
+@requires(REVIEW_VIEW)
+def review_detail(request, review_id: int):
+    """The units visited ranked by their (trimmed) mean; a reviewer scores each unit once."""
+    from .forms import ScoreForm
+
+    user = request.user
+    r = services.get_review(user, review_id)
+    rows = selectors.ranking(r)
+    mine = selectors.my_scores(user, r)
+    form = None
+    if allows(user, services.REVIEW_SCORE, r):
+        todo = [x.unit for x in rows if x.unit_id not in mine]
+        if todo:
+            form = ScoreForm(request.POST or None, units=todo)
+            s = submit(request, form, lambda d: services.score_unit(user, r, **d))
+            if s:
+                messages.success(request, _("Score saved."))
+                return redirect("activities:review_detail", review_id=r.pk)
+    return render(request, "activities/review_detail.html", {
+        "r": r, "rows": rows, "mine": mine, "form": form}, status=getattr(form, "status", 200))
