@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from bihuan.core import audit, protect
 from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
-from bihuan.core.scope import allows, require
+from bihuan.core.scope import allows, get_required, require
 from bihuan.core.text import has_control
 from bihuan.orgs.models import Level, OrgUnit
 from bihuan.people.models import Person
@@ -139,13 +139,7 @@ def village_of(unit: OrgUnit) -> OrgUnit:
 # --- surveys ------------------------------------------------------------------------------------
 
 def _get_person(user, person, perm: str) -> Person:
-    pk = getattr(person, "pk", person)
-    try:
-        p = Person.objects.select_related("unit").get(pk=pk)
-    except (Person.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, perm, p.unit)
-    return p
+    return get_required(user, perm, Person.objects.select_related("unit"), person, on=lambda o: o.unit)
 
 
 def survey_snapshot(s: Survey) -> dict:
@@ -198,13 +192,7 @@ def record_survey(user, person, *, surveyed_on, living: str, help=(), income_sup
 
 
 def get_survey(user, survey, action: str = "view") -> Survey:
-    pk = getattr(survey, "pk", survey)
-    try:
-        s = Survey.objects.select_related("person", "unit").get(pk=pk)
-    except (Survey.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"care.survey.{action}", s)
-    return s
+    return get_required(user, f"care.survey.{action}", Survey.objects.select_related("person", "unit"), survey)
 
 
 def read_health(user, survey, *, now: datetime | None = None) -> str:
@@ -287,13 +275,7 @@ def _service_snapshot(s: CareService) -> dict:
 
 
 def get_plan(user, plan, action: str = "view") -> CarePlan:
-    pk = getattr(plan, "pk", plan)
-    try:
-        p = CarePlan.objects.select_related("person", "unit").get(pk=pk)
-    except (CarePlan.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"care.plan.{action}", p)
-    return p
+    return get_required(user, f"care.plan.{action}", CarePlan.objects.select_related("person", "unit"), plan)
 
 
 @transaction.atomic
@@ -384,13 +366,7 @@ def add_service(user, plan, *, kind: str, rrule: str, window_start, window_end, 
 
 
 def get_service(user, service, action: str = "view") -> CareService:
-    pk = getattr(service, "pk", service)
-    try:
-        s = CareService.objects.select_related("plan__unit", "plan__person").get(pk=pk)
-    except (CareService.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"care.plan.{action}", s)
-    return s
+    return get_required(user, f"care.plan.{action}", CareService.objects.select_related("plan__unit", "plan__person"), service)
 
 
 @transaction.atomic
@@ -509,13 +485,7 @@ def generate(day, *, now: datetime | None = None, unit: OrgUnit | None = None) -
 # --- the round: check-in and the call button ----------------------------------------------------
 
 def get_visit(user, visit, action: str = "view") -> Visit:
-    pk = getattr(visit, "pk", visit)
-    try:
-        v = Visit.objects.select_related("person", "unit", "service", "helper", "backup").get(pk=pk)
-    except (Visit.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"care.visit.{action}", v)
-    return v
+    return get_required(user, f"care.visit.{action}", Visit.objects.select_related("person", "unit", "service", "helper", "backup"), visit)
 
 
 def _photo(photo):
@@ -674,13 +644,7 @@ MAX_HOURS = Decimal("24")
 
 
 def get_team(user, team, action: str = "view") -> VolunteerTeam:
-    pk = getattr(team, "pk", team)
-    try:
-        t = VolunteerTeam.objects.select_related("unit", "lead").get(pk=pk)
-    except (VolunteerTeam.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"care.team.{action}", t)
-    return t
+    return get_required(user, f"care.team.{action}", VolunteerTeam.objects.select_related("unit", "lead"), team)
 
 
 @transaction.atomic
@@ -761,13 +725,7 @@ def _count_visit(v: Visit, user, now: datetime) -> None:
 
 
 def get_record(user, record) -> ServiceRecord:
-    pk = getattr(record, "pk", record)
-    try:
-        r = ServiceRecord.objects.select_related("team__unit", "team__lead").get(pk=pk)
-    except (ServiceRecord.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, "care.team.view", r)
-    return r
+    return get_required(user, "care.team.view", ServiceRecord.objects.select_related("team__unit", "team__lead"), record)
 
 
 @transaction.atomic
@@ -866,13 +824,7 @@ def create_canteen(user, *, unit: OrgUnit, name: str, address: str = "", seats=0
 def get_canteen(user, canteen, action: str = "view"):
     from .models import Canteen
 
-    pk = getattr(canteen, "pk", canteen)
-    try:
-        c = Canteen.objects.select_related("unit").get(pk=pk)
-    except (Canteen.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"care.canteen.{action}", c)
-    return c
+    return get_required(user, f"care.canteen.{action}", Canteen.objects.select_related("unit"), canteen)
 
 
 def _served_day(day, now: datetime) -> date:

@@ -208,6 +208,22 @@ def require(user, perm: str, target=None, message="") -> None:
     raise NotFound()
 
 
+def get_required(user, perm: str, queryset, ref, *, on=None):
+    """The object ``ref`` (an instance or its id) from ``queryset`` if ``user`` holds ``perm`` on
+    it, through ``require``'s one 403-or-404 policy; a missing or malformed id is ``NotFound``.
+    ``on(obj)`` names what the permission is checked on when it is not the object itself (a
+    person's unit). Services use this for every "get one, in scope" instead of their own try/get."""
+    from .errors import NotFound
+
+    model = queryset.model
+    try:
+        obj = queryset.get(pk=getattr(ref, "pk", ref))
+    except (model.DoesNotExist, ValueError, TypeError):
+        raise NotFound() from None
+    require(user, perm, on(obj) if on else obj)
+    return obj
+
+
 def require_city_wide(user, perm: str, message="") -> None:
     """Settings that apply to the whole city: ``perm`` with an "all" scope."""
     from .errors import PermissionDenied

@@ -28,8 +28,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bihuan.core import audit
-from bihuan.core.errors import Conflict, NotFound, ServiceError
-from bihuan.core.scope import require
+from bihuan.core.errors import Conflict, ServiceError
+from bihuan.core.scope import get_required, require
 from bihuan.orgs.models import Level, OrgUnit
 
 from .. import status as st
@@ -155,13 +155,7 @@ def _editable_plan(user, plan) -> Plan:
 
 def get_plan(user, plan, *, action: str = "view") -> Plan:
     """One plan the user may ``action`` (404 otherwise; 403 when they see it but may not)."""
-    pk = getattr(plan, "pk", plan)
-    try:
-        obj = Plan.objects.select_related("unit").get(pk=pk)
-    except (Plan.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"plans.plan.{action}", obj)
-    return obj
+    return get_required(user, f"plans.plan.{action}", Plan.objects.select_related("unit"), plan)
 
 
 @transaction.atomic
@@ -428,26 +422,13 @@ def update_task(user, task, *, version: int, add_lead_units=(), add_assist_units
 
 
 def _get_task(user, task) -> Task:
-    pk = getattr(task, "pk", task)
-    try:
-        t = Task.objects.select_related("plan__unit").get(pk=pk)
-    except (Task.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    get_plan(user, t.plan)
-    return t
+    return get_required(user, "plans.plan.view", Task.objects.select_related("plan__unit"), task, on=lambda t: t.plan)
 
 
 # --- check-ins ----------------------------------------------------------------------------------
 
 def get_assignment(user, assignment, action: str = "view") -> Assignment:
-    pk = getattr(assignment, "pk", assignment)
-    qs = Assignment.objects.select_related("task__plan__unit", "unit", "plan")
-    try:
-        a = qs.get(pk=pk)
-    except (Assignment.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"plans.assignment.{action}", a)
-    return a
+    return get_required(user, f"plans.assignment.{action}", Assignment.objects.select_related("task__plan__unit", "unit", "plan"), assignment)
 
 
 def covered_period(a: Assignment, now: datetime) -> date:

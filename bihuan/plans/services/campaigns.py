@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bihuan.core import audit
-from bihuan.core.errors import NotFound, ServiceError
-from bihuan.core.scope import require
+from bihuan.core.errors import ServiceError
+from bihuan.core.scope import get_required, require
 
 from .. import status as st
 from ..models import Campaign, CampaignCadence, CampaignCheckIn, CampaignEscalation, CampaignTarget
@@ -28,23 +28,11 @@ MAX_TARGETS = 10000
 
 
 def get_campaign(user, campaign, *, action: str = "view") -> Campaign:
-    pk = getattr(campaign, "pk", campaign)
-    try:
-        obj = Campaign.objects.select_related("unit").get(pk=pk)
-    except (Campaign.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"plans.plan.{action}", obj)
-    return obj
+    return get_required(user, f"plans.plan.{action}", Campaign.objects.select_related("unit"), campaign)
 
 
 def get_target(user, target, action: str = "view") -> CampaignTarget:
-    pk = getattr(target, "pk", target)
-    try:
-        t = CampaignTarget.objects.select_related("campaign__unit", "unit").get(pk=pk)
-    except (CampaignTarget.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"plans.assignment.{action}", t)
-    return t
+    return get_required(user, f"plans.assignment.{action}", CampaignTarget.objects.select_related("campaign__unit", "unit"), target)
 
 
 def _clean_targets(campaign: Campaign, targets) -> list[tuple]:

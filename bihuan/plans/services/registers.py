@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from bihuan.core import audit
-from bihuan.core.errors import NotFound, ServiceError
-from bihuan.core.scope import require, require_city_wide
+from bihuan.core.errors import ServiceError
+from bihuan.core.scope import get_required, require, require_city_wide
 
 from ..models import EnterpriseDemand, EnterpriseGroup, KeyEnterprise, KeyProject, ProjectLevel, ProjectMonth
 from . import _date, _decimal, _now, _text
@@ -29,13 +29,7 @@ CREDIT_CODE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 
 
 def get_project(user, project, action: str = "view") -> KeyProject:
-    pk = getattr(project, "pk", project)
-    try:
-        p = KeyProject.objects.select_related("unit").get(pk=pk)
-    except (KeyProject.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"plans.project.{action}", p)
-    return p
+    return get_required(user, f"plans.project.{action}", KeyProject.objects.select_related("unit"), project)
 
 
 def _money(value, field: str, *, required: bool = False) -> Decimal | None:
@@ -187,13 +181,7 @@ def report_progress(user, project, *, month=None, actual=None, milestone: str = 
 # --- key enterprises ------------------------------------------------------------------------------
 
 def get_enterprise(user, enterprise, action: str = "view") -> KeyEnterprise:
-    pk = getattr(enterprise, "pk", enterprise)
-    try:
-        e = KeyEnterprise.objects.select_related("unit", "group").get(pk=pk)
-    except (KeyEnterprise.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"plans.enterprise.{action}", e)
-    return e
+    return get_required(user, f"plans.enterprise.{action}", KeyEnterprise.objects.select_related("unit", "group"), enterprise)
 
 
 @transaction.atomic
