@@ -23,6 +23,16 @@ class ActivitiesConfig(AppConfig):
             "activities.order.escalate": _("Open a matter for an unmatched lecture order"),
             "activities.lecturer.import": _("Import lecturers"),
             "activities.lecturer.export": _("Export lecturers"),
+            # party meetings and member development (items 5–6)
+            "activities.meeting.create": _("Record a party meeting"),
+            "activities.meeting.escalate": _("Open a matter for an overdue party meeting"),
+            "activities.meeting_rule.change": _("Change a party meeting frequency"),
+            "activities.meeting.import": _("Import party meetings"),
+            "activities.meeting.export": _("Export party meetings"),
+            "activities.applicant.create": _("Register a party applicant"),
+            "activities.applicant.step": _("Record a party development step"),
+            "activities.applicant.import": _("Import party applicants"),
+            "activities.applicant.export": _("Export party applicants"),
         })
 
         from . import sources
@@ -36,3 +46,11 @@ class ActivitiesConfig(AppConfig):
 
         # Hourly: one loop matter per lecture order left unmatched past its limit (idempotent).
         jobs.register("activities.orders", every_seconds=60 * 60)(_sweep)
+
+        def _meetings(now):
+            from .services import open_overdue_meetings
+
+            return open_overdue_meetings(now)
+
+        # Daily: one loop matter per branch, meeting kind and period without the required meeting.
+        jobs.register("activities.meetings", every_seconds=24 * 60 * 60)(_meetings)

@@ -1,0 +1,192 @@
+"""Party meetings (三会一课, 主题党日) and member development (发展党员), issue 15 items 5–6:
+services and selectors, with their refusals."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bihuan.activities import selectors, services
+from bihuan.activities.models import Applicant, MeetingAttendance, MeetingEscalation, PartyMeeting
+from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
+from bihuan.core.models import AuditEntry
+from bihuan.loop.models import Matter
+from bihuan.loop.services import Upload
+from tests.activities_helpers import at
+from tests.loop_helpers import PNG
+from tests.party_helpers import make_party
+
+pytestmark = pytest.mark.django_db
+
+
+def meet(p, user=None, *, kind="committee", held_on=date(2026, 1, 10), **kw):
+    kw.setdefault("attendees", [p.zhang, p.wang])
+    return services.record_meeting(user, org=p.lumiao_branch, kind=kind, held_on=held_on, topic="学习会",
+                                   now=at(2026, 11, 20), **kw)
+
+
+def test_a_branch_records_a_meeting_with_members_absentees_and_photos(tree, users):
+    p = make_party(tree)
+    m = services.record_meeting(users.lumiao_secretary, org=p.lumiao_branch, kind="members",
+                                held_on=date(2026, 10, 9), topic="学习二十届四中全会精神", minutes="会议记录",
+                                attendees=[p.zhang, p.wang], absentees=[(p.chen, "外出务工")],
+                                uploads=[Upload("会场.png", "image/png", PNG)], now=at(2026, 10, 9, 18))
+    assert (m.attendees, m.absentees) == (2, 1)
+    assert MeetingAttendance.objects.get(meeting=m, person=p.chen).reason == "外出务工"
+    assert m.photos.count() == 1
+    assert AuditEntry.objects.filter(action="activities.meeting.create", object_id=str(m.pk)).count() == 1
+    detail = selectors.get_meeting(users.liying_staff, m.pk)
+    assert [a.person.name for a in detail.attendance.all()] == ["张党员", "王党员", "陈党员"]
+
+
+def test_meeting_refusals_write_nothing(tree, users):
+    p = make_party(tree)
+    with pytest.raises(ServiceError) as e:  # not a member of this branch
+        meet(p, users.lumiao_secretary, attendees=[p.zhang, p.outsider])
+    assert "薛党员" in str(e.value.message) and "attendees" in e.value.field_errors
+    with pytest.raises(ServiceError):  # a resident who is not a party member
+        meet(p, users.lumiao_secretary, attendees=[p.youth])
+    with pytest.raises(ServiceError) as e:  # absent without a reason
+        meet(p, users.lumiao_secretary, absentees=[(p.chen, "")])
+    assert "absentees" in e.value.field_errors
+    with pytest.raises(ServiceError):  # both present and absent
+        meet(p, users.lumiao_secretary, absentees=[(p.zhang, "病假")])
+    with pytest.raises(ServiceError) as e:
+        meet(p, users.lumiao_secretary, kind="picnic")
+    assert "kind" in e.value.field_errors
+    with pytest.raises(ServiceError) as e:  # the future
+        meet(p, users.lumiao_secretary, held_on=date(2026, 12, 1))
+    assert "held_on" in e.value.field_errors
+    with pytest.raises(ServiceError):
+        meet(p, users.lumiao_secretary, attendees=[])
+    with pytest.raises(ServiceError):  # not an image
+        meet(p, users.lumiao_secretary, uploads=[Upload("x.png", "image/png", b"not a png")])
+    with pytest.raises(NotFound):  # another district's branch
+        services.record_meeting(users.lumiao_secretary, org=p.xuemiao_branch, kind="committee",
+                                held_on=date(2026, 1, 10), topic="x", attendees=[p.outsider], now=at(2026, 11, 20))
+    with pytest.raises(PermissionDenied):  # a grid worker may not record
+        meet(p, users.lumiao_grid)
+    assert PartyMeeting.objects.count() == 0 and MeetingAttendance.objects.count() == 0
+
+
+def test_compliance_per_quarter_is_derived_from_meetings_and_now(tree, users):
+    p = make_party(tree)
+    for month in (7, 8):  # 支委会 in July and August, none in September
+        meet(p, kind="committee", held_on=date(2026, month, 5))
+    meet(p, kind="members", held_on=date(2026, 7, 20))
+    meet(p, kind="lecture", held_on=date(2026, 9, 1))
+    orgs = selectors.party_orgs(users.liying_staff)
+    during = selectors.compliance_rows(orgs, "2026Q3", now=at(2026, 9, 15))[p.lumiao_branch.pk]
+    kinds = {k["kind"]: k for k in during["kinds"]}
+    assert kinds["committee"]["due_so_far"] == 2 and kinds["committee"]["periods_met"] == 2
+    assert kinds["committee"]["status"] == "on_track"
+    assert kinds["members"]["status"] == "met" and kinds["lecture"]["status"] == "met"
+    assert kinds["theme_day"]["status"] == "behind"  # none in July and August
+    after = selectors.compliance_rows(orgs, "2026Q3", now=at(2026, 10, 2))[p.lumiao_branch.pk]
+    kinds = {k["kind"]: k for k in after["kinds"]}
+    assert kinds["committee"]["status"] == "behind" and after["status"] == "behind"
+    # the city makes 支委会 quarterly: July's meeting is enough
+    with pytest.raises(PermissionDenied):
+        services.set_meeting_rule(users.rencheng_admin, kind="committee", every_months=3)
+    with pytest.raises(ServiceError):
+        services.set_meeting_rule(users.city_admin, kind="committee", every_months=2)
+    services.set_meeting_rule(users.city_admin, kind="committee", every_months=3)
+    after = selectors.compliance_rows(orgs, "2026Q3", now=at(2026, 10, 2))[p.lumiao_branch.pk]
+    assert {k["kind"]: k["status"] for k in after["kinds"]}["committee"] == "met"
+    with pytest.raises(ValueError):
+        selectors.compliance_rows(orgs, "2026Q5", now=at(2026, 10, 2))
+    # scope: 兖州区's branch is not 李营街道's
+    assert p.xuemiao_branch not in list(orgs)
+
+
+def test_an_overdue_meeting_opens_one_matter_for_the_branch(tree, users):
+    p = make_party(tree)
+    for month in (8, 9):
+        meet(p, kind="committee", held_on=date(2026, month, 5))
+        meet(p, kind="group", held_on=date(2026, month, 6))
+        meet(p, kind="theme_day", held_on=date(2026, month, 7))
+    meet(p, kind="members", held_on=date(2026, 7, 20))
+    meet(p, kind="lecture", held_on=date(2026, 7, 21))
+    meet(p, kind="group", held_on=date(2026, 10, 6))
+    meet(p, kind="theme_day", held_on=date(2026, 10, 7))
+    # November 2: October had no 支委会 (the only kind missing); 薛庙 records nothing here, so it is not checked
+    assert services.open_overdue_meetings(at(2026, 11, 2)) == 1
+    esc = MeetingEscalation.objects.get()
+    assert (esc.org, esc.kind, esc.period_start) == (p.lumiao_branch, "committee", date(2026, 10, 1))
+    matter = Matter.objects.get(pk=esc.matter_id)
+    assert matter.handling_unit == tree.lumiao and "支委会" in matter.title
+    assert services.open_overdue_meetings(at(2026, 11, 3)) == 0  # once
+
+
+def _applicant(p, user=None, applied_on=date(2024, 3, 1)):
+    return services.register_applicant(user, person=p.youth, org=p.lumiao_branch, applied_on=applied_on,
+                                       now=at(2024, 3, 1))
+
+
+def step(a, code, on, user=None, note="", now=None):
+    a.refresh_from_db()
+    return services.take_step(user, a, step=code, taken_on=on, note=note, version=a.version,
+                              now=now or at(2027, 6, 1))
+
+
+def test_development_goes_through_the_stages_with_minimum_durations(tree, users):
+    p = make_party(tree)
+    sec = users.lumiao_secretary
+    a = _applicant(p, sec)
+    with pytest.raises(Conflict):
+        _applicant(p, sec)
+    with pytest.raises(ServiceError):  # already a member
+        services.register_applicant(sec, person=p.zhang, org=p.lumiao_branch, applied_on=date(2024, 3, 1),
+                                    now=at(2024, 3, 1))
+    with pytest.raises(ServiceError) as e:  # out of order: not an activist yet
+        step(a, "target", date(2025, 6, 1), sec)
+    assert e.value.code == "step_out_of_order"
+    with pytest.raises(ServiceError) as e:  # the talk first
+        step(a, "activist", date(2024, 4, 1), sec)
+    assert "入党谈话" in str(e.value.message)
+    step(a, "talk", date(2024, 3, 20), sec)
+    a = step(a, "activist", date(2024, 4, 1), sec)
+    assert (a.stage, a.stage_since) == ("activist", date(2024, 4, 1))
+    step(a, "training", date(2024, 9, 1), sec)
+    with pytest.raises(ServiceError) as e:  # less than a year as an activist
+        step(a, "target", date(2025, 3, 31), sec)
+    assert e.value.code == "step_too_early" and "2025-04-01" in str(e.value.message)
+    a = step(a, "target", date(2025, 4, 1), sec)
+    assert a.stage == "target"
+    with pytest.raises(PermissionDenied):  # the branch does not keep the political review
+        step(a, "review", date(2025, 5, 1), sec, note="表现良好")
+    staff = users.liying_staff  # the committee (李营街道)
+    step(a, "review", date(2025, 5, 1), staff, note="政审合格, 家庭成员无问题")
+    assert not services.may_read_review(sec, a) and services.may_read_review(staff, a)
+    for code, on in (("notice", date(2025, 5, 10)), ("vote", date(2025, 5, 20))):
+        step(a, code, on, sec)
+    a = step(a, "approval", date(2025, 6, 1), staff)
+    assert (a.stage, a.stage_since) == ("probationary", date(2025, 6, 1))
+    assert list(selectors.due_applicants(sec, now=at(2026, 5, 31))) == []
+    assert list(selectors.due_applicants(sec, now=at(2026, 6, 1))) == [a]
+    with pytest.raises(ServiceError):  # one year's probation
+        step(a, "full", date(2026, 5, 31), sec, now=at(2026, 6, 1))
+    a = step(a, "full", date(2026, 6, 1), sec, now=at(2026, 6, 1))
+    assert a.stage == "formal"
+    with pytest.raises(ServiceError):
+        step(a, "full", date(2026, 6, 2), sec)
+    assert a.steps.count() == 10  # the application and nine steps: the full record
+    with pytest.raises(Conflict):  # a stale version
+        services.take_step(sec, a, step="talk", taken_on=date(2026, 6, 1), version=1, now=at(2026, 6, 1))
+
+
+def test_applicants_are_scoped_and_counted_by_stage(tree, users):
+    p = make_party(tree)
+    a = _applicant(p)
+    step(a, "talk", date(2024, 3, 20))
+    step(a, "activist", date(2024, 4, 1))
+    with pytest.raises(NotFound):  # 兖州区 cannot see 芦庙村's applicant
+        services.get_applicant(users.yanzhou_admin, a.pk)
+    assert selectors.applicants(users.yanzhou_admin).count() == 0
+    counts = selectors.stage_counts(users.rencheng_admin, tree.rencheng)
+    assert counts["total"]["activist"] == 1
+    assert {c["unit"].name: c["stages"]["activist"] for c in counts["children"]} == {"李营街道": 1, "仙营街道": 0}
+    rows = selectors.with_next_steps(selectors.due_applicants(users.rencheng_admin, now=at(2025, 4, 1)))
+    assert [(r.next_step, r.earliest) for r in rows] == [("training", date(2024, 4, 1))]
+    assert Applicant.objects.get().stage == "activist"
