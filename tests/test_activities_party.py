@@ -190,3 +190,75 @@ def test_applicants_are_scoped_and_counted_by_stage(tree, users):
     rows = selectors.with_next_steps(selectors.due_applicants(users.rencheng_admin, now=at(2025, 4, 1)))
     assert [(r.next_step, r.earliest) for r in rows] == [("training", date(2024, 4, 1))]
     assert Applicant.objects.get().stage == "activist"
+
+
+def test_api_meetings_and_compliance(client, tree, users, token_for):
+    p = make_party(tree)
+    auth = token_for(users.lumiao_secretary)
+    today = date.today()
+    body = {"org_id": p.lumiao_branch.pk, "kind": "committee", "held_on": today.isoformat(), "topic": "支委会",
+            "attendee_ids": [p.zhang.pk, p.wang.pk], "absentees": [{"person_id": p.chen.pk, "reason": "病假"}]}
+    r = client.post("/api/v1/party/meetings", body, content_type="application/json", **auth)
+    assert r.status_code == 201, r.content
+    d = r.json()
+    assert (d["attendees"], d["absentees"]) == (2, 1) and "phone" not in str(d["attendance"])
+    r = client.post("/api/v1/party/meetings", {**body, "attendee_ids": [p.outsider.pk]},
+                    content_type="application/json", **auth)
+    assert r.status_code in (400, 422) and "薛党员" in r.content.decode()
+    for bad in ({**body, "kind": "x" * 50}, {**body, "held_on": "2026-02-30"}, {**body, "attendee_ids": []},
+                {**body, "topic": "x" * 121}, {**body, "org_id": 2**70}):
+        assert client.post("/api/v1/party/meetings", bad, content_type="application/json", **auth).status_code in (
+            400, 404, 422)
+    assert PartyMeeting.objects.count() == 1
+    r = client.get(f"/api/v1/party/compliance?org={p.lumiao_branch.pk}", **auth)
+    assert r.status_code == 200
+    item = r.json()["items"][0]
+    assert item["org_name"] == "芦庙村党支部"
+    assert {k["kind"]: k["held"] for k in item["kinds"]}["committee"] == 1
+    assert client.get("/api/v1/party/compliance?quarter=2026Q9", **auth).status_code == 400
+    yz = token_for(users.yanzhou_admin)
+    assert client.get(f"/api/v1/party/compliance?org={p.lumiao_branch.pk}", **yz).status_code == 404
+    assert client.get(f"/api/v1/party/meetings/{d['id']}", **yz).status_code == 404
+    assert client.get("/api/v1/party/meetings", **yz).json()["items"] == []
+    assert client.get(f"/api/v1/party/meetings?org={p.lumiao_branch.pk}", **auth).json()["items"][0]["id"] == d["id"]
+
+
+def test_api_applicants_steps_and_review_notes(client, tree, users, token_for):
+    p = make_party(tree)
+    sec, staff = token_for(users.lumiao_secretary), token_for(users.liying_staff)
+    r = client.post("/api/v1/party/applicants", {"person_id": p.youth.pk, "org_id": p.lumiao_branch.pk,
+                                                  "applied_on": "2024-03-01"}, content_type="application/json", **sec)
+    assert r.status_code == 201, r.content
+    a = r.json()
+    assert a["stage"] == "applicant" and a["next_step"] == "talk"
+    url = f"/api/v1/party/applicants/{a['id']}/steps"
+    r = client.post(url, {"step": "activist", "taken_on": "2024-04-01", "version": a["version"]},
+                    content_type="application/json", **sec)
+    assert r.status_code == 400 and "入党谈话" in r.content.decode()
+    v = a["version"]
+    for code, on in (("talk", "2024-03-20"), ("activist", "2024-04-01"), ("training", "2024-05-01")):
+        r = client.post(url, {"step": code, "taken_on": on, "version": v}, content_type="application/json", **sec)
+        assert r.status_code == 200, r.content
+        v = r.json()["version"]
+    r = client.post(url, {"step": "target", "taken_on": "2025-03-01", "version": v}, content_type="application/json",
+                    **sec)
+    assert r.status_code == 400 and "2025-04-01" in r.content.decode()
+    r = client.post(url, {"step": "target", "taken_on": "2025-04-01", "version": v}, content_type="application/json",
+                    **sec)
+    v = r.json()["version"]
+    r = client.post(url, {"step": "review", "taken_on": "2025-05-01", "note": "政审合格", "version": v},
+                    content_type="application/json", **staff)
+    assert r.status_code == 200 and r.json()["review_notes"] == "政审合格"
+    assert client.get(f"/api/v1/party/applicants/{a['id']}", **sec).json()["review_notes"] is None
+    assert client.get(f"/api/v1/party/applicants/{a['id']}", **staff).json()["review_notes"] == "政审合格"
+    r = client.get(f"/api/v1/party/applicants/counts?unit={tree.rencheng.code}", **staff)
+    assert r.status_code == 400  # 任城区 is above 李营街道's scope
+    r = client.get(f"/api/v1/party/applicants/counts?unit={tree.liying.code}", **staff)
+    assert r.json()["total"]["target"] == 1
+    assert client.get("/api/v1/party/applicants?due=true", **sec).json()["items"][0]["id"] == a["id"]
+    yz = token_for(users.yanzhou_admin)
+    assert client.get(f"/api/v1/party/applicants/{a['id']}", **yz).status_code == 404
+    assert client.post(url, {"step": "notice", "taken_on": "2025-05-02", "version": 99},
+                       content_type="application/json", **yz).status_code == 404
+    assert client.post(url, {"step": "notice", "taken_on": "2025-05-02", "version": 1},
+                       content_type="application/json", **sec).status_code == 409
