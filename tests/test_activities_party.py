@@ -262,3 +262,41 @@ def test_api_applicants_steps_and_review_notes(client, tree, users, token_for):
                        content_type="application/json", **yz).status_code == 404
     assert client.post(url, {"step": "notice", "taken_on": "2025-05-02", "version": 1},
                        content_type="application/json", **sec).status_code == 409
+
+
+def test_pages_record_a_meeting_and_take_a_step(client, tree, users):
+    p = make_party(tree)
+    client.force_login(users.lumiao_secretary)
+    r = client.get("/activities/party/meetings/new/")  # one branch in scope: its form straight away
+    assert r.status_code == 200 and "张党员" in r.content.decode() and "薛党员" not in r.content.decode()
+    today = date.today().isoformat()
+    r = client.post(f"/activities/party/meetings/new/?org={p.lumiao_branch.pk}", {
+        "kind": "theme_day", "held_on": today, "topic": "主题党日：清洁家园", "minutes": "打扫卫生",
+        "present": [p.zhang.pk, p.wang.pk], f"reason_{p.chen.pk}": "外出"})
+    assert r.status_code == 302, r.content.decode()[:3000]
+    m = PartyMeeting.objects.get()
+    assert (m.attendees, m.absentees) == (2, 1)
+    assert "外出" in client.get(r["Location"]).content.decode()
+    r = client.post(f"/activities/party/meetings/new/?org={p.lumiao_branch.pk}", {
+        "kind": "theme_day", "held_on": today, "topic": "x", "present": []})
+    assert r.status_code == 400 and PartyMeeting.objects.count() == 1
+    assert client.get(f"/activities/party/meetings/new/?org={p.xuemiao_branch.pk}").status_code == 404
+    r = client.get("/activities/party/compliance/")
+    assert r.status_code == 200 and "芦庙村党支部" in r.content.decode()
+    r = client.post("/activities/party/applicants/", {"org": p.lumiao_branch.pk, "unit": tree.lumiao_g1.pk,
+                                                      "name": "刘青年", "applied_on": "2024-03-01"})
+    assert r.status_code == 302
+    a = Applicant.objects.get()
+    r = client.post(f"/activities/party/applicants/{a.pk}/", {"step": "talk", "taken_on": "2024-03-10",
+                                                               "version": a.version})
+    assert r.status_code == 302
+    r = client.get(r["Location"])
+    assert "确定为入党积极分子" in r.content.decode()
+    r = client.post(f"/activities/party/applicants/{a.pk}/", {"step": "activist", "taken_on": "2024-03-01",
+                                                               "version": a.version + 1})
+    assert r.status_code == 400  # before the talk
+    r = client.get("/activities/party/applicants/?due=on")
+    assert r.status_code == 200 and "刘青年" in r.content.decode()
+    client.force_login(users.yanzhou_admin)
+    assert client.get(f"/activities/party/applicants/{a.pk}/").status_code == 404
+    assert client.get(f"/activities/party/meetings/{m.pk}/").status_code == 404
