@@ -431,8 +431,9 @@ class PartyApplicantIn(Schema):
 
 
 class PartyStepIn(Schema):
-    step: Text(12, min_length=1)
-    taken_on: Day
+    # Checked after the applicant is found (404 before 400), as the lectures' MatchIn.
+    step: Text(12) | None = None
+    taken_on: Day | None = None
     note: Text(2000) = ""
     version: int | None = Field(None, ge=0, le=2**31 - 1)
 

@@ -366,10 +366,10 @@ def meeting_detail(request, meeting_id: int):
 
 
 @requires(MEETING_VIEW)
-def meeting_photo(request, photo_id: int):
+def meeting_photo(request, meeting_photo_id: int):
     from .models import MeetingPhoto
 
-    ph = MeetingPhoto.objects.restrict(request.user, "view").filter(pk=photo_id).first()
+    ph = MeetingPhoto.objects.restrict(request.user, "view").filter(pk=meeting_photo_id).first()
     if ph is None:
         raise NotFound()
     resp = FileResponse(ph.file.open("rb"), as_attachment=False, filename=ph.name, content_type=ph.content_type)
