@@ -300,3 +300,45 @@ def test_pages_record_a_meeting_and_take_a_step(client, tree, users):
     client.force_login(users.yanzhou_admin)
     assert client.get(f"/activities/party/applicants/{a.pk}/").status_code == 404
     assert client.get(f"/activities/party/meetings/{m.pk}/").status_code == 404
+
+
+def test_meetings_and_applicants_round_trip_and_an_unknown_organisation_is_refused(tree, users, tmp_path):
+    import openpyxl
+
+    from bihuan.core import tabular as tb
+
+    p = make_party(tree)
+    services.record_meeting(None, org=p.lumiao_branch, kind="members", held_on=date(2026, 3, 5), topic="党员大会",
+                            attendees=[p.zhang, p.wang], absentees=[(p.chen, "外出务工")], now=at(2026, 3, 5))
+    _applicant(p)
+    staff = users.liying_staff
+    for kind, n, header in (("meetings", 1, ["党组织", "党组织单位编码", "会议类型", "日期"]),
+                            ("applicants", 1, ["姓名", "所在单位编码", "党组织", "党组织单位编码"])):
+        f = tmp_path / f"{kind}.xlsx"
+        with open(f, "wb") as fh:
+            assert tb.export(kind, fh, user=staff) == n
+        rows = [list(r) for r in openpyxl.load_workbook(f).active.iter_rows(values_only=True)]
+        assert rows[0][:4] == header
+        r = tb.run_import(kind, tb.open_source(f), user=staff)
+        assert r.ok and r.unchanged == n, kind
+    assert "陈党员（外出务工）" in rows_of(tmp_path / "meetings.xlsx")
+    # a new meeting row and one naming an unknown organisation: nothing is written
+    wb = openpyxl.Workbook()
+    head = ["党组织", "党组织单位编码", "会议类型", "日期", "主题", "参会党员", "缺席党员", "会议记录"]
+    wb.active.append(head)
+    wb.active.append(["芦庙村党支部", tree.lumiao.code, "支委会", "2026-04-02", "支委会", "张党员、王党员", "", ""])
+    wb.active.append(["不存在党支部", tree.lumiao.code, "支委会", "2026-04-02", "支委会", "张党员", "", ""])
+    f = tmp_path / "new.xlsx"
+    wb.save(f)
+    r = tb.run_import("meetings", tb.open_source(f), user=staff)
+    assert not r.ok and PartyMeeting.objects.count() == 1
+    wb.active.delete_rows(3)
+    wb.save(f)
+    r = tb.run_import("meetings", tb.open_source(f), user=staff)
+    assert r.ok and PartyMeeting.objects.count() == 2
+
+
+def rows_of(path) -> str:
+    import openpyxl
+
+    return "\n".join(str(c) for row in openpyxl.load_workbook(path).active.iter_rows(values_only=True) for c in row)
