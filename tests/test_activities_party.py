@@ -342,3 +342,21 @@ def rows_of(path) -> str:
     import openpyxl
 
     return "\n".join(str(c) for row in openpyxl.load_workbook(path).active.iter_rows(values_only=True) for c in row)
+
+
+def test_seed_gives_a_year_of_meetings_one_branch_behind_and_applicants_at_every_stage(tree, users):
+    from bihuan.activities.seed import seed_party
+    from bihuan.orgs import services as org_services
+
+    committee = org_services.create_party_org(None, unit=tree.liying, kind="committee", name="李营街道党工委")
+    lumiao = org_services.create_party_org(None, unit=tree.lumiao, kind="branch", name="芦庙村党支部", parent=committee)
+    r = seed_party("demo", 2022, now=at(2026, 11, 20))
+    assert r["meetings"] > 30 and r["applicants"] == 10
+    assert set(Applicant.objects.values_list("stage", flat=True)) == {
+        "applicant", "activist", "target", "probationary", "formal"}
+    assert seed_party("demo", 2022, now=at(2026, 11, 20))["skipped"]
+    rows = selectors.compliance_rows(selectors.party_orgs(None), "2026Q3", now=at(2026, 11, 20))
+    assert rows[lumiao.pk]["status"] == "met"
+    # the activist of 13 months is due to become a development object
+    due = selectors.with_next_steps(selectors.due_applicants(users.city_admin, now=at(2026, 11, 20)).filter(stage="activist"))
+    assert due and due[0].next_step == "target"

@@ -38,6 +38,8 @@ MEETING_RULES: dict[str, int] = {
     MeetingKind.THEME_DAY: 1,
 }
 ALLOWED_PERIODS = (1, 3)  # monthly or quarterly: a period must divide a quarter
+# The organisations that hold 三会一课: party branches and general branches (orgs.PartyOrgKind values).
+MEETING_ORG_KINDS = ("branch", "general_branch")
 
 
 class Stage(models.TextChoices):

@@ -187,15 +187,17 @@ APPLICANT_VIEW = "activities.applicant.view"
 
 def party_orgs(user, perm: str = MEETING_VIEW, *, under=None, branches_only: bool = True):
     """Current party organisations whose unit is in the user's scope for ``perm``."""
-    from bihuan.orgs.models import PartyOrg, PartyOrgKind
+    from bihuan.orgs.models import PartyOrg
+
+    from .party_rules import MEETING_ORG_KINDS
 
     qs = PartyOrg.objects.filter(unit__valid_to__isnull=True)
     if user is not None:
         qs = qs.filter(units_q(user, perm, prefix="unit__"))
     if under is not None:
         qs = qs.filter(unit__path__startswith=under.unit.path)
-    if branches_only:
-        qs = qs.filter(kind=PartyOrgKind.BRANCH)
+    if branches_only:  # those that hold 三会一课
+        qs = qs.filter(kind__in=MEETING_ORG_KINDS)
     return qs.select_related("unit").order_by("unit__path", "name", "id")
 
 

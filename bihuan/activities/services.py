@@ -649,10 +649,10 @@ def open_overdue_meetings(now: datetime | None = None) -> int:
 
     from bihuan.loop import services as loop_services
     from bihuan.loop.models import Kind
-    from bihuan.orgs.models import PartyOrg, PartyOrgKind
+    from bihuan.orgs.models import PartyOrg
 
     from .models import MeetingEscalation, PartyMeeting
-    from .party_rules import MeetingKind
+    from .party_rules import MEETING_ORG_KINDS, MeetingKind
 
     now = _now(now)
     today = timezone.localtime(now).date()
@@ -662,7 +662,7 @@ def open_overdue_meetings(now: datetime | None = None) -> int:
         held = PartyMeeting.objects.filter(org=OuterRef("pk"), kind=kind, held_on__gte=start, held_on__lte=end)
         started = PartyMeeting.objects.filter(org=OuterRef("pk"), held_on__lt=start)
         done = MeetingEscalation.objects.filter(org=OuterRef("pk"), kind=kind, period_start=start)
-        due = (PartyOrg.objects.filter(kind=PartyOrgKind.BRANCH, unit__valid_to__isnull=True)
+        due = (PartyOrg.objects.filter(kind__in=MEETING_ORG_KINDS, unit__valid_to__isnull=True)
                .filter(Exists(started)).exclude(Exists(held)).exclude(Exists(done))
                .select_related("unit").order_by("id"))
         for org in due.iterator(chunk_size=200):
