@@ -360,3 +360,24 @@ def test_seed_gives_a_year_of_meetings_one_branch_behind_and_applicants_at_every
     # the activist of 13 months is due to become a development object
     due = selectors.with_next_steps(selectors.due_applicants(users.city_admin, now=at(2026, 11, 20)).filter(stage="activist"))
     assert due and due[0].next_step == "target"
+
+
+def test_meeting_rate_is_an_evaluation_source_and_a_report_section(tree, users):
+    from bihuan.core import registry
+
+    p = make_party(tree)
+    for month in (7, 8):  # of July–September: 支委会 twice, 党小组会 and 主题党日 once, 党员大会 and 党课 none
+        meet(p, kind="committee", held_on=date(2026, month, 5))
+    meet(p, kind="group", held_on=date(2026, 7, 6))
+    meet(p, kind="theme_day", held_on=date(2026, 9, 6))
+    start, end, now = date(2026, 7, 1), date(2026, 10, 1), at(2026, 11, 20)
+    # one branch under 李营街道: 3 monthly kinds × 3 months + 2 quarterly kinds = 11 required, 4 held
+    got = registry.compute("activities.meeting_rate", [tree.liying, tree.xianying, tree.city], start=start, end=end,
+                           now=now)
+    # the city has 薛庙社区's branch too, which held none: 22 required
+    assert got == {tree.liying.pk: round(100 * 4 / 11, 1), tree.xianying.pk: None, tree.city.pk: round(100 * 4 / 22, 1)}
+    rows = registry.SECTIONS["activities.meetings"].figures(tree.rencheng, start=start, end=end, now=now)
+    assert {r["unit_name"]: (r["required"], r["held"]) for r in rows} == {"李营街道": (11, 4), "仙营街道": (0, 0)}
+    # in mid-September only July and August have ended: 6 monthly slots required, 3 held
+    got = registry.compute("activities.meeting_rate", [tree.liying], start=start, end=end, now=at(2026, 9, 15))
+    assert got == {tree.liying.pk: 50.0}

@@ -38,6 +38,7 @@ class ActivitiesConfig(AppConfig):
         from . import sources
 
         sources.register()  # evaluation sources and report section (core.registry)
+        sources.register_meetings()  # 三会一课落实率 (issue 15 item 5)
 
         def _sweep(now):
             from .services import open_unmatched_orders

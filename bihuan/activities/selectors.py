@@ -373,3 +373,71 @@ def stage_counts(user, unit: OrgUnit) -> dict:
                          for c in children for s in Stage.values}))
     return {"total": {s: agg[f"t_{s}"] for s in Stage.values},
             "children": [{"unit": c, "stages": {s: agg[f"c{c.pk}_{s}"] for s in Stage.values}} for c in children]}
+
+
+def _day(value) -> date:
+    return timezone.localtime(value).date() if isinstance(value, datetime) else value
+
+
+def _whole_periods(start: date, end: date, today: date, months: int) -> tuple[int, date, date]:
+    """Whole months (1) or quarters (3) inside [start, end) that ended before ``today``: how many,
+    and the span they cover [first, last)."""
+    from .party_rules import add_months, period_start
+
+    first = period_start(start, months)
+    if first < start:
+        first = add_months(first, months)
+    n, p = 0, first
+    while add_months(p, months) <= min(end, today):
+        n, p = n + 1, add_months(p, months)
+    return n, first, p
+
+
+def meeting_figures(units, *, start, end, now) -> dict[int, dict]:
+    """For each unit: the meeting organisations under it, the (organisation, kind, period) slots
+    the rules required in the whole periods of [start, end) ended by ``now``, those with a meeting,
+    and the rate (%). Two grouped queries for all the units, which must not overlap (siblings, or
+    one unit)."""
+    from django.db.models import Case
+    from django.db.models.functions import TruncMonth, TruncQuarter
+
+    from bihuan.orgs.models import PartyOrg
+
+    from .models import PartyMeeting
+    from .party_rules import MEETING_ORG_KINDS
+    from .services import meeting_rules
+
+    units = list(units)
+    if not units:
+        return {}
+    start, end, today = _day(start), _day(end), timezone.localtime(now).date()
+    rules = meeting_rules()
+    spans = {m: _whole_periods(start, end, today, m) for m in set(rules.values())}
+    per_org = sum(spans[m][0] for m in rules.values())
+    orgs = PartyOrg.objects.filter(kind__in=MEETING_ORG_KINDS, unit__valid_to__isnull=True)
+    n_orgs = orgs.aggregate(**{f"u{u.pk}": Count("id", filter=Q(unit__path__startswith=u.path)) for u in units})
+    child = Case(*[When(org__unit__path__startswith=u.path, then=Value(u.pk)) for u in units],
+                 output_field=IntegerField())
+    any_under = Q()
+    for u in units:
+        any_under |= Q(org__unit__path__startswith=u.path)
+    m1, m3 = spans.get(1, (0, start, start)), spans.get(3, (0, start, start))
+    per_org_rows = (PartyMeeting.objects.filter(any_under, org__kind__in=MEETING_ORG_KINDS, held_on__gte=start,
+                                                held_on__lt=end)
+                    .annotate(child=child).values("child", "org_id", "kind")
+                    .annotate(months=Count(TruncMonth("held_on"), distinct=True,
+                                           filter=Q(held_on__gte=m1[1], held_on__lt=m1[2])),
+                              quarters=Count(TruncQuarter("held_on"), distinct=True,
+                                             filter=Q(held_on__gte=m3[1], held_on__lt=m3[2])))
+                    .order_by())
+    held: dict[int, int] = {}
+    for r in per_org_rows:
+        months = rules.get(r["kind"], 1)
+        held[r["child"]] = held.get(r["child"], 0) + (r["months"] if months == 1 else r["quarters"])
+    out = {}
+    for u in units:
+        required = n_orgs[f"u{u.pk}"] * per_org
+        done = held.get(u.pk, 0)
+        out[u.pk] = {"unit": u, "orgs": n_orgs[f"u{u.pk}"], "required": required, "held": done,
+                     "meeting_rate": round(100 * done / required, 1) if required else None}
+    return out
