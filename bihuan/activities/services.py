@@ -763,7 +763,8 @@ def take_step(user, applicant, *, step: str, taken_on, note: str = "", version, 
 
     now = _now(now)
     a = get_applicant(user, applicant, "manage")
-    a = Applicant.objects.select_for_update().select_related("person", "org__unit", "org__parent__unit").get(pk=a.pk)
+    a = (Applicant.objects.select_for_update(of=("self",))
+         .select_related("person", "org__unit", "org__parent__unit").get(pk=a.pk))
     try:
         version = int(version)
     except (TypeError, ValueError):
