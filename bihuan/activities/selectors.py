@@ -276,12 +276,14 @@ def compliance_rows(orgs, quarter: str, *, now: datetime) -> dict[int, dict]:
            .order_by())
     found = {(r["org_id"], r["kind"]): r for r in agg}
     org_list = orgs if not hasattr(orgs, "values") else list(orgs)
+    labels = {k: str(MeetingKind(k).label) for k in MeetingKind.values}  # once, not per organisation
+    none = {"n": 0, "months": 0, "months_ended": 0}
     out = {}
     for org in org_list:
         kinds, statuses = [], []
-        for kind in MeetingKind.values:
+        for kind, label in labels.items():
             months = rules.get(kind, 1)
-            r = found.get((org.pk, kind), {"n": 0, "months": 0, "months_ended": 0})
+            r = found.get((org.pk, kind), none)
             periods = 3 // months
             if months == 1:
                 met, met_ended, due = r["months"], r["months_ended"], ended
@@ -291,7 +293,7 @@ def compliance_rows(orgs, quarter: str, *, now: datetime) -> dict[int, dict]:
                 met_ended = met if due else 0
             status = "met" if met >= periods else ("behind" if met_ended < due else "on_track")
             statuses.append(status)
-            kinds.append({"kind": kind, "label": str(MeetingKind(kind).label), "every_months": months,
+            kinds.append({"kind": kind, "label": label, "every_months": months,
                           "required": periods, "due_so_far": due, "held": r["n"], "periods_met": met,
                           "status": status})
         overall = "behind" if "behind" in statuses else ("met" if all(s == "met" for s in statuses) else "on_track")
