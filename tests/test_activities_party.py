@@ -381,3 +381,18 @@ def test_meeting_rate_is_an_evaluation_source_and_a_report_section(tree, users):
     # in mid-September only July and August have ended: 6 monthly slots required, 3 held
     got = registry.compute("activities.meeting_rate", [tree.liying], start=start, end=end, now=at(2026, 9, 15))
     assert got == {tree.liying.pk: 50.0}
+
+
+def test_the_city_changes_a_meeting_rule_on_its_page(client, tree, users):
+    from bihuan.activities.models import MeetingRule
+
+    client.force_login(users.rencheng_admin)
+    assert client.get("/activities/party/rules/").status_code == 403
+    client.force_login(users.city_admin)
+    assert client.get("/activities/party/rules/").status_code == 200
+    r = client.post("/activities/party/rules/", {"kind": "committee", "every_months": "3"})
+    assert r.status_code == 302 and MeetingRule.objects.get(kind="committee").every_months == 3
+    page = client.get("/activities/party/rules/").content.decode()
+    assert "changed by the city" in page or "市级调整" in page
+    r = client.post("/activities/party/rules/", {"kind": "committee", "every_months": "2"})
+    assert MeetingRule.objects.get(kind="committee").every_months == 3  # refused, unchanged

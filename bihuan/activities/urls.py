@@ -21,6 +21,7 @@ urlpatterns = [
     path("party/meetings/<id:meeting_id>/", views.meeting_detail, name="meeting_detail"),
     path("party/meeting-photos/<id:meeting_photo_id>/", views.meeting_photo, name="meeting_photo"),
     path("party/compliance/", views.compliance, name="compliance"),
+    path("party/rules/", views.meeting_rules, name="meeting_rules"),
     path("party/applicants/", views.applicant_list, name="applicant_list"),
     path("party/applicants/<id:applicant_id>/", views.applicant_detail, name="applicant_detail"),
 ]

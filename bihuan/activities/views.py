@@ -456,3 +456,18 @@ def applicant_detail(request, applicant_id: int):
     return render(request, "activities/applicant_detail.html", {
         "a": a, "steps": steps, "form": form, "review": services.may_read_review(user, a)},
         status=getattr(form, "status", 200))
+
+
+@requires(services.MEETING_RULES_PERM)
+def meeting_rules(request):
+    """The city changes how often a kind of meeting is required (monthly or quarterly)."""
+    from .party_rules import MEETING_RULES, MeetingKind
+
+    if request.method == "POST":
+        services.set_meeting_rule(request.user, kind=request.POST.get("kind", "")[:20],
+                                  every_months=request.POST.get("every_months", "")[:3])
+        messages.success(request, _("Meeting rule changed."))
+        return redirect("activities:meeting_rules")
+    rules = services.meeting_rules()
+    return render(request, "activities/meeting_rules.html", {
+        "rules": [(k, MeetingKind(k).label, rules[k], MEETING_RULES.get(k)) for k in MeetingKind.values]})
