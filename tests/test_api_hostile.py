@@ -134,7 +134,17 @@ def world(tree, users, token_for):
     team = {"auth": token_for(users.liying_staff), "valid": {
         **valid, "unit": tree.lumiao.pk, "team": vteam.pk, "member": member.pk, "day": today.isoformat(),
         "hours": 2, "description": "打扫卫生"}}
-    issuers = {"/api/v1/plans": city, "/api/v1/campaigns": city, "/api/v1/registers": registers,
+    # Party meetings and applicants (activities): 芦庙村's branch with a member, as its secretary.
+    from bihuan.orgs import services as org_services
+
+    branch = org_services.create_party_org(None, unit=tree.lumiao, kind="branch", name="探针党支部")
+    party_member = people_services.create_person(None, unit=tree.lumiao, name="探针党员", party_branch=branch,
+                                                 party_status="formal")
+    party = {"auth": token_for(users.lumiao_secretary), "valid": {
+        **valid, "org_id": branch.pk, "kind": "committee", "attendee_ids": [party_member.pk],
+        "person_id": person.pk, "applied_on": today.isoformat()}}
+    issuers = {"/api/v1/party/meetings": party, "/api/v1/party/applicants": party,
+               "/api/v1/plans": city, "/api/v1/campaigns": city, "/api/v1/registers": registers,
                "/api/v1/bulletins": county, "/api/v1/volunteers/teams": team,
                "/api/v1/volunteers/records": team, "/api/v1/care/canteens": team, **_evaluation_world(tree, users, token_for, valid, city)}
     # Party life (activities, issue 15 items 7–9): 芦庙村's branch; terms and contact points by the county.

@@ -44,6 +44,12 @@ PARTY_LIFE_READ = ["activities.election.view", "activities.contact.view", "activ
 PARTY_LIFE_WORK = [*PARTY_LIFE_READ, "activities.contact.visit", "activities.review.score"]
 PARTY_LIFE_ADMIN = [*PARTY_LIFE_WORK, "activities.election.record", "activities.election.export",
                     "activities.contact.manage", "activities.review.manage"]
+# Party meetings and member development: a branch (village) records its own; committees above also
+# read the political review notes; the city sets the meeting frequencies.
+PARTY_READ = ["activities.meeting.view", "activities.applicant.view"]
+PARTY_BRANCH = [*PARTY_READ, "activities.meeting.record", "activities.applicant.manage", "activities.meeting.import",
+                "activities.meeting.export", "activities.applicant.import", "activities.applicant.export"]
+PARTY_COMMITTEE = [*PARTY_BRANCH, "activities.applicant.review"]
 LEDGERS_READ = ["ledgers.entry.view", "ledgers.round.view"]
 LEDGERS_KEEP = [*LEDGERS_READ, "ledgers.entry.change", "ledgers.entry.import", "ledgers.entry.export",
                 "ledgers.round.submit"]
@@ -71,23 +77,23 @@ BUILTIN_ROLES = [
                      "loop.category.manage", "core.calendar.manage", *PLANS_WORK, *PLANS_ADMIN,
                      *REGISTERS_ADMIN, *CARE_ADMIN,
                      *LECTURES_ADMIN, *LEDGERS_ADMIN, *EVAL_ASSESS, *EVAL_ADMIN, *POINTS_ADMIN,
-                     *REPORTS_WORK, *PARTY_LIFE_ADMIN]},
+                     *REPORTS_WORK, *PARTY_LIFE_ADMIN, *PARTY_COMMITTEE, "activities.meeting.rules"]},
     {"code": "county_admin", "name": _("County administrator"), "default_scope": "subtree",
      "permissions": [*TREE_ADMIN, *USER_ADMIN, *PEOPLE_KEEP, *PEOPLE_IMPORT, "people.person.needs",
                      "people.person.reveal", *LOOP_ALL, *PLANS_WORK, *PLANS_ADMIN, *REGISTERS_ADMIN, *CARE_ADMIN,
                      *LECTURES_ADMIN, *LEDGERS_ADMIN, *EVAL_ASSESS, *EVAL_ADMIN, *POINTS_ADMIN,
-                     *REPORTS_WORK, *PARTY_LIFE_ADMIN]},
+                     *REPORTS_WORK, *PARTY_LIFE_ADMIN, *PARTY_COMMITTEE]},
     {"code": "township_staff", "name": _("Township staff"), "default_scope": "subtree",
      "permissions": [*TREE_READ, "orgs.unit.export", "accounts.user.view", *PEOPLE_KEEP, *PEOPLE_IMPORT,
                      *LOOP_ALL, *PLANS_WORK, *REGISTERS_WORK, *CARE_KEEP, *LECTURES_LOCAL,
                      *LEDGERS_KEEP, "ledgers.round.manage", *EVAL_ASSESS, *POINTS_ADMIN, *REPORTS_READ,
-                     *PARTY_LIFE_WORK]},
+                     *PARTY_LIFE_WORK, *PARTY_COMMITTEE]},
     {"code": "village_secretary", "name": _("Village secretary"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,
                      "plans.assignment.checkin", *CARE_ADMIN, *LECTURES_LOCAL, *LEDGERS_KEEP,
                      *EVAL_READ, "evaluation.result.object", *POINTS_WORK, "evaluation.points.approve",
-                     "reports.bulletin.view", *PARTY_LIFE_READ]},
+                     "reports.bulletin.view", *PARTY_LIFE_READ, *PARTY_BRANCH]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create", *CARE_READ,
                      "care.survey.change", "care.visit.checkin", "evaluation.points.view", "evaluation.points.award"]},

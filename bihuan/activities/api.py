@@ -541,3 +541,262 @@ def score_unit(request, review_id: Id, payload: PartyScoreIn):
                                                                 "This field is required."})
     services.score_unit(request.user, review_id, unit=payload.unit_id, score=payload.score)
     return Status(201, _review_detail(request.user, review_id))
+
+
+# --- /api/v1/party: meetings (三会一课), compliance, applicants (发展党员), issue 15 items 5–6 --------
+# Party organisations by id; persons by id. Phones and ID numbers never leave (masked phone only);
+# political review notes only for the organisation's committee and above (``services.may_read_review``).
+
+party_router = Router(tags=["party"])
+MEETING_VIEW = "activities.meeting.view"
+APPLICANT_VIEW = "activities.applicant.view"
+
+
+class PartyMeetingOut(Schema):
+    id: int
+    org_id: int
+    org_name: str
+    kind: str
+    held_on: date
+    topic: str
+    attendees: int
+    absentees: int
+
+    @staticmethod
+    def resolve_org_name(obj):
+        return obj.org.name
+
+
+class PartyAttendanceOut(Schema):
+    person_id: int
+    name: str
+    present: bool
+    reason: str
+
+    @staticmethod
+    def resolve_name(obj):
+        return obj.person.name
+
+
+class PartyMeetingDetail(PartyMeetingOut):
+    minutes: str
+    attendance: list[PartyAttendanceOut]
+    photos: int
+
+    @staticmethod
+    def resolve_attendance(obj):
+        return list(obj.attendance.all())
+
+    @staticmethod
+    def resolve_photos(obj):
+        return len(obj.photos.all())
+
+
+class PartyAbsentIn(Schema):
+    person_id: Id
+    reason: Text(120, min_length=1)
+
+
+class PartyMeetingIn(Schema):
+    org_id: Id
+    kind: Text(12, min_length=1)
+    held_on: Day
+    topic: Text(120, min_length=1)
+    minutes: Text(20000) = ""
+    attendee_ids: list[Id] = Field(..., min_length=1, max_length=services.MAX_MEETING_PEOPLE)
+    absentees: list[PartyAbsentIn] = Field([], max_length=services.MAX_MEETING_PEOPLE)
+
+
+class PartyMeetingPage(Schema):
+    items: list[PartyMeetingOut]
+    next_cursor: str | None
+
+
+class PartyComplianceKind(Schema):
+    kind: str
+    every_months: int
+    required: int
+    due_so_far: int
+    held: int
+    periods_met: int
+    status: str
+
+
+class PartyComplianceOrg(Schema):
+    org_id: int
+    org_name: str
+    unit_id: int
+    status: str
+    kinds: list[PartyComplianceKind]
+
+
+class PartyCompliancePage(Schema):
+    quarter: str
+    items: list[PartyComplianceOrg]
+    next_cursor: str | None
+
+
+class PartyStepOut(Schema):
+    step: str
+    taken_on: date
+    note: str
+
+
+class PartyApplicantOut(Schema):
+    id: int
+    person_id: int
+    name: str
+    phone: str
+    org_id: int
+    org_name: str
+    stage: str
+    applied_on: date
+    stage_since: date
+    version: int
+
+    @staticmethod
+    def resolve_name(obj):
+        return obj.person.name
+
+    @staticmethod
+    def resolve_phone(obj):
+        return obj.person.phone_masked
+
+    @staticmethod
+    def resolve_org_name(obj):
+        return obj.org.name
+
+
+class PartyApplicantDetail(PartyApplicantOut):
+    steps: list[PartyStepOut]
+    next_step: str
+    earliest: date | None
+    review_notes: str | None  # null: not the reader's to see
+
+    @staticmethod
+    def resolve_steps(obj):
+        return obj.steps_list
+
+    @staticmethod
+    def resolve_next_step(obj):
+        return obj.next_step
+
+    @staticmethod
+    def resolve_review_notes(obj):
+        return obj.review_notes_out
+
+
+class PartyApplicantPage(Schema):
+    items: list[PartyApplicantOut]
+    next_cursor: str | None
+
+
+class PartyApplicantIn(Schema):
+    person_id: Id
+    org_id: Id
+    applied_on: Day
+
+
+class PartyStepIn(Schema):
+    # Checked after the applicant is found (404 before 400), as the lectures' MatchIn.
+    step: Text(12) | None = None
+    taken_on: Day | None = None
+    note: Text(2000) = ""
+    version: int | None = Field(None, ge=0, le=2**31 - 1)
+
+
+def _org_param(user, org_id, perm):
+    return selectors.get_party_org(user, org_id, perm) if org_id else None
+
+
+@party_router.get("/meetings", response=PartyMeetingPage, summary="Party meetings (三会一课, 主题党日) in scope")
+def list_meetings(request, org: Id | None = None, kind: str = Query("", max_length=12),
+                  start: Day | None = FROM_OPT, end: Day | None = TO_OPT, cursor: Cursor | None = None,
+                  limit: int = Query(50, ge=1, le=200)):
+    o = _org_param(request.user, org, MEETING_VIEW)
+    return _page(selectors.meetings(request.user, org=o, kind=kind, start=start, end=end), cursor, limit)
+
+
+@party_router.post("/meetings", response={201: PartyMeetingDetail},
+                   summary="Record a meeting: attendees and absentees must be members of the organisation")
+def record_meeting(request, payload: PartyMeetingIn):
+    org = selectors.get_party_org(request.user, payload.org_id, "activities.meeting.record")
+    m = services.record_meeting(request.user, org=org, kind=payload.kind, held_on=payload.held_on,
+                                topic=payload.topic, minutes=payload.minutes, attendees=payload.attendee_ids,
+                                absentees=[(a.person_id, a.reason) for a in payload.absentees])
+    return Status(201, selectors.get_meeting(request.user, m.pk))
+
+
+@party_router.get("/meetings/{meeting_id}", response=PartyMeetingDetail, summary="One meeting with attendance")
+def get_meeting(request, meeting_id: Id):
+    return selectors.get_meeting(request.user, meeting_id)
+
+
+@party_router.get("/compliance", response=PartyCompliancePage,
+                  summary="Each branch's compliance with the meeting rules in a quarter (default: this one)")
+def compliance(request, org: Id | None = None, quarter: str = Query("", max_length=6),
+               cursor: Cursor | None = None, limit: int = Query(100, ge=1, le=200)):
+    from .party_rules import quarter_of
+
+    o = _org_param(request.user, org, MEETING_VIEW)
+    quarter = (quarter or quarter_of(timezone.localdate())).upper()
+    try:
+        from .party_rules import quarter_bounds
+
+        quarter_bounds(quarter)
+    except ValueError:
+        raise ServiceError("Unknown quarter.", {"quarter": "A quarter like 2026Q3."})
+    page = cursor_page(selectors.party_orgs(request.user, under=o), order=["id"], cursor=cursor, limit=limit)
+    rows = selectors.compliance_rows(page.items, quarter, now=timezone.now())
+    return {"quarter": quarter, "next_cursor": page.next_cursor,
+            "items": [{"org_id": r["org"].pk, "org_name": r["org"].name, "unit_id": r["org"].unit_id,
+                       "status": r["status"], "kinds": r["kinds"]} for r in rows.values()]}
+
+
+@party_router.get("/applicants", response=PartyApplicantPage,
+                  summary="Applicants (发展党员) in scope; due=true: those due for their next step")
+def list_applicants(request, stage: str = Query("", max_length=12), org: Id | None = None, due: bool = False,
+                    cursor: Cursor | None = None, limit: int = Query(50, ge=1, le=200)):
+    o = _org_param(request.user, org, APPLICANT_VIEW)
+    qs = (selectors.due_applicants(request.user, now=timezone.now(), org=o) if due
+          else selectors.applicants(request.user, stage=stage, org=o))
+    if due and stage:
+        qs = qs.filter(stage=stage)
+    return _page(qs, cursor, limit)
+
+
+@party_router.post("/applicants", response={201: PartyApplicantDetail}, summary="Register an application")
+def register_applicant(request, payload: PartyApplicantIn):
+    org = selectors.get_party_org(request.user, payload.org_id, "activities.applicant.manage")
+    a = services.register_applicant(request.user, person=payload.person_id, org=org, applied_on=payload.applied_on)
+    return Status(201, _applicant_detail(request.user, a.pk))
+
+
+def _applicant_detail(user, applicant_id):
+    a = services.get_applicant(user, applicant_id)
+    (a,) = selectors.with_next_steps([a])
+    a.steps_list = list(a.steps.all())
+    a.review_notes_out = a.review_notes if services.may_read_review(user, a) else None
+    return a
+
+
+@party_router.get("/applicants/counts", summary="Applicants per stage under a unit and each of its children")
+def applicant_counts(request, unit: str = Query(..., max_length=20)):
+    u = _unit(request.user, unit, perm=APPLICANT_VIEW, field="unit")
+    c = selectors.stage_counts(request.user, u)
+    return {"unit_id": u.pk, "unit_name": u.name, "total": c["total"],
+            "children": [{"unit_id": r["unit"].pk, "unit_name": r["unit"].name, "stages": r["stages"]}
+                         for r in c["children"]]}
+
+
+@party_router.get("/applicants/{applicant_id}", response=PartyApplicantDetail, summary="One applicant with the full record")
+def get_applicant(request, applicant_id: Id):
+    return _applicant_detail(request.user, applicant_id)
+
+
+@party_router.post("/applicants/{applicant_id}/steps", response=PartyApplicantDetail,
+                   summary="Record a step; refused before its earliest date or out of order")
+def take_step(request, applicant_id: Id, payload: PartyStepIn):
+    a = services.take_step(request.user, applicant_id, step=payload.step, taken_on=payload.taken_on,
+                           note=payload.note, version=payload.version)
+    return _applicant_detail(request.user, a.pk)

@@ -32,12 +32,23 @@ class ActivitiesConfig(AppConfig):
             "activities.contact.matter": _("Turn a contact-point visit's problems into a matter"),
             "activities.review.create": _("Create an on-site review"),
             "activities.review.score": _("Score a unit in an on-site review"),
+            # party meetings and member development (items 5–6)
+            "activities.meeting.create": _("Record a party meeting"),
+            "activities.meeting.escalate": _("Open a matter for an overdue party meeting"),
+            "activities.meeting_rule.change": _("Change a party meeting frequency"),
+            "activities.meeting.import": _("Import party meetings"),
+            "activities.meeting.export": _("Export party meetings"),
+            "activities.applicant.create": _("Register a party applicant"),
+            "activities.applicant.step": _("Record a party development step"),
+            "activities.applicant.import": _("Import party applicants"),
+            "activities.applicant.export": _("Export party applicants"),
         })
 
         from . import sources
 
         sources.register()  # evaluation sources and report section (core.registry)
         sources.register_party_life()  # the on-site review score (观摩评比)
+        sources.register_meetings()  # 三会一课落实率 (issue 15 item 5)
 
         def _sweep(now):
             from .services import open_unmatched_orders
@@ -54,3 +65,11 @@ class ActivitiesConfig(AppConfig):
 
         # Daily: one loop matter per party organisation whose re-election is overdue (idempotent).
         jobs.register("activities.elections", every_seconds=24 * 60 * 60)(_elections)
+
+        def _meetings(now):
+            from .services import open_overdue_meetings
+
+            return open_overdue_meetings(now)
+
+        # Daily: one loop matter per branch, meeting kind and period without the required meeting.
+        jobs.register("activities.meetings", every_seconds=24 * 60 * 60)(_meetings)

@@ -137,3 +137,55 @@ class ScoreForm(StyledMixin, forms.Form):
     def __init__(self, *args, units=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+
+
+# --- party meetings and member development (issue 15 items 5–6) ---------------------------------
+
+class MeetingForm(StyledMixin, forms.Form):
+    """A meeting's fields; attendees and absentees come from the member list beside it (the view)."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=[])
+    held_on = forms.DateField(label=_("Date"), widget=DateInput)
+    topic = forms.CharField(label=_("Topic"), max_length=120, validators=[no_control_chars])
+    minutes = forms.CharField(label=_("Minutes"), max_length=20000, required=False, validators=[no_control_chars],
+                              widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args, **kwargs):
+        from .party_rules import MeetingKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = MeetingKind.choices
+
+
+class ApplicantForm(StyledMixin, forms.Form):
+    org = forms.ModelChoiceField(label=_("Party organisation"), queryset=None)
+    unit = forms.ModelChoiceField(label=_("Where the applicant is registered"), queryset=None)
+    name = forms.CharField(label=_("Name"), max_length=50, validators=[no_control_chars])
+    applied_on = forms.DateField(label=_("Applied on"), widget=DateInput)
+
+    def __init__(self, *args, orgs=None, units=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["org"].queryset = orgs
+        self.fields["unit"].queryset = units
+        self.fields["unit"].label_from_instance = lambda u: u.name
+
+
+class StepForm(StyledMixin, forms.Form):
+    step = forms.ChoiceField(label=_("Step"), choices=[])
+    taken_on = forms.DateField(label=_("Date"), widget=DateInput)
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False, validators=[no_control_chars],
+                           widget=forms.Textarea(attrs={"rows": 2}))
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)
+
+    def __init__(self, *args, steps=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["step"].choices = [(s.code, s.label) for s in steps]
+
+
+class PartyFilterForm(forms.Form):
+    """The party pages' query string; anything malformed falls back to the default."""
+
+    org = forms.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    quarter = forms.RegexField(required=False, regex=r"^\d{4}[Qq][1-4]$", max_length=6)
+    stage = forms.CharField(required=False, max_length=12)
+    due = forms.BooleanField(required=False)

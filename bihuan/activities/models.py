@@ -452,3 +452,177 @@ class ReviewScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.review_unit_id}: {self.score}"
+
+
+
+
+# --- party meetings (三会一课, 主题党日) and member development (发展党员), issue 15 items 5–6 ----------
+# Rules (meeting frequencies, stages, steps, minimum durations) live in ``party_rules``. Party
+# organisations are ``orgs.PartyOrg`` and members/applicants ``people.Person``: never copied. Scope
+# follows the organisation's unit (a branch sees its own, committees above their subtree).
+
+from .party_rules import MeetingKind, Stage  # noqa: E402
+
+
+class MeetingRule(models.Model):
+    """The city's override of ``party_rules.MEETING_RULES`` for one kind (months per period)."""
+
+    kind = models.CharField(_("kind"), max_length=12, choices=MeetingKind.choices, unique=True)
+    every_months = models.PositiveSmallIntegerField(_("every (months)"))
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.every_months}"
+
+
+class PartyMeeting(models.Model):
+    """One meeting of a party organisation: 支部党员大会, 支委会, 党小组会, 党课 or 主题党日."""
+
+    org = models.ForeignKey("orgs.PartyOrg", on_delete=models.PROTECT, related_name="+",
+                            verbose_name=_("party organisation"))
+    kind = models.CharField(_("kind"), max_length=12, choices=MeetingKind.choices)
+    held_on = models.DateField(_("date"))
+    topic = models.CharField(_("topic"), max_length=120)
+    minutes = models.TextField(_("minutes"), blank=True, default="")
+    attendees = models.PositiveIntegerField(_("attendees"), default=0)
+    absentees = models.PositiveIntegerField(_("absentees"), default=0)
+    created_at = models.DateTimeField(_("recorded at"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    scope_resource = "activities.meeting"
+    scope_path_field = "org__unit__path"
+    scope_unit_field = "org__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-held_on", "-id"]
+        indexes = [models.Index(fields=["org", "kind", "held_on"], name="activities_meeting_org"),
+                   models.Index(fields=["held_on", "org", "kind"], name="activities_meeting_held")]
+        verbose_name = _("party meeting")
+        verbose_name_plural = _("party meetings")
+
+    def __str__(self) -> str:
+        return f"{self.topic} @ {self.held_on}"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.org.unit
+
+
+class MeetingAttendance(models.Model):
+    """A member of the organisation at a meeting: present, or absent with the reason."""
+
+    meeting = models.ForeignKey(PartyMeeting, on_delete=models.CASCADE, related_name="attendance")
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+")
+    present = models.BooleanField(default=True)
+    reason = models.CharField(_("reason"), max_length=120, blank=True, default="")
+
+    class Meta:
+        ordering = ["-present", "id"]
+        constraints = [models.UniqueConstraint(fields=["meeting", "person"], name="activities_attendance_once")]
+
+    def __str__(self) -> str:
+        return f"{self.meeting_id}: {self.person_id}"
+
+
+def meeting_photo_path(instance, filename: str) -> str:
+    return f"activities/meetings/{instance.meeting_id}/{secrets.token_hex(8)}-{filename[-80:]}"
+
+
+class MeetingPhoto(models.Model):
+    meeting = models.ForeignKey(PartyMeeting, on_delete=models.CASCADE, related_name="photos")
+    name = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=80)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    file = models.FileField(upload_to=meeting_photo_path, max_length=255)
+
+    scope_resource = "activities.meeting"
+    scope_path_field = "meeting__org__unit__path"
+    scope_unit_field = "meeting__org__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MeetingEscalation(models.Model):
+    """The loop matter opened for an organisation's missing meeting of one kind in one period
+    (the app's side of the link: one per organisation, kind and period)."""
+
+    org = models.ForeignKey("orgs.PartyOrg", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=12, choices=MeetingKind.choices)
+    period_start = models.DateField()
+    matter_id = models.IntegerField(null=True, blank=True)  # loop.Matter, by id
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "kind", "period_start"],
+                                               name="activities_meeting_escalation_once")]
+
+    def __str__(self) -> str:
+        return f"{self.org_id} {self.kind} {self.period_start}"
+
+
+class Applicant(models.Model):
+    """发展党员: a person's way from application to full membership in one organisation. The stage
+    and the date it was entered are kept with the steps (``ApplicantStep``) that moved it."""
+
+    person = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("person"))
+    org = models.ForeignKey("orgs.PartyOrg", on_delete=models.PROTECT, related_name="+",
+                            verbose_name=_("party organisation"))
+    stage = models.CharField(_("stage"), max_length=12, choices=Stage.choices, default=Stage.APPLICANT)
+    applied_on = models.DateField(_("applied on"))
+    stage_since = models.DateField(_("in this stage since"))
+    review_notes = models.TextField(_("political review notes"), blank=True, default="")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    version = models.PositiveIntegerField(default=1)
+
+    scope_resource = "activities.applicant"
+    scope_path_field = "org__unit__path"
+    scope_unit_field = "org__unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["stage_since", "id"]
+        constraints = [models.UniqueConstraint(fields=["person"], name="activities_applicant_person")]
+        indexes = [models.Index(fields=["stage", "stage_since"], name="activities_applicant_due")]
+        verbose_name = _("applicant")
+        verbose_name_plural = _("applicants")
+
+    def __str__(self) -> str:
+        return f"{self.person_id} ({self.stage})"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.org.unit
+
+
+class ApplicantStep(models.Model):
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="steps")
+    step = models.CharField(_("step"), max_length=12)
+    taken_on = models.DateField(_("date"))
+    note = models.CharField(_("note"), max_length=300, blank=True, default="")
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    class Meta:
+        ordering = ["taken_on", "id"]
+        constraints = [models.UniqueConstraint(fields=["applicant", "step"], name="activities_step_once")]
+
+    def __str__(self) -> str:
+        return f"{self.applicant_id}: {self.step}"

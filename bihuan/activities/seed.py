@@ -140,8 +140,11 @@ def _demo_lecturer(lec: Lecturer) -> str | None:
 
 
 def seed_step(scale: str, seed: int, *, progress: bool, reuse: bool) -> dict:
-    """The lectures' step of ``bihuan seed`` (skipped when a team exists), then party life."""
-    return {**seed_lectures(scale, seed), **seed_party_life(scale, seed)}
+    """The lectures' step of ``bihuan seed`` (skipped when a team exists), then party life (terms,
+    contact points, reviews), then party meetings and member development (skipped when any exist)."""
+    out = {**seed_lectures(scale, seed), **seed_party_life(scale, seed)}
+    out.update({f"party_{k}": v for k, v in seed_party(scale, seed).items()})
+    return out
 
 
 # --- party life: re-election (换届), contact points (联系点), on-site reviews (观摩评比) ------------
@@ -252,3 +255,139 @@ def _seed_review(today, now, rng) -> int:
             n += 1
     return n
 
+
+
+
+# --- party meetings and member development (issue 15 items 5–6) ---------------------------------
+# The demo branches are the party branches of 李营街道's villages (芦庙村 first, where the demo's
+# village secretary works). Their members are the village's registered party members, linked to
+# the branch through ``people.services.update_person``. A year of meetings by the rules, except
+# that the second branch held no 支委会 in the last two months (behind on its 支委会); and
+# applicants at every stage, walked through their steps by the services.
+
+CODE_LIYING = "370811008000"
+CODE_LUMIAO = "370811008201"
+DEMO_BRANCHES = 4
+ABSENCE_REASONS = ["外出务工", "病假", "事假", "在外地就医"]
+TOPICS = {"committee": "研究部署本月党建工作", "members": "学习党的二十届四中全会精神", "group": "党小组学习",
+          "lecture": "书记讲党课", "theme_day": "主题党日：志愿服务进网格"}
+
+
+def _tz_at(d, hour=19):
+    return datetime.combine(d, datetime.min.time(), tzinfo=timezone.get_default_timezone()) + timedelta(hours=hour)
+
+
+def _members(branch, rng, now) -> list:
+    from bihuan.people import services as people_services
+    from bihuan.people.models import Person
+
+    mine = list(services.org_members(branch)[:12])
+    if len(mine) >= 3:
+        return mine
+    found = list(Person.objects.filter(unit__path__startswith=branch.unit.path, party_status__in=["formal",
+                                                                                                  "probationary"],
+                                       party_branch__isnull=True).order_by("id")[:12])
+    for p in found:
+        people_services.update_person(None, p, party_branch=branch, now=now)
+    places = list(OrgUnit.objects.filter(path__startswith=branch.unit.path, valid_to__isnull=True)
+                  .order_by("-level", "path")[:1]) or [branch.unit]
+    for i in range(max(0, 5 - len(found))):
+        name = rng.choice(SURNAMES) + rng.choice(GIVEN[::2]) + rng.choice(GIVEN[1::2])
+        people_services.create_person(None, unit=places[0], name=f"{name}{i}", party_branch=branch,
+                                      party_status="formal", now=now)
+    return list(services.org_members(branch)[:12])
+
+
+def _meetings_for(branch, members, rng, today, *, behind: bool) -> int:
+    from .party_rules import add_months
+
+    n = 0
+    first = add_months(today.replace(day=1), -12)
+    for k in range(13):
+        month = add_months(first, k)
+        last_day = min(add_months(month, 1) - timedelta(days=1), today)
+        if month > today:
+            break
+        kinds = ["committee", "group", "theme_day"]
+        if month.month in (3, 6, 9, 12):
+            kinds += ["members", "lecture"]
+        for kind in kinds:
+            if behind and kind == "committee" and month >= add_months(today.replace(day=1), -2):
+                continue
+            held = month + timedelta(days=rng.randrange(max(1, (last_day - month).days + 1)))
+            if held > today:
+                continue
+            absent = [m for m in members if rng.random() < 0.12][:2]
+            present = [m for m in members if m not in absent] or members[:1]
+            absent = [m for m in absent if m not in present]
+            services.record_meeting(None, org=branch, kind=kind, held_on=held, topic=TOPICS[kind],
+                                    minutes=f"{TOPICS[kind]}。应到{len(members)}人，实到{len(present)}人。",
+                                    attendees=present, absentees=[(m, rng.choice(ABSENCE_REASONS)) for m in absent],
+                                    now=_tz_at(held))
+            n += 1
+    return n
+
+
+# The steps taken to reach each stage, and how long ago the application was (months).
+STAGE_PATHS = {
+    "applicant": ([], 1),
+    "activist": (["talk", "activist", "training"], 14),  # activist for 13 months: due to become a target
+    "target": (["talk", "activist", "training", "target", "review"], 26),
+    "probationary": (["talk", "activist", "training", "target", "review", "notice", "vote", "approval"], 30),
+    "formal": (["talk", "activist", "training", "target", "review", "notice", "vote", "approval", "full"], 44),
+}
+
+
+def _walk(a, steps, applied, today):
+    """Take ``steps`` in order, each at its earliest date or a little after (never after today)."""
+    from .party_rules import STEP_BY_CODE, earliest
+
+    day = applied
+    for code in steps:
+        a.refresh_from_db()
+        s = STEP_BY_CODE[code]
+        day = min(max(day + timedelta(days=20), earliest(s, a.stage_since)), today)
+        services.take_step(None, a, step=code, taken_on=day,
+                           note="政审合格，本人及直系亲属政治历史清楚。" if code == "review" else "",
+                           version=a.version, now=_tz_at(today, 9))
+
+
+def seed_party(scale: str = "demo", seed: int = 2022, *, now: datetime | None = None) -> dict:
+    from bihuan.orgs.models import PartyOrg
+    from bihuan.people import services as people_services
+
+    from .models import Applicant, PartyMeeting
+    from .party_rules import MEETING_ORG_KINDS, add_months
+
+    now = now or timezone.now()
+    if PartyMeeting.objects.exists() or Applicant.objects.exists():
+        return {"meetings": PartyMeeting.objects.count(), "skipped": True}
+    township = OrgUnit.objects.filter(code=CODE_LIYING, valid_to__isnull=True).first()
+    if township is None:
+        return {"meetings": 0}
+    rng = random.Random(seed + 15)
+    branches = list(PartyOrg.objects.filter(unit__path__startswith=township.path, kind__in=MEETING_ORG_KINDS,
+                                            unit__valid_to__isnull=True).select_related("unit")
+                    .order_by("unit__path")[: DEMO_BRANCHES * 3])
+    branches.sort(key=lambda b: (b.unit.code != CODE_LUMIAO, b.unit.path))
+    branches = branches[:DEMO_BRANCHES]
+    today = timezone.localtime(now).date()
+    meetings, behind = 0, None
+    for i, b in enumerate(branches):
+        members = _members(b, rng, now)
+        meetings += _meetings_for(b, members, rng, today, behind=(i == 1))
+        if i == 1:
+            behind = b.name
+    applicants = 0
+    for i, (_stage, (steps, months)) in enumerate(list(STAGE_PATHS.items()) * 2):
+        b = branches[i % len(branches)] if branches else None
+        if b is None:
+            break
+        name = rng.choice(SURNAMES) + rng.choice(GIVEN[::2]) + rng.choice(GIVEN[1::2])
+        p = people_services.create_person(None, unit=b.unit, name=f"{name}{i}", now=now)
+        applied = add_months(today, -months)
+        a = services.register_applicant(None, person=p, org=b, applied_on=applied, now=_tz_at(applied, 9))
+        _walk(a, steps, applied, today)
+        applicants += 1
+    return {"party_branches": len(branches), "meetings": meetings, "behind_on_committee": behind or "",
+            "applicants": applicants}

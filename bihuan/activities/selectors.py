@@ -355,3 +355,270 @@ def review_means(units, *, start, end) -> dict[int, float | None]:
         vals = [m for path, m in rows if path.startswith(u.path) and m is not None]
         out[u.pk] = round(sum(vals) / len(vals), 2) if vals else None
     return out
+
+
+# --- party meetings (三会一课) and member development (发展党员), issue 15 items 5–6 ----------------
+# Compliance and "due for next step" are derived here from the records and ``now`` (never stored).
+
+MEETING_VIEW = "activities.meeting.view"
+APPLICANT_VIEW = "activities.applicant.view"
+
+
+def party_orgs(user, perm: str = MEETING_VIEW, *, under=None, branches_only: bool = True):
+    """Current party organisations whose unit is in the user's scope for ``perm``."""
+    from bihuan.orgs.models import PartyOrg
+
+    from .party_rules import MEETING_ORG_KINDS
+
+    qs = PartyOrg.objects.filter(unit__valid_to__isnull=True)
+    if user is not None:
+        qs = qs.filter(units_q(user, perm, prefix="unit__"))
+    if under is not None:
+        qs = qs.filter(unit__path__startswith=under.unit.path)
+    if branches_only:  # those that hold 三会一课
+        qs = qs.filter(kind__in=MEETING_ORG_KINDS)
+    return qs.select_related("unit").order_by("unit__path", "name", "id")
+
+
+def get_party_org(user, org_id, perm: str = MEETING_VIEW):
+    """One party organisation: 404 when unknown or in another subtree, through the gate."""
+    from bihuan.core.errors import NotFound
+    from bihuan.orgs.models import PartyOrg
+
+    try:
+        org = PartyOrg.objects.select_related("unit", "parent__unit").get(pk=org_id)
+    except (PartyOrg.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, perm, org.unit)
+    return org
+
+
+def meetings(user, *, org=None, kind: str = "", start: date | None = None, end: date | None = None):
+    from .models import PartyMeeting
+
+    qs = PartyMeeting.objects.restrict(user, "view").select_related("org__unit")
+    if org is not None:
+        qs = qs.filter(org=org)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if start:
+        qs = qs.filter(held_on__gte=start)
+    if end:
+        qs = qs.filter(held_on__lte=end)
+    return qs
+
+
+def get_meeting(user, meeting_id):
+    from django.db.models import Prefetch
+
+    from .models import MeetingAttendance, PartyMeeting
+
+    return (PartyMeeting.objects.select_related("org__unit")
+            .prefetch_related(Prefetch("attendance", MeetingAttendance.objects.select_related("person")), "photos")
+            .get_scoped_or_404(user, "view", pk=meeting_id))
+
+
+def _ended_months(start: date, end: date, today: date) -> tuple[int, date | None]:
+    """How many months of [start, end] ended before ``today``, and the last day of the last one."""
+    from .party_rules import add_months
+
+    n, last, m = 0, None, start
+    while m <= end:
+        nxt = add_months(m, 1)
+        if nxt <= today:
+            n, last = n + 1, date.fromordinal(nxt.toordinal() - 1)
+        m = nxt
+    return n, last
+
+
+def compliance_rows(orgs, quarter: str, *, now: datetime) -> dict[int, dict]:
+    """Each organisation's compliance in ``quarter`` (``2026Q3``) with the meeting rules, from one
+    grouped query: per kind, the periods required, those ended so far, those with a meeting (all,
+    and among the ended ones) and the status ``met`` / ``behind`` / ``on_track``. ``orgs`` is a
+    queryset or a list of organisations; ValueError for a malformed quarter."""
+    from django.db.models.functions import TruncMonth
+
+    from .models import PartyMeeting
+    from .party_rules import MeetingKind, quarter_bounds
+    from .services import meeting_rules
+
+    start, end = quarter_bounds(quarter)
+    today = timezone.localtime(now).date()
+    ended, cutoff = _ended_months(start, end, today)
+    rules = meeting_rules()
+    ids = orgs.values("pk") if hasattr(orgs, "values") else [o.pk for o in orgs]
+    month = TruncMonth("held_on")
+    agg = (PartyMeeting.objects.filter(org_id__in=ids, held_on__gte=start, held_on__lte=end)
+           .values("org_id", "kind")
+           .annotate(n=Count("id"), months=Count(month, distinct=True),
+                     months_ended=Count(month, distinct=True, filter=Q(held_on__lte=cutoff or date(1999, 1, 1))))
+           .order_by())
+    found = {(r["org_id"], r["kind"]): r for r in agg}
+    org_list = orgs if not hasattr(orgs, "values") else list(orgs)
+    labels = {k: str(MeetingKind(k).label) for k in MeetingKind.values}  # once, not per organisation
+    none = {"n": 0, "months": 0, "months_ended": 0}
+    out = {}
+    for org in org_list:
+        kinds, statuses = [], []
+        for kind, label in labels.items():
+            months = rules.get(kind, 1)
+            r = found.get((org.pk, kind), none)
+            periods = 3 // months
+            if months == 1:
+                met, met_ended, due = r["months"], r["months_ended"], ended
+            else:
+                met = 1 if r["n"] else 0
+                due = 1 if ended == 3 else 0
+                met_ended = met if due else 0
+            status = "met" if met >= periods else ("behind" if met_ended < due else "on_track")
+            statuses.append(status)
+            kinds.append({"kind": kind, "label": label, "every_months": months,
+                          "required": periods, "due_so_far": due, "held": r["n"], "periods_met": met,
+                          "status": status})
+        overall = "behind" if "behind" in statuses else ("met" if all(s == "met" for s in statuses) else "on_track")
+        out[org.pk] = {"org": org, "kinds": kinds, "status": overall}
+    return out
+
+
+def compliance_summary(orgs, quarter: str, *, now: datetime) -> dict:
+    """Counts of organisations met / behind / on track, and behind per kind."""
+    rows = compliance_rows(orgs, quarter, now=now)
+    out = {"orgs": len(rows), "met": 0, "behind": 0, "on_track": 0, "behind_by_kind": {}}
+    for r in rows.values():
+        out[r["status"]] += 1
+        for k in r["kinds"]:
+            if k["status"] == "behind":
+                out["behind_by_kind"][k["kind"]] = out["behind_by_kind"].get(k["kind"], 0) + 1
+    return out
+
+
+def applicants(user, *, stage: str = "", org=None, q: str = ""):
+    from .models import Applicant
+
+    qs = Applicant.objects.restrict(user, "view").select_related("person", "org__unit", "org__parent__unit")
+    if stage:
+        qs = qs.filter(stage=stage)
+    if org is not None:
+        qs = qs.filter(org__unit__path__startswith=org.unit.path)
+    if q:
+        qs = qs.filter(person__name__contains=q[:50])
+    return qs
+
+
+def due_applicants(user, *, now: datetime, within_days: int = 0, org=None):
+    """Applicants whose next stage-leaving step may be taken by ``today + within_days``: its
+    minimum time in the stage (``party_rules.STEPS``) has passed. One indexed filter."""
+    from .party_rules import LEAVING_STEP, add_months
+
+    day = timezone.localtime(now).date() + timedelta(days=within_days)
+    q = Q()
+    for stage, step in LEAVING_STEP.items():
+        q |= Q(stage=stage, stage_since__lte=add_months(day, -step.min_months))
+    return applicants(user, org=org).filter(q).order_by("stage_since", "id")
+
+
+def next_step(applicant, taken: set[str]):
+    """The first step of the applicant's stage not yet taken (``None`` for a full member), with its
+    earliest date."""
+    from .party_rules import STEPS, earliest
+
+    for s in STEPS:
+        if s.stage == applicant.stage and s.code not in taken:
+            return s, earliest(s, applicant.stage_since)
+    return None, None
+
+
+def with_next_steps(rows) -> list:
+    """Attach ``next_step``, ``next_label`` and ``earliest`` to a page of applicants (one query)."""
+    from .models import ApplicantStep
+
+    rows = list(rows)
+    taken: dict[int, set] = {}
+    for a_id, step in ApplicantStep.objects.filter(applicant__in=rows).values_list("applicant_id", "step"):
+        taken.setdefault(a_id, set()).add(step)
+    for a in rows:
+        s, first = next_step(a, taken.get(a.pk, set()))
+        a.next_step, a.next_label, a.earliest = (s.code if s else ""), (s.label if s else ""), first
+    return rows
+
+
+def stage_counts(user, unit: OrgUnit) -> dict:
+    """Applicants per stage under ``unit`` and under each of its current children (one query)."""
+    from .models import Applicant
+    from .party_rules import Stage
+
+    children = list(unit.children.filter(valid_to__isnull=True).order_by("sort", "code"))
+    agg = (Applicant.objects.restrict(user, "view").filter(org__unit__path__startswith=unit.path)
+           .aggregate(**{f"t_{s}": Count("id", filter=Q(stage=s)) for s in Stage.values},
+                      **{f"c{c.pk}_{s}": Count("id", filter=Q(stage=s, org__unit__path__startswith=c.path))
+                         for c in children for s in Stage.values}))
+    return {"total": {s: agg[f"t_{s}"] for s in Stage.values},
+            "children": [{"unit": c, "stages": {s: agg[f"c{c.pk}_{s}"] for s in Stage.values}} for c in children]}
+
+
+def _day(value) -> date:
+    return timezone.localtime(value).date() if isinstance(value, datetime) else value
+
+
+def _whole_periods(start: date, end: date, today: date, months: int) -> tuple[int, date, date]:
+    """Whole months (1) or quarters (3) inside [start, end) that ended before ``today``: how many,
+    and the span they cover [first, last)."""
+    from .party_rules import add_months, period_start
+
+    first = period_start(start, months)
+    if first < start:
+        first = add_months(first, months)
+    n, p = 0, first
+    while add_months(p, months) <= min(end, today):
+        n, p = n + 1, add_months(p, months)
+    return n, first, p
+
+
+def meeting_figures(units, *, start, end, now) -> dict[int, dict]:
+    """For each unit: the meeting organisations under it, the (organisation, kind, period) slots
+    the rules required in the whole periods of [start, end) ended by ``now``, those with a meeting,
+    and the rate (%). Two grouped queries for all the units, which must not overlap (siblings, or
+    one unit)."""
+    from django.db.models import Case
+    from django.db.models.functions import TruncMonth, TruncQuarter
+
+    from bihuan.orgs.models import PartyOrg
+
+    from .models import PartyMeeting
+    from .party_rules import MEETING_ORG_KINDS
+    from .services import meeting_rules
+
+    units = list(units)
+    if not units:
+        return {}
+    start, end, today = _day(start), _day(end), timezone.localtime(now).date()
+    rules = meeting_rules()
+    spans = {m: _whole_periods(start, end, today, m) for m in set(rules.values())}
+    per_org = sum(spans[m][0] for m in rules.values())
+    orgs = PartyOrg.objects.filter(kind__in=MEETING_ORG_KINDS, unit__valid_to__isnull=True)
+    n_orgs = orgs.aggregate(**{f"u{u.pk}": Count("id", filter=Q(unit__path__startswith=u.path)) for u in units})
+    child = Case(*[When(org__unit__path__startswith=u.path, then=Value(u.pk)) for u in units],
+                 output_field=IntegerField())
+    any_under = Q()
+    for u in units:
+        any_under |= Q(org__unit__path__startswith=u.path)
+    m1, m3 = spans.get(1, (0, start, start)), spans.get(3, (0, start, start))
+    per_org_rows = (PartyMeeting.objects.filter(any_under, org__kind__in=MEETING_ORG_KINDS, held_on__gte=start,
+                                                held_on__lt=end)
+                    .annotate(child=child).values("child", "org_id", "kind")
+                    .annotate(months=Count(TruncMonth("held_on"), distinct=True,
+                                           filter=Q(held_on__gte=m1[1], held_on__lt=m1[2])),
+                              quarters=Count(TruncQuarter("held_on"), distinct=True,
+                                             filter=Q(held_on__gte=m3[1], held_on__lt=m3[2])))
+                    .order_by())
+    held: dict[int, int] = {}
+    for r in per_org_rows:
+        months = rules.get(r["kind"], 1)
+        held[r["child"]] = held.get(r["child"], 0) + (r["months"] if months == 1 else r["quarters"])
+    out = {}
+    for u in units:
+        required = n_orgs[f"u{u.pk}"] * per_org
+        done = held.get(u.pk, 0)
+        out[u.pk] = {"unit": u, "orgs": n_orgs[f"u{u.pk}"], "required": required, "held": done,
+                     "meeting_rate": round(100 * done / required, 1) if required else None}
+    return out

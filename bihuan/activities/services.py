@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from bihuan.core import audit
 from bihuan.core.calendar import add_working_days
 from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
-from bihuan.core.scope import has_anywhere, require
+from bihuan.core.scope import has_anywhere, require, require_city_wide
 from bihuan.core.text import has_control
 from bihuan.orgs.models import Level, OrgUnit
 
@@ -819,3 +819,350 @@ def score_unit(user, review, *, unit, score, now: datetime | None = None):
         raise Conflict(_("You have already scored %(u)s in this review.") % {"u": ru.unit.name})
     audit.record("activities.review.score", r, after={"unit_id": ru.unit_id, "score": str(value)}, now=now)
     return s
+
+
+
+
+# --- party meetings (三会一课, 主题党日) and member development (发展党员), issue 15 items 5–6 ----------
+# Rules in ``party_rules`` (MEETING_RULES with the city's ``MeetingRule`` overrides; STEPS).
+
+MEETING_RECORD = "activities.meeting.record"
+MEETING_RULES_PERM = "activities.meeting.rules"
+APPLICANT_MANAGE = "activities.applicant.manage"
+APPLICANT_REVIEW = "activities.applicant.review"
+MAX_MEETING_PEOPLE = 2000
+
+
+def meeting_rules() -> dict[str, int]:
+    """Months per period for each meeting kind: the code's table, with the city's changes."""
+    from .models import MeetingRule
+    from .party_rules import MEETING_RULES
+
+    rules = {str(k): v for k, v in MEETING_RULES.items()}
+    rules.update({r.kind: r.every_months for r in MeetingRule.objects.all()})
+    return rules
+
+
+@transaction.atomic
+def set_meeting_rule(user, *, kind: str, every_months, now: datetime | None = None):
+    """The city changes how often one kind of meeting is required (every month or every quarter)."""
+    from .models import MeetingRule
+    from .party_rules import ALLOWED_PERIODS, MeetingKind
+
+    now = _now(now)
+    require_city_wide(user, MEETING_RULES_PERM, _("Only a city-wide administrator may change meeting rules."))
+    if kind not in MeetingKind.values:
+        raise ServiceError(_("Choose the meeting kind."), {"kind": _("One of: %(v)s.") % {
+            "v": ", ".join(MeetingKind.values)}})
+    try:
+        every_months = int(every_months)
+    except (TypeError, ValueError):
+        every_months = 0
+    if every_months not in ALLOWED_PERIODS:
+        raise ServiceError(_("A meeting is required every month (1) or every quarter (3)."),
+                           {"every_months": _("1 or 3.")})
+    before = meeting_rules().get(kind)
+    MeetingRule.objects.update_or_create(kind=kind, defaults={"every_months": every_months, "updated_at": now})
+    rule = MeetingRule.objects.get(kind=kind)
+    audit.record("activities.meeting_rule.change", rule, unit=None, before={"every_months": before},
+                 after={"every_months": every_months}, now=now)
+    return rule
+
+
+def _party_org(org, field: str = "org"):
+    from bihuan.orgs.models import PartyOrg
+
+    pk = getattr(org, "pk", org)
+    o = PartyOrg.objects.select_related("unit", "parent__unit").filter(pk=pk).first() if pk else None
+    if o is None:
+        raise ServiceError(_("Choose a party organisation."), {field: _("Unknown party organisation.")})
+    if o.unit.valid_to is not None:
+        raise ServiceError(_("%(u)s is no longer a current unit.") % {"u": o.unit.name}, {field: _("Not current.")})
+    return o
+
+
+def _person_ids(values, field: str) -> list[int]:
+    out = []
+    for v in values or ():
+        pk = getattr(v, "pk", v)
+        try:
+            pk = int(pk)
+        except (TypeError, ValueError):
+            raise ServiceError(_("Unknown person."), {field: _("Unknown person.")})
+        if pk not in out:
+            out.append(pk)
+    if len(out) > MAX_MEETING_PEOPLE:
+        raise ServiceError(_("At most %(n)d people.") % {"n": MAX_MEETING_PEOPLE}, {field: _("Too many.")})
+    return out
+
+
+def org_members(org):
+    """The members (probationary and full) of a party organisation, from ``people``."""
+    from bihuan.people.choices import MEMBER_STATUSES
+    from bihuan.people.models import Person
+
+    return Person.objects.filter(party_branch=org, party_status__in=MEMBER_STATUSES)
+
+
+@transaction.atomic
+def record_meeting(user, *, org, kind: str, held_on, topic: str, minutes: str = "", attendees=(),
+                   absentees=(), uploads=(), now: datetime | None = None):
+    """三会一课 / 主题党日 of a party organisation. Attendees and absentees must be members of that
+    organisation (others are refused by name); an absentee needs a reason. ``absentees`` is a list of
+    ``(person, reason)``."""
+    from bihuan.loop.services import validate_uploads
+
+    from .models import MeetingAttendance, MeetingPhoto, PartyMeeting
+    from .party_rules import MeetingKind
+
+    now = _now(now)
+    org = _party_org(org)
+    require(user, MEETING_RECORD, org.unit)
+    if kind not in MeetingKind.values:
+        raise ServiceError(_("Choose the meeting kind."), {"kind": _("One of: %(v)s.") % {
+            "v": ", ".join(MeetingKind.values)}})
+    held_on = _date(held_on, "held_on")
+    if held_on > timezone.localtime(now).date():
+        raise ServiceError(_("The meeting date is in the future."), {"held_on": _("Not after today.")})
+    topic = _text(topic, "topic", limit=120, required=True)
+    minutes = _text(minutes, "minutes", limit=20000)
+    present = _person_ids(attendees, "attendees")
+    absent: dict[int, str] = {}
+    for item in absentees or ():
+        person, reason = item if isinstance(item, (tuple, list)) and len(item) == 2 else (item, "")
+        (pk,) = _person_ids([person], "absentees")
+        reason = _text(reason, "absentees", limit=120)
+        if not reason:
+            raise ServiceError(_("Give the reason of each absentee."), {"absentees": _("A reason is required.")})
+        absent[pk] = reason
+    if not present:
+        raise ServiceError(_("Choose at least one attendee."), {"attendees": _("This field is required.")})
+    both = set(present) & set(absent)
+    if both:
+        raise ServiceError(_("A person cannot both attend and be absent."), {"absentees": _("Already an attendee.")})
+    everyone = set(present) | set(absent)
+    members = set(org_members(org).filter(pk__in=everyone).values_list("pk", flat=True))
+    strangers = everyone - members
+    if strangers:
+        from bihuan.people.models import Person
+
+        names = list(Person.objects.filter(pk__in=strangers).order_by("pk").values_list("name", flat=True)[:5])
+        field = "attendees" if strangers & set(present) else "absentees"
+        raise ServiceError(_("Not members of %(o)s: %(n)s.") % {"o": org.name, "n": "、".join(names) or "?"},
+                           {field: _("Only members of the organisation.")}, code="not_a_member")
+    uploads = validate_uploads(uploads)
+    m = PartyMeeting.objects.create(org=org, kind=kind, held_on=held_on, topic=topic, minutes=minutes,
+                                    attendees=len(present), absentees=len(absent), created_at=now, created_by=user)
+    MeetingAttendance.objects.bulk_create(
+        [MeetingAttendance(meeting=m, person_id=pk, present=True) for pk in present]
+        + [MeetingAttendance(meeting=m, person_id=pk, present=False, reason=r) for pk, r in absent.items()])
+    for up in uploads:
+        ph = MeetingPhoto(meeting=m, name=up.name[:120], content_type=up.content_type, size=len(up.content),
+                          sha256=hashlib.sha256(up.content).hexdigest())
+        ph.file.save(up.name[-80:], ContentFile(up.content), save=False)
+        ph.save()
+    audit.record("activities.meeting.create", m, unit=org.unit, after={
+        "org_id": org.pk, "kind": kind, "held_on": held_on, "topic": topic, "attendees": len(present),
+        "absentees": len(absent), "photos": len(uploads)}, now=now)
+    return m
+
+
+def _meeting_category():
+    from bihuan.loop import config as loop_config
+    from bihuan.loop.models import Category, Kind
+
+    cat = (Category.objects.filter(kind=Kind.TASK, active=True, code="party_meeting").first()
+           or Category.objects.filter(kind=Kind.TASK, active=True).order_by("code").first())
+    if cat is None:
+        cat = loop_config.create_category(None, code="party_meeting", name="三会一课", kind=Kind.TASK, handle_days=10)
+    return cat
+
+
+def last_ended_period(today: date, months: int) -> tuple[date, date]:
+    """The last whole month (1) or quarter (3) before ``today``'s."""
+    from .party_rules import add_months, period_start
+
+    this = period_start(today, months)
+    return add_months(this, -months), date.fromordinal(this.toordinal() - 1)
+
+
+def open_overdue_meetings(now: datetime | None = None) -> int:
+    """The ``activities.meetings`` job: for each meeting kind, each party branch that records its
+    meetings here (at least one meeting recorded before) and held none of that kind in the last
+    ended period opens one loop matter for the branch's unit. The ``MeetingEscalation`` row (unique
+    per organisation, kind and period) is written in the matter's transaction: a second or
+    concurrent run opens nothing."""
+    from django.db.models import Exists, OuterRef
+
+    from bihuan.loop import services as loop_services
+    from bihuan.loop.models import Kind
+    from bihuan.orgs.models import PartyOrg
+
+    from .models import MeetingEscalation, PartyMeeting
+    from .party_rules import MEETING_ORG_KINDS, MeetingKind
+
+    now = _now(now)
+    today = timezone.localtime(now).date()
+    opened = 0
+    for kind, months in meeting_rules().items():
+        start, end = last_ended_period(today, months)
+        held = PartyMeeting.objects.filter(org=OuterRef("pk"), kind=kind, held_on__gte=start, held_on__lte=end)
+        started = PartyMeeting.objects.filter(org=OuterRef("pk"), held_on__lt=start)
+        done = MeetingEscalation.objects.filter(org=OuterRef("pk"), kind=kind, period_start=start)
+        due = (PartyOrg.objects.filter(kind__in=MEETING_ORG_KINDS, unit__valid_to__isnull=True)
+               .filter(Exists(started)).exclude(Exists(held)).exclude(Exists(done))
+               .select_related("unit").order_by("id"))
+        for org in due.iterator(chunk_size=200):
+            try:
+                with transaction.atomic():
+                    esc = MeetingEscalation.objects.create(org=org, kind=kind, period_start=start, created_at=now)
+                    label = MeetingKind(kind).label
+                    title = (_("%(org)s: no %(kind)s in %(period)s") % {
+                        "org": org.name, "kind": label, "period": _period_label(start, months)})[:120]
+                    detail = _("%(org)s held no %(kind)s between %(s)s and %(e)s; it is required every %(m)d "
+                               "month(s).") % {"org": org.name, "kind": label, "s": start, "e": end, "m": months}
+                    matter = loop_services.create_matter(None, category=_meeting_category(), location_unit=org.unit,
+                                                         dispatch_unit=org.unit, title=title, description=detail,
+                                                         kind=Kind.TASK, now=now)
+                    matter = loop_services.dispatch(None, matter, version=matter.version, handling_unit=org.unit,
+                                                    now=now)
+                    MeetingEscalation.objects.filter(pk=esc.pk).update(matter_id=matter.pk)
+                    audit.record("activities.meeting.escalate", esc, unit=org.unit, after={
+                        "org_id": org.pk, "kind": kind, "period_start": start, "matter_id": matter.pk}, now=now)
+                    opened += 1
+            except IntegrityError:
+                continue  # another run claimed it
+    return opened
+
+
+def _period_label(start: date, months: int) -> str:
+    return f"{start.year}年{start.month}月" if months == 1 else f"{start.year}年第{(start.month - 1) // 3 + 1}季度"
+
+
+# --- member development (发展党员) ---------------------------------------------------------------
+
+def committee_unit(org) -> OrgUnit:
+    """The unit of the organisation's committee (the parent organisation's, or its own at the top)."""
+    return org.parent.unit if org.parent_id else org.unit
+
+
+def may_read_review(user, applicant) -> bool:
+    """Political review notes: the organisation's committee and above (scope at the committee's unit)."""
+    from bihuan.core.scope import covers
+
+    if user is None:
+        return True
+    return covers(user, APPLICANT_REVIEW, committee_unit(applicant.org))
+
+
+@transaction.atomic
+def register_applicant(user, *, person, org, applied_on, now: datetime | None = None):
+    """入党申请: a registered person applies to a party organisation (once; not a member already)."""
+    from bihuan.people.choices import MEMBER_STATUSES
+    from bihuan.people.models import Person
+
+    from .models import Applicant, ApplicantStep
+    from .party_rules import Stage
+
+    now = _now(now)
+    org = _party_org(org)
+    require(user, APPLICANT_MANAGE, org.unit)
+    pk = getattr(person, "pk", person)
+    people = Person.objects.all() if user is None else Person.objects.restrict(user, "view")
+    p = people.filter(pk=pk).first() if pk else None
+    if p is None:
+        raise ServiceError(_("Choose a registered person."), {"person": _("Unknown person.")})
+    if p.party_status in MEMBER_STATUSES:
+        raise ServiceError(_("%(p)s is already a party member.") % {"p": p.name}, {"person": _("Already a member.")})
+    if Applicant.objects.filter(person=p).exists():
+        raise Conflict(_("%(p)s has already applied.") % {"p": p.name})
+    applied_on = _date(applied_on, "applied_on")
+    if applied_on > timezone.localtime(now).date():
+        raise ServiceError(_("The application date is in the future."), {"applied_on": _("Not after today.")})
+    a = Applicant.objects.create(person=p, org=org, stage=Stage.APPLICANT, applied_on=applied_on,
+                                 stage_since=applied_on, created_at=now, created_by=user)
+    ApplicantStep.objects.create(applicant=a, step="apply", taken_on=applied_on, created_at=now, created_by=user)
+    audit.record("activities.applicant.create", a, unit=org.unit, after={
+        "person_id": p.pk, "org_id": org.pk, "applied_on": applied_on}, now=now)
+    return a
+
+
+def get_applicant(user, applicant, action: str = "view"):
+    from .models import Applicant
+
+    pk = getattr(applicant, "pk", applicant)
+    try:
+        a = Applicant.objects.select_related("person", "org__unit", "org__parent__unit").get(pk=pk)
+    except (Applicant.DoesNotExist, ValueError, TypeError):
+        raise NotFound()
+    require(user, f"activities.applicant.{action}", a.org.unit)
+    return a
+
+
+@transaction.atomic
+def take_step(user, applicant, *, step: str, taken_on, note: str = "", version, now: datetime | None = None):
+    """One step of the development (``party_rules.STEPS``): refused when it belongs to another stage
+    (out of order), when a step it requires is missing, when it was taken already, or before its
+    earliest date (the minimum time in the stage). A step that leaves a stage moves the applicant on.
+    The note of the political review is the review note (committee and above only)."""
+    from .models import Applicant, ApplicantStep
+    from .party_rules import REVIEW_STEP, STEP_BY_CODE, Stage, earliest
+
+    now = _now(now)
+    a = get_applicant(user, applicant, "manage")
+    a = (Applicant.objects.select_for_update(of=("self",))
+         .select_related("person", "org__unit", "org__parent__unit").get(pk=a.pk))
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise ServiceError(_("The version is required."), {"version": _("This field is required.")})
+    if version != a.version:
+        raise Conflict(_("The applicant was changed by someone else. Reload and try again."))
+    s = STEP_BY_CODE.get(str(step or ""))
+    if s is None:
+        raise ServiceError(_("Choose a step."), {"step": _("One of: %(v)s.") % {"v": ", ".join(STEP_BY_CODE)}})
+    if a.stage == Stage.FORMAL:
+        raise ServiceError(_("%(p)s is already a full member.") % {"p": a.person.name}, {"step": _("No more steps.")},
+                           code="step_out_of_order")
+    if s.stage != a.stage:
+        raise ServiceError(_("“%(s)s” is a step for %(need)s; %(p)s is %(stage)s.") % {
+            "s": s.label, "need": Stage(s.stage).label, "p": a.person.name, "stage": Stage(a.stage).label},
+            {"step": _("Out of order.")}, code="step_out_of_order")
+    taken = dict(ApplicantStep.objects.filter(applicant=a).values_list("step", "taken_on"))
+    if s.code in taken:
+        raise ServiceError(_("“%(s)s” was recorded already (%(d)s).") % {"s": s.label, "d": taken[s.code]},
+                           {"step": _("Already recorded.")}, code="step_out_of_order")
+    missing = [STEP_BY_CODE[r].label for r in s.requires if r not in taken]
+    if missing:
+        raise ServiceError(_("Record “%(r)s” before “%(s)s”.") % {"r": "、".join(missing), "s": s.label},
+                           {"step": _("Out of order.")}, code="step_out_of_order")
+    taken_on = _date(taken_on, "taken_on")
+    if taken_on > timezone.localtime(now).date():
+        raise ServiceError(_("The step's date is in the future."), {"taken_on": _("Not after today.")})
+    last = max([a.stage_since, *(taken[r] for r in s.requires)])
+    if taken_on < last:
+        raise ServiceError(_("The step's date is before %(d)s, the date of the step before it.") % {"d": last},
+                           {"taken_on": _("Not before %(d)s.") % {"d": last}}, code="step_too_early")
+    first = earliest(s, a.stage_since)
+    if taken_on < first:
+        raise ServiceError(_("“%(s)s” may be taken on %(d)s at the earliest: %(m)d months after becoming %(stage)s "
+                             "on %(since)s.") % {"s": s.label, "d": first, "m": s.min_months,
+                                                 "stage": Stage(a.stage).label, "since": a.stage_since},
+                           {"taken_on": _("Not before %(d)s.") % {"d": first}}, code="step_too_early")
+    note = _text(note, "note", limit=2000 if s.code == REVIEW_STEP else 300)
+    changes = {"version": F("version") + 1}
+    if s.code == REVIEW_STEP:
+        if not may_read_review(user, a):
+            raise PermissionDenied(_("Political review notes are kept by the organisation's committee."))
+        changes["review_notes"] = note
+        note = ""
+    ApplicantStep.objects.create(applicant=a, step=s.code, taken_on=taken_on, note=note, created_at=now,
+                                 created_by=user)
+    before = {"stage": a.stage}
+    if s.to_stage:
+        changes.update(stage=s.to_stage, stage_since=taken_on)
+    Applicant.objects.filter(pk=a.pk).update(**changes)
+    a.refresh_from_db()
+    audit.record("activities.applicant.step", a, unit=a.org.unit, before=before,
+                 after={"step": s.code, "taken_on": taken_on, "stage": a.stage}, now=now)
+    return a

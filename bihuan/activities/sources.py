@@ -78,3 +78,46 @@ def register_party_life() -> None:
     review says) of the units visited under each unit in the period; None where none was scored."""
     register_source(Source(name="activities.review_score", label=_("On-site review score (观摩评比得分)"),
                            unit="分", higher_is_better=True, compute=_review_score, app="activities"))
+
+
+# --- party meetings (issue 15 item 5) -----------------------------------------------------------
+# ``activities.meeting_rate`` — of the meetings the rules required of the branches under a unit in
+# the whole months and quarters of the period (ended by now), the share held (三会一课落实率, %).
+
+MEETING_FIGURES = (
+    ("meeting_rate", _("Party meetings held as required (三会一课落实率)"), "%", True),
+    ("orgs", _("Party branches"), "个", None),
+    ("required", _("Meetings required"), "次", None),
+    ("held", _("Meetings held"), "次", None),
+)
+
+
+def meeting_rows_for(units, *, start, end, now) -> dict[int, dict]:
+    from . import selectors
+
+    def children_rows(parent):
+        children = parent.children.filter(valid_to__isnull=True).order_by("sort", "code")
+        return selectors.meeting_figures(children, start=start, end=end, now=now)
+
+    return rows_by_parent(units, children_rows=children_rows,
+                          root_row=lambda u: selectors.meeting_figures([u], start=start, end=end, now=now)[u.pk])
+
+
+def _meeting_section(parent, *, start, end, now) -> list[dict]:
+    from . import selectors
+
+    children = parent.children.filter(valid_to__isnull=True).order_by("sort", "code")
+    rows = selectors.meeting_figures(children, start=start, end=end, now=now)
+    return [{"unit_id": pk, "unit_name": r["unit"].name, **{k: r[k] for k, *_ in MEETING_FIGURES}}
+            for pk, r in rows.items()]
+
+
+def register_meetings() -> None:
+    register_source(Source(name="activities.meeting_rate", label=MEETING_FIGURES[0][1], unit="%",
+                           higher_is_better=True, compute=figure_of(meeting_rows_for, "meeting_rate"),
+                           app="activities"))
+    register_section(Section(
+        name="activities.meetings", label=_("Party meetings (三会一课) held as required, by unit"),
+        figures=_meeting_section,
+        columns=tuple(Column(key, label, unit, better) for key, label, unit, better in MEETING_FIGURES),
+        rank_by="meeting_rate", app="activities"))

@@ -141,3 +141,230 @@ LECTURERS = tb.register(tb.Kind(
     permission_prefix="activities.lecturer",
     find_unit=find_unit,
 ))
+
+
+# --- party meetings and applicants (issue 15 items 5–6) -----------------------------------------
+# A party organisation is named by its name and its unit's division code; members and applicants
+# by name (members: the only member of that name in the organisation; applicants: the only person
+# of that name at the unit given). An unknown organisation, member or person refuses the row.
+
+KIND_ZH = {"members": "支部党员大会", "committee": "支委会", "group": "党小组会", "lecture": "党课",
+           "theme_day": "主题党日"}
+STAGE_ZH = {"applicant": "入党申请人", "activist": "入党积极分子", "target": "发展对象", "probationary": "预备党员",
+            "formal": "正式党员"}
+ORG, ORG_UNIT, KIND, DATE, ATTENDEES, ABSENTEES = "党组织", "党组织单位编码", "会议类型", "日期", "参会党员", "缺席党员"
+
+
+def _names(value):
+    if value in (None, ""):
+        return []
+    out = []
+    for part in str(value).replace("，", "、").replace(",", "、").split("、"):
+        part = part.strip()
+        if part and part not in out:
+            out.append(part[:50])
+    return out
+
+
+def _absentees(value):
+    """``姓名（原因）`` separated by 、; a reason is required."""
+    out = []
+    for part in _names(value):
+        part = part.replace("(", "（").replace(")", "）")
+        if "（" not in part or not part.endswith("）"):
+            raise tb.CellError(_("Write each absentee as 姓名（原因）."))
+        name, reason = part[:-1].split("（", 1)
+        if not name.strip() or not reason.strip():
+            raise tb.CellError(_("Write each absentee as 姓名（原因）."))
+        out.append((name.strip(), reason.strip()[:120]))
+    return out
+
+
+def _attendance_text(m, present: bool) -> str:
+    rows = [a for a in m.attendance.all() if a.present == present]
+    return "、".join(a.person.name if present else f"{a.person.name}（{a.reason}）" for a in rows)
+
+
+MEETING_SPEC = tb.Spec(
+    columns=(
+        tb.Column("org", ORG, tb.text(120), required=True, get=lambda m: m.org.name, width=22),
+        tb.Column("org_unit", ORG_UNIT, CODE, required=True, get=lambda m: m.org.unit.code, width=16),
+        tb.Column("kind", KIND, tb.choice({**{v: k for k, v in KIND_ZH.items()}, **{k: k for k in KIND_ZH}},
+                                          shown=list(KIND_ZH.values())),
+                  required=True, get=lambda m: KIND_ZH.get(m.kind, m.kind), width=12),
+        tb.Column("held_on", DATE, tb.parse_date, required=True, get=lambda m: m.held_on, width=12),
+        tb.Column("topic", "主题", tb.text(120), required=True, get=lambda m: m.topic, width=28),
+        tb.Column("attendees", ATTENDEES, _names, required=True, get=lambda m: _attendance_text(m, True), width=30),
+        tb.Column("absentees", ABSENTEES, _absentees, get=lambda m: _attendance_text(m, False), width=24),
+        tb.Column("minutes", "会议记录", tb.text(20000), get=lambda m: m.minutes, width=40, free_text=True),
+    ),
+    unique=("org", "org_unit", "kind", "held_on", "topic"),
+    sheet_title="三会一课",
+)
+
+
+def meeting_rows(user, unit: OrgUnit | None = None):
+    from .models import PartyMeeting
+
+    qs = PartyMeeting.objects.all() if user is None else PartyMeeting.objects.restrict(user, "view")
+    if unit is not None:
+        qs = qs.filter(org__unit__path__startswith=unit.path)
+    return (qs.select_related("org__unit").prefetch_related("attendance__person")
+            .order_by("org__unit__path", "held_on", "id").iterator(chunk_size=500))
+
+
+def _find_unit(perm):
+    def find(user, code: str) -> OrgUnit:
+        qs = OrgUnit.objects.filter(valid_to__isnull=True, code=(code or "").strip())
+        if user is not None:
+            qs = qs.filter(units_q(user, perm))
+        unit = qs.first()
+        if unit is None:
+            raise NotFound()
+        return unit
+
+    return find
+
+
+def _orgs(ctx, rows, perm):
+    from bihuan.orgs.models import PartyOrg
+
+    codes = {r.values["org_unit"] for r in rows if r.ok}
+    qs = PartyOrg.objects.filter(unit__code__in=codes, unit__valid_to__isnull=True).select_related("unit")
+    if ctx.user is not None:
+        qs = qs.filter(units_q(ctx.user, perm, prefix="unit__"))
+    return {(o.unit.code, o.name): o for o in qs}
+
+
+class MeetingImport(tb.ImportHandler):
+    spec = MEETING_SPEC
+
+    def feed(self, rows: list[tb.Row]) -> None:
+        from .models import PartyMeeting
+
+        ctx = self.ctx
+        orgs = _orgs(ctx, rows, "activities.meeting.import")
+        for r in (r for r in rows if r.ok):
+            v = r.values
+            org = orgs.get((v["org_unit"], v["org"]))
+            if org is None:
+                ctx.error(r, ORG, _("No party organisation %(o)s at unit %(c)s in your scope.") % {
+                    "o": v["org"], "c": v["org_unit"]})
+                continue
+            if PartyMeeting.objects.filter(org=org, kind=v["kind"], held_on=v["held_on"], topic=v["topic"]).exists():
+                ctx.count(r, "unchanged")
+                continue
+            members: dict[str, list[int]] = {}
+            for pk, name in services.org_members(org).values_list("pk", "name"):
+                members.setdefault(name, []).append(pk)
+            unknown = [n for n in [*v["attendees"], *(a for a, _r in v.get("absentees") or [])]
+                       if len(members.get(n, [])) != 1]
+            if unknown:
+                ctx.error(r, ATTENDEES, _("Not (exactly one) member of %(o)s: %(n)s.") % {
+                    "o": org.name, "n": "、".join(unknown[:5])})
+                continue
+            try:
+                with transaction.atomic():
+                    services.record_meeting(ctx.user, org=org, kind=v["kind"], held_on=v["held_on"], topic=v["topic"],
+                                            minutes=v.get("minutes") or "",
+                                            attendees=[members[n][0] for n in v["attendees"]],
+                                            absentees=[(members[n][0], why) for n, why in v.get("absentees") or []],
+                                            now=ctx.now)
+            except ServiceError as exc:
+                ctx.error(r, ATTENDEES, str(exc.message))
+                continue
+            ctx.count(r, "created")
+
+
+MEETINGS = tb.register(tb.Kind(
+    name="meetings",
+    label=gettext_lazy("Party meetings"),
+    spec=MEETING_SPEC,
+    handler=MeetingImport,
+    export_rows=meeting_rows,
+    permission_prefix="activities.meeting",
+    find_unit=_find_unit("activities.meeting.export"),
+))
+
+
+APPLICANT_SPEC = tb.Spec(
+    columns=(
+        tb.Column("name", NAME, tb.text(50), required=True, get=lambda a: a.person.name, width=10),
+        tb.Column("person_unit", PERSON_UNIT, CODE, required=True, get=lambda a: a.person.unit.code, width=16),
+        tb.Column("org", ORG, tb.text(120), required=True, get=lambda a: a.org.name, width=22),
+        tb.Column("org_unit", ORG_UNIT, CODE, required=True, get=lambda a: a.org.unit.code, width=16),
+        tb.Column("applied_on", "申请日期", tb.parse_date, required=True, get=lambda a: a.applied_on, width=12),
+        # Shown on export; on import the application starts at 入党申请人 (steps are recorded one by one).
+        tb.Column("stage", "阶段", tb.text(12), get=lambda a: STAGE_ZH.get(a.stage, a.stage), width=12,
+                  optional_header=True),
+        tb.Column("stage_since", "阶段起始日期", tb.text(20), get=lambda a: a.stage_since, width=12,
+                  optional_header=True),
+    ),
+    unique=("name", "person_unit"),
+    sheet_title="发展党员",
+)
+
+
+def applicant_rows(user, unit: OrgUnit | None = None):
+    from .models import Applicant
+
+    qs = Applicant.objects.all() if user is None else Applicant.objects.restrict(user, "view")
+    if unit is not None:
+        qs = qs.filter(org__unit__path__startswith=unit.path)
+    return qs.select_related("person__unit", "org__unit").order_by("org__unit__path", "id").iterator(chunk_size=500)
+
+
+class ApplicantImport(tb.ImportHandler):
+    spec = APPLICANT_SPEC
+
+    def feed(self, rows: list[tb.Row]) -> None:
+        from bihuan.people.models import Person
+
+        from .models import Applicant
+
+        ctx = self.ctx
+        orgs = _orgs(ctx, rows, "activities.applicant.import")
+        ok = [r for r in rows if r.ok]
+        units = OrgUnit.objects.filter(code__in={r.values["person_unit"] for r in ok}, valid_to__isnull=True)
+        if ctx.user is not None:
+            units = units.filter(units_q(ctx.user, "activities.applicant.import"))
+        units = {u.code: u for u in units}
+        for r in ok:
+            v = r.values
+            org = orgs.get((v["org_unit"], v["org"]))
+            if org is None:
+                ctx.error(r, ORG, _("No party organisation %(o)s at unit %(c)s in your scope.") % {
+                    "o": v["org"], "c": v["org_unit"]})
+                continue
+            unit = units.get(v["person_unit"])
+            if unit is None:
+                ctx.error(r, PERSON_UNIT, _("No current unit with code %(c)s in your scope.") % {
+                    "c": v["person_unit"]})
+                continue
+            found = list(Person.objects.filter(unit=unit, name=v["name"])[:2])
+            if len(found) != 1:
+                ctx.error(r, NAME, _("There must be exactly one registered person named %(n)s at %(u)s.") % {
+                    "n": v["name"], "u": unit.name})
+                continue
+            if Applicant.objects.filter(person=found[0]).exists():
+                ctx.count(r, "unchanged")
+                continue
+            try:
+                with transaction.atomic():
+                    services.register_applicant(ctx.user, person=found[0], org=org, applied_on=v["applied_on"],
+                                                now=ctx.now)
+            except ServiceError as exc:
+                ctx.error(r, NAME, str(exc.message))
+                continue
+            ctx.count(r, "created")
+
+
+APPLICANTS = tb.register(tb.Kind(
+    name="applicants",
+    label=gettext_lazy("Party applicants"),
+    spec=APPLICANT_SPEC,
+    handler=ApplicantImport,
+    export_rows=applicant_rows,
+    permission_prefix="activities.applicant",
+    find_unit=_find_unit("activities.applicant.export"),
+))

@@ -15,6 +15,15 @@ urlpatterns = [
     path("orders/", views.order_list, name="order_list"),
     path("orders/<id:order_id>/", views.order_detail, name="order_detail"),
     path("feedback/<str:feedback_token>/", views.feedback, name="feedback"),
+    # party meetings, compliance and member development (issue 15 items 5–6)
+    path("party/meetings/", views.meeting_list, name="meeting_list"),
+    path("party/meetings/new/", views.meeting_new, name="meeting_new"),
+    path("party/meetings/<id:meeting_id>/", views.meeting_detail, name="meeting_detail"),
+    path("party/meeting-photos/<id:meeting_photo_id>/", views.meeting_photo, name="meeting_photo"),
+    path("party/compliance/", views.compliance, name="compliance"),
+    path("party/rules/", views.meeting_rules, name="meeting_rules"),
+    path("party/applicants/", views.applicant_list, name="applicant_list"),
+    path("party/applicants/<id:applicant_id>/", views.applicant_detail, name="applicant_detail"),
 ]
 
 # party life: re-election, contact points, on-site reviews (issue 15 items 7–9)

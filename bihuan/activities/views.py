@@ -477,3 +477,190 @@ def review_detail(request, review_id: int):
                 return redirect("activities:review_detail", review_id=r.pk)
     return render(request, "activities/review_detail.html", {
         "r": r, "rows": rows, "mine": mine, "form": form}, status=getattr(form, "status", 200))
+
+
+# --- party meetings (三会一课), compliance, member development (发展党员), issue 15 items 5–6 -------
+
+MEETING_VIEW = "activities.meeting.view"
+APPLICANT_VIEW = "activities.applicant.view"
+
+
+def _party_filter(request):
+    from .forms import PartyFilterForm
+
+    f = PartyFilterForm(request.GET)
+    return f.cleaned_data if f.is_valid() else {}
+
+
+@requires(MEETING_VIEW)
+def meeting_list(request):
+    d = _party_filter(request)
+    org = selectors.get_party_org(request.user, d["org"]) if d.get("org") else None
+    qs = selectors.meetings(request.user, org=org)
+    return render(request, "activities/meeting_list.html", {
+        "page": paginate(request, qs), "qs": querystring_without(request, "page"), "org": org,
+        "can_record": has_anywhere(request.user, services.MEETING_RECORD)})
+
+
+def _members_and_choice(request, org):
+    """Attendees (checked) and absentees (unchecked, with a reason) from the member list."""
+    members = list(services.org_members(org).order_by("name", "id")[: services.MAX_MEETING_PEOPLE])
+    if request.method != "POST":
+        return members, [], []
+    present = set(request.POST.getlist("present")[: services.MAX_MEETING_PEOPLE])
+    attendees, absentees = [], []
+    for m in members:
+        if str(m.pk) in present:
+            attendees.append(m.pk)
+        else:
+            reason = request.POST.get(f"reason_{m.pk}", "")[:200].strip()
+            if reason:
+                absentees.append((m.pk, reason))
+    return members, attendees, absentees
+
+
+@requires(services.MEETING_RECORD)
+def meeting_new(request):
+    from .forms import MeetingForm
+
+    user = request.user
+    orgs = selectors.party_orgs(user, services.MEETING_RECORD, branches_only=False)
+    d = _party_filter(request)
+    org = orgs.filter(pk=d["org"]).first() if d.get("org") else None
+    if org is None and d.get("org"):
+        raise NotFound()
+    if org is None:
+        only = list(orgs[:2])
+        org = only[0] if len(only) == 1 else None
+    if org is None:
+        return render(request, "activities/meeting_form.html", {"orgs": orgs[:500], "org": None})
+    form = MeetingForm(request.POST or None, initial={"held_on": timezone.localdate()})
+    members, attendees, absentees = _members_and_choice(request, org)
+
+    def call(d):
+        return services.record_meeting(user, org=org, attendees=attendees, absentees=absentees,
+                                       uploads=_uploads(request), **d)
+
+    m = submit(request, form, call)
+    if m:
+        messages.success(request, _("Meeting recorded."))
+        return redirect("activities:meeting_detail", meeting_id=m.pk)
+    return render(request, "activities/meeting_form.html", {
+        "form": form, "org": org, "members": members, "orgs": None,
+        "present": {str(p) for p in request.POST.getlist("present")} if request.method == "POST"
+        else {str(m.pk) for m in members}}, status=form.status)
+
+
+@requires(MEETING_VIEW)
+def meeting_detail(request, meeting_id: int):
+    m = selectors.get_meeting(request.user, meeting_id)
+    return render(request, "activities/meeting_detail.html", {"m": m, "photos": m.photos.all(),
+                                                               "attendance": m.attendance.all()})
+
+
+@requires(MEETING_VIEW)
+def meeting_photo(request, meeting_photo_id: int):
+    from .models import MeetingPhoto
+
+    ph = MeetingPhoto.objects.restrict(request.user, "view").filter(pk=meeting_photo_id).first()
+    if ph is None:
+        raise NotFound()
+    resp = FileResponse(ph.file.open("rb"), as_attachment=False, filename=ph.name, content_type=ph.content_type)
+    resp["X-Content-Type-Options"] = "nosniff"
+    return resp
+
+
+@requires(MEETING_VIEW)
+def compliance(request):
+    from .party_rules import MeetingKind, quarter_of
+
+    d = _party_filter(request)
+    org = selectors.get_party_org(request.user, d["org"]) if d.get("org") else None
+    quarter = (d.get("quarter") or quarter_of(timezone.localdate())).upper()
+    page = paginate(request, selectors.party_orgs(request.user, under=org), per_page=50)
+    rows = selectors.compliance_rows(list(page), quarter, now=timezone.now())
+    committees = selectors.party_orgs(request.user, branches_only=False).exclude(kind="branch")[:200]
+    return render(request, "activities/compliance.html", {
+        "page": page, "rows": rows.values(), "quarter": quarter, "org": org, "committees": committees,
+        "rules": [(MeetingKind(k).label, v) for k, v in services.meeting_rules().items()],
+        "qs": querystring_without(request, "page")})
+
+
+@requires(APPLICANT_VIEW)
+def applicant_list(request):
+    from bihuan.people.models import Person
+
+    from .forms import ApplicantForm
+    from .party_rules import Stage
+
+    user = request.user
+    d = _party_filter(request)
+    stage = d.get("stage") if d.get("stage") in Stage.values else ""
+    due = bool(d.get("due"))
+    form = None
+    if has_anywhere(user, services.APPLICANT_MANAGE):
+        orgs = selectors.party_orgs(user, services.APPLICANT_MANAGE, branches_only=False)
+        units = OrgUnit.objects.filter(units_q(user, "people.person.view"), valid_to__isnull=True,
+                                       level__in=(Level.VILLAGE, Level.GRID)).order_by("path")
+        form = ApplicantForm(request.POST or None, orgs=orgs, units=units)
+
+        def call(d):
+            found = list(Person.objects.restrict(user, "view").filter(unit=d["unit"], name=d["name"])[:2])
+            if len(found) != 1:
+                raise ServiceError(_("There must be exactly one registered person named %(n)s at %(u)s.") % {
+                    "n": d["name"], "u": d["unit"].name}, {"name": _("Not found, or not unique.")})
+            return services.register_applicant(user, person=found[0], org=d["org"], applied_on=d["applied_on"])
+
+        a = submit(request, form, call)
+        if a:
+            messages.success(request, _("Application registered."))
+            return redirect("activities:applicant_detail", applicant_id=a.pk)
+    qs = (selectors.due_applicants(user, now=timezone.now()) if due
+          else selectors.applicants(user, stage=stage))
+    if due and stage:
+        qs = qs.filter(stage=stage)
+    page = paginate(request, qs)
+    top = _top_unit(user, APPLICANT_VIEW)
+    return render(request, "activities/applicant_list.html", {
+        "page": page, "rows": selectors.with_next_steps(page), "stage": stage, "due": due,
+        "stages": Stage.choices, "form": form, "qs": querystring_without(request, "page"),
+        "counts": selectors.stage_counts(user, top) if top else None, "top": top},
+        status=getattr(form, "status", 200))
+
+
+@requires(APPLICANT_VIEW)
+def applicant_detail(request, applicant_id: int):
+    from .forms import StepForm
+    from .party_rules import STEP_BY_CODE, STEPS, Stage
+
+    user = request.user
+    a = services.get_applicant(user, applicant_id)
+    form = None
+    if allows(user, services.APPLICANT_MANAGE, a.org.unit) and a.stage != Stage.FORMAL:
+        form = StepForm(request.POST or None, steps=[s for s in STEPS if s.stage == a.stage],
+                        initial={"version": a.version, "taken_on": timezone.localdate()})
+        done = submit(request, form, lambda d: services.take_step(user, a, **d))
+        if done:
+            messages.success(request, _("Step recorded."))
+            return redirect("activities:applicant_detail", applicant_id=a.pk)
+    (a,) = selectors.with_next_steps([a])
+    steps = [(STEP_BY_CODE[s.step].label if s.step in STEP_BY_CODE else _("Application"), s)
+             for s in a.steps.all()]
+    return render(request, "activities/applicant_detail.html", {
+        "a": a, "steps": steps, "form": form, "review": services.may_read_review(user, a)},
+        status=getattr(form, "status", 200))
+
+
+@requires(services.MEETING_RULES_PERM)
+def meeting_rules(request):
+    """The city changes how often a kind of meeting is required (monthly or quarterly)."""
+    from .party_rules import MEETING_RULES, MeetingKind
+
+    if request.method == "POST":
+        services.set_meeting_rule(request.user, kind=request.POST.get("kind", "")[:20],
+                                  every_months=request.POST.get("every_months", "")[:3])
+        messages.success(request, _("Meeting rule changed."))
+        return redirect("activities:meeting_rules")
+    rules = services.meeting_rules()
+    return render(request, "activities/meeting_rules.html", {
+        "rules": [(k, MeetingKind(k).label, rules[k], MEETING_RULES.get(k)) for k in MeetingKind.values]})

@@ -144,6 +144,9 @@ api.add_router("/lectures", lectures_router)
 from bihuan.activities.api import party_life_router  # noqa: E402
 
 api.add_router("/party", party_life_router)
+from bihuan.activities.api import party_router  # noqa: E402
+
+api.add_router("/party", party_router)
 from bihuan.ledgers.api import router as ledgers_router  # noqa: E402
 
 api.add_router("/registers", ledgers_router)
