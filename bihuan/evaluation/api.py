@@ -14,13 +14,13 @@ from pydantic import field_validator
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import Cursor, Id, Limit, Text
+from bihuan.core.schema import Cursor, Day, Id, Limit, Text
 from bihuan.core.scope import units_q
 from bihuan.core.text import has_control
 from bihuan.orgs.models import OrgUnit
 
 from . import selectors, services
-from .models import Indicator, Objection, PeerGroup
+from .models import Incident, Indicator, Objection, PeerGroup
 from .selectors import mask_name
 
 router = Router(tags=["evaluation"])
@@ -61,6 +61,9 @@ class IndicatorIn(_EvaluationIn):
     floor: Decimal | None = Field(None, ge=-999999, le=999999, decimal_places=2)
     target: Decimal | None = Field(None, ge=-999999, le=999999, decimal_places=2)
     assessor_unit: str | None = Field(None, max_length=20)
+    penalty: Decimal | None = Field(None, ge=0, le=100, decimal_places=2)
+    max_penalty: Decimal | None = Field(None, ge=0, le=100, decimal_places=2)
+    star_cap: int | None = Field(None, ge=1, le=4)
 
 
 class SetIn(_EvaluationIn):
@@ -86,6 +89,9 @@ class IndicatorOut(Schema):
     floor: Decimal | None
     target: Decimal | None
     assessor_unit_id: int | None
+    penalty: Decimal | None
+    max_penalty: Decimal | None
+    star_cap: int | None
 
 
 class SetOut(Schema):
@@ -196,6 +202,7 @@ class ResultOut(Schema):
     peers: int
     previous_rank: int | None
     change: int | None
+    star_cap: int | None
     lines: list[LineOut]
 
     @staticmethod
@@ -304,6 +311,52 @@ def enter_score(request, payload: ScoreIn):
 @router.post("/scores/{score_id}/approve", response=ScoreOut, summary="Approve a manual score (another person)")
 def approve_score(request, score_id: Id):
     return services.approve_score(request.user, score_id)
+
+
+class IncidentIn(_EvaluationIn):
+    indicator: Id
+    unit: str = Field(..., min_length=1, max_length=20)
+    occurred_on: Day
+    description: str = Field(..., min_length=1, max_length=500)
+    evidence: str = Field(..., min_length=1, max_length=200)
+
+
+class IncidentOut(Schema):
+    id: int
+    indicator_id: int
+    unit_id: int
+    period: str
+    occurred_on: date
+    description: str
+    evidence: str
+    state: str
+
+
+class IncidentPage(Schema):
+    items: list[IncidentOut]
+    next_cursor: str | None
+
+
+@router.get("/incidents", response=IncidentPage, summary="Incidents (deductions, vetoes) in scope")
+def list_incidents(request, cursor: Cursor | None = None, limit: Limit = 50):
+    page = cursor_page(Incident.objects.restrict(request.user, "view"), order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/incidents", response={201: IncidentOut}, summary="Record an incident behind a deduction or a veto")
+def record_incident(request, payload: IncidentIn):
+    ind = Indicator.objects.filter(pk=payload.indicator, set__in=selectors.sets(request.user).values("pk")).first()
+    if ind is None:
+        raise NotFound()
+    unit = _unit(request.user, payload.unit, field="unit", perm="evaluation.score.enter")
+    return Status(201, services.record_incident(request.user, indicator=ind, unit=unit,
+                                                occurred_on=payload.occurred_on, description=payload.description,
+                                                evidence=payload.evidence))
+
+
+@router.post("/incidents/{incident_id}/approve", response=IncidentOut, summary="Approve an incident (another person)")
+def approve_incident(request, incident_id: Id):
+    return services.approve_incident(request.user, incident_id)
 
 
 class ObjectionIn(_EvaluationIn):

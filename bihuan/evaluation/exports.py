@@ -20,22 +20,36 @@ def results_workbook(run, results) -> bytes:
     ws = wb.create_sheet(f"{run.period}考核结果"[:31])
     bold = Font(bold=True)
     head = ["类别", "排名", "较上期", "单位", "区划代码", "上级单位", "得分", "星级",
-            *[f"{i['name']}（{i['weight']}分）" for i in inds]]
+            *[_head(i) for i in inds]]
     ws.append([_bold(ws, h, bold) for h in head])
     ids = list(results.values_list("pk", flat=True)[:100000])
     points: dict[int, dict[int, object]] = {}
-    for rid, ind_id, p in Line.objects.filter(result_id__in=ids).values_list("result_id", "indicator_id", "points"):
-        points.setdefault(rid, {})[ind_id] = p
+    for rid, ind_id, p, v, note in Line.objects.filter(result_id__in=ids).values_list(
+            "result_id", "indicator_id", "points", "value", "note"):
+        # A veto shows as 否决 with its incidents; every other line as its points (deductions negative).
+        points.setdefault(rid, {})[ind_id] = f"否决（{int(v or 0)}次）" if note == "veto" else p
     for r in results.iterator(chunk_size=2000):
         change = r.change
         ws.append([PEER_ZH.get(r.peer_group, r.peer_group), r.rank, "" if change is None else
                    (f"↑{change}" if change > 0 else f"↓{-change}" if change < 0 else "—"), r.name, r.unit.code,
                    r.unit.parent.name if r.unit.parent_id else "", None if r.score is None else float(r.score),
                    r.stars, *[(None if points.get(r.pk, {}).get(i["id"]) is None
-                               else float(points[r.pk][i["id"]])) for i in inds]])
+                               else _cell(points[r.pk][i["id"]])) for i in inds]])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _head(ind: dict) -> str:
+    if ind["kind"] == "deduct":
+        return f"{ind['name']}（扣分项，每次{ind.get('penalty')}分）"
+    if ind["kind"] == "veto":
+        return f"{ind['name']}（一票否决，最高{ind.get('star_cap') or 1}星）"
+    return f"{ind['name']}（{ind['weight']}分）"
+
+
+def _cell(v):
+    return v if isinstance(v, str) else float(v)
 
 
 def _bold(ws, text, font):

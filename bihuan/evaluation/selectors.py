@@ -10,6 +10,7 @@ from bihuan.core.scope import units_q
 from bihuan.orgs.models import OrgUnit
 
 from .models import (
+    Incident,
     IndicatorSet,
     ManualScore,
     PointAccount,
@@ -88,6 +89,11 @@ def visible_unit(user, unit_id, perm: str = "evaluation.result.view") -> OrgUnit
 
 def scores_to_approve(user):
     return (ManualScore.objects.restrict(user, "approve").filter(state=ScoreState.ENTERED)
+            .exclude(entered_by=user).select_related("indicator", "indicator__set", "unit", "entered_by"))
+
+
+def incidents_to_approve(user):
+    return (Incident.objects.restrict(user, "approve").filter(state=ScoreState.ENTERED)
             .exclude(entered_by=user).select_related("indicator", "indicator__set", "unit", "entered_by"))
 
 

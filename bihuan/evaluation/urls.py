@@ -17,6 +17,7 @@ urlpatterns = [
     path("units/<id:unit_id>/", views.unit_history, name="unit_history"),
     path("scores/", views.scores, name="scores"),
     path("scores/<id:score_id>/approve/", views.score_approve, name="score_approve"),
+    path("incidents/<id:incident_id>/approve/", views.incident_approve, name="incident_approve"),
     path("points/", views.points_ranking, name="points"),
     path("points/households/<id:household_id>/", views.household_points, name="household_points"),
     path("points/entries/<id:entry_id>/approve/", views.entry_approve, name="entry_approve"),

@@ -19,6 +19,7 @@ from .exports import results_workbook
 from .forms import (
     AwardForm,
     CorrectForm,
+    IncidentForm,
     ObjectionForm,
     RedeemForm,
     ResultFilterForm,
@@ -27,7 +28,7 @@ from .forms import (
     ScoreForm,
     SetForm,
 )
-from .models import Indicator, IndicatorKind, PointRule, RunState
+from .models import PENALTY_KINDS, Indicator, IndicatorKind, PointRule, RunState
 from .selectors import mask_name
 
 RESULT_VIEW = "evaluation.result.view"
@@ -145,7 +146,7 @@ def result_detail(request, result_id: int):
                          % {"m": obj.matter_id, "u": r.run.set.unit.name})
         return redirect("evaluation:result_detail", result_id=r.pk)
     lines = r.lines.select_related("indicator").order_by("indicator__seq")
-    lost = [ln for ln in lines if ln.points is not None and ln.points < ln.indicator.weight]
+    lost = [ln for ln in lines if (ln.points is not None and ln.points < ln.indicator.weight) or ln.note == "veto"]
     return render(request, "evaluation/result_detail.html", {
         "r": r, "lines": lines, "lost": lost, "form": form,
         "objection": getattr(r, "objection", None) if hasattr(r, "objection") else None,
@@ -168,17 +169,44 @@ def scores(request):
                   .select_related("set") if allows(user, "evaluation.score.enter") else Indicator.objects.none())
     units = (OrgUnit.objects.filter(units_q(user, "evaluation.score.enter"), valid_to__isnull=True,
                                     level__in=[Level.TOWNSHIP, Level.VILLAGE]).order_by("path")[:500])
-    form = ScoreForm(request.POST or None, indicators=indicators, units=units)
-    done = submit(request, form, lambda d: services.enter_score(
-        user, indicator=d["indicator"], unit=OrgUnit.objects.filter(pk=d["unit"]).first(), period=d["period"],
-        value=d["value"], comment=d["comment"], evidence=d["evidence"]))
-    if done is not None:
-        messages.success(request, _("Score entered; it counts once another assessor approves it."))
-        return redirect("evaluation:scores")
+    penalties = (Indicator.objects.filter(kind__in=PENALTY_KINDS, set__in=selectors.sets(user).values("pk"))
+                 .select_related("set") if allows(user, "evaluation.score.enter") else Indicator.objects.none())
+    incident_post = request.method == "POST" and "inc-indicator" in request.POST
+    form = ScoreForm(request.POST if request.method == "POST" and not incident_post else None,
+                     indicators=indicators, units=units)
+    incident_form = IncidentForm(request.POST if incident_post else None, indicators=penalties, units=units,
+                                 prefix="inc")
+    if incident_post:
+        form.status = 200
+        done = submit(request, incident_form, lambda d: services.record_incident(
+            user, indicator=d["indicator"], unit=OrgUnit.objects.filter(pk=d["unit"]).first(),
+            occurred_on=d["occurred_on"], description=d["description"], evidence=d["evidence"]))
+        if done is not None:
+            messages.success(request, _("Incident recorded; it counts once another assessor approves it."))
+            return redirect("evaluation:scores")
+    else:
+        incident_form.status = 200
+        done = submit(request, form, lambda d: services.enter_score(
+            user, indicator=d["indicator"], unit=OrgUnit.objects.filter(pk=d["unit"]).first(), period=d["period"],
+            value=d["value"], comment=d["comment"], evidence=d["evidence"]))
+        if done is not None:
+            messages.success(request, _("Score entered; it counts once another assessor approves it."))
+            return redirect("evaluation:scores")
     page = paginate(request, selectors.scores_to_approve(user))
-    return render(request, "evaluation/scores.html", {"form": form, "page": page,
+    incidents = selectors.incidents_to_approve(user)[:50]
+    return render(request, "evaluation/scores.html", {"form": form, "incident_form": incident_form,
+                                                       "has_penalties": penalties.exists(), "page": page,
+                                                       "incidents": incidents,
                                                        "qs": querystring_without(request, "page")},
-                  status=form.status)
+                  status=max(form.status, incident_form.status))
+
+
+@requires("evaluation.score.approve")
+@require_POST
+def incident_approve(request, incident_id: int):
+    services.approve_incident(request.user, incident_id)
+    messages.success(request, _("Incident approved."))
+    return redirect("evaluation:scores")
 
 
 @requires("evaluation.score.approve")
