@@ -388,6 +388,118 @@ def lodge_objection(request, payload: ObjectionIn):
     return Status(201, services.lodge_objection(request.user, payload.result, reason=payload.reason))
 
 
+# --- selections (评选) ------------------------------------------------------------------------------
+
+class SelectionIn(_EvaluationIn):
+    unit: str = Field(..., min_length=1, max_length=20)
+    kind: str = Field(..., max_length=10)
+    name: str = Field(..., min_length=1, max_length=120)
+    quota: int | None = Field(None, ge=1, le=10000)
+    nominate_until: Day
+    notice_days: int = Field(5, ge=1, le=30)
+
+
+class SelectionOut(Schema):
+    id: int
+    unit_id: int
+    kind: str
+    name: str
+    quota: int
+    nominate_until: date
+    notice_days: int
+    state: str
+    notice_until: date | None
+    publicised_at: datetime | None
+    named_at: datetime | None
+
+
+class SelectionPage(Schema):
+    items: list[SelectionOut]
+    next_cursor: str | None
+
+
+class NominationIn(_EvaluationIn):
+    unit: str = Field(..., min_length=1, max_length=20)
+    nominee: str = Field("", max_length=120)
+    party_org: Id | None = None
+    deeds: str = Field(..., min_length=1, max_length=1000)
+
+
+class NominationOut(Schema):
+    id: int
+    round_id: int
+    unit_id: int
+    nominee: str
+    party_org_id: int | None
+    deeds: str
+    state: str
+    citation: str
+    review_note: str
+
+
+class NominationPage(Schema):
+    items: list[NominationOut]
+    next_cursor: str | None
+
+
+class ReviewIn(_EvaluationIn):
+    accept: bool = False
+    citation: str = Field("", max_length=500)
+    note: str = Field("", max_length=500)
+
+
+@router.get("/selections", response=SelectionPage, summary="Selection rounds (先锋, 优秀书记, 先进党组织) in scope")
+def list_selections(request, cursor: Cursor | None = None, limit: Limit = 50):
+    page = cursor_page(selectors.selection_rounds(request.user), order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/selections", response={201: SelectionOut}, summary="Open a selection round with a quota")
+def create_selection(request, payload: SelectionIn):
+    unit = _unit(request.user, payload.unit, field="unit", perm="evaluation.selection.manage")
+    return Status(201, services.create_round(request.user, unit=unit, kind=payload.kind, name=payload.name,
+                                             quota=payload.quota, nominate_until=payload.nominate_until,
+                                             notice_days=payload.notice_days))
+
+
+@router.get("/selections/{round_id}", response=SelectionOut, summary="One selection round")
+def get_selection(request, round_id: Id):
+    return selectors.get_selection_round(request.user, round_id)
+
+
+@router.get("/selections/{round_id}/nominations", response=NominationPage, summary="A round's nominations in scope")
+def list_nominations(request, round_id: Id, state: str = Query("", max_length=10), cursor: Cursor | None = None,
+                     limit: Limit = 50):
+    r = selectors.get_selection_round(request.user, round_id)
+    page = cursor_page(selectors.nominations(request.user, r, state=state), order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/selections/{round_id}/nominations", response={201: NominationOut}, summary="Nominate (until the closing day)")
+def nominate(request, round_id: Id, payload: NominationIn):
+    r = selectors.get_selection_round(request.user, round_id)
+    unit = _unit(request.user, payload.unit, field="unit", perm="evaluation.selection.nominate")
+    return Status(201, services.nominate(request.user, r, unit=unit, nominee=payload.nominee,
+                                         party_org=payload.party_org, deeds=payload.deeds))
+
+
+@router.post("/selections/nominations/{nomination_id}/review", response=NominationOut,
+             summary="Accept (with a citation, within the quota) or not (with a note)")
+def review_nomination(request, nomination_id: Id, payload: ReviewIn):
+    return services.review(request.user, nomination_id, accept=payload.accept, citation=payload.citation,
+                           note=payload.note)
+
+
+@router.post("/selections/{round_id}/publicise", response=SelectionOut, summary="Publicise the accepted (公示)")
+def publicise_selection(request, round_id: Id):
+    return services.publicise(request.user, round_id)
+
+
+@router.post("/selections/{round_id}/name", response=SelectionOut, summary="Name the selection after the notice")
+def name_selection(request, round_id: Id):
+    return services.name_selection(request.user, round_id)
+
+
 # --- points ----------------------------------------------------------------------------------------
 
 class PointsEntryOut(Schema):

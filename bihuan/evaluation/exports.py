@@ -40,6 +40,23 @@ def results_workbook(run, results) -> bytes:
     return buf.getvalue()
 
 
+def nominations_workbook(rnd, nominations) -> bytes:
+    """A round's nominations the user may see: unit, nominee, deeds, state, citation (Chinese headers)."""
+    from .models import NominationState
+
+    states = {NominationState.NOMINATED: "待审核", NominationState.ACCEPTED: "拟表彰（公示）",
+              NominationState.REJECTED: "未通过", NominationState.NAMED: "已命名"}
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(rnd.name[:31])
+    bold = Font(bold=True)
+    ws.append([_bold(ws, h, bold) for h in ["推荐单位", "区划代码", "推荐对象", "主要事迹", "状态", "表彰词"]])
+    for n in nominations.iterator(chunk_size=2000):
+        ws.append([n.unit.name, n.unit.code, n.nominee, n.deeds, states.get(n.state, n.state), n.citation])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
 def _head(ind: dict) -> str:
     if ind["kind"] == "deduct":
         return f"{ind['name']}（扣分项，每次{ind.get('penalty')}分）"

@@ -10,7 +10,7 @@ from bihuan.core import registry
 from bihuan.core.forms import StyledMixin
 from bihuan.core.text import has_control
 
-from .models import IndicatorKind, PeerGroup, PeriodKind, StarMode, TargetKind
+from .models import IndicatorKind, NominationState, PeerGroup, PeriodKind, SelectionKind, StarMode, TargetKind
 
 INDICATOR_ROWS = 8
 
@@ -149,3 +149,40 @@ class RedeemForm(StyledMixin, forms.Form):
 
 class ReverseForm(StyledMixin, forms.Form):
     reason = _text(_("Reason"), 200)
+
+
+class SelectionRoundForm(StyledMixin, forms.Form):
+    kind = forms.ChoiceField(label=_("Selection"), choices=SelectionKind.choices)
+    name = _text(_("Name"), 120)
+    quota = forms.IntegerField(label=_("Quota (empty: 150 先锋, 100 优秀书记, 100 先进党组织)"), min_value=1,
+                               max_value=10000, required=False)
+    nominate_until = forms.DateField(label=_("Nominations until"), widget=forms.DateInput(attrs={"type": "date"}))
+    notice_days = forms.IntegerField(label=_("Public notice (working days)"), min_value=1, max_value=30, initial=5)
+
+
+class NominationForm(StyledMixin, forms.Form):
+    unit = forms.TypedChoiceField(label=_("Nominating unit"), coerce=int)
+    nominee = _text(_("Nominee (party member)"), 120, required=False)
+    party_org = forms.TypedChoiceField(label=_("Party organisation"), coerce=int, required=False, empty_value=None)
+    deeds = _text(_("Deeds"), 1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, units=(), orgs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+        if orgs is None:
+            del self.fields["party_org"]
+        else:
+            del self.fields["nominee"]
+            self.fields["party_org"].choices = [(o.pk, o.name) for o in orgs]
+            self.fields["party_org"].required = True
+
+
+class ReviewForm(StyledMixin, forms.Form):
+    accept = forms.TypedChoiceField(label=_("Decision"), coerce=lambda v: v == "1",
+                                    choices=[("1", _("accept")), ("0", _("do not accept"))])
+    citation = _text(_("Citation (when accepted)"), 500, required=False)
+    note = _text(_("Note (when not accepted)"), 500, required=False)
+
+
+class NominationFilterForm(StyledMixin, forms.Form):
+    state = forms.ChoiceField(label=_("State"), choices=[("", _("all"))] + NominationState.choices, required=False)
