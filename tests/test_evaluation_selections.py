@@ -153,3 +153,22 @@ def test_api_page_and_export(tree, users, client):
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0][:3] == ("推荐单位", "区划代码", "推荐对象")
     assert ("张三", "拟表彰（公示）", "垃圾分类的带头人") in [(x[2], x[4], x[5]) for x in rows[1:]]
+
+
+def test_demo_seed_has_the_three_selections():
+    import random
+
+    from bihuan.core.context import acting_as
+    from bihuan.evaluation.seed import seed_selections
+    from bihuan.orgs import seed as org_seed
+    from bihuan.orgs.models import Level, OrgUnit
+
+    with acting_as(None, username="seed"):
+        org_seed.seed_tree("demo", progress=False)
+        city = OrgUnit.objects.get(level=Level.CITY)
+        assert seed_selections(city, random.Random(1), at("2026-06-15 10:00")) == {"selection_rounds": 3}
+    rounds = dict(SelectionRound.objects.values_list("kind", "state"))
+    assert rounds == {"org": "named", "secretary": "publicised", "vanguard": "nominating"}
+    assert dict(SelectionRound.objects.values_list("kind", "quota")) == {"org": 100, "secretary": 100,
+                                                                          "vanguard": 150}
+    assert Nomination.objects.filter(round__kind="org", state="named").exclude(citation="").exists()
