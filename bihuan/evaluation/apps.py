@@ -37,6 +37,7 @@ class EvaluationConfig(AppConfig):
             "evaluation.item.create": _("Points store item created"),
             "evaluation.item.restock": _("Points store item restocked"),
             "evaluation.points.redeem": _("Points redeemed"),
+            "evaluation.points.expire": _("Credit points expired"),
         })
 
         def _freeze(now):
@@ -46,3 +47,11 @@ class EvaluationConfig(AppConfig):
 
         # Hourly: published runs whose public notice has ended are frozen.
         jobs.register("evaluation.freeze", every_seconds=60 * 60)(_freeze)
+
+        def _expire(now):
+            from .services import expire_points
+
+            return expire_points(now)["households"]
+
+        # Daily: points past the expiry policy (BIHUAN_POINTS_EXPIRY_YEARS) lapse, once per household and year.
+        jobs.register("evaluation.points_expiry", every_seconds=24 * 60 * 60)(_expire)

@@ -428,6 +428,7 @@ class EntryKind(models.TextChoices):
     DEDUCT = "deduct", _("deduction")
     REDEEM = "redeem", _("redemption")
     REVERSAL = "reversal", _("reversal")
+    EXPIRE = "expire", _("expiry")
 
 
 class EntryState(models.TextChoices):
@@ -473,6 +474,8 @@ class PointEntry(models.Model):
                            related_name="+")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
+    # An expiry entry: the year whose unspent points it takes (once per household and year).
+    expiry_of = models.PositiveSmallIntegerField(null=True, blank=True)
 
     scope_resource = "evaluation.points"
     scope_path_field = "unit__path"
@@ -483,6 +486,8 @@ class PointEntry(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["household", "at"], name="evaluation_entry_household")]
+        constraints = [models.UniqueConstraint(fields=["household", "expiry_of"], condition=Q(expiry_of__isnull=False),
+                                               name="evaluation_expiry_once")]
 
     def __str__(self) -> str:
         return f"{self.household_id} {self.points:+d}"

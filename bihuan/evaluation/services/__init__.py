@@ -6,7 +6,7 @@
   never negative, also under concurrent redemptions).
 """
 
-from .points import approve_entry, award, create_item, create_rule, redeem, restock, reverse
+from .points import approve_entry, award, create_item, create_rule, expire_points, redeem, restock, reverse
 from .runs import (
     approve_incident,
     approve_score,
@@ -30,7 +30,7 @@ from .sets import create_set, snapshot, validate_indicators
 
 __all__ = [
     "approve_entry", "approve_incident", "approve_score", "award", "compute_run", "correct", "create_item",
-    "create_round", "create_rule", "get_round", "name_selection", "nominate", "publicise", "review", "create_set", "enter_score", "freeze_due", "get_run", "lodge_objection", "missing_list",
+    "create_round", "create_rule", "expire_points", "get_round", "name_selection", "nominate", "publicise", "review", "create_set", "enter_score", "freeze_due", "get_run", "lodge_objection", "missing_list",
     "peer_group_of", "penalty_for", "points_for", "publish", "record_incident", "redeem", "restock", "reverse",
     "snapshot", "stars_for", "targets_of", "validate_indicators",
 ]
