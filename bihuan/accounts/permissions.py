@@ -91,6 +91,8 @@ PERMISSIONS: dict[str, str] = {
     "evaluation.result.export": _("Export assessment results to XLSX"),
     "evaluation.score.view": _("View manual scores"),
     "evaluation.score.enter": _("Enter manual scores as an assessor"),
+    "evaluation.score.import": _("Import manual scores from XLSX (they still need approval)"),
+    "evaluation.score.export": _("Download the manual-score template of the targets one assesses"),
     "evaluation.score.approve": _("Approve manual scores entered by another assessor"),
     "evaluation.selection.view": _("View selection rounds (先锋, 优秀书记, 先进党组织) and their nominations"),
     "evaluation.selection.nominate": _("Nominate candidates for a selection round"),

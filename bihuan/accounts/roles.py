@@ -46,7 +46,8 @@ LEDGERS_ADMIN = [*LEDGERS_KEEP, "ledgers.round.manage", "ledgers.entry.reveal", 
 EVAL_READ = ["evaluation.result.view", "evaluation.points.view", "evaluation.selection.view"]
 EVAL_ASSESS = [*EVAL_READ, "evaluation.set.view", "evaluation.run.view", "evaluation.score.view",
                "evaluation.score.enter", "evaluation.score.approve", "evaluation.result.export",
-               "evaluation.result.object", "evaluation.selection.nominate"]
+               "evaluation.result.object", "evaluation.selection.nominate", "evaluation.score.import",
+               "evaluation.score.export"]
 EVAL_ADMIN = ["evaluation.set.manage", "evaluation.run.manage", "evaluation.selection.manage"]
 POINTS_WORK = ["evaluation.points.view", "evaluation.points.award", "evaluation.points.redeem"]
 POINTS_ADMIN = [*POINTS_WORK, "evaluation.points.approve", "evaluation.points.manage"]

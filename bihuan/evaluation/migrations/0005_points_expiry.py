@@ -4,6 +4,13 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+def roles_forwards(apps, schema_editor):
+    # Built-in roles gain evaluation.score.import / .export (accounts.roles EVAL_ASSESS).
+    from bihuan.accounts.roles import ensure_builtin_roles
+
+    ensure_builtin_roles(apps.get_model("accounts", "Role"))
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -28,4 +35,5 @@ class Migration(migrations.Migration):
             model_name='pointentry',
             constraint=models.UniqueConstraint(condition=models.Q(('expiry_of__isnull', False)), fields=('household', 'expiry_of'), name='evaluation_expiry_once'),
         ),
+        migrations.RunPython(roles_forwards, migrations.RunPython.noop),
     ]
