@@ -87,7 +87,8 @@ def test_deduction_takes_points_and_veto_caps_the_stars_in_the_breakdown_and_inp
     run = services.compute_run(users.city_admin, s, H1, now=at("2026-07-03 09:00"))
     assert run.missing == 1  # the veto awaits approval: nobody is scored around it
     who = services.missing_list(run)
-    assert who[0]["action"] == "approve the incidents" and who[0]["target"] == tree.xianying_v.name
+    assert (who[0]["state"], who[0]["indicator"], who[0]["target"]) == ("awaiting_approval", "重大信访",
+                                                                   tree.xianying_v.name)
     services.approve_incident(users.city_admin, pending, now=at("2026-07-03 10:00"))
     run = services.compute_run(users.city_admin, s, H1, now=at("2026-07-03 11:00"))
     assert run.missing == 0
