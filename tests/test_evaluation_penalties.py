@@ -130,6 +130,8 @@ def test_breakdown_page_and_xlsx_show_where_points_were_lost(tree, users, client
     assert "一票否决" in head[col]
     row = next(x for x in rows[1:] if x[3] == tree.xianying_v.name)
     assert row[col] == "否决（1次）" and row[7] == 1
+    pdf = client.get(f"/evaluation/runs/{run.pk}/results.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and pdf["Content-Type"] == "application/pdf"
 
 
 def test_incident_api_and_page(tree, users, client):

@@ -40,6 +40,39 @@ def results_workbook(run, results) -> bytes:
     return buf.getvalue()
 
 
+PDF_ROWS = 1500  # a printable document; the XLSX has every row
+
+
+def results_pdf(run, results) -> bytes:
+    """The results of ``run`` (``results``: what the user may see) as a PDF (A4 landscape, CJK font):
+    rank, change, stars, score, each indicator's points; then every deduction and veto (where
+    points were lost) with its incidents."""
+    from django.template.loader import render_to_string
+
+    from bihuan.core.documents import html_to_pdf
+
+    inds = run.inputs.get("indicators", [])
+    rows = list(results.select_related("unit", "unit__parent")[:PDF_ROWS])
+    ids = [r.pk for r in rows]
+    lines: dict[int, dict[int, object]] = {}
+    penalties = []
+    names = {r.pk: r.name for r in rows}
+    for rid, ind_id, p, v, note in Line.objects.filter(result_id__in=ids).values_list(
+            "result_id", "indicator_id", "points", "value", "note"):
+        lines.setdefault(rid, {})[ind_id] = f"否决（{int(v or 0)}次）" if note == "veto" else p
+        if note in ("veto", "deduction"):
+            ind = next((i for i in inds if i["id"] == ind_id), {})
+            penalties.append({"target": names[rid], "indicator": ind.get("name", ""), "incidents": int(v or 0),
+                              "effect": (f"最高{ind.get('star_cap') or 1}星" if note == "veto" else f"{p}分")})
+    table = [{"group": PEER_ZH.get(r.peer_group, r.peer_group), "rank": r.rank, "change": r.change, "name": r.name,
+              "parent": r.unit.parent.name if r.unit.parent_id else "", "score": r.score, "stars": r.stars,
+              "cells": [lines.get(r.pk, {}).get(i["id"]) for i in inds]} for r in rows]
+    html = render_to_string("evaluation/results_pdf.html", {
+        "run": run, "heads": [_head(i) for i in inds], "rows": table, "penalties": penalties,
+        "truncated": results.count() > PDF_ROWS, "limit": PDF_ROWS})
+    return html_to_pdf(html, extra_css="@page { size: A4 landscape; margin: 1.5cm; } td, th { font-size: 8pt; }")
+
+
 def nominations_workbook(rnd, nominations) -> bytes:
     """A round's nominations the user may see: unit, nominee, deeds, state, citation (Chinese headers)."""
     from .models import NominationState

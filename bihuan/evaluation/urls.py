@@ -13,6 +13,7 @@ urlpatterns = [
     path("runs/<id:run_id>/recompute/", views.run_recompute, name="run_recompute"),
     path("runs/<id:run_id>/correct/", views.run_correct, name="run_correct"),
     path("runs/<id:run_id>/results.xlsx", views.run_xlsx, name="run_xlsx"),
+    path("runs/<id:run_id>/results.pdf", views.run_pdf, name="run_pdf"),
     path("results/<id:result_id>/", views.result_detail, name="result_detail"),
     path("units/<id:unit_id>/", views.unit_history, name="unit_history"),
     path("scores/", views.scores, name="scores"),

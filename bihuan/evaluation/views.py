@@ -16,7 +16,7 @@ from bihuan.core.views import paginate, querystring_without, requires, submit
 from bihuan.orgs.models import Level, OrgUnit
 
 from . import selectors, services
-from .exports import nominations_workbook, results_workbook
+from .exports import nominations_workbook, results_pdf, results_workbook
 from .forms import (
     AwardForm,
     CorrectForm,
@@ -146,6 +146,15 @@ def run_xlsx(request, run_id: int):
     data = results_workbook(run, selectors.results(request.user, run))
     resp = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     resp["Content-Disposition"] = f'attachment; filename="evaluation-{run.period}-v{run.version}.xlsx"'
+    return resp
+
+
+@requires("evaluation.result.export")
+def run_pdf(request, run_id: int):
+    run = selectors.get_run(request.user, run_id)
+    data = results_pdf(run, selectors.results(request.user, run))
+    resp = HttpResponse(data, content_type="application/pdf")
+    resp["Content-Disposition"] = f'attachment; filename="evaluation-{run.period}-v{run.version}.pdf"'
     return resp
 
 
