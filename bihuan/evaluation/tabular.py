@@ -75,7 +75,7 @@ def export_rows(user, unit: OrgUnit | None = None):
                 pk__in=[(ind.assessor_unit or u.parent or s.unit).pk for u, *_r in targets]).values_list("pk", flat=True))
         seen = set()
         for u, _org, _name, _group in targets:
-            if u.pk in seen or (unit is not None and not u.path.startswith(unit.path)):
+            if u.pk in seen or (unit is not None and u.pk != unit.pk and not unit.is_ancestor_of(u)):
                 continue
             seen.add(u.pk)
             if allowed is not None and (ind.assessor_unit or u.parent or s.unit).pk not in allowed:
