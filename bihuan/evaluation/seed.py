@@ -146,9 +146,12 @@ def seed_selections(city, rng: random.Random, now: datetime) -> dict:
         n = services.nominate(None, orgs, unit=po.unit, party_org=po, deeds=rng.choice(DEEDS),
                               now=t0 + timedelta(days=1))
         services.review(None, n, accept=True, citation=f"{po.name}：战斗堡垒作用突出", now=t0 + timedelta(days=12))
-    if orgs.nominations.exists():
-        services.publicise(None, orgs, now=t0 + timedelta(days=14))
-        services.name_selection(None, orgs, now=t0 + timedelta(days=30))
+    try:  # a notice needs the working-day calendar of its year (early in January: maybe not entered)
+        if orgs.nominations.exists():
+            services.publicise(None, orgs, now=t0 + timedelta(days=14))
+            services.name_selection(None, orgs, now=t0 + timedelta(days=30))
+    except ServiceError:
+        pass
     secretaries = services.create_round(None, unit=city, kind="secretary", name=f"{year}年度优秀书记", quota=100,
                                         nominate_until=(now - timedelta(days=5)).date(), now=now - timedelta(days=30))
     for i, v in enumerate(villages[:4]):
@@ -159,7 +162,10 @@ def seed_selections(city, rng: random.Random, now: datetime) -> dict:
                             now=now - timedelta(days=4))
         else:
             services.review(None, n, accept=False, note="事迹材料不完整", now=now - timedelta(days=4))
-    services.publicise(None, secretaries, now=now - timedelta(days=1))
+    try:
+        services.publicise(None, secretaries, now=now - timedelta(days=1))
+    except ServiceError:
+        pass
     vanguard = services.create_round(None, unit=city, kind="vanguard", name=f"{year}年度先锋", quota=150,
                                      nominate_until=(now + timedelta(days=20)).date(), now=now - timedelta(days=10))
     for i, v in enumerate(villages):
