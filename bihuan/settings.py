@@ -189,6 +189,9 @@ BIHUAN_TRUST_PROXY = os.environ.get("BIHUAN_TRUST_PROXY") == "1"
 # The city's own map tile server ("https://tiles.example/{z}/{x}/{y}.png"); empty: no map, only
 # coordinates (no outside tile server is ever used; loop.geo).
 BIHUAN_TILE_URL = os.environ.get("BIHUAN_TILE_URL", "")
+# Credit points (信用积分) expire at the end of the N-th year after the year they were awarded
+# (1: points of 2026 lapse when 2027 ends); 0: they never expire (evaluation.points_expiry job).
+BIHUAN_POINTS_EXPIRY_YEARS = int(os.environ.get("BIHUAN_POINTS_EXPIRY_YEARS", "1"))
 
 
 # Administrators (whoever may create users and grant roles) and whoever may reveal numbers.

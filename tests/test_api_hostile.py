@@ -174,6 +174,16 @@ def _evaluation_world(tree, users, token_for, valid, city) -> dict:
     ev.award(None, household=p.h1, rule=p.volunteer, quantity=50)
     indicators = [{"name": "响应率", "source": "loop.response_rate", "weight": 60, "floor": 50, "target": 100},
                   {"name": "党建", "kind": "manual", "weight": 40}]
+    penalties = ev.create_set(None, unit=tree.city, name="探针扣分", period_kind="half", target_kind="village",
+                              indicators=[{"name": "党建", "kind": "manual", "weight": 100},
+                                          {"name": "安全事故", "kind": "deduct", "penalty": 5}])
+    from django.utils import timezone
+
+    incident = {"auth": token_for(users.liying_staff), "valid": {
+        **valid, "indicator": penalties.indicators.get(kind="deduct").pk, "unit": tree.lumiao.code,
+        "occurred_on": timezone.localdate().isoformat(), "evidence": "现场照片"}}
+    selection = {"auth": city["auth"], "valid": {**city["valid"], "kind": "vanguard", "name": "探针先锋",
+                                                 "nominate_until": "2099-12-31"}}
     town = {**valid, "indicator": other.indicators.get(kind="manual").pk, "unit": tree.lumiao.code,
             "period": "2026H1", "value": 80, "result": result.pk, "household": p.h1.pk, "rule": p.sort.pk,
             "item": p.soap.pk}
@@ -183,6 +193,7 @@ def _evaluation_world(tree, users, token_for, valid, city) -> dict:
             "/api/v1/evaluation/runs": {"auth": city["auth"], "valid": {**city["valid"], "set": other.pk,
                                                                         "period": "2026H1"}},
             "/api/v1/evaluation/scores": liying, "/api/v1/evaluation/objections": liying,
+            "/api/v1/evaluation/incidents": incident, "/api/v1/evaluation/selections": selection,
             "/api/v1/points/entries": liying, "/api/v1/points/redemptions": liying}
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db.models import Sum
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -89,7 +92,33 @@ def test_the_database_refuses_a_negative_balance_even_without_the_service(tree, 
         PointAccount.objects.filter(household_id=p.h1.pk).update(balance=-1)
 
 
-OPS = st.lists(st.tuples(st.sampled_from(["award", "reverse", "redeem", "deduct"]), st.integers(1, 5)),
+def test_points_expire_at_the_end_of_the_next_year_oldest_first_once(tree, users):
+    p = points_setup(tree, users.city_admin)
+    services.award(None, household=p.h1, rule=p.volunteer, quantity=20, now=at("2025-03-01 09:00"))  # +40 in 2025
+    services.award(None, household=p.h1, rule=p.volunteer, quantity=5, now=at("2026-02-01 09:00"))  # +10 in 2026
+    services.redeem(None, household=p.h1, item=p.rice, now=at("2026-05-01 09:00"))  # −30: the oldest points first
+    services.award(None, household=p.h2, rule=p.volunteer, quantity=3, now=at("2026-06-01 09:00"))  # 2026 only
+    assert services.expire_points(at("2026-12-31 23:00")) == {"year": 2024, "households": 0, "points": 0}
+    out = services.expire_points(at("2027-01-01 00:30"))  # 2025 ended a year ago: its unspent 10 lapse
+    assert out == {"year": 2025, "households": 1, "points": 10}
+    assert balance_of(p.h1) == 10 == ledger(p.h1) and balance_of(p.h2) == 6
+    e = PointEntry.objects.get(kind="expire")
+    assert (e.points, e.expiry_of, e.household_id) == (-10, 2025, p.h1.pk)
+    assert services.expire_points(at("2027-01-02 00:30"))["households"] == 0  # once per year: idempotent
+    assert balance_of(p.h1) == 10
+    assert services.expire_points(at("2028-01-01 00:30")) == {"year": 2026, "households": 2, "points": 16}
+    assert balance_of(p.h1) == 0 == ledger(p.h1) and balance_of(p.h2) == 0 == ledger(p.h2)
+    assert AuditEntry.objects.filter(action="evaluation.points.expire").count() == 3  # per unit and batch
+    assert services.expire_points(at("2030-01-01 00:30"), years=0)["year"] is None  # policy off: nothing lapses
+
+
+def test_expiry_job_is_registered():
+    from bihuan.core import jobs
+
+    assert "evaluation.points_expiry" in jobs.REGISTRY
+
+
+OPS = st.lists(st.tuples(st.sampled_from(["award", "reverse", "redeem", "deduct", "expire"]), st.integers(1, 5)),
                min_size=1, max_size=25)
 
 
@@ -106,6 +135,7 @@ def test_property_balance_equals_ledger_and_never_negative(tree, users, ops):
     h = people_services.create_household(None, unit=tree.lumiao_g1, address="x",
                                          code=f"H-P-{Household.objects.count() + 1}")
     StoreItem.objects.filter(pk=p.soap.pk).update(stock=1000)
+    now = timezone.now()
     for op, n in ops:
         try:
             if op == "award":
@@ -114,6 +144,8 @@ def test_property_balance_equals_ledger_and_never_negative(tree, users, ops):
                 services.award(None, household=h, rule=p.build)
             elif op == "redeem":
                 services.redeem(None, household=h, item=p.soap, quantity=n)
+            elif op == "expire":  # the lapsed year moves on with n: this year's points, then none left
+                services.expire_points(now + timedelta(days=365 * (n + 1)), years=1)
             else:
                 last = PointEntry.objects.filter(household=h, kind__in=["award", "deduct"], state="posted",
                                                  reversed_by__isnull=True).first()

@@ -54,11 +54,12 @@ LEDGERS_READ = ["ledgers.entry.view", "ledgers.round.view"]
 LEDGERS_KEEP = [*LEDGERS_READ, "ledgers.entry.change", "ledgers.entry.import", "ledgers.entry.export",
                 "ledgers.round.submit"]
 LEDGERS_ADMIN = [*LEDGERS_KEEP, "ledgers.round.manage", "ledgers.entry.reveal", "ledgers.register.manage"]
-EVAL_READ = ["evaluation.result.view", "evaluation.points.view"]
+EVAL_READ = ["evaluation.result.view", "evaluation.points.view", "evaluation.selection.view"]
 EVAL_ASSESS = [*EVAL_READ, "evaluation.set.view", "evaluation.run.view", "evaluation.score.view",
                "evaluation.score.enter", "evaluation.score.approve", "evaluation.result.export",
-               "evaluation.result.object"]
-EVAL_ADMIN = ["evaluation.set.manage", "evaluation.run.manage"]
+               "evaluation.result.object", "evaluation.selection.nominate", "evaluation.score.import",
+               "evaluation.score.export"]
+EVAL_ADMIN = ["evaluation.set.manage", "evaluation.run.manage", "evaluation.selection.manage"]
 POINTS_WORK = ["evaluation.points.view", "evaluation.points.award", "evaluation.points.redeem"]
 POINTS_ADMIN = [*POINTS_WORK, "evaluation.points.approve", "evaluation.points.manage"]
 
@@ -92,8 +93,8 @@ BUILTIN_ROLES = [
      "permissions": [*TREE_READ, *PEOPLE_KEEP, "people.person.needs", "people.person.reveal",
                      "loop.matter.view", "loop.matter.create", "loop.matter.handle", *PLANS_READ,
                      "plans.assignment.checkin", *CARE_ADMIN, *LECTURES_LOCAL, *LEDGERS_KEEP,
-                     *EVAL_READ, "evaluation.result.object", *POINTS_WORK, "evaluation.points.approve",
-                     "reports.bulletin.view", *PARTY_LIFE_READ, *PARTY_BRANCH]},
+                     *EVAL_READ, "evaluation.result.object", "evaluation.selection.nominate", *POINTS_WORK,
+                     "evaluation.points.approve", "reports.bulletin.view", *PARTY_LIFE_READ, *PARTY_BRANCH]},
     {"code": "grid_worker", "name": _("Grid worker"), "default_scope": "subtree",
      "permissions": [*TREE_READ, *PEOPLE_READ, "loop.matter.view", "loop.matter.create", *CARE_READ,
                      "care.survey.change", "care.visit.checkin", "evaluation.points.view", "evaluation.points.award"]},

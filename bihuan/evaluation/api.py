@@ -13,12 +13,12 @@ from ninja import Field, Query, Router, Schema, Status
 
 from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import CleanIn, Cursor, Id, Limit, Text
+from bihuan.core.schema import CleanIn, Cursor, Day, Id, Limit, Text
 from bihuan.core.scope import units_q
 from bihuan.orgs.models import OrgUnit
 
 from . import selectors, services
-from .models import Indicator, Objection, PeerGroup
+from .models import Incident, Indicator, Objection, PeerGroup
 from .selectors import mask_name
 
 router = Router(tags=["evaluation"])
@@ -54,6 +54,9 @@ class IndicatorIn(_EvaluationIn):
     floor: Decimal | None = Field(None, ge=-999999, le=999999, decimal_places=2)
     target: Decimal | None = Field(None, ge=-999999, le=999999, decimal_places=2)
     assessor_unit: str | None = Field(None, max_length=20)
+    penalty: Decimal | None = Field(None, ge=0, le=100, decimal_places=2)
+    max_penalty: Decimal | None = Field(None, ge=0, le=100, decimal_places=2)
+    star_cap: int | None = Field(None, ge=1, le=4)
 
 
 class SetIn(_EvaluationIn):
@@ -79,6 +82,9 @@ class IndicatorOut(Schema):
     floor: Decimal | None
     target: Decimal | None
     assessor_unit_id: int | None
+    penalty: Decimal | None
+    max_penalty: Decimal | None
+    star_cap: int | None
 
 
 class SetOut(Schema):
@@ -189,6 +195,7 @@ class ResultOut(Schema):
     peers: int
     previous_rank: int | None
     change: int | None
+    star_cap: int | None
     lines: list[LineOut]
 
     @staticmethod
@@ -299,6 +306,52 @@ def approve_score(request, score_id: Id):
     return services.approve_score(request.user, score_id)
 
 
+class IncidentIn(_EvaluationIn):
+    indicator: Id
+    unit: str = Field(..., min_length=1, max_length=20)
+    occurred_on: Day
+    description: str = Field(..., min_length=1, max_length=500)
+    evidence: str = Field(..., min_length=1, max_length=200)
+
+
+class IncidentOut(Schema):
+    id: int
+    indicator_id: int
+    unit_id: int
+    period: str
+    occurred_on: date
+    description: str
+    evidence: str
+    state: str
+
+
+class IncidentPage(Schema):
+    items: list[IncidentOut]
+    next_cursor: str | None
+
+
+@router.get("/incidents", response=IncidentPage, summary="Incidents (deductions, vetoes) in scope")
+def list_incidents(request, cursor: Cursor | None = None, limit: Limit = 50):
+    page = cursor_page(Incident.objects.restrict(request.user, "view"), order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/incidents", response={201: IncidentOut}, summary="Record an incident behind a deduction or a veto")
+def record_incident(request, payload: IncidentIn):
+    ind = Indicator.objects.filter(pk=payload.indicator, set__in=selectors.sets(request.user).values("pk")).first()
+    if ind is None:
+        raise NotFound()
+    unit = _unit(request.user, payload.unit, field="unit", perm="evaluation.score.enter")
+    return Status(201, services.record_incident(request.user, indicator=ind, unit=unit,
+                                                occurred_on=payload.occurred_on, description=payload.description,
+                                                evidence=payload.evidence))
+
+
+@router.post("/incidents/{incident_id}/approve", response=IncidentOut, summary="Approve an incident (another person)")
+def approve_incident(request, incident_id: Id):
+    return services.approve_incident(request.user, incident_id)
+
+
 class ObjectionIn(_EvaluationIn):
     result: Id
     reason: str = Field(..., min_length=1, max_length=1000)
@@ -326,6 +379,118 @@ def list_objections(request, cursor: Cursor | None = None, limit: Limit = 50):
 @router.post("/objections", response={201: ObjectionOut}, summary="Object to one's published result (notice period)")
 def lodge_objection(request, payload: ObjectionIn):
     return Status(201, services.lodge_objection(request.user, payload.result, reason=payload.reason))
+
+
+# --- selections (评选) ------------------------------------------------------------------------------
+
+class SelectionIn(_EvaluationIn):
+    unit: str = Field(..., min_length=1, max_length=20)
+    kind: str = Field(..., max_length=10)
+    name: str = Field(..., min_length=1, max_length=120)
+    quota: int | None = Field(None, ge=1, le=10000)
+    nominate_until: Day
+    notice_days: int = Field(5, ge=1, le=30)
+
+
+class SelectionOut(Schema):
+    id: int
+    unit_id: int
+    kind: str
+    name: str
+    quota: int
+    nominate_until: date
+    notice_days: int
+    state: str
+    notice_until: date | None
+    publicised_at: datetime | None
+    named_at: datetime | None
+
+
+class SelectionPage(Schema):
+    items: list[SelectionOut]
+    next_cursor: str | None
+
+
+class NominationIn(_EvaluationIn):
+    unit: str = Field(..., min_length=1, max_length=20)
+    nominee: str = Field("", max_length=120)
+    party_org: Id | None = None
+    deeds: str = Field(..., min_length=1, max_length=1000)
+
+
+class NominationOut(Schema):
+    id: int
+    round_id: int
+    unit_id: int
+    nominee: str
+    party_org_id: int | None
+    deeds: str
+    state: str
+    citation: str
+    review_note: str
+
+
+class NominationPage(Schema):
+    items: list[NominationOut]
+    next_cursor: str | None
+
+
+class ReviewIn(_EvaluationIn):
+    accept: bool = False
+    citation: str = Field("", max_length=500)
+    note: str = Field("", max_length=500)
+
+
+@router.get("/selections", response=SelectionPage, summary="Selection rounds (先锋, 优秀书记, 先进党组织) in scope")
+def list_selections(request, cursor: Cursor | None = None, limit: Limit = 50):
+    page = cursor_page(selectors.selection_rounds(request.user), order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/selections", response={201: SelectionOut}, summary="Open a selection round with a quota")
+def create_selection(request, payload: SelectionIn):
+    unit = _unit(request.user, payload.unit, field="unit", perm="evaluation.selection.manage")
+    return Status(201, services.create_round(request.user, unit=unit, kind=payload.kind, name=payload.name,
+                                             quota=payload.quota, nominate_until=payload.nominate_until,
+                                             notice_days=payload.notice_days))
+
+
+@router.get("/selections/{round_id}", response=SelectionOut, summary="One selection round")
+def get_selection(request, round_id: Id):
+    return selectors.get_selection_round(request.user, round_id)
+
+
+@router.get("/selections/{round_id}/nominations", response=NominationPage, summary="A round's nominations in scope")
+def list_nominations(request, round_id: Id, state: str = Query("", max_length=10), cursor: Cursor | None = None,
+                     limit: Limit = 50):
+    r = selectors.get_selection_round(request.user, round_id)
+    page = cursor_page(selectors.nominations(request.user, r, state=state), order=["id"], cursor=cursor, limit=limit)
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@router.post("/selections/{round_id}/nominations", response={201: NominationOut}, summary="Nominate (until the closing day)")
+def nominate(request, round_id: Id, payload: NominationIn):
+    r = selectors.get_selection_round(request.user, round_id)
+    unit = _unit(request.user, payload.unit, field="unit", perm="evaluation.selection.nominate")
+    return Status(201, services.nominate(request.user, r, unit=unit, nominee=payload.nominee,
+                                         party_org=payload.party_org, deeds=payload.deeds))
+
+
+@router.post("/selections/nominations/{nomination_id}/review", response=NominationOut,
+             summary="Accept (with a citation, within the quota) or not (with a note)")
+def review_nomination(request, nomination_id: Id, payload: ReviewIn):
+    return services.review(request.user, nomination_id, accept=payload.accept, citation=payload.citation,
+                           note=payload.note)
+
+
+@router.post("/selections/{round_id}/publicise", response=SelectionOut, summary="Publicise the accepted (公示)")
+def publicise_selection(request, round_id: Id):
+    return services.publicise(request.user, round_id)
+
+
+@router.post("/selections/{round_id}/name", response=SelectionOut, summary="Name the selection after the notice")
+def name_selection(request, round_id: Id):
+    return services.name_selection(request.user, round_id)
 
 
 # --- points ----------------------------------------------------------------------------------------

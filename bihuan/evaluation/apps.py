@@ -22,6 +22,13 @@ class EvaluationConfig(AppConfig):
             "evaluation.run.correct": _("Assessment results corrected (new version)"),
             "evaluation.score.enter": _("Manual score entered"),
             "evaluation.score.approve": _("Manual score approved"),
+            "evaluation.incident.record": _("Incident recorded (deduction or veto)"),
+            "evaluation.incident.approve": _("Incident approved (deduction or veto)"),
+            "evaluation.selection.create": _("Selection round opened"),
+            "evaluation.selection.nominate": _("Nominated for a selection"),
+            "evaluation.selection.review": _("Nomination reviewed"),
+            "evaluation.selection.publicise": _("Selection publicised (public notice)"),
+            "evaluation.selection.name": _("Selection named"),
             "evaluation.objection.lodge": _("Objection to a result lodged"),
             "evaluation.rule.create": _("Point rule created"),
             "evaluation.points.award": _("Credit points awarded"),
@@ -30,6 +37,7 @@ class EvaluationConfig(AppConfig):
             "evaluation.item.create": _("Points store item created"),
             "evaluation.item.restock": _("Points store item restocked"),
             "evaluation.points.redeem": _("Points redeemed"),
+            "evaluation.points.expire": _("Credit points expired"),
         })
 
         def _freeze(now):
@@ -39,3 +47,11 @@ class EvaluationConfig(AppConfig):
 
         # Hourly: published runs whose public notice has ended are frozen.
         jobs.register("evaluation.freeze", every_seconds=60 * 60)(_freeze)
+
+        def _expire(now):
+            from .services import expire_points
+
+            return expire_points(now)["households"]
+
+        # Daily: points past the expiry policy (BIHUAN_POINTS_EXPIRY_YEARS) lapse, once per household and year.
+        jobs.register("evaluation.points_expiry", every_seconds=24 * 60 * 60)(_expire)

@@ -10,7 +10,7 @@ from bihuan.core import registry
 from bihuan.core.forms import StyledMixin
 from bihuan.core.text import has_control
 
-from .models import IndicatorKind, PeerGroup, PeriodKind, StarMode, TargetKind
+from .models import IndicatorKind, NominationState, PeerGroup, PeriodKind, SelectionKind, StarMode, TargetKind
 
 INDICATOR_ROWS = 8
 
@@ -50,7 +50,10 @@ class SetForm(StyledMixin, forms.Form):
                                                             decimal_places=2, required=False)
             self.fields[f"i{i}_target"] = forms.DecimalField(label=_("target"), min_value=-999999,
                                                              max_value=999999, decimal_places=2, required=False)
-            for f in ("kind", "source", "weight", "floor", "target"):
+            self.fields[f"i{i}_penalty"] = forms.DecimalField(
+                label=_("off per incident / stars at most"), min_value=0, max_value=100, decimal_places=2,
+                required=False)
+            for f in ("kind", "source", "weight", "floor", "target", "penalty"):
                 self.fields[f"i{i}_{f}"].widget.attrs["aria-label"] = f"{i} {self.fields[f'i{i}_{f}'].label}"
         for name, field in self.fields.items():
             if name[:1] == "i" and name[1:2].isdigit():
@@ -58,7 +61,7 @@ class SetForm(StyledMixin, forms.Form):
                 field.widget.attrs["class"] = "form-select form-select-sm" if sel else "form-control form-control-sm"
 
     def rows(self):
-        return [[self[f"i{i}_{f}"] for f in ("name", "kind", "source", "weight", "floor", "target")]
+        return [[self[f"i{i}_{f}"] for f in ("name", "kind", "source", "weight", "floor", "target", "penalty")]
                 for i in range(1, INDICATOR_ROWS + 1)]
 
     def indicators(self) -> list[dict]:
@@ -67,9 +70,14 @@ class SetForm(StyledMixin, forms.Form):
         for i in range(1, INDICATOR_ROWS + 1):
             if not d.get(f"i{i}_name"):
                 continue
-            out.append({"name": d[f"i{i}_name"], "kind": d.get(f"i{i}_kind") or "auto",
-                        "source": d.get(f"i{i}_source") or "", "weight": d.get(f"i{i}_weight"),
-                        "floor": d.get(f"i{i}_floor"), "target": d.get(f"i{i}_target")})
+            kind = d.get(f"i{i}_kind") or "auto"
+            row = {"name": d[f"i{i}_name"], "kind": kind, "source": d.get(f"i{i}_source") or "",
+                   "weight": d.get(f"i{i}_weight"), "floor": d.get(f"i{i}_floor"), "target": d.get(f"i{i}_target")}
+            if kind == IndicatorKind.DEDUCT:  # points off per incident; "target" is read as the most off
+                row.update(penalty=d.get(f"i{i}_penalty"), max_penalty=d.get(f"i{i}_target"))
+            elif kind == IndicatorKind.VETO:
+                row["star_cap"] = int(d.get(f"i{i}_penalty") or 1)
+            out.append(row)
         return out
 
 
@@ -104,6 +112,21 @@ class ScoreForm(StyledMixin, forms.Form):
         self.fields["unit"].choices = [(u.pk, u.name) for u in units]
 
 
+class IncidentForm(StyledMixin, forms.Form):
+    """An incident behind a deduction or a veto (一票否决), with evidence."""
+
+    indicator = forms.TypedChoiceField(label=_("Deduction or veto"), coerce=int)
+    unit = forms.TypedChoiceField(label=_("Unit assessed"), coerce=int)
+    occurred_on = forms.DateField(label=_("Occurred on"), widget=forms.DateInput(attrs={"type": "date"}))
+    description = _text(_("What happened"), 500, widget=forms.Textarea(attrs={"rows": 2}))
+    evidence = _text(_("Evidence"), 200)
+
+    def __init__(self, *args, indicators=(), units=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["indicator"].choices = [(i.pk, f"{i.set.name} · {i.name}") for i in indicators]
+        self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+
+
 class AwardForm(StyledMixin, forms.Form):
     rule = forms.TypedChoiceField(label=_("Behaviour"), coerce=int)
     quantity = forms.IntegerField(label=_("Times (or hours)"), min_value=1, max_value=100, initial=1)
@@ -126,3 +149,40 @@ class RedeemForm(StyledMixin, forms.Form):
 
 class ReverseForm(StyledMixin, forms.Form):
     reason = _text(_("Reason"), 200)
+
+
+class SelectionRoundForm(StyledMixin, forms.Form):
+    kind = forms.ChoiceField(label=_("Selection"), choices=SelectionKind.choices)
+    name = _text(_("Name"), 120)
+    quota = forms.IntegerField(label=_("Quota (empty: 150 先锋, 100 优秀书记, 100 先进党组织)"), min_value=1,
+                               max_value=10000, required=False)
+    nominate_until = forms.DateField(label=_("Nominations until"), widget=forms.DateInput(attrs={"type": "date"}))
+    notice_days = forms.IntegerField(label=_("Public notice (working days)"), min_value=1, max_value=30, initial=5)
+
+
+class NominationForm(StyledMixin, forms.Form):
+    unit = forms.TypedChoiceField(label=_("Nominating unit"), coerce=int)
+    nominee = _text(_("Nominee (party member)"), 120, required=False)
+    party_org = forms.TypedChoiceField(label=_("Party organisation"), coerce=int, required=False, empty_value=None)
+    deeds = _text(_("Deeds"), 1000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, units=(), orgs=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["unit"].choices = [(u.pk, u.name) for u in units]
+        if orgs is None:
+            del self.fields["party_org"]
+        else:
+            del self.fields["nominee"]
+            self.fields["party_org"].choices = [(o.pk, o.name) for o in orgs]
+            self.fields["party_org"].required = True
+
+
+class ReviewForm(StyledMixin, forms.Form):
+    accept = forms.TypedChoiceField(label=_("Decision"), coerce=lambda v: v == "1",
+                                    choices=[("1", _("accept")), ("0", _("do not accept"))])
+    citation = _text(_("Citation (when accepted)"), 500, required=False)
+    note = _text(_("Note (when not accepted)"), 500, required=False)
+
+
+class NominationFilterForm(StyledMixin, forms.Form):
+    state = forms.ChoiceField(label=_("State"), choices=[("", _("all"))] + NominationState.choices, required=False)

@@ -48,6 +48,12 @@ class PeerGroup(models.TextChoices):
 class IndicatorKind(models.TextChoices):
     AUTO = "auto", _("automatic (source)")
     MANUAL = "manual", _("manual (assessor)")
+    DEDUCT = "deduct", _("deduction per incident")
+    VETO = "veto", _("veto (一票否决)")
+
+
+# Kinds that carry no weight: they only take points away (deduct) or cap the stars (veto).
+PENALTY_KINDS = (IndicatorKind.DEDUCT, IndicatorKind.VETO)
 
 
 class Direction(models.TextChoices):
@@ -138,6 +144,13 @@ class Indicator(models.Model):
     # Manual indicators: the unit whose assessor enters the score (empty: the target's parent unit).
     assessor_unit = models.ForeignKey(OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                       verbose_name=_("assessor unit"))
+    # Deductions: points off per approved incident, at most ``max_penalty`` (empty: no cap).
+    penalty = models.DecimalField(_("points off per incident"), max_digits=6, decimal_places=2, null=True,
+                                  blank=True)
+    max_penalty = models.DecimalField(_("at most (points off)"), max_digits=6, decimal_places=2, null=True,
+                                      blank=True)
+    # Vetoes (一票否决): one approved incident caps the target's stars at this many.
+    star_cap = models.PositiveSmallIntegerField(_("stars at most after a veto"), null=True, blank=True)
 
     class Meta:
         ordering = ["set_id", "seq", "id"]
@@ -237,6 +250,7 @@ class Result(models.Model):
     rank = models.PositiveIntegerField(_("rank"), null=True, blank=True)
     peers = models.PositiveIntegerField(default=0)
     previous_rank = models.PositiveIntegerField(null=True, blank=True)
+    star_cap = models.PositiveSmallIntegerField(_("stars at most (veto)"), null=True, blank=True)
 
     scope_resource = "evaluation.result"
     scope_path_field = "unit__path"
@@ -317,6 +331,42 @@ class ManualScore(models.Model):
         return self.unit
 
 
+class Incident(models.Model):
+    """An incident behind a deduction or a veto (一票否决): recorded by an assessor with evidence,
+    approved by another person (like a manual score); only approved incidents count."""
+
+    indicator = models.ForeignKey(Indicator, on_delete=models.PROTECT, related_name="incidents")
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
+    period = models.CharField(max_length=8)
+    occurred_on = models.DateField(_("occurred on"))
+    description = models.CharField(_("what happened"), max_length=500)
+    evidence = models.CharField(_("evidence"), max_length=200)
+    state = models.CharField(max_length=8, choices=ScoreState.choices, default=ScoreState.ENTERED)
+    entered_at = models.DateTimeField()
+    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    scope_resource = "evaluation.score"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["-occurred_on", "-id"]
+        indexes = [models.Index(fields=["indicator", "period", "unit"], name="evaluation_incident_period")]
+
+    def __str__(self) -> str:
+        return f"{self.indicator_id}@{self.unit_id} {self.occurred_on}"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
 class Objection(models.Model):
     """A unit's objection to its published result: one loop matter for the assessing unit (once per result)."""
 
@@ -378,6 +428,7 @@ class EntryKind(models.TextChoices):
     DEDUCT = "deduct", _("deduction")
     REDEEM = "redeem", _("redemption")
     REVERSAL = "reversal", _("reversal")
+    EXPIRE = "expire", _("expiry")
 
 
 class EntryState(models.TextChoices):
@@ -423,6 +474,8 @@ class PointEntry(models.Model):
                            related_name="+")
     approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
+    # An expiry entry: the year whose unspent points it takes (once per household and year).
+    expiry_of = models.PositiveSmallIntegerField(null=True, blank=True)
 
     scope_resource = "evaluation.points"
     scope_path_field = "unit__path"
@@ -433,6 +486,8 @@ class PointEntry(models.Model):
     class Meta:
         ordering = ["-at", "-id"]
         indexes = [models.Index(fields=["household", "at"], name="evaluation_entry_household")]
+        constraints = [models.UniqueConstraint(fields=["household", "expiry_of"], condition=Q(expiry_of__isnull=False),
+                                               name="evaluation_expiry_once")]
 
     def __str__(self) -> str:
         return f"{self.household_id} {self.points:+d}"
@@ -491,6 +546,122 @@ class Redemption(models.Model):
 
     def __str__(self) -> str:
         return self.receipt
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+# --- selections (评选): 先锋, 优秀书记, 先进党组织 ------------------------------------------------
+
+class SelectionKind(models.TextChoices):
+    VANGUARD = "vanguard", _("vanguard party members (先锋)")
+    SECRETARY = "secretary", _("excellent secretaries (优秀书记)")
+    ORGANISATION = "org", _("advanced party organisations (先进党组织)")
+
+
+class SelectionState(models.TextChoices):
+    NOMINATING = "nominating", _("taking nominations")
+    PUBLICISED = "publicised", _("public notice (公示)")
+    NAMED = "named", _("named")
+
+
+class NominationState(models.TextChoices):
+    NOMINATED = "nominated", _("nominated, awaiting review")
+    ACCEPTED = "accepted", _("accepted")
+    REJECTED = "rejected", _("not accepted")
+    NAMED = "named", _("named")
+
+
+class SelectionRoundQuerySet(ScopedQuerySet):
+    def restrict(self, user, action: str = "view"):
+        """Rounds of units in scope (``evaluation.selection.<action>``) and, to view or nominate, the
+        rounds of units above one's subtree (a village sees the city's round and nominates to it)."""
+        if user is None:
+            return self.none()
+        perm = f"evaluation.selection.{action}"
+        scope = scope_for(user, perm)
+        if scope.empty:
+            return self.none()
+        own = unit_scope_q(scope, "unit__path", "unit_id")
+        if own is None:
+            return self
+        if action == "manage":
+            return self.filter(own)
+        below = OrgUnit.objects.filter(units_q(user, perm)).filter(path__startswith=models.OuterRef("unit__path"))
+        return self.filter(own | models.Exists(below))
+
+
+class SelectionRound(models.Model):
+    """A selection round (评选) of a unit: a kind, a quota, nominations until a day, review, a public
+    notice (公示) of the accepted, then those named with their citation."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("selecting unit"))
+    kind = models.CharField(_("kind"), max_length=10, choices=SelectionKind.choices)
+    name = models.CharField(_("name"), max_length=120)
+    quota = models.PositiveIntegerField(_("quota"))
+    nominate_until = models.DateField(_("nominations until"))
+    notice_days = models.PositiveSmallIntegerField(_("public notice (working days)"), default=5)
+    state = models.CharField(_("state"), max_length=10, choices=SelectionState.choices,
+                             default=SelectionState.NOMINATING)
+    created_at = models.DateTimeField()
+    publicised_at = models.DateTimeField(null=True, blank=True)
+    notice_until = models.DateField(_("public notice until"), null=True, blank=True)
+    named_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+
+    scope_resource = "evaluation.selection"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager.from_queryset(SelectionRoundQuerySet)()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["unit", "name"], name="evaluation_selection_name_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class Nomination(models.Model):
+    """A unit's nominee for a round: a party member (先锋, 优秀书记, by name) or a party organisation."""
+
+    round = models.ForeignKey(SelectionRound, on_delete=models.PROTECT, related_name="nominations")
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("nominating unit"))
+    nominee = models.CharField(_("nominee"), max_length=120)
+    party_org = models.ForeignKey(PartyOrg, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("party organisation"))
+    deeds = models.CharField(_("deeds"), max_length=1000)
+    state = models.CharField(_("state"), max_length=10, choices=NominationState.choices,
+                             default=NominationState.NOMINATED)
+    citation = models.CharField(_("citation"), max_length=500, blank=True)
+    review_note = models.CharField(_("review note"), max_length=500, blank=True)
+    nominated_at = models.DateTimeField()
+    nominated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+
+    scope_resource = "evaluation.selection"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    class Meta:
+        ordering = ["round_id", "unit__path", "id"]
+        constraints = [models.UniqueConstraint(fields=["round", "unit", "nominee"],
+                                               name="evaluation_nomination_unique")]
+        indexes = [models.Index(fields=["round", "state"], name="evaluation_nomination_state")]
+
+    def __str__(self) -> str:
+        return f"{self.nominee} ({self.round_id})"
 
     @property
     def audit_unit(self) -> OrgUnit:

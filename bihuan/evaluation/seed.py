@@ -121,7 +121,59 @@ def seed_evaluation(scale: str = "demo", seed: int = 2022, *, now: datetime | No
         out["objections"] = 1
     if scale == "demo":
         out.update(seed_points(lumiao, rng, now))
+        out.update(seed_selections(city, rng, now))
     return out
+
+
+NOMINEES = ["王建国", "李秀英", "张卫东", "刘桂兰", "陈志强", "杨丽华", "赵国庆", "孙红梅"]
+DEEDS = ["带头推行垃圾分类，全村分类率达九成", "汛期连续值守堤坝十昼夜", "调解邻里纠纷三十余起",
+         "牵头成立合作社，带动五十户增收", "常年照顾村内独居老人"]
+
+
+def seed_selections(city, rng: random.Random, now: datetime) -> dict:
+    """The year's three selections (评选) of the city: 先进党组织 named, 优秀书记 on public notice
+    (公示), 先锋 taking nominations — each with nominations from villages, reviewed with citations."""
+    from bihuan.orgs.models import PartyOrg, PartyOrgKind
+
+    villages = list(OrgUnit.objects.filter(level=Level.VILLAGE, valid_to__isnull=True).order_by("path")[:6])
+    if not villages:
+        return {}
+    year = timezone.localtime(now).year
+    t0 = now - timedelta(days=60)
+    orgs = services.create_round(None, unit=city, kind="org", name=f"{year}年度先进党组织", quota=100,
+                                 nominate_until=(t0 + timedelta(days=10)).date(), now=t0)
+    for po in PartyOrg.objects.filter(unit__in=villages, kind=PartyOrgKind.BRANCH).order_by("unit__path")[:4]:
+        n = services.nominate(None, orgs, unit=po.unit, party_org=po, deeds=rng.choice(DEEDS),
+                              now=t0 + timedelta(days=1))
+        services.review(None, n, accept=True, citation=f"{po.name}：战斗堡垒作用突出", now=t0 + timedelta(days=12))
+    try:  # a notice needs the working-day calendar of its year (early in January: maybe not entered)
+        if orgs.nominations.exists():
+            services.publicise(None, orgs, now=t0 + timedelta(days=14))
+            services.name_selection(None, orgs, now=t0 + timedelta(days=30))
+    except ServiceError:
+        pass
+    secretaries = services.create_round(None, unit=city, kind="secretary", name=f"{year}年度优秀书记", quota=100,
+                                        nominate_until=(now - timedelta(days=5)).date(), now=now - timedelta(days=30))
+    for i, v in enumerate(villages[:4]):
+        n = services.nominate(None, secretaries, unit=v, nominee=NOMINEES[i], deeds=rng.choice(DEEDS),
+                              now=now - timedelta(days=20))
+        if i < 3:
+            services.review(None, n, accept=True, citation=f"{v.name}党组织书记，{rng.choice(DEEDS)}",
+                            now=now - timedelta(days=4))
+        else:
+            services.review(None, n, accept=False, note="事迹材料不完整", now=now - timedelta(days=4))
+    try:
+        services.publicise(None, secretaries, now=now - timedelta(days=1))
+    except ServiceError:
+        pass
+    vanguard = services.create_round(None, unit=city, kind="vanguard", name=f"{year}年度先锋", quota=150,
+                                     nominate_until=(now + timedelta(days=20)).date(), now=now - timedelta(days=10))
+    for i, v in enumerate(villages):
+        n = services.nominate(None, vanguard, unit=v, nominee=NOMINEES[(i + 4) % len(NOMINEES)],
+                              deeds=rng.choice(DEEDS), now=now - timedelta(days=5))
+        if i == 0:
+            services.review(None, n, accept=True, citation="群众身边的先锋", now=now - timedelta(hours=2))
+    return {"selection_rounds": 3}
 
 
 RULES = [("LJFL", "垃圾分类", 5, 60, None), ("ZYFW", "志愿服务（每小时）", 2, 200, None),

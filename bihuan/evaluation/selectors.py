@@ -10,14 +10,19 @@ from bihuan.core.scope import units_q
 from bihuan.orgs.models import OrgUnit
 
 from .models import (
+    Incident,
     IndicatorSet,
     ManualScore,
+    Nomination,
+    NominationState,
     PointAccount,
     PointEntry,
     Redemption,
     Result,
     Run,
     ScoreState,
+    SelectionRound,
+    SelectionState,
     StoreItem,
 )
 
@@ -91,6 +96,11 @@ def scores_to_approve(user):
             .exclude(entered_by=user).select_related("indicator", "indicator__set", "unit", "entered_by"))
 
 
+def incidents_to_approve(user):
+    return (Incident.objects.restrict(user, "approve").filter(state=ScoreState.ENTERED)
+            .exclude(entered_by=user).select_related("indicator", "indicator__set", "unit", "entered_by"))
+
+
 def scores(user):
     return ManualScore.objects.restrict(user, "view").select_related("indicator", "indicator__set", "unit")
 
@@ -143,3 +153,34 @@ def points_summary(user, unit) -> dict:
     agg = PointAccount.objects.restrict(user, "view").filter(unit__path__startswith=unit.path).aggregate(
         households=Count("household_id"), points=Sum("balance"))
     return {"households": agg["households"] or 0, "points": agg["points"] or 0}
+
+
+# --- selections (评选) ------------------------------------------------------------------------------
+
+def selection_rounds(user):
+    return SelectionRound.objects.restrict(user, "view").select_related("unit").annotate(
+        n=Count("nominations"),
+        accepted=Count("nominations", filter=Q(nominations__state__in=[NominationState.ACCEPTED,
+                                                                       NominationState.NAMED]))
+    ).order_by("-created_at", "-id")
+
+
+def get_selection_round(user, round_id) -> SelectionRound:
+    r = selection_rounds(user).filter(pk=round_id).first()
+    if r is None:
+        raise NotFound()
+    return r
+
+
+def nominations(user, rnd: SelectionRound, *, state: str = ""):
+    """A round's nominations the user may see: all of them for the selecting unit's managers, one's
+    own subtree's, and — once publicised (公示) — the accepted and named of every unit."""
+    qs = Nomination.objects.filter(round=rnd).select_related("unit", "party_org")
+    if not SelectionRound.objects.restrict(user, "manage").filter(pk=rnd.pk).exists():
+        mine = Nomination.objects.restrict(user, "view").filter(round=rnd).values("pk")
+        public = Q(state__in=[NominationState.ACCEPTED, NominationState.NAMED]) if rnd.state in (
+            SelectionState.PUBLICISED, SelectionState.NAMED) else Q(pk__in=[])
+        qs = qs.filter(Q(pk__in=mine) | public)
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("unit__path", "id")

@@ -10,24 +10,39 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from bihuan.core.errors import NotFound, ServiceError
 from bihuan.core.scope import allows, units_q
 from bihuan.core.views import paginate, querystring_without, requires, submit
 from bihuan.orgs.models import Level, OrgUnit
 
 from . import selectors, services
-from .exports import results_workbook
+from .exports import nominations_workbook, results_pdf, results_workbook
 from .forms import (
     AwardForm,
     CorrectForm,
+    IncidentForm,
+    NominationFilterForm,
+    NominationForm,
     ObjectionForm,
     RedeemForm,
     ResultFilterForm,
     ReverseForm,
+    ReviewForm,
     RunForm,
     ScoreForm,
+    SelectionRoundForm,
     SetForm,
 )
-from .models import Indicator, IndicatorKind, PointRule, RunState
+from .models import (
+    PENALTY_KINDS,
+    Indicator,
+    IndicatorKind,
+    Nomination,
+    PointRule,
+    RunState,
+    SelectionKind,
+    SelectionState,
+)
 from .selectors import mask_name
 
 RESULT_VIEW = "evaluation.result.view"
@@ -134,6 +149,15 @@ def run_xlsx(request, run_id: int):
     return resp
 
 
+@requires("evaluation.result.export")
+def run_pdf(request, run_id: int):
+    run = selectors.get_run(request.user, run_id)
+    data = results_pdf(run, selectors.results(request.user, run))
+    resp = HttpResponse(data, content_type="application/pdf")
+    resp["Content-Disposition"] = f'attachment; filename="evaluation-{run.period}-v{run.version}.pdf"'
+    return resp
+
+
 @requires(RESULT_VIEW)
 def result_detail(request, result_id: int):
     user = request.user
@@ -145,7 +169,7 @@ def result_detail(request, result_id: int):
                          % {"m": obj.matter_id, "u": r.run.set.unit.name})
         return redirect("evaluation:result_detail", result_id=r.pk)
     lines = r.lines.select_related("indicator").order_by("indicator__seq")
-    lost = [ln for ln in lines if ln.points is not None and ln.points < ln.indicator.weight]
+    lost = [ln for ln in lines if (ln.points is not None and ln.points < ln.indicator.weight) or ln.note == "veto"]
     return render(request, "evaluation/result_detail.html", {
         "r": r, "lines": lines, "lost": lost, "form": form,
         "objection": getattr(r, "objection", None) if hasattr(r, "objection") else None,
@@ -168,17 +192,44 @@ def scores(request):
                   .select_related("set") if allows(user, "evaluation.score.enter") else Indicator.objects.none())
     units = (OrgUnit.objects.filter(units_q(user, "evaluation.score.enter"), valid_to__isnull=True,
                                     level__in=[Level.TOWNSHIP, Level.VILLAGE]).order_by("path")[:500])
-    form = ScoreForm(request.POST or None, indicators=indicators, units=units)
-    done = submit(request, form, lambda d: services.enter_score(
-        user, indicator=d["indicator"], unit=OrgUnit.objects.filter(pk=d["unit"]).first(), period=d["period"],
-        value=d["value"], comment=d["comment"], evidence=d["evidence"]))
-    if done is not None:
-        messages.success(request, _("Score entered; it counts once another assessor approves it."))
-        return redirect("evaluation:scores")
+    penalties = (Indicator.objects.filter(kind__in=PENALTY_KINDS, set__in=selectors.sets(user).values("pk"))
+                 .select_related("set") if allows(user, "evaluation.score.enter") else Indicator.objects.none())
+    incident_post = request.method == "POST" and "inc-indicator" in request.POST
+    form = ScoreForm(request.POST if request.method == "POST" and not incident_post else None,
+                     indicators=indicators, units=units)
+    incident_form = IncidentForm(request.POST if incident_post else None, indicators=penalties, units=units,
+                                 prefix="inc")
+    if incident_post:
+        form.status = 200
+        done = submit(request, incident_form, lambda d: services.record_incident(
+            user, indicator=d["indicator"], unit=OrgUnit.objects.filter(pk=d["unit"]).first(),
+            occurred_on=d["occurred_on"], description=d["description"], evidence=d["evidence"]))
+        if done is not None:
+            messages.success(request, _("Incident recorded; it counts once another assessor approves it."))
+            return redirect("evaluation:scores")
+    else:
+        incident_form.status = 200
+        done = submit(request, form, lambda d: services.enter_score(
+            user, indicator=d["indicator"], unit=OrgUnit.objects.filter(pk=d["unit"]).first(), period=d["period"],
+            value=d["value"], comment=d["comment"], evidence=d["evidence"]))
+        if done is not None:
+            messages.success(request, _("Score entered; it counts once another assessor approves it."))
+            return redirect("evaluation:scores")
     page = paginate(request, selectors.scores_to_approve(user))
-    return render(request, "evaluation/scores.html", {"form": form, "page": page,
+    incidents = selectors.incidents_to_approve(user)[:50]
+    return render(request, "evaluation/scores.html", {"form": form, "incident_form": incident_form,
+                                                       "has_penalties": penalties.exists(), "page": page,
+                                                       "incidents": incidents,
                                                        "qs": querystring_without(request, "page")},
-                  status=form.status)
+                  status=max(form.status, incident_form.status))
+
+
+@requires("evaluation.score.approve")
+@require_POST
+def incident_approve(request, incident_id: int):
+    services.approve_incident(request.user, incident_id)
+    messages.success(request, _("Incident approved."))
+    return redirect("evaluation:scores")
 
 
 @requires("evaluation.score.approve")
@@ -265,3 +316,97 @@ def entry_reverse(request, entry_id: int):
     e = services.reverse(request.user, entry_id, reason=request.POST.get("reason", "")[:1000])
     messages.success(request, _("Reversed."))
     return redirect("evaluation:household_points", household_id=e.household_id)
+
+
+# --- selections (评选) ------------------------------------------------------------------------------
+
+SELECTION_VIEW = "evaluation.selection.view"
+
+
+@requires(SELECTION_VIEW)
+def selections(request):
+    user = request.user
+    top = OrgUnit.objects.filter(units_q(user, "evaluation.selection.manage")).order_by("depth").first()
+    form = SelectionRoundForm(request.POST or None) if top else None
+    if form is not None:
+        r = submit(request, form, lambda d: services.create_round(
+            user, unit=top, kind=d["kind"], name=d["name"], quota=d["quota"], nominate_until=d["nominate_until"],
+            notice_days=d["notice_days"]))
+        if r is not None:
+            messages.success(request, _("Selection round opened."))
+            return redirect("evaluation:selection_detail", round_id=r.pk)
+    page = paginate(request, selectors.selection_rounds(user))
+    return render(request, "evaluation/selections.html", {"page": page, "form": form, "top": top,
+                                                           "qs": querystring_without(request, "page")},
+                  status=form.status if form is not None else 200)
+
+
+@requires(SELECTION_VIEW)
+def selection_detail(request, round_id: int):
+    from bihuan.orgs.models import PartyOrg
+
+    user = request.user
+    r = selectors.get_selection_round(user, round_id)
+    units = (OrgUnit.objects.filter(units_q(user, "evaluation.selection.nominate"), valid_to__isnull=True,
+                                    path__startswith=r.unit.path).order_by("path")[:500])
+    orgs = None
+    if r.kind == SelectionKind.ORGANISATION:
+        orgs = (PartyOrg.objects.filter(unit__in=OrgUnit.objects.filter(
+            units_q(user, "evaluation.selection.nominate"), path__startswith=r.unit.path)).order_by("unit__path", "id")
+            [:500])
+    can_nominate = r.state == SelectionState.NOMINATING and allows(user, "evaluation.selection.nominate")
+    form = NominationForm(request.POST or None, units=units, orgs=orgs) if can_nominate else None
+    if form is not None:
+        n = submit(request, form, lambda d: services.nominate(
+            user, r, unit=OrgUnit.objects.filter(pk=d["unit"]).first(), nominee=d.get("nominee", ""),
+            party_org=d.get("party_org"), deeds=d["deeds"]))
+        if n is not None:
+            messages.success(request, _("Nominated: %(n)s.") % {"n": n.nominee})
+            return redirect("evaluation:selection_detail", round_id=r.pk)
+    filt = NominationFilterForm(request.GET or None)
+    state = filt.cleaned_data.get("state", "") if filt.is_valid() else ""
+    page = paginate(request, selectors.nominations(user, r, state=state))
+    can_manage = allows(user, "evaluation.selection.manage", r.unit)
+    return render(request, "evaluation/selection_detail.html", {
+        "r": r, "page": page, "form": form, "filter": filt, "can_manage": can_manage,
+        "review_form": ReviewForm(), "qs": querystring_without(request, "page")},
+        status=form.status if form is not None else 200)
+
+
+@requires("evaluation.selection.manage")
+@require_POST
+def nomination_review(request, nomination_id: int):
+    form = ReviewForm(request.POST)
+    d = form.cleaned_data if form.is_valid() else {"accept": False, "citation": "", "note": ""}
+    try:  # out of scope stays a 404 (NotFound); a refusal goes back to the round as a message
+        n = services.review(request.user, nomination_id, accept=d["accept"], citation=d["citation"],
+                            note=d["note"])
+    except ServiceError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        messages.error(request, exc.message)
+        rid = Nomination.objects.filter(pk=nomination_id).values_list("round_id", flat=True).first()
+        return redirect("evaluation:selection_detail", round_id=rid) if rid else redirect("evaluation:selections")
+    messages.success(request, _("Reviewed: %(n)s.") % {"n": n.nominee})
+    return redirect("evaluation:selection_detail", round_id=n.round_id)
+
+
+@requires("evaluation.selection.manage")
+@require_POST
+def selection_step(request, round_id: int, step: str):
+    if step == "publicise":
+        r = services.publicise(request.user, round_id)
+        messages.success(request, _("Publicised until %(d)s.") % {"d": r.notice_until.isoformat()})
+    else:
+        services.name_selection(request.user, round_id)
+        messages.success(request, _("The selection is named."))
+    return redirect("evaluation:selection_detail", round_id=round_id)
+
+
+@requires(SELECTION_VIEW)
+def selection_xlsx(request, round_id: int):
+    r = selectors.get_selection_round(request.user, round_id)
+    data = nominations_workbook(r, selectors.nominations(request.user, r))
+    resp = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="selection-{r.pk}.xlsx"'
+    return resp

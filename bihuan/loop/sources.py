@@ -1,9 +1,9 @@
 """The loop's figures as evaluation sources and a report section (``core.registry``).
 
 Each figure is one of ``loop.metrics`` (definitions in docs/loop.md "Metrics"): a unit's value
-covers the matters whose lead unit lies in its subtree. Units are grouped by parent so that a
-set of siblings (all townships of a county: the usual ranking) costs one grouped query per
-parent, not one per unit.
+covers the matters whose lead unit lies in its subtree. A set of units (all villages of the city,
+in an assessment run) costs one grouped query over matters and one over ratings per depth —
+keyed by the ancestor's id in the handling unit's path — not one per parent or per unit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from bihuan.core.registry import (
     figure_of,
     register_section,
     register_source,
-    rows_by_parent,
 )
 
 from . import metrics
@@ -36,11 +35,9 @@ FIGURES = (
 
 
 def rows_for(units, *, start, end, now) -> dict[int, dict]:
-    """``metrics`` rows for ``units``, one ``children_metrics`` call per distinct parent."""
-    return rows_by_parent(
-        units, root_row=lambda u: metrics.unit_metrics(u, start=start, end=end, now=now),
-        children_rows=lambda parent: {r["unit_id"]: r for r in
-                                      metrics.children_metrics(parent, start=start, end=end, now=now)["children"]})
+    """``metrics`` rows for ``units``, set-based: one grouped query over matters and one over
+    ratings for all units of a depth (``metrics.units_metrics``), whatever their parents."""
+    return metrics.units_metrics(list(units), start=start, end=end, now=now)
 
 
 PERCENT = tuple(key for key, _label, unit, _b in FIGURES if unit == "%")

@@ -76,6 +76,19 @@ for _kind in ("key_project", "key_enterprise"):
         path(f"plans/io/{_kind}/import/report/", views_tabular.import_report, {"kind": _kind},
              name=f"{_kind}_import_report"),
     ]
+# Manual scores of evaluation (bihuan.evaluation.tabular): the assessor's template, filled and imported.
+urlpatterns += [
+    path("evaluation/io/scores/export/", views_tabular.export_view, {"kind": "evaluation_score"},
+         name="evaluation_score_export"),
+    path("evaluation/io/scores/import/", views_tabular.import_upload, {"kind": "evaluation_score"},
+         name="evaluation_score_import"),
+    path("evaluation/io/scores/import/preview/", views_tabular.import_preview, {"kind": "evaluation_score"},
+         name="evaluation_score_import_preview"),
+    path("evaluation/io/scores/import/apply/", views_tabular.import_apply, {"kind": "evaluation_score"},
+         name="evaluation_score_import_apply"),
+    path("evaluation/io/scores/import/report/", views_tabular.import_report, {"kind": "evaluation_score"},
+         name="evaluation_score_import_report"),
+]
 # Lecturers (bihuan.activities.tabular).
 urlpatterns += [
     path("activities/io/export/", views_tabular.export_view, {"kind": "lecturers"}, name="lecturers_export"),

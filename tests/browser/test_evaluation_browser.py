@@ -67,3 +67,35 @@ def test_grid_worker_awards_points_on_a_phone(browser, log_in, live_server, tran
     assert page.locator('[data-testid="balance"]').inner_text() == "12"
     assert "志愿服务" in page.locator('[data-testid="entry"]').first.inner_text()
     assert _overflow(page) <= 0
+
+
+def test_secretary_nominates_and_the_city_accepts_on_a_phone(browser, log_in, live_server, transactional_db, tree,
+                                                             users):
+    from bihuan.evaluation.models import Nomination
+
+    r = services.create_round(users.city_admin, unit=tree.city, kind="vanguard", name="年度先锋", quota=150,
+                              nominate_until="2099-12-31")
+    page = log_in("lumiao_secretary")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/evaluation/selections/")
+    assert _overflow(page) <= 0
+    page.locator('[data-testid="selection-row"] a').first.click()
+    page.wait_for_load_state()
+    page.locator('input[name="nominee"]').fill("张建国")
+    page.locator('textarea[name="deeds"]').fill("带头推行垃圾分类")
+    page.locator('[data-testid="nomination-submit"]').click()
+    page.wait_for_load_state()
+    assert "张建国" in page.locator('[data-testid="nomination-row"]').first.inner_text()
+    assert _overflow(page) <= 0
+    page.context.clear_cookies()
+    page = log_in("city_admin")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/evaluation/selections/{r.pk}/")
+    form = page.locator('[data-testid="review-form"]').first
+    form.locator('input[name="citation"]').fill("垃圾分类的带头人")
+    form.locator("button").click()
+    page.wait_for_load_state()
+    assert "垃圾分类的带头人" in page.locator('[data-testid="citation"]').first.inner_text()
+    assert "1/150" in page.locator('[data-testid="selection-state"]').inner_text()
+    assert Nomination.objects.get().state == "accepted"
+    assert _overflow(page) <= 0

@@ -6,8 +6,9 @@
   never negative, also under concurrent redemptions).
 """
 
-from .points import approve_entry, award, create_item, create_rule, redeem, restock, reverse
+from .points import approve_entry, award, create_item, create_rule, expire_points, redeem, restock, reverse
 from .runs import (
+    approve_incident,
     approve_score,
     compute_run,
     correct,
@@ -17,15 +18,19 @@ from .runs import (
     lodge_objection,
     missing_list,
     peer_group_of,
+    penalty_for,
     points_for,
     publish,
+    record_incident,
     stars_for,
     targets_of,
 )
+from .selections import create_round, get_round, name_selection, nominate, publicise, review
 from .sets import create_set, snapshot, validate_indicators
 
 __all__ = [
-    "approve_entry", "approve_score", "award", "compute_run", "correct", "create_item", "create_rule", "create_set",
-    "enter_score", "freeze_due", "get_run", "lodge_objection", "missing_list", "peer_group_of", "points_for",
-    "publish", "redeem", "restock", "reverse", "snapshot", "stars_for", "targets_of", "validate_indicators",
+    "approve_entry", "approve_incident", "approve_score", "award", "compute_run", "correct", "create_item",
+    "create_round", "create_rule", "expire_points", "get_round", "name_selection", "nominate", "publicise", "review", "create_set", "enter_score", "freeze_due", "get_run", "lodge_objection", "missing_list",
+    "peer_group_of", "penalty_for", "points_for", "publish", "record_incident", "redeem", "restock", "reverse",
+    "snapshot", "stars_for", "targets_of", "validate_indicators",
 ]

@@ -95,3 +95,27 @@ def period_range(period, kind: str) -> tuple[str, date, date]:
 
 def local_midnight(d: date) -> datetime:
     return datetime(d.year, d.month, d.day, tzinfo=TZ)
+
+
+def day_of(value, field: str) -> date:
+    """A calendar day from a ``date`` or ``YYYY-MM-DD``; refused otherwise (and before 2000)."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value or "").strip()[:10])
+        except ValueError:
+            raise ServiceError(_("%(field)s must be a date like 2026-03-01.") % {"field": field},
+                               {field: _("A date like 2026-03-01.")})
+    if value.year < 2000:
+        raise ServiceError(_("%(field)s is out of range.") % {"field": field}, {field: _("From 2000 on.")})
+    return value
+
+
+def period_of(day: date, kind: str) -> str:
+    """The period label (``2026H1``, ``2026Q3``, ``2026``) a day falls in."""
+    if kind == "half":
+        return f"{day.year}H{1 if day.month <= 6 else 2}"
+    if kind == "quarter":
+        return f"{day.year}Q{(day.month - 1) // 3 + 1}"
+    return str(day.year)

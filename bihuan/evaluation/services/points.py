@@ -237,3 +237,72 @@ def redeem(user, *, household, item, quantity=1, now: datetime | None = None) ->
                                                            "quantity": quantity, "points": points,
                                                            "balance": balance, "receipt": receipt}, now=now)
     return r
+
+
+# --- expiry ----------------------------------------------------------------------------------------
+
+def expiry_year(now: datetime, years: int | None = None) -> int | None:
+    """The last award year whose points have lapsed at ``now`` under the policy (None: never)."""
+    from django.conf import settings
+
+    years = settings.BIHUAN_POINTS_EXPIRY_YEARS if years is None else years
+    if not years or years < 0:
+        return None
+    return timezone.localtime(now).year - years - 1
+
+
+def expire_points(now: datetime | None = None, *, years: int | None = None, batch: int = 2000) -> dict:
+    """The ``evaluation.points_expiry`` job: points awarded up to the lapsed year (``expiry_year``)
+    and still unspent are taken by one reversing ``expire`` entry per household — spending uses
+    the oldest points first, so what lapses is ``credits up to that year + every debit`` (debits are
+    negative), at most the balance. Once per household and year (a unique constraint): running it
+    again writes nothing. The amounts come from one grouped query; each batch of households is
+    written in one transaction with their accounts locked, one audit entry per batch."""
+    from django.db.models import Exists, OuterRef, Q, Value
+    from django.db.models.functions import Coalesce
+
+    now = now_or(now)
+    year = expiry_year(now, years)
+    if year is None:
+        return {"year": None, "households": 0, "points": 0}
+    from .common import local_midnight
+
+    cutoff = local_midnight(datetime(year + 1, 1, 1).date())
+    done = PointEntry.objects.filter(household_id=OuterRef("household_id"), expiry_of=year)
+    due = (PointEntry.objects.filter(state=EntryState.POSTED, at__lt=now).values("household_id")
+           .annotate(lapse=Coalesce(Sum("points", filter=Q(points__gt=0, at__lt=cutoff)), Value(0))
+                     + Coalesce(Sum("points", filter=Q(points__lt=0)), Value(0)))
+           .filter(lapse__gt=0).exclude(Exists(done)).order_by("household_id")
+           .values_list("household_id", "lapse"))
+    households = points = 0
+    rows = list(due[:batch])
+    while rows:
+        with transaction.atomic():
+            accounts = {a.household_id: a for a in PointAccount.objects.select_for_update()
+                        .filter(household_id__in=[h for h, _n in rows]).order_by("household_id")}
+            entries, by_unit = [], {}
+            for hid, lapse in rows:
+                acc = accounts.get(hid)
+                n = min(lapse, acc.balance) if acc is not None else 0
+                if n <= 0:
+                    continue
+                entries.append(PointEntry(household_id=hid, unit_id=acc.unit_id, kind=EntryKind.EXPIRE, points=-n,
+                                          note=_("Points of %(y)d and before expired") % {"y": year}, at=now,
+                                          expiry_of=year))
+                acc.balance -= n
+                by_unit[acc.unit_id] = by_unit.get(acc.unit_id, 0) + n
+            PointEntry.objects.bulk_create(entries, batch_size=batch)
+            PointAccount.objects.bulk_update([accounts[e.household_id] for e in entries], ["balance"],
+                                             batch_size=batch)
+            from bihuan.orgs.models import OrgUnit
+
+            units = OrgUnit.objects.in_bulk(list(by_unit))
+            for unit_id, n in by_unit.items():
+                audit.record("evaluation.points.expire", object_type="evaluation.pointaccount", object_id=unit_id,
+                             unit=units.get(unit_id), after={"year": year, "households": sum(
+                                 1 for e in entries if e.unit_id == unit_id), "points": n}, now=now)
+            households += len(entries)
+            points += sum(-e.points for e in entries)
+        last = rows[-1][0]
+        rows = list(due.filter(household_id__gt=last)[:batch])
+    return {"year": year, "households": households, "points": points}

@@ -12,7 +12,7 @@ import math
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Window
 from django.db.models.functions import Rank
 from django.utils import timezone
@@ -25,7 +25,9 @@ from bihuan.core.scope import require
 from bihuan.orgs.models import Level, OrgUnit, PartyOrg, PartyOrgKind
 
 from ..models import (
+    PENALTY_KINDS,
     PUBLIC_STATES,
+    Incident,
     IndicatorKind,
     IndicatorSet,
     Line,
@@ -39,7 +41,7 @@ from ..models import (
     StarMode,
     TargetKind,
 )
-from .common import decimal, local_midnight, now_or, period_range, text
+from .common import day_of, decimal, local_midnight, now_or, period_of, period_range, text
 from .sets import snapshot
 
 RUN = "evaluation.run.manage"
@@ -82,6 +84,19 @@ def points_for(ind: dict, value) -> tuple[Decimal | None, str]:
     share = (v - floor) / (target - floor)  # the sign of (target - floor) carries the direction
     share = min(Decimal(1), max(Decimal(0), share))
     return (weight * share).quantize(CENT, ROUND_HALF_UP), ""
+
+
+def penalty_for(ind: dict, incidents: int) -> tuple[Decimal, str]:
+    """A deduction: minus ``penalty`` per approved incident, at most ``max_penalty``. A veto takes
+    no points (it caps the stars)."""
+    if not incidents:
+        return Decimal(0), ""
+    if ind["kind"] == IndicatorKind.VETO:
+        return Decimal(0), "veto"
+    off = Decimal(ind["penalty"]) * incidents
+    if ind.get("max_penalty") is not None:
+        off = min(off, Decimal(ind["max_penalty"]))
+    return -off.quantize(CENT, ROUND_HALF_UP), "deduction"
 
 
 def stars_for(score: Decimal, rank: int, peers: int, rules: dict) -> int:
@@ -131,14 +146,32 @@ def _compute(run: Run, now: datetime) -> None:
     manual = {(m["indicator_id"], m["unit_id"]): m for m in ManualScore.objects.filter(
         indicator__set=s, period=run.period, unit__in=[u.pk for u in units]).values(
         "indicator_id", "unit_id", "value", "state")}
+    # Deductions and vetoes: incidents counted in SQL per (indicator, unit, state), one query.
+    incidents: dict[tuple[int, int], dict[str, int]] = {}
+    if any(ind["kind"] in PENALTY_KINDS for ind in inds):
+        for row in (Incident.objects.filter(indicator__set=s, period=run.period, unit__in=[u.pk for u in units])
+                    .values("indicator_id", "unit_id", "state").annotate(n=Count("id")).order_by()):
+            incidents.setdefault((row["indicator_id"], row["unit_id"]), {})[row["state"]] = row["n"]
+    counted: dict[int, dict[int, int]] = {}
     Result.objects.filter(run=run).delete()
     results, lines_for, missing = [], [], 0
     for unit, org, name, group in targets:
-        lines, total, complete = [], Decimal(0), True
+        lines, total, complete, cap = [], Decimal(0), True, None
         for ind in inds:
             if ind["kind"] == IndicatorKind.AUTO:
                 value = values[ind["id"]].get(unit.pk)
                 points, note = points_for(ind, value)
+            elif ind["kind"] in PENALTY_KINDS:
+                n = incidents.get((ind["id"], unit.pk), {})
+                approved, pending = n.get(ScoreState.APPROVED, 0), n.get(ScoreState.ENTERED, 0)
+                value = approved
+                if approved:
+                    counted.setdefault(ind["id"], {})[unit.pk] = approved
+                points, note = penalty_for(ind, approved)
+                if ind["kind"] == IndicatorKind.VETO and approved:
+                    cap = min(cap or 5, int(ind["star_cap"] or 1))
+                if pending:
+                    note, complete = "awaiting_approval", False
             else:
                 m = manual.get((ind["id"], unit.pk))
                 value = m["value"] if m else None
@@ -154,7 +187,7 @@ def _compute(run: Run, now: datetime) -> None:
                               value=None if value is None else Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)))
         missing += not complete
         results.append(Result(run=run, unit=unit, party_org=org, name=name[:120], peer_group=group,
-                              score=total.quantize(CENT) if complete else None))
+                              score=max(Decimal(0), total).quantize(CENT) if complete else None, star_cap=cap))
         lines_for.append(lines)
     Result.objects.bulk_create(results, batch_size=2000)
     batch = []
@@ -165,6 +198,8 @@ def _compute(run: Run, now: datetime) -> None:
     Line.objects.bulk_create(batch, batch_size=5000)
     inputs["values"] = {str(k): {str(u): (None if v is None else float(v)) for u, v in vals.items()}
                         for k, vals in values.items()}
+    # Approved incidents per deduction/veto indicator and unit (only where there were any).
+    inputs["incidents"] = {str(k): {str(u): n for u, n in by_unit.items()} for k, by_unit in counted.items()}
     run.inputs, run.targets, run.missing, run.computed_at = inputs, len(results), missing, now
     run.save(update_fields=["inputs", "targets", "missing", "computed_at"])
     _rank(run, inputs)
@@ -179,12 +214,26 @@ def _rank(run: Run, rules: dict) -> None:
     if prev is not None:
         key = "party_org_id" if run.set.target_kind == TargetKind.PARTY_ORG else "unit_id"
         qs = qs.annotate(prev=Subquery(Result.objects.filter(run=prev, **{key: OuterRef(key)}).values("rank")[:1]))
-    rows = list(qs.only("id", "score"))
-    for r in rows:
-        r.rank, r.peers = r.rk, r.n
-        r.previous_rank = getattr(r, "prev", None)
-        r.stars = stars_for(r.score, r.rk, r.n, rules)
-    Result.objects.bulk_update(rows, ["rank", "peers", "previous_rank", "stars"], batch_size=2000)
+    rows = []
+    for r in qs.only("id", "score", "star_cap"):
+        stars = stars_for(r.score, r.rk, r.n, rules)
+        if r.star_cap is not None:  # 一票否决: the stars are capped whatever the score
+            stars = min(stars, r.star_cap)
+        rows.append((r.pk, r.rk, r.n, getattr(r, "prev", None), stars))
+    _write_ranks(rows)
+
+
+def _write_ranks(rows: list[tuple], batch: int = 2000) -> None:
+    """One ``UPDATE … FROM (VALUES …)`` per batch (PostgreSQL and SQLite ≥ 3.33): ``bulk_update``'s
+    CASE per row cost more than the whole computation of a run."""
+    table = Result._meta.db_table
+    one = "(CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer), CAST(%s AS integer))"
+    with connection.cursor() as cur:
+        for i in range(0, len(rows), batch):
+            chunk = rows[i:i + batch]
+            cur.execute(f"UPDATE {table} SET rank = v.column2, peers = v.column3, previous_rank = v.column4, "
+                        f"stars = v.column5 FROM (VALUES {', '.join([one] * len(chunk))}) AS v "
+                        f"WHERE {table}.id = v.column1", [x for row in chunk for x in row])
 
 
 def _get_set(user, s, perm) -> IndicatorSet:
@@ -267,7 +316,9 @@ def missing_list(run: Run, limit: int | None = None) -> list[dict]:
         out.append({"result_id": ln.result_id, "target": ln.result.name, "unit_id": ln.result.unit_id,
                     "indicator_id": ln.indicator_id, "indicator": ln.indicator.name, "state": ln.note,
                     "who": assessor.name, "who_unit_id": assessor.pk,
-                    "action": _("enter the score") if ln.note == "missing" else _("approve the score")})
+                    "action": (_("enter the score") if ln.note == "missing"
+                               else _("approve the incidents") if ln.indicator.kind in PENALTY_KINDS
+                               else _("approve the score"))})
     return out
 
 
@@ -391,6 +442,69 @@ def approve_score(user, score, *, now: datetime | None = None) -> ManualScore:
         score.refresh_from_db()
         audit.record("evaluation.score.approve", score, after={"value": score.value, "period": score.period}, now=now)
     return score
+
+
+# --- incidents (deductions and vetoes) -------------------------------------------------------------
+
+def record_incident(user, *, indicator, unit: OrgUnit, occurred_on, description: str, evidence: str,
+                    now: datetime | None = None) -> Incident:
+    """An assessor of the indicator's assessor unit records an incident behind a deduction or a veto
+    (一票否决), with evidence; it counts once another person approves it. The period is the one of
+    the day it occurred."""
+    from ..models import Indicator
+
+    now = now_or(now)
+    pk = getattr(indicator, "pk", indicator)
+    ind = Indicator.objects.filter(pk=pk).select_related("set", "set__unit", "assessor_unit").first() \
+        if pk is not None else None
+    if ind is None or unit is None:
+        raise NotFound()
+    require(user, ENTER, unit)
+    if ind.kind not in PENALTY_KINDS:
+        raise ServiceError(_("%(i)s is not a deduction or a veto; it takes no incidents.") % {"i": ind.name},
+                           {"indicator": _("Not a deduction or a veto.")})
+    if not (unit.pk == ind.set.unit_id or ind.set.unit.is_ancestor_of(unit)):
+        raise NotFound()
+    assessor = _assessor(ind, unit)
+    require(user, ENTER, assessor, message=_("Only an assessor of %(u)s records this incident.")
+            % {"u": assessor.name})
+    day = day_of(occurred_on, "occurred_on")
+    if day > timezone.localtime(now).date():
+        raise ServiceError(_("The incident cannot lie in the future."), {"occurred_on": _("Not after today.")})
+    label = period_of(day, ind.set.period_kind)
+    description = text(description, "description", limit=500, required=True)
+    evidence = text(evidence, "evidence", limit=200, required=True)
+    with transaction.atomic():
+        _locked_run(ind.set, label)
+        inc = Incident.objects.create(indicator=ind, unit=unit, period=label, occurred_on=day,
+                                      description=description, evidence=evidence, entered_at=now, entered_by=user)
+        audit.record("evaluation.incident.record", inc, after={
+            "indicator_id": ind.pk, "kind": ind.kind, "period": label, "occurred_on": day,
+            "description": description, "evidence": evidence}, now=now)
+    return inc
+
+
+def approve_incident(user, incident, *, now: datetime | None = None) -> Incident:
+    """A second person (not the one who recorded it) approves an incident: then it counts."""
+    now = now_or(now)
+    pk = getattr(incident, "pk", incident)
+    inc = Incident.objects.filter(pk=pk).select_related("indicator__set__unit", "unit__parent").first() \
+        if pk is not None else None
+    if inc is None:
+        raise NotFound()
+    require(user, APPROVE, inc)
+    require(user, APPROVE, _assessor(inc.indicator, inc.unit))
+    if user is not None and inc.entered_by_id == getattr(user, "pk", None):
+        raise PermissionDenied(_("An incident is approved by another person than the one who recorded it."))
+    with transaction.atomic():
+        _locked_run(inc.indicator.set, inc.period)
+        if not Incident.objects.filter(pk=inc.pk, state=ScoreState.ENTERED).update(
+                state=ScoreState.APPROVED, approved_at=now, approved_by=user):
+            raise Conflict(_("This incident is approved already."))
+        inc.refresh_from_db()
+        audit.record("evaluation.incident.approve", inc, after={"period": inc.period, "kind": inc.indicator.kind},
+                     now=now)
+    return inc
 
 
 # --- objections ------------------------------------------------------------------------------------

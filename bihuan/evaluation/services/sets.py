@@ -12,7 +12,16 @@ from bihuan.core import audit, registry
 from bihuan.core.errors import Conflict, ServiceError
 from bihuan.core.scope import require
 
-from ..models import Direction, Indicator, IndicatorKind, IndicatorSet, PeriodKind, StarMode, TargetKind
+from ..models import (
+    PENALTY_KINDS,
+    Direction,
+    Indicator,
+    IndicatorKind,
+    IndicatorSet,
+    PeriodKind,
+    StarMode,
+    TargetKind,
+)
 from .common import decimal, integer, now_or, text
 
 MANAGE = "evaluation.set.manage"
@@ -44,12 +53,26 @@ def _indicator(spec: dict, i: int, set_unit) -> dict:
         name = text(spec.get("name"), "name", limit=80, required=True)
         kind = spec.get("kind") or IndicatorKind.AUTO
         if kind not in IndicatorKind.values:
-            raise ServiceError(_("Unknown indicator kind."), {"kind": _("automatic or manual.")})
-        weight = decimal(spec.get("weight"), "weight", low=0, high=100)
-        if weight <= 0:
-            raise ServiceError(_("A weight must be more than 0."), {"weight": _("More than 0.")})
-        out = {"seq": i, "name": name, "kind": kind, "weight": weight, "source": "", "floor": None,
-               "target": None, "direction": Direction.HIGHER, "assessor_unit": None}
+            raise ServiceError(_("Unknown indicator kind."),
+                               {"kind": _("automatic, manual, deduction or veto.")})
+        out = {"seq": i, "name": name, "kind": kind, "weight": Decimal(0), "source": "", "floor": None,
+               "target": None, "direction": Direction.HIGHER, "assessor_unit": None, "penalty": None,
+               "max_penalty": None, "star_cap": None}
+        if kind in PENALTY_KINDS:
+            # No weight: a deduction takes points off per incident, a veto caps the stars.
+            if decimal(spec.get("weight"), "weight", low=0, high=0, required=False):
+                raise ServiceError(_("A deduction or a veto carries no weight."), {"weight": _("0 or empty.")})
+            if kind == IndicatorKind.DEDUCT:
+                out["penalty"] = decimal(spec.get("penalty"), "penalty", low="0.01", high=100)
+                out["max_penalty"] = decimal(spec.get("max_penalty"), "max_penalty", low="0.01", high=100,
+                                             required=False)
+            else:
+                out["star_cap"] = integer(spec.get("star_cap") or 1, "star_cap", low=1, high=4)
+        else:
+            weight = decimal(spec.get("weight"), "weight", low=0, high=100)
+            if weight <= 0:
+                raise ServiceError(_("A weight must be more than 0."), {"weight": _("More than 0.")})
+            out["weight"] = weight
         if kind == IndicatorKind.AUTO:
             source = text(spec.get("source"), "source", limit=60, required=True)
             if source not in registry.SOURCES:
@@ -65,7 +88,7 @@ def _indicator(spec: dict, i: int, set_unit) -> dict:
                 raise ServiceError(_("The target must be better than the floor (%(d)s is better).")
                                    % {"d": Direction(direction).label}, {"target": _("Better than the floor.")})
             out.update(source=source, floor=floor, target=target, direction=direction)
-        else:
+        elif kind != IndicatorKind.AUTO:
             assessor = spec.get("assessor_unit")
             if assessor is not None:
                 if not (assessor.pk == set_unit.pk or set_unit.is_ancestor_of(assessor)):
@@ -89,6 +112,9 @@ def validate_indicators(indicators, set_unit) -> list[dict]:
     names = [r["name"] for r in rows]
     if len(set(names)) != len(names):
         raise ServiceError(_("Two indicators have the same name."), {"indicators": _("Names must differ.")})
+    if all(r["kind"] in PENALTY_KINDS for r in rows):
+        raise ServiceError(_("An indicator set needs at least one weighted indicator."),
+                           {"indicators": _("Add an automatic or a manual indicator.")}, code="weights")
     total = sum((r["weight"] for r in rows), Decimal(0))
     if total != Decimal(100):
         raise ServiceError(_("The weights sum to %(sum)s; they must sum to 100.") % {"sum": f"{total:f}".rstrip("0").rstrip(".")},
@@ -137,5 +163,8 @@ def snapshot(s: IndicatorSet) -> dict:
                         "source": i.source, "direction": i.direction,
                         "floor": None if i.floor is None else str(i.floor),
                         "target": None if i.target is None else str(i.target),
-                        "assessor_unit_id": i.assessor_unit_id} for i in s.indicators.all()],
+                        "assessor_unit_id": i.assessor_unit_id,
+                        "penalty": None if i.penalty is None else str(i.penalty),
+                        "max_penalty": None if i.max_penalty is None else str(i.max_penalty),
+                        "star_cap": i.star_cap} for i in s.indicators.all()],
     }
