@@ -63,6 +63,15 @@ def test_scope_is_derived_only_in_the_gate():
                        "require, scope_for) or OrgUnit.is_ancestor_of:\n" + "\n".join(found))
 
 
+GET_THEN_REQUIRE = re.compile(r"DoesNotExist, ValueError, TypeError\):\n\s+raise NotFound\(\)\n\s+require\(")
+
+
+def test_one_object_in_scope_is_fetched_one_way():
+    """"Get one object, then require" is ``core.scope.get_required``, not a try/get in each service."""
+    found = [_rel(p) for p in _sources(ROOT) if _rel(p) != "core/scope.py" and GET_THEN_REQUIRE.search(p.read_text())]
+    assert not found, "Use core.scope.get_required instead of try/get/require in: " + ", ".join(found)
+
+
 def _is_view_or_api(rel: str) -> bool:
     parts = rel.split("/")
     name = parts[-1]

@@ -25,7 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from bihuan.core.scope import require, units_q
+from bihuan.core.scope import get_required, require, units_q
 from bihuan.orgs.models import Level, OrgUnit
 
 from .models import LectureOrder, Lecturer, LectureTeam, OrderState, Session
@@ -63,15 +63,8 @@ def sessions(user, *, unit: OrgUnit | None = None, start: date | None = None, en
 
 
 def get_session(user, session_id) -> Session:
-    from bihuan.core.errors import NotFound
-
-    try:
-        s = (Session.objects.select_related("place", "covered_unit", "lecturer__person", "team__unit", "order")
-             .get(pk=session_id))
-    except (Session.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, SESSION_VIEW, s)
-    return s
+    return get_required(user, SESSION_VIEW,
+                        Session.objects.select_related("place", "covered_unit", "lecturer__person", "team__unit", "order"), session_id)
 
 
 def orders(user, *, state: str = ""):
@@ -382,15 +375,10 @@ def party_orgs(user, perm: str = MEETING_VIEW, *, under=None, branches_only: boo
 
 def get_party_org(user, org_id, perm: str = MEETING_VIEW):
     """One party organisation: 404 when unknown or in another subtree, through the gate."""
-    from bihuan.core.errors import NotFound
     from bihuan.orgs.models import PartyOrg
 
-    try:
-        org = PartyOrg.objects.select_related("unit", "parent__unit").get(pk=org_id)
-    except (PartyOrg.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, perm, org.unit)
-    return org
+    return get_required(user, perm,
+                        PartyOrg.objects.select_related("unit", "parent__unit"), org_id, on=lambda o: o.unit)
 
 
 def meetings(user, *, org=None, kind: str = "", start: date | None = None, end: date | None = None):

@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from bihuan.core import audit
 from bihuan.core.calendar import add_working_days
 from bihuan.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
-from bihuan.core.scope import has_anywhere, require, require_city_wide
+from bihuan.core.scope import get_required, has_anywhere, require, require_city_wide
 from bihuan.core.text import has_control
 from bihuan.orgs.models import Level, OrgUnit
 
@@ -151,13 +151,7 @@ def create_team(user, *, unit: OrgUnit, name: str, kind: str, topics: str = "",
 
 
 def get_team(user, team, action: str = "view") -> LectureTeam:
-    pk = getattr(team, "pk", team)
-    try:
-        t = LectureTeam.objects.select_related("unit").get(pk=pk)
-    except (LectureTeam.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"activities.team.{action}", t)
-    return t
+    return get_required(user, f"activities.team.{action}", LectureTeam.objects.select_related("unit"), team)
 
 
 @transaction.atomic
@@ -364,13 +358,8 @@ def create_order(user, *, unit: OrgUnit, topic: str, audience: str, wanted_from,
 
 
 def get_order(user, order, action: str = "view") -> LectureOrder:
-    pk = getattr(order, "pk", order)
-    try:
-        o = LectureOrder.objects.select_related("unit", "team", "lecturer__person").get(pk=pk)
-    except (LectureOrder.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"activities.order.{action}", o)
-    return o
+    return get_required(user, f"activities.order.{action}",
+                        LectureOrder.objects.select_related("unit", "team", "lecturer__person"), order)
 
 
 def _check_version(o: LectureOrder, version) -> None:
@@ -612,13 +601,8 @@ def record_export(user, what: str, *, rows: int, unit=None, now: datetime | None
 def get_contact(user, contact, action: str = "view"):
     from .models import ContactPoint
 
-    pk = getattr(contact, "pk", contact)
-    try:
-        c = ContactPoint.objects.select_related("party_org__unit", "member").get(pk=pk)
-    except (ContactPoint.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"activities.contact.{action}", c)
-    return c
+    return get_required(user, f"activities.contact.{action}",
+                        ContactPoint.objects.select_related("party_org__unit", "member"), contact)
 
 
 @transaction.atomic
@@ -680,13 +664,8 @@ def record_visit(user, contact, *, visited_on, topic: str, problems: str = "", n
 def get_visit(user, visit, action: str = "view"):
     from .models import ContactVisit
 
-    pk = getattr(visit, "pk", visit)
-    try:
-        v = ContactVisit.objects.select_related("contact_point__party_org__unit", "contact_point__member").get(pk=pk)
-    except (ContactVisit.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"activities.contact.{action}", v)
-    return v
+    return get_required(user, f"activities.contact.{action}",
+                        ContactVisit.objects.select_related("contact_point__party_org__unit", "contact_point__member"), visit)
 
 
 def _problem_category():
@@ -735,13 +714,7 @@ def visit_to_matter(user, visit, *, now: datetime | None = None):
 def get_review(user, review, action: str = "view"):
     from .models import Review
 
-    pk = getattr(review, "pk", review)
-    try:
-        r = Review.objects.select_related("unit").get(pk=pk)
-    except (Review.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"activities.review.{action}", r)
-    return r
+    return get_required(user, f"activities.review.{action}", Review.objects.select_related("unit"), review)
 
 
 @transaction.atomic
@@ -1090,13 +1063,8 @@ def register_applicant(user, *, person, org, applied_on, now: datetime | None = 
 def get_applicant(user, applicant, action: str = "view"):
     from .models import Applicant
 
-    pk = getattr(applicant, "pk", applicant)
-    try:
-        a = Applicant.objects.select_related("person", "org__unit", "org__parent__unit").get(pk=pk)
-    except (Applicant.DoesNotExist, ValueError, TypeError):
-        raise NotFound()
-    require(user, f"activities.applicant.{action}", a.org.unit)
-    return a
+    return get_required(user, f"activities.applicant.{action}",
+                        Applicant.objects.select_related("person", "org__unit", "org__parent__unit"), applicant, on=lambda o: o.org.unit)
 
 
 @transaction.atomic

@@ -192,7 +192,8 @@ def record_survey(user, person, *, surveyed_on, living: str, help=(), income_sup
 
 
 def get_survey(user, survey, action: str = "view") -> Survey:
-    return get_required(user, f"care.survey.{action}", Survey.objects.select_related("person", "unit"), survey)
+    return get_required(user, f"care.survey.{action}",
+                        Survey.objects.select_related("person", "unit"), survey)
 
 
 def read_health(user, survey, *, now: datetime | None = None) -> str:
@@ -366,7 +367,8 @@ def add_service(user, plan, *, kind: str, rrule: str, window_start, window_end, 
 
 
 def get_service(user, service, action: str = "view") -> CareService:
-    return get_required(user, f"care.plan.{action}", CareService.objects.select_related("plan__unit", "plan__person"), service)
+    return get_required(user, f"care.plan.{action}",
+                        CareService.objects.select_related("plan__unit", "plan__person"), service)
 
 
 @transaction.atomic
@@ -485,7 +487,8 @@ def generate(day, *, now: datetime | None = None, unit: OrgUnit | None = None) -
 # --- the round: check-in and the call button ----------------------------------------------------
 
 def get_visit(user, visit, action: str = "view") -> Visit:
-    return get_required(user, f"care.visit.{action}", Visit.objects.select_related("person", "unit", "service", "helper", "backup"), visit)
+    return get_required(user, f"care.visit.{action}",
+                        Visit.objects.select_related("person", "unit", "service", "helper", "backup"), visit)
 
 
 def _photo(photo):
@@ -644,7 +647,8 @@ MAX_HOURS = Decimal("24")
 
 
 def get_team(user, team, action: str = "view") -> VolunteerTeam:
-    return get_required(user, f"care.team.{action}", VolunteerTeam.objects.select_related("unit", "lead"), team)
+    return get_required(user, f"care.team.{action}",
+                        VolunteerTeam.objects.select_related("unit", "lead"), team)
 
 
 @transaction.atomic
@@ -725,7 +729,8 @@ def _count_visit(v: Visit, user, now: datetime) -> None:
 
 
 def get_record(user, record) -> ServiceRecord:
-    return get_required(user, "care.team.view", ServiceRecord.objects.select_related("team__unit", "team__lead"), record)
+    return get_required(user, "care.team.view",
+                        ServiceRecord.objects.select_related("team__unit", "team__lead"), record)
 
 
 @transaction.atomic

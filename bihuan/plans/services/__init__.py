@@ -422,13 +422,15 @@ def update_task(user, task, *, version: int, add_lead_units=(), add_assist_units
 
 
 def _get_task(user, task) -> Task:
-    return get_required(user, "plans.plan.view", Task.objects.select_related("plan__unit"), task, on=lambda t: t.plan)
+    return get_required(user, "plans.plan.view",
+                        Task.objects.select_related("plan__unit"), task, on=lambda t: t.plan)
 
 
 # --- check-ins ----------------------------------------------------------------------------------
 
 def get_assignment(user, assignment, action: str = "view") -> Assignment:
-    return get_required(user, f"plans.assignment.{action}", Assignment.objects.select_related("task__plan__unit", "unit", "plan"), assignment)
+    return get_required(user, f"plans.assignment.{action}",
+                        Assignment.objects.select_related("task__plan__unit", "unit", "plan"), assignment)
 
 
 def covered_period(a: Assignment, now: datetime) -> date:

@@ -32,7 +32,8 @@ def get_campaign(user, campaign, *, action: str = "view") -> Campaign:
 
 
 def get_target(user, target, action: str = "view") -> CampaignTarget:
-    return get_required(user, f"plans.assignment.{action}", CampaignTarget.objects.select_related("campaign__unit", "unit"), target)
+    return get_required(user, f"plans.assignment.{action}",
+                        CampaignTarget.objects.select_related("campaign__unit", "unit"), target)
 
 
 def _clean_targets(campaign: Campaign, targets) -> list[tuple]:

@@ -181,7 +181,8 @@ def report_progress(user, project, *, month=None, actual=None, milestone: str = 
 # --- key enterprises ------------------------------------------------------------------------------
 
 def get_enterprise(user, enterprise, action: str = "view") -> KeyEnterprise:
-    return get_required(user, f"plans.enterprise.{action}", KeyEnterprise.objects.select_related("unit", "group"), enterprise)
+    return get_required(user, f"plans.enterprise.{action}",
+                        KeyEnterprise.objects.select_related("unit", "group"), enterprise)
 
 
 @transaction.atomic
