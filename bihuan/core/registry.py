@@ -162,3 +162,36 @@ def home_cards(request, now) -> list[tuple[HomeCard, dict]]:
         if ctx is not None:
             out.append((card, ctx))
     return out
+
+
+# --- Dashboard panels ------------------------------------------------------------------------------
+# The command dashboard (reports) shows, besides the sections' figures, panels that apps own (the
+# loop's lights, backlog and hotspots; the plans' campaign countdown). ``compute(unit, now)`` gives
+# a JSON-ready dict for ``unit``'s subtree (computed in SQL by the app), or None when there is
+# nothing to show. Optional keys reports understands: ``child_lights`` ({child id as text:
+# "red"|"yellow"|"green"}: the children grid takes the worst colour) and ``charts`` (a list of
+# {"id", "kind": "bar", "categories", "series": [{"name", "values", "color"?, "stack"?}],
+# "horizontal"?}, drawn with ECharts in the element ``dash-<panel name>-<id>``).
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    name: str
+    label: object
+    template: str
+    compute: Callable[..., dict | None]
+    order: int = 100
+    app: str = ""
+
+
+DASHBOARD_PANELS: dict[str, DashboardPanel] = {}
+
+
+def register_dashboard_panel(panel: DashboardPanel) -> DashboardPanel:
+    if panel.name in DASHBOARD_PANELS and DASHBOARD_PANELS[panel.name] is not panel:
+        raise ValueError(f"dashboard panel {panel.name!r} is registered twice")
+    DASHBOARD_PANELS[panel.name] = panel
+    return panel
+
+
+def dashboard_panels() -> list[DashboardPanel]:
+    return sorted(DASHBOARD_PANELS.values(), key=lambda p: (p.order, p.name))
