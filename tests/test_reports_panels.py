@@ -134,3 +134,20 @@ def test_home_checkins_due_this_week_or_late(client, tree, users):
     assert 'data-testid="home-checkins"' in r.text and "建成幸福食堂" in r.text
     client.force_login(users.nobody)
     assert 'data-testid="home-checkins"' not in client.get(reverse("web:home")).text
+
+
+def test_every_template_names_registered_sections_only():
+    from bihuan.reports import kinds
+
+    for t in kinds.TEMPLATES.values():
+        assert set(t.sections) <= set(registry.SECTIONS), t.code
+
+
+def test_figures_pages_link_to_the_chart_and_xlsx(client, tree, users):
+    client.force_login(users.rencheng_admin)
+    r = client.get(reverse("loop:performance"))
+    assert r.status_code == 200 and "section=loop.metrics" in r.text
+    r = client.get(reverse("activities:coverage") + f"?unit={tree.rencheng.pk}")
+    assert r.status_code == 200 and "section=activities.lectures" in r.text
+    r = client.get(reverse("reports:figures") + f"?section=activities.lectures&unit={tree.rencheng.pk}")
+    assert r.status_code == 200 and "李营街道" in r.text
