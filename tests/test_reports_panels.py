@@ -151,3 +151,15 @@ def test_figures_pages_link_to_the_chart_and_xlsx(client, tree, users):
     assert r.status_code == 200 and "section=activities.lectures" in r.text
     r = client.get(reverse("reports:figures") + f"?section=activities.lectures&unit={tree.rencheng.pk}")
     assert r.status_code == 200 and "李营街道" in r.text
+
+
+def test_quarterly_bulletin_carries_every_registered_section(tree, users, week):
+    from bihuan.reports import render, services
+
+    b = services.draft(users.rencheng_admin, template="quarterly_evaluation", unit=tree.rencheng, period="2026-Q4",
+                       now=NOW)
+    names = [s["name"] for s in b.snapshot["sections"]]
+    assert names == ["evaluation.stars", "loop.metrics", "plans.progress", "care.visits", "activities.lectures",
+                     "ledgers.registers"]
+    for fmt in ("pdf", "docx", "xlsx"):
+        assert render.render(b, fmt)
