@@ -163,3 +163,22 @@ def test_quarterly_bulletin_carries_every_registered_section(tree, users, week):
                      "ledgers.registers"]
     for fmt in ("pdf", "docx", "xlsx"):
         assert render.render(b, fmt)
+
+
+def test_trend_series_in_one_query_equals_week_by_week(tree, users, week):
+    from datetime import timedelta
+
+    from bihuan.reports import kinds
+
+    week0 = kinds.period_bounds("week", kinds.current("week", NOW))[0]
+    weeks = [week0 - timedelta(weeks=i) for i in range(12, 0, -1)]
+    units = [tree.rencheng, tree.liying, tree.xianying]
+    got = registry.compute_series("loop.on_time_rate", units, starts=weeks, end=week0, now=NOW)
+    bounds = [*weeks, week0]
+    want = {u.pk: [registry.compute("loop.on_time_rate", [u], start=bounds[i], end=bounds[i + 1], now=NOW)[u.pk]
+                   for i in range(12)] for u in units}
+    assert got == want
+    assert got[tree.xianying.pk][-1] == 0.0 and got[tree.liying.pk][-1] == 1.0  # the week of 11-02
+    # the dashboard's trend shows it as a percentage
+    series = selectors.dashboard(tree.rencheng, NOW)["trend"]["series"]
+    assert any(s["values"][-1] == 50.0 for s in series)

@@ -131,6 +131,21 @@ def compute_many(names: Iterable[str], units: Iterable, *, start, end, now) -> d
     return out
 
 
+def compute_series(name: str, units: Iterable, *, starts: list, end, now) -> dict[int, list]:
+    """The figure ``name`` for each of ``units`` over consecutive periods ``[starts[i], starts[i+1])``
+    (the last ending at ``end``): ``{unit_id: [value or None, …]}``. A source whose ``compute`` has
+    a ``series`` attribute answers in one go; any other is computed period by period."""
+    units = list(units)
+    source = SOURCES[name]
+    series = getattr(source.compute, "series", None)
+    if series is not None:
+        got = series(units, starts=starts, end=end, now=now)
+        return {u.pk: got.get(u.pk, [None] * len(starts)) for u in units}
+    bounds = [*starts, end]
+    per = [compute(name, units, start=bounds[i], end=bounds[i + 1], now=now) for i in range(len(starts))]
+    return {u.pk: [p.get(u.pk) for p in per] for u in units}
+
+
 # --- Home-page cards -------------------------------------------------------------------------------
 # The home page shows the user's work: each app may add a card. ``context(request, now)`` returns
 # the card's template context, or None when the card does not apply to this user (no permission,

@@ -194,8 +194,7 @@ def _trend(unit: OrgUnit, secs: list[dict], now: datetime) -> dict:
         name = f"{s['name'].split('.', 1)[0]}.{s['rank_by']}"
         if not s["rank_by"] or name not in registry.SOURCES:
             continue
-        values = [registry.compute(name, [unit], start=w, end=w + timedelta(weeks=1), now=now).get(unit.pk)
-                  for w in weeks]
+        values = registry.compute_series(name, [unit], starts=weeks, end=week0, now=now)[unit.pk]
         nums = [v for v in values if v is not None]
         if registry.SOURCES[name].unit == "%" and nums and max(abs(v) for v in nums) <= 1:
             # Sources do not all state their scale: a rate never above 1 is a fraction (loop's).
