@@ -34,6 +34,9 @@ class CareConfig(AppConfig):
         from . import sources
 
         sources.register()  # evaluation sources and the report section (core.registry)
+        from . import home
+
+        home.register()  # today's visits on the home page (core.registry)
         audit.register_action_labels(AUDIT_LABELS)
 
         def _generate(now):

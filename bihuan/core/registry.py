@@ -131,6 +131,21 @@ def compute_many(names: Iterable[str], units: Iterable, *, start, end, now) -> d
     return out
 
 
+def compute_series(name: str, units: Iterable, *, starts: list, end, now) -> dict[int, list]:
+    """The figure ``name`` for each of ``units`` over consecutive periods ``[starts[i], starts[i+1])``
+    (the last ending at ``end``): ``{unit_id: [value or None, …]}``. A source whose ``compute`` has
+    a ``series`` attribute answers in one go; any other is computed period by period."""
+    units = list(units)
+    source = SOURCES[name]
+    series = getattr(source.compute, "series", None)
+    if series is not None:
+        got = series(units, starts=starts, end=end, now=now)
+        return {u.pk: got.get(u.pk, [None] * len(starts)) for u in units}
+    bounds = [*starts, end]
+    per = [compute(name, units, start=bounds[i], end=bounds[i + 1], now=now) for i in range(len(starts))]
+    return {u.pk: [p.get(u.pk) for p in per] for u in units}
+
+
 # --- Home-page cards -------------------------------------------------------------------------------
 # The home page shows the user's work: each app may add a card. ``context(request, now)`` returns
 # the card's template context, or None when the card does not apply to this user (no permission,
@@ -162,3 +177,36 @@ def home_cards(request, now) -> list[tuple[HomeCard, dict]]:
         if ctx is not None:
             out.append((card, ctx))
     return out
+
+
+# --- Dashboard panels ------------------------------------------------------------------------------
+# The command dashboard (reports) shows, besides the sections' figures, panels that apps own (the
+# loop's lights, backlog and hotspots; the plans' campaign countdown). ``compute(unit, now)`` gives
+# a JSON-ready dict for ``unit``'s subtree (computed in SQL by the app), or None when there is
+# nothing to show. Optional keys reports understands: ``child_lights`` ({child id as text:
+# "red"|"yellow"|"green"}: the children grid takes the worst colour) and ``charts`` (a list of
+# {"id", "kind": "bar", "categories", "series": [{"name", "values", "color"?, "stack"?}],
+# "horizontal"?}, drawn with ECharts in the element ``dash-<panel name>-<id>``).
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    name: str
+    label: object
+    template: str
+    compute: Callable[..., dict | None]
+    order: int = 100
+    app: str = ""
+
+
+DASHBOARD_PANELS: dict[str, DashboardPanel] = {}
+
+
+def register_dashboard_panel(panel: DashboardPanel) -> DashboardPanel:
+    if panel.name in DASHBOARD_PANELS and DASHBOARD_PANELS[panel.name] is not panel:
+        raise ValueError(f"dashboard panel {panel.name!r} is registered twice")
+    DASHBOARD_PANELS[panel.name] = panel
+    return panel
+
+
+def dashboard_panels() -> list[DashboardPanel]:
+    return sorted(DASHBOARD_PANELS.values(), key=lambda p: (p.order, p.name))

@@ -45,6 +45,9 @@ class LoopConfig(AppConfig):
         from .selectors import AnyOf
 
         sources.register()  # evaluation sources and the report section (core.registry)
+        from . import dashboard
+
+        dashboard.register()  # the command dashboard's panel and the home page's card (core.registry)
         audit.register_action_labels(AUDIT_LABELS)
 
         # ``any_of`` (selectors.AnyOf) is registered here, once, and only on the fields the

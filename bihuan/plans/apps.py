@@ -12,6 +12,9 @@ class PlansConfig(AppConfig):
         from . import sources
 
         sources.register()  # evaluation source and report section (core.registry)
+        from . import dashboard
+
+        dashboard.register()  # the campaign countdown panel and the check-ins home card (core.registry)
 
         from bihuan.loop import transitions
 

@@ -30,8 +30,8 @@ TEMPLATES = {t.code: t for t in (
     Template("weekly_loop", _("Weekly closed-loop bulletin"), "week", ("loop.metrics",)),
     Template("monthly_plans", _("Monthly plan progress bulletin"), "month", ("plans.progress", "loop.metrics")),
     Template("quarterly_evaluation", _("Quarterly evaluation bulletin"), "quarter",
-             ("evaluation.scores", "loop.metrics", "plans.progress", "care.visits", "activities.coverage",
-              "ledgers.completeness")),
+             ("evaluation.stars", "loop.metrics", "plans.progress", "care.visits", "activities.lectures",
+              "ledgers.registers")),
     Template("campaign_daily", _("Campaign daily bulletin"), "day", ("loop.metrics", "plans.progress")),
 )}
 

@@ -122,14 +122,44 @@ def dashboard(unit: OrgUnit, now: datetime) -> dict:
         vals = {s["name"]: next((r["values"].get(s["rank_by"]) for r in s["rows"] if r["unit_id"] == c.pk), None)
                 for s in secs}
         children.append({"unit_id": c.pk, "unit_name": c.name, "light": _light(c.pk, secs), "values": vals})
+    panels = _panels(unit, now)
+    worse = {"grey": 0, "green": 1, "yellow": 2, "red": 3}
+    for c in children:  # the grid shows each child's worst light (ranking or the panels' lights)
+        for p in panels:
+            light = (p.get("child_lights") or {}).get(str(c["unit_id"]))
+            if light in worse and worse[light] > worse[c["light"]]:
+                c["light"] = light
     trend = _trend(unit, secs, now)
     data = {"unit": {"id": unit.pk, "name": unit.name}, "period": label, "previous_period": plabel,
             "headline": heads, "children": children, "trend": trend,
             "sections": [{"name": s["name"], "label": s["label"], "rank_label": s["rank_label"],
                           "ahead": s["ahead"], "behind": s["behind"]} for s in secs],
-            "generated_at": now.isoformat()}
+            "panels": panels, "generated_at": now.isoformat()}
     cache.set(key, data, DASHBOARD_SECONDS)
     return data
+
+
+def _panels(unit: OrgUnit, now: datetime) -> list[dict]:
+    """The registered dashboard panels (``core.registry.register_dashboard_panel``) for ``unit``:
+    each app computes its own in SQL; reports only places them. A panel with nothing to show
+    (None) is left out."""
+    from bihuan.core import registry
+
+    out = []
+    with translation.override("zh-hans"):
+        for p in registry.dashboard_panels():
+            got = p.compute(unit, now)
+            if got is not None:
+                out.append({"name": p.name, "label": str(p.label), **got})
+    return out
+
+
+def panel_templates(data: dict) -> list[tuple[str, dict]]:
+    """(template, panel) for the page, in the dashboard's order (panels no longer registered skipped)."""
+    from bihuan.core import registry
+
+    return [(registry.DASHBOARD_PANELS[p["name"]].template, p) for p in data.get("panels", [])
+            if p["name"] in registry.DASHBOARD_PANELS]
 
 
 def draft_units(user, perm: str = "reports.bulletin.draft"):
@@ -164,8 +194,7 @@ def _trend(unit: OrgUnit, secs: list[dict], now: datetime) -> dict:
         name = f"{s['name'].split('.', 1)[0]}.{s['rank_by']}"
         if not s["rank_by"] or name not in registry.SOURCES:
             continue
-        values = [registry.compute(name, [unit], start=w, end=w + timedelta(weeks=1), now=now).get(unit.pk)
-                  for w in weeks]
+        values = registry.compute_series(name, [unit], starts=weeks, end=week0, now=now)[unit.pk]
         nums = [v for v in values if v is not None]
         if registry.SOURCES[name].unit == "%" and nums and max(abs(v) for v in nums) <= 1:
             # Sources do not all state their scale: a rate never above 1 is a fraction (loop's).

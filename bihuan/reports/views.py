@@ -174,8 +174,10 @@ def dashboard(request):
     if request.GET.get("format") == "json":
         return JsonResponse(data)
     if request.headers.get("HX-Request") and request.GET.get("part"):
-        return render(request, "reports/_dashboard_body.html", {"unit": unit, "d": data})
-    return render(request, "reports/dashboard.html", {"unit": unit, "d": data})
+        return render(request, "reports/_dashboard_body.html", {"unit": unit, "d": data,
+                                                                "panels": selectors.panel_templates(data)})
+    return render(request, "reports/dashboard.html", {"unit": unit, "d": data,
+                                                      "panels": selectors.panel_templates(data)})
 
 
 @requires(DASHBOARD)

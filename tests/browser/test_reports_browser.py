@@ -54,3 +54,59 @@ def test_county_drafts_edits_and_issues_a_bulletin_on_a_phone(browser, log_in, l
     page.wait_for_selector('[data-testid="dashboard-trend"][data-ready="1"]')
     assert "李营街道" in page.locator('[data-testid="dashboard-children"]').inner_text()
     assert _overflow(page) <= 0, "the dashboard is wider than the phone"
+
+
+def _phone_login(browser, live_server, username):
+    from tests.conftest import PASSWORD
+
+    ctx = browser.new_context(locale="zh-CN", viewport=PHONE)
+    page = ctx.new_page()
+    page.set_default_timeout(15000)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return ctx, page
+
+
+def test_village_secretary_and_grid_worker_land_on_their_work_on_a_phone(browser, live_server, tree, users, week):
+    from bihuan.loop import services as loop
+    from tests.loop_helpers import at, new_matter
+
+    m = new_matter(users.lumiao_secretary, week, tree.lumiao_g2, at("2026-11-12 08:00"), title="井盖缺失")
+    loop.dispatch(users.liying_staff, m.pk, version=m.version, handling_unit=tree.lumiao, now=at("2026-11-12 08:30"))
+
+    ctx, page = _phone_login(browser, live_server, "lumiao_secretary")
+    try:
+        work = page.locator('[data-testid="home-loop-work"]')
+        assert work.is_visible(), "the village secretary does not land on their work"
+        assert "1" in page.locator('[data-testid="home-tab-to_accept"]').inner_text()
+        assert "井盖缺失" in work.locator('[data-testid="home-matter"]').first.inner_text()
+        assert _overflow(page) <= 0, "the secretary's home page is wider than the phone"
+        page.locator('[data-testid="home-tab-to_accept"]').click()
+        page.wait_for_load_state()
+        assert "井盖缺失" in page.content()
+    finally:
+        ctx.close()
+
+    ctx, page = _phone_login(browser, live_server, "lumiao_grid")
+    try:
+        button = page.locator('[data-testid="home-report"]')
+        assert button.is_visible() and button.bounding_box()["width"] > 300, "no large 上报问题 button"
+        assert page.locator('[data-testid="home-loop-work"]').is_visible()
+        assert _overflow(page) <= 0, "the grid worker's home page is wider than the phone"
+    finally:
+        ctx.close()
+
+
+def test_county_dashboard_panels_draw_on_a_phone(browser, live_server, tree, users, week):
+    ctx, page = _phone_login(browser, live_server, "rencheng_admin")
+    try:
+        page.goto(f"{live_server.url}/reports/dashboard/?unit={tree.rencheng.pk}")
+        page.wait_for_selector('[data-testid="loop-backlog-chart"][data-ready="1"]')
+        assert page.locator('[data-testid="loop-red"]').inner_text().strip().isdigit()
+        assert "仙营街道" in page.locator('[data-testid="loop-top-units"]').inner_text()
+        assert _overflow(page) <= 0, "the dashboard with its panels is wider than the phone"
+    finally:
+        ctx.close()
