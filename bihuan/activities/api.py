@@ -13,7 +13,7 @@ from ninja import Field, Query, Router, Schema, Status
 
 from bihuan.core.errors import ServiceError
 from bihuan.core.pagination import cursor_page
-from bihuan.core.schema import Cursor, Day, Id, Text
+from bihuan.core.schema import CleanIn, Cursor, Day, Id, Text
 from bihuan.core.scope import units_q
 from bihuan.orgs.models import OrgUnit
 
@@ -97,7 +97,7 @@ class SessionOut(Schema):
         return obj.place.name
 
 
-class SessionIn(Schema):
+class SessionIn(CleanIn):
     lecturer_id: Id
     place: Text(20, min_length=1)  # division code or id
     held_on: date
@@ -129,7 +129,7 @@ class OrderOut(Schema):
         return obj.unit.name
 
 
-class OrderIn(Schema):
+class OrderIn(CleanIn):
     unit: Text(20, min_length=1)
     topic: Text(80, min_length=1)
     audience: Text(12, min_length=1)
@@ -139,13 +139,13 @@ class OrderIn(Schema):
     note: Text(300) = ""
 
 
-class MatchIn(Schema):
+class MatchIn(CleanIn):
     # Both required; checked after the order is found (404 before 400), as plans' publish.
     lecturer_id: Id | None = None
     version: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
-class AcceptIn(Schema):
+class AcceptIn(CleanIn):
     version: int | None = Field(None, ge=0, le=2**31 - 1)
 
 
@@ -322,7 +322,7 @@ class PartyTermPage(Schema):
     next_cursor: str | None
 
 
-class PartyElectionIn(Schema):
+class PartyElectionIn(CleanIn):
     party_org_id: Id
     held_on: Day
     years: int | None = Field(None, ge=1, le=5)
@@ -389,7 +389,7 @@ class PartyContactPage(Schema):
     next_cursor: str | None
 
 
-class PartyContactIn(Schema):
+class PartyContactIn(CleanIn):
     member_id: Id
     party_org_id: Id
     since: Day
@@ -415,7 +415,7 @@ class PartyVisitPage(Schema):
     next_cursor: str | None
 
 
-class PartyVisitIn(Schema):
+class PartyVisitIn(CleanIn):
     visited_on: Day
     topic: Text(80, min_length=1)
     problems: Text(2000) = ""
@@ -507,7 +507,7 @@ class PartyReviewDetail(PartyReviewOut):
     ranking: list[PartyRankOut]
 
 
-class PartyScoreIn(Schema):
+class PartyScoreIn(CleanIn):
     # Both required; checked after the review is found (404 before 400), as the orders' match.
     unit_id: Id | None = None
     score: float | None = Field(None, ge=0, le=100)
@@ -592,12 +592,12 @@ class PartyMeetingDetail(PartyMeetingOut):
         return len(obj.photos.all())
 
 
-class PartyAbsentIn(Schema):
+class PartyAbsentIn(CleanIn):
     person_id: Id
     reason: Text(120, min_length=1)
 
 
-class PartyMeetingIn(Schema):
+class PartyMeetingIn(CleanIn):
     org_id: Id
     kind: Text(12, min_length=1)
     held_on: Day
@@ -691,13 +691,13 @@ class PartyApplicantPage(Schema):
     next_cursor: str | None
 
 
-class PartyApplicantIn(Schema):
+class PartyApplicantIn(CleanIn):
     person_id: Id
     org_id: Id
     applied_on: Day
 
 
-class PartyStepIn(Schema):
+class PartyStepIn(CleanIn):
     # Checked after the applicant is found (404 before 400), as the lectures' MatchIn.
     step: Text(12) | None = None
     taken_on: Day | None = None

@@ -6,6 +6,10 @@ API schemas and operation signatures use these annotated types instead of bare `
 ``float``/``datetime``, so a hostile value is a 422 problem at the edge and the service layer never
 sees it. (NUL and lone surrogates are refused earlier still, for every field: ``core.text.unstorable``
 in the JSON parser and ``InputGuardMiddleware``.)
+
+Control characters: an app's API body derives from ``CleanIn`` and a search word in a query string
+goes through ``query_word``, so one rule (``core.text``'s, tab/CR/LF allowed) refuses them with a 422.
+The loop's and people's bodies instead clean text in their services (Open311 clients send it).
 """
 
 from __future__ import annotations
