@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, date, datetime
 
 import pytest
@@ -345,3 +346,29 @@ def test_key_rotation_re_encrypts_and_rebuilds_blind_indexes(settings, users, zx
     assert services.reveal(None, zxm, "id_number", "核对轮换结果") == ZXM_ID
     assert services.read_needs(None, zxm) == "送餐"
     assert list(selectors.persons(users.lumiao_secretary, selectors.PersonFilter(q=PHONE))) == [zxm]
+
+
+def test_initials_are_the_same_without_pypinyins_phrase_dictionary():
+    """people.pinyin skips pypinyin's 44 MB phrase dictionary (per web worker): initials are read a
+    character at a time, so every CJK character must give the same initial with and without it."""
+    import subprocess
+    import sys
+
+    code = ("from pypinyin import Style, lazy_pinyin\n"
+            "print(''.join((lazy_pinyin(chr(c), style=Style.FIRST_LETTER, errors='ignore') or ['?'])[0][:1] or '?'"
+            " for c in range(0x4E00, 0x9FA6)))")
+    with_phrases, without = (subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                            env={**os.environ, **env}).stdout
+                             for env in ({"PYPINYIN_NO_PHRASES": ""}, {"PYPINYIN_NO_PHRASES": "1"}))
+    assert len(with_phrases) > 20_000 and with_phrases == without
+
+
+def test_pypinyin_is_loaded_only_when_a_name_is_read():
+    import subprocess
+    import sys
+
+    code = ("import sys, bihuan.people.pinyin as p\n"
+            "assert 'pypinyin' not in sys.modules\n"
+            "print(p.initials('张晓明'), 'pypinyin' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["zxm", "True"]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
+# Initials are read one character at a time, so pypinyin's phrase dictionary is never consulted;
+# loading it cost every web worker 44 MB. Every CJK character gives the same initial without it
+# (tests/test_people.py). pypinyin itself (12 MB) is imported on first use: most workers never
+# write a name.
+os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
 
 # Surnames whose reading differs from the character's common one (单 shàn, not dān).
 _SURNAME_INITIAL = {"单": "s", "曾": "z", "解": "x", "仇": "q", "朴": "p", "查": "z", "区": "o", "翟": "z",
@@ -16,6 +21,8 @@ _SURNAME_INITIAL = {"单": "s", "曾": "z", "解": "x", "仇": "q", "朴": "p", 
 def _initial(ch: str) -> str:
     if ch.isascii():
         return ch.lower() if ch.isalnum() else ""
+    from pypinyin import Style, lazy_pinyin
+
     letters = lazy_pinyin(ch, style=Style.FIRST_LETTER, errors="ignore")
     return letters[0][:1].lower() if letters and letters[0] else ""
 
