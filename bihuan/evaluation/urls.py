@@ -32,5 +32,5 @@ urlpatterns = [
     path("points/entries/<id:entry_id>/reverse/", views.entry_reverse, name="entry_reverse"),
     # points2: the household's balance link (staff makes it; residents open it without an account)
     path("points/households/<id:household_id>/link/", views.household_link, name="household_link"),
-    path("points/my/<str:token>/", views.points_status, name="points_status"),
+    path("points/my/<str:points_token>/", views.points_status, name="points_status"),
 ]

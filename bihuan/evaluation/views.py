@@ -433,7 +433,7 @@ def _public_points_limit() -> int:
 
 
 @never_cache
-def points_status(request, token: str):
+def points_status(request, points_token: str):
     """The household's balance and recent entries by its link: a masked name, no other personal data.
     Rate-limited per client like loop's public pages (loop.public.throttle_hit); the token is kept out of Referer headers."""
     from bihuan.loop import public
@@ -442,7 +442,7 @@ def points_status(request, token: str):
     if not public.throttle_hit(f"points-link:{ip}", limit=_public_points_limit()):
         resp = render(request, "evaluation/points_status.html", {"throttled": True}, status=429)
     else:
-        link, bal, recent = selectors.by_points_token(token)  # NotFound → 404
+        link, bal, recent = selectors.by_points_token(points_token)  # NotFound → 404
         h = link.household
         resp = render(request, "evaluation/points_status.html", {
             "head": mask_name(h.head.name if h.head else ""), "unit": link.unit, "balance": bal,
