@@ -13,7 +13,7 @@ from django.utils import timezone
 from bihuan.core import audit
 from bihuan.core.scope import require
 
-from ..models import EntryKind, EntryState, PointEntry, PointRule
+from ..models import EntryKind, EntryState, PointAccount, PointEntry, PointRule
 from .common import now_or
 from .points import AUTO_HOURS, AWARD, _household, _move, balance_of
 
@@ -40,6 +40,9 @@ def _auto_one(rule, *, source: str, source_id: int, household_id: int, unit_id: 
         with transaction.atomic():
             key = PointAutoAward.objects.create(source=source, source_id=source_id, household_id=household_id,
                                                 rule=rule, outcome="awarded", at=now)
+            # The household's account is locked first, so concurrent runs read the cap's use in turn.
+            PointAccount.objects.get_or_create(household_id=household_id, defaults={"unit_id": unit_id})
+            PointAccount.objects.select_for_update().filter(household_id=household_id).first()
             left = _cap_left(household_id, rule, now)
             if left is not None:
                 points = min(points, left)
