@@ -24,9 +24,13 @@ def make(tree, users) -> dict:
     rule = services.create_rule(None, unit=tree.longqiao, code="LJFL", name="垃圾分类", points=5)
     h = people_services.create_household(None, unit=tree.xuemiao, address="薛庙社区8号", code="H-WALK-EVAL")
     entry = services.award(None, household=h, rule=rule)
+    # points2: a replaced balance link reveals nothing (the current one is public by design).
+    stale = services.rotate_link(None, h).token
+    services.rotate_link(None, h)
     rnd = services.create_round(None, unit=tree.yanzhou, kind="vanguard", name="兖州区先锋（外区）", quota=10,
                                 nominate_until="2099-12-31")
     nomination = services.nominate(None, rnd, unit=tree.xuemiao, nominee="外区党员", deeds="外区事迹")
     return {"round_id": rnd.pk, "nomination_id": nomination.pk,
             "set_id": s.pk, "run_id": run.pk, "result_id": result.pk, "score_id": score.pk, "entry_id": entry.pk,
-            "household_id": h.pk, "incident_id": incident.pk}
+            "household_id": h.pk, "incident_id": incident.pk,
+            "points_token": stale}

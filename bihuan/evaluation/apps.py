@@ -38,6 +38,8 @@ class EvaluationConfig(AppConfig):
             "evaluation.item.restock": _("Points store item restocked"),
             "evaluation.points.redeem": _("Points redeemed"),
             "evaluation.points.expire": _("Credit points expired"),
+            "evaluation.points.auto": _("Credit points awarded automatically"),  # points2
+            "evaluation.points.link": _("Balance link made for a household"),  # points2
         })
 
         def _freeze(now):
@@ -55,3 +57,11 @@ class EvaluationConfig(AppConfig):
 
         # Daily: points past the expiry policy (BIHUAN_POINTS_EXPIRY_YEARS) lapse, once per household and year.
         jobs.register("evaluation.points_expiry", every_seconds=24 * 60 * 60)(_expire)
+
+        # points2, hourly: automatic rules award approved volunteer hours, once per service record.
+        def _auto(now):
+            from .services import auto_award
+
+            return auto_award(now)["awarded"]
+
+        jobs.register("evaluation.points_auto", every_seconds=60 * 60)(_auto)

@@ -17,6 +17,8 @@ points (信用积分) and the points store (积分超市).
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q, Subquery
@@ -404,6 +406,10 @@ class PointRule(models.Model):
     cap_per_year = models.PositiveIntegerField(_("cap per household and year (points)"), null=True, blank=True)
     approval_above = models.PositiveIntegerField(_("approval needed above (points)"), null=True, blank=True)
     active = models.BooleanField(default=True)
+    # points2: awarded automatically by the job evaluation.points_auto from this source (blank: manual).
+    auto = models.CharField(_("automatic"), max_length=20, blank=True, default="",
+                            choices=[("", _("manual")),
+                                     ("care.hours", _("automatic: approved volunteer hours (points per hour)"))])
 
     scope_resource = "evaluation.points"
     scope_path_field = "unit__path"
@@ -662,6 +668,56 @@ class Nomination(models.Model):
 
     def __str__(self) -> str:
         return f"{self.nominee} ({self.round_id})"
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+# --- points2: automatic awards and the resident's balance link (issue 13 item 6) ------------------
+
+class PointAutoAward(models.Model):
+    """One row per source record (e.g. an approved volunteer service record) that an automatic rule
+    has handled: the unique key makes the award happen once, also under concurrent job runs."""
+
+    source = models.CharField(max_length=20)
+    source_id = models.BigIntegerField()
+    household = models.ForeignKey("people.Household", on_delete=models.PROTECT, related_name="+")
+    rule = models.ForeignKey(PointRule, on_delete=models.PROTECT, related_name="+")
+    entry = models.OneToOneField(PointEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=10)  # awarded / capped (nothing left under the cap)
+    at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "source_id"], name="evaluation_auto_award_once")]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.source_id} {self.outcome}"
+
+
+def new_points_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class PointLink(models.Model):
+    """A household's shareable balance link (/evaluation/points/my/<token>/), no account needed."""
+
+    household = models.OneToOneField("people.Household", on_delete=models.CASCADE, related_name="+",
+                                     primary_key=True)
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+")
+    token = models.CharField(max_length=32, unique=True, default=new_points_token)
+    created_at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+
+    scope_resource = "evaluation.points"
+    scope_path_field = "unit__path"
+    scope_unit_field = "unit_id"
+    scope_owner_field = None
+    objects = ScopedManager()
+
+    def __str__(self) -> str:
+        return f"{self.household_id}"
 
     @property
     def audit_unit(self) -> OrgUnit:

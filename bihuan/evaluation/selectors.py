@@ -184,3 +184,26 @@ def nominations(user, rnd: SelectionRound, *, state: str = ""):
     if state:
         qs = qs.filter(state=state)
     return qs.order_by("unit__path", "id")
+
+
+# --- points2: the resident's balance link ---------------------------------------------------------
+
+def point_link(household_id):
+    """The household's current balance link (None: none made yet). Callers have checked scope."""
+    from .models import PointLink
+
+    return PointLink.objects.filter(household_id=household_id).first()
+
+
+def by_points_token(token: str):
+    """(household, balance, recent entries) for a balance link; an unknown token is a 404."""
+    from .models import PointLink
+
+    token = (token or "")[:32]
+    link = PointLink.objects.filter(token=token).select_related("household", "household__head", "unit").first() \
+        if len(token) >= 20 else None
+    if link is None:
+        raise NotFound()
+    recent = (PointEntry.objects.filter(household_id=link.household_id, state="posted")
+              .select_related("rule").order_by("-at", "-id")[:20])
+    return link, balance(link.household_id), list(recent)

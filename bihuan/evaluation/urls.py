@@ -30,4 +30,7 @@ urlpatterns = [
     path("points/households/<id:household_id>/", views.household_points, name="household_points"),
     path("points/entries/<id:entry_id>/approve/", views.entry_approve, name="entry_approve"),
     path("points/entries/<id:entry_id>/reverse/", views.entry_reverse, name="entry_reverse"),
+    # points2: the household's balance link (staff makes it; residents open it without an account)
+    path("points/households/<id:household_id>/link/", views.household_link, name="household_link"),
+    path("points/my/<str:points_token>/", views.points_status, name="points_status"),
 ]

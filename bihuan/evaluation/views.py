@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from bihuan.core.errors import NotFound, ServiceError
@@ -297,7 +298,8 @@ def household_points(request, household_id: int):
         "page": page, "qs": querystring_without(request, "page"), "award_form": award_form,
         "redeem_form": redeem_form, "can_award": allows(user, "evaluation.points.award", h.unit),
         "can_redeem": allows(user, "evaluation.points.redeem", h.unit),
-        "can_approve": allows(user, "evaluation.points.approve", h.unit), "reverse_form": ReverseForm()},
+        "can_approve": allows(user, "evaluation.points.approve", h.unit), "reverse_form": ReverseForm(),
+        "link": selectors.point_link(h.pk)},  # points2
         status=status)
 
 
@@ -409,4 +411,41 @@ def selection_xlsx(request, round_id: int):
     data = nominations_workbook(r, selectors.nominations(request.user, r))
     resp = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     resp["Content-Disposition"] = f'attachment; filename="selection-{r.pk}.xlsx"'
+    return resp
+
+
+# --- points2: the resident's balance link (no account) ---------------------------------------------
+
+@requires("evaluation.points.award")
+@require_POST
+def household_link(request, household_id: int):
+    """Staff button: make (or replace) the household's shareable balance link; audited."""
+    h = selectors.household(request.user, household_id)
+    services.rotate_link(request.user, h)
+    messages.success(request, _("A new balance link was made; the old one no longer works."))
+    return redirect("evaluation:household_points", household_id=h.pk)
+
+
+def _public_points_limit() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "BIHUAN_PUBLIC_POINTS_VIEWS_PER_HOUR", 60))
+
+
+@never_cache
+def points_status(request, points_token: str):
+    """The household's balance and recent entries by its link: a masked name, no other personal data.
+    Rate-limited per client like loop's public pages (loop.public.throttle_hit); the token is kept out of Referer headers."""
+    from bihuan.loop import public
+
+    ip = getattr(request, "client_ip", "") or request.META.get("REMOTE_ADDR", "") or "unknown"
+    if not public.throttle_hit(f"points-link:{ip}", limit=_public_points_limit()):
+        resp = render(request, "evaluation/points_status.html", {"throttled": True}, status=429)
+    else:
+        link, bal, recent = selectors.by_points_token(points_token)  # NotFound → 404
+        h = link.household
+        resp = render(request, "evaluation/points_status.html", {
+            "head": mask_name(h.head.name if h.head else ""), "unit": link.unit, "balance": bal,
+            "recent": recent})
+    resp["Referrer-Policy"] = "same-origin"
     return resp

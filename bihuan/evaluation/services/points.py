@@ -31,6 +31,8 @@ APPROVE = "evaluation.points.approve"
 REDEEM = "evaluation.points.redeem"
 MANAGE = "evaluation.points.manage"
 MAX_POINTS = 10000
+AUTO_HOURS = "care.hours"  # points2: approved volunteer service records, points per hour
+AUTO_SOURCES = ("", AUTO_HOURS)
 
 
 def _within(unit, top) -> bool:
@@ -69,7 +71,7 @@ def balance_of(household) -> int:
 # --- rules -----------------------------------------------------------------------------------------
 
 @transaction.atomic
-def create_rule(user, *, unit, code, name, points, cap_per_year=None, approval_above=None,
+def create_rule(user, *, unit, code, name, points, cap_per_year=None, approval_above=None, auto: str = "",
                 now: datetime | None = None) -> PointRule:
     """A behaviour with its points (negative: a deduction), defined by the city, a county or a township."""
     now = now_or(now)
@@ -90,12 +92,18 @@ def create_rule(user, *, unit, code, name, points, cap_per_year=None, approval_a
     if cap is not None and abs(points) > cap:
         raise ServiceError(_("The rule awards more (%(p)d) than its cap (%(c)d).") % {"p": abs(points), "c": cap},
                            {"cap_per_year": _("At least the points of one award.")})
+    auto = auto or ""
+    if auto not in AUTO_SOURCES:  # points2
+        raise ServiceError(_("Unknown automatic source."), {"auto": _("Choose a listed source.")})
+    if auto and points < 0:
+        raise ServiceError(_("An automatic rule awards points."), {"points": _("More than 0.")})
     if PointRule.objects.filter(unit=unit, code=code).exists():
         raise Conflict(_("%(unit)s already has a rule %(code)s.") % {"unit": unit.name, "code": code})
     rule = PointRule.objects.create(unit=unit, code=code, name=name, points=points, cap_per_year=cap,
-                                    approval_above=above)
+                                    approval_above=above, auto=auto)
     audit.record("evaluation.rule.create", rule, after={"code": code, "name": name, "points": points,
-                                                         "cap_per_year": cap, "approval_above": above}, now=now)
+                                                         "cap_per_year": cap, "approval_above": above,
+                                                         "auto": auto}, now=now)
     return rule
 
 
@@ -306,3 +314,4 @@ def expire_points(now: datetime | None = None, *, years: int | None = None, batc
         last = rows[-1][0]
         rows = list(due.filter(household_id__gt=last)[:batch])
     return {"year": year, "households": households, "points": points}
+
