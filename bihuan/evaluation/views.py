@@ -91,7 +91,10 @@ def set_detail(request, set_id: int):
     return render(request, "evaluation/set_detail.html", {
         "s": s, "indicators": s.indicators.select_related("assessor_unit"), "form": form,
         "runs": selectors.runs(request.user).filter(set=s)[:20],
-        "can_run": allows(request.user, "evaluation.run.manage", s.unit)}, status=form.status)
+        "can_run": allows(request.user, "evaluation.run.manage", s.unit),
+        # h-eval2: the set as XLSX (download / import a new set)
+        "can_export": allows(request.user, "evaluation.set.export", s.unit),
+        "can_import": allows(request.user, "evaluation.set.import")}, status=form.status)
 
 
 @requires(RESULT_VIEW, "evaluation.run.view")
@@ -410,3 +413,23 @@ def selection_xlsx(request, round_id: int):
     resp = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     resp["Content-Disposition"] = f'attachment; filename="selection-{r.pk}.xlsx"'
     return resp
+
+
+# --- h-eval2: one indicator set as XLSX (bihuan.evaluation.tabular_sets) ---
+
+@requires("evaluation.set.export")
+def set_xlsx(request, set_id: int):
+    import io
+
+    from .tabular_sets import export_set
+
+    s = selectors.get_set(request.user, set_id)
+    if not allows(request.user, "evaluation.set.export", s.unit):
+        raise NotFound()
+    buf = io.BytesIO()
+    export_set(buf, request.user, s)
+    resp = HttpResponse(buf.getvalue(),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="indicator-set-{s.pk}.xlsx"'
+    return resp
+# --- end h-eval2 ---
