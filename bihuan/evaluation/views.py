@@ -110,7 +110,18 @@ def run_detail(request, run_id: int):
         "run": run, "page": page, "qs": querystring_without(request, "page"), "filter": filt,
         "progress": selectors.run_progress(run), "missing": missing, "can_manage": can_manage,
         "correct_form": CorrectForm(), "indicators": run.inputs.get("indicators", []),
-        "can_export": allows(user, "evaluation.result.export")})
+        "can_export": allows(user, "evaluation.result.export"),
+        **_ranking_chart(request, run)})  # h-eval2: charts
+
+
+def _ranking_chart(request, run) -> dict:
+    """h-eval2: the charts' data (json_script) and the township picked for the stars grid."""
+    raw = request.GET.get("township", "")
+    chart = selectors.ranking_chart(request.user, run, int(raw) if raw.isdigit() and len(raw) < 12 else None)
+    labels = {"avg": _("average"), "min": _("lowest"), "max": _("highest"), "score": _("Score"),
+              "rank": _("Rank"), "unscored": _("not scored")}
+    return {"chart": {**chart, "labels": labels}, "chart_townships": chart["townships"],
+            "chart_township": chart["township_id"]}
 
 
 @requires("evaluation.run.manage")
