@@ -106,6 +106,8 @@ PERMISSIONS: dict[str, str] = {
     "ledgers.round.submit": _("Submit one's unit's entries in a collection round"),
     "evaluation.set.view": _("View indicator sets"),
     "evaluation.set.manage": _("Define indicator sets and their indicators, import and export them"),
+    "evaluation.set.import": _("Import indicator sets from XLSX"),
+    "evaluation.set.export": _("Export indicator sets to XLSX"),
     "evaluation.run.view": _("View assessment runs of one's unit and what is missing"),
     "evaluation.run.manage": _("Compute, publish and correct assessment runs"),
     "evaluation.result.view": _("View assessment results, stars and rankings in scope"),

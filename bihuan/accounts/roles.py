@@ -59,7 +59,8 @@ EVAL_ASSESS = [*EVAL_READ, "evaluation.set.view", "evaluation.run.view", "evalua
                "evaluation.score.enter", "evaluation.score.approve", "evaluation.result.export",
                "evaluation.result.object", "evaluation.selection.nominate", "evaluation.score.import",
                "evaluation.score.export"]
-EVAL_ADMIN = ["evaluation.set.manage", "evaluation.run.manage", "evaluation.selection.manage"]
+EVAL_ADMIN = ["evaluation.set.manage", "evaluation.run.manage", "evaluation.selection.manage",
+              "evaluation.set.import", "evaluation.set.export"]
 POINTS_WORK = ["evaluation.points.view", "evaluation.points.award", "evaluation.points.redeem"]
 POINTS_ADMIN = [*POINTS_WORK, "evaluation.points.approve", "evaluation.points.manage"]
 

@@ -57,6 +57,7 @@ class IndicatorIn(_EvaluationIn):
     penalty: Decimal | None = Field(None, ge=0, le=100, decimal_places=2)
     max_penalty: Decimal | None = Field(None, ge=0, le=100, decimal_places=2)
     star_cap: int | None = Field(None, ge=1, le=4)
+    rule: str = Field("", max_length=6)  # h-eval2: "linear" (default) or "rank" (within the peer group)
 
 
 class SetIn(_EvaluationIn):
@@ -85,6 +86,7 @@ class IndicatorOut(Schema):
     penalty: Decimal | None
     max_penalty: Decimal | None
     star_cap: int | None
+    rule: str  # h-eval2
 
 
 class SetOut(Schema):

@@ -63,6 +63,13 @@ class Direction(models.TextChoices):
     LOWER = "lower", _("lower is better")
 
 
+# --- h-eval2: rank-based scoring rule (issue 13 item 1) ---
+class ScoringRule(models.TextChoices):
+    LINEAR = "linear", _("linear from floor to target")
+    RANK = "rank", _("rank within the peer group")
+# --- end h-eval2 ---
+
+
 class StarMode(models.TextChoices):
     THRESHOLDS = "thresholds", _("score thresholds")
     QUOTA = "quota", _("thresholds with a quota for five stars")
@@ -143,6 +150,8 @@ class Indicator(models.Model):
     direction = models.CharField(_("direction"), max_length=6, choices=Direction.choices, default=Direction.HIGHER)
     floor = models.DecimalField(_("floor (no points)"), max_digits=12, decimal_places=2, null=True, blank=True)
     target = models.DecimalField(_("target (full points)"), max_digits=12, decimal_places=2, null=True, blank=True)
+    # h-eval2: automatic indicators score linearly (floor → target) or by rank within the peer group.
+    rule = models.CharField(_("scoring rule"), max_length=6, choices=ScoringRule.choices, default=ScoringRule.LINEAR)
     # Manual indicators: the unit whose assessor enters the score (empty: the target's parent unit).
     assessor_unit = models.ForeignKey(OrgUnit, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                       verbose_name=_("assessor unit"))

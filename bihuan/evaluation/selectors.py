@@ -207,3 +207,40 @@ def by_points_token(token: str):
     recent = (PointEntry.objects.filter(household_id=link.household_id, state="posted")
               .select_related("rule").order_by("-at", "-id")[:20])
     return link, balance(link.household_id), list(recent)
+
+
+# --- h-eval2: the ranking page's charts (ECharts, data via json_script) ---
+
+def ranking_chart(user, run, township_id=None) -> dict:
+    """Scores per peer group (average, lowest, highest: one grouped query) and the stars of every
+    target of one township (a grid; at most 200 cells), all within the user's view of the run."""
+    from django.db.models import Avg, Max, Min
+
+    from .models import PeerGroup, Result, TargetKind
+
+    qs = Result.objects.restrict(user, "view").filter(run=run)
+    labels = dict(PeerGroup.choices)
+    rows = list(qs.filter(score__isnull=False).order_by().values("peer_group")
+                .annotate(n=Count("id"), avg=Avg("score"), lo=Min("score"), hi=Max("score")).order_by("peer_group"))
+    bar = {"groups": [str(labels.get(r["peer_group"], r["peer_group"])) for r in rows],
+           "n": [r["n"] for r in rows], "avg": [round(float(r["avg"]), 2) for r in rows],
+           "min": [float(r["lo"]) for r in rows], "max": [float(r["hi"]) for r in rows]}
+    out = {"bar": bar, "townships": [], "township_id": None, "grid": None}
+    if run.set.target_kind == TargetKind.TOWNSHIP:
+        return out
+    towns = list(qs.order_by().values("unit__parent_id", "unit__parent__name", "unit__parent__path").distinct()
+                 .order_by("unit__parent__path")[:500])
+    out["townships"] = [(t["unit__parent_id"], t["unit__parent__name"]) for t in towns if t["unit__parent_id"]]
+    ids = [t for t, _n in out["townships"]]
+    if not ids:
+        return out
+    chosen = township_id if township_id in ids else ids[0]
+    cells = list(qs.filter(unit__parent_id=chosen).order_by("unit__path", "id")
+                 .values("name", "stars", "score", "rank", "peers")[:200])
+    out["township_id"] = chosen
+    out["grid"] = {"township": dict(out["townships"])[chosen],
+                   "cells": [{"name": c["name"], "stars": c["stars"] or 0,
+                              "score": None if c["score"] is None else float(c["score"]),
+                              "rank": c["rank"], "peers": c["peers"]} for c in cells]}
+    return out
+# --- end h-eval2 ---

@@ -153,3 +153,7 @@ SCORES = tb.register(tb.Kind(
     name="evaluation_score", label=gettext_lazy("Manual scores (evaluation)"), spec=SPEC, handler=ScoreImport,
     export_rows=export_rows, permission_prefix="evaluation.score", find_unit=_find_unit,
 ))
+
+
+# h-eval2: indicator sets as a table (registers the kind ``evaluation_set``).
+from . import tabular_sets  # noqa: E402,F401

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("sets/new/", views.set_create, name="set_create"),
     path("sets/<id:set_id>/", views.set_detail, name="set_detail"),
+    path("sets/<id:set_id>/indicators.xlsx", views.set_xlsx, name="set_xlsx"),  # h-eval2
     path("runs/<id:run_id>/", views.run_detail, name="run_detail"),
     path("runs/<id:run_id>/publish/", views.run_publish, name="run_publish"),
     path("runs/<id:run_id>/recompute/", views.run_recompute, name="run_recompute"),

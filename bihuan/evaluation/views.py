@@ -92,7 +92,10 @@ def set_detail(request, set_id: int):
     return render(request, "evaluation/set_detail.html", {
         "s": s, "indicators": s.indicators.select_related("assessor_unit"), "form": form,
         "runs": selectors.runs(request.user).filter(set=s)[:20],
-        "can_run": allows(request.user, "evaluation.run.manage", s.unit)}, status=form.status)
+        "can_run": allows(request.user, "evaluation.run.manage", s.unit),
+        # h-eval2: the set as XLSX (download / import a new set)
+        "can_export": allows(request.user, "evaluation.set.export", s.unit),
+        "can_import": allows(request.user, "evaluation.set.import")}, status=form.status)
 
 
 @requires(RESULT_VIEW, "evaluation.run.view")
@@ -108,7 +111,18 @@ def run_detail(request, run_id: int):
         "run": run, "page": page, "qs": querystring_without(request, "page"), "filter": filt,
         "progress": selectors.run_progress(run), "missing": missing, "can_manage": can_manage,
         "correct_form": CorrectForm(), "indicators": run.inputs.get("indicators", []),
-        "can_export": allows(user, "evaluation.result.export")})
+        "can_export": allows(user, "evaluation.result.export"),
+        **_ranking_chart(request, run)})  # h-eval2: charts
+
+
+def _ranking_chart(request, run) -> dict:
+    """h-eval2: the charts' data (json_script) and the township picked for the stars grid."""
+    raw = request.GET.get("township", "")
+    chart = selectors.ranking_chart(request.user, run, int(raw) if raw.isdigit() and len(raw) < 12 else None)
+    labels = {"avg": _("average"), "min": _("lowest"), "max": _("highest"), "score": _("Score"),
+              "rank": _("Rank"), "unscored": _("not scored")}
+    return {"chart": {**chart, "labels": labels}, "chart_townships": chart["townships"],
+            "chart_township": chart["township_id"]}
 
 
 @requires("evaluation.run.manage")
@@ -449,3 +463,23 @@ def points_status(request, points_token: str):
             "recent": recent})
     resp["Referrer-Policy"] = "same-origin"
     return resp
+
+
+# --- h-eval2: one indicator set as XLSX (bihuan.evaluation.tabular_sets) ---
+
+@requires("evaluation.set.export")
+def set_xlsx(request, set_id: int):
+    import io
+
+    from .tabular_sets import export_set
+
+    s = selectors.get_set(request.user, set_id)
+    if not allows(request.user, "evaluation.set.export", s.unit):
+        raise NotFound()
+    buf = io.BytesIO()
+    export_set(buf, request.user, s)
+    resp = HttpResponse(buf.getvalue(),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = f'attachment; filename="indicator-set-{s.pk}.xlsx"'
+    return resp
+# --- end h-eval2 ---

@@ -89,6 +89,19 @@ urlpatterns += [
     path("evaluation/io/scores/import/report/", views_tabular.import_report, {"kind": "evaluation_score"},
          name="evaluation_score_import_report"),
 ]
+# Indicator sets of evaluation (bihuan.evaluation.tabular_sets, h-eval2).
+urlpatterns += [
+    path("evaluation/io/sets/export/", views_tabular.export_view, {"kind": "evaluation_set"},
+         name="evaluation_set_export"),
+    path("evaluation/io/sets/import/", views_tabular.import_upload, {"kind": "evaluation_set"},
+         name="evaluation_set_import"),
+    path("evaluation/io/sets/import/preview/", views_tabular.import_preview, {"kind": "evaluation_set"},
+         name="evaluation_set_import_preview"),
+    path("evaluation/io/sets/import/apply/", views_tabular.import_apply, {"kind": "evaluation_set"},
+         name="evaluation_set_import_apply"),
+    path("evaluation/io/sets/import/report/", views_tabular.import_report, {"kind": "evaluation_set"},
+         name="evaluation_set_import_report"),
+]
 # Lecturers (bihuan.activities.tabular).
 urlpatterns += [
     path("activities/io/export/", views_tabular.export_view, {"kind": "lecturers"}, name="lecturers_export"),

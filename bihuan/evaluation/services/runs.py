@@ -38,6 +38,7 @@ from ..models import (
     Run,
     RunState,
     ScoreState,
+    ScoringRule,
     StarMode,
     TargetKind,
 )
@@ -84,6 +85,39 @@ def points_for(ind: dict, value) -> tuple[Decimal | None, str]:
     share = (v - floor) / (target - floor)  # the sign of (target - floor) carries the direction
     share = min(Decimal(1), max(Decimal(0), share))
     return (weight * share).quantize(CENT, ROUND_HALF_UP), ""
+
+
+# --- h-eval2: rank within the peer group (issue 13 item 1) ---
+
+def rank_points(ind: dict, values: dict[int, object], groups: dict[int, str]) -> dict[int, Decimal]:
+    """Points of a rank-rule indicator for every unit with a value: the best of its peer group gets
+    the full weight, the worst 0, linearly by place between; tied units share the places they take
+    (the mean of them). Ranked in SQL with window functions over the run's values (rounded to the
+    cent, as the lines show them), so the same values always give the same points. A peer group of
+    one gets the full weight."""
+    weight = Decimal(ind["weight"])
+    rows = [(u, groups[u], str(Decimal(str(v)).quantize(CENT, ROUND_HALF_UP)))
+            for u, v in values.items() if v is not None and u in groups]
+    if not rows:
+        return {}
+    best, worst = ("ASC", "DESC") if ind.get("direction") == "lower" else ("DESC", "ASC")
+    one = "(CAST(%s AS integer), CAST(%s AS varchar(10)), CAST(%s AS numeric))"
+    out: dict[int, Decimal] = {}
+    with connection.cursor() as cur:
+        for i in range(0, len(rows), 2000):
+            chunk = rows[i:i + 2000]
+            cur.execute(f"WITH v(u, g, x) AS (VALUES {', '.join([one] * len(chunk))}) "
+                        f"SELECT u, RANK() OVER (PARTITION BY g ORDER BY x {best}), "
+                        f"RANK() OVER (PARTITION BY g ORDER BY x {worst}), COUNT(*) OVER (PARTITION BY g) FROM v",
+                        [x for row in chunk for x in row])
+            for u, first, from_end, n in cur.fetchall():
+                if n <= 1:
+                    out[u] = weight
+                    continue
+                place = Decimal(first + (n + 1 - from_end)) / 2  # the mean of the places the tie takes
+                out[u] = (weight * (n - place) / (n - 1)).quantize(CENT, ROUND_HALF_UP)
+    return out
+# --- end h-eval2 ---
 
 
 def penalty_for(ind: dict, incidents: int) -> tuple[Decimal, str]:
@@ -143,6 +177,10 @@ def _compute(run: Run, now: datetime) -> None:
         # Rates ("%") come as shares (0.75); indicators state floors and targets in percent (75).
         scale = 100 if registry.SOURCES[ind["source"]].unit == "%" else 1
         values[ind["id"]] = {u: (None if v is None else float(v) * scale) for u, v in raw[ind["source"]].items()}
+    # h-eval2: rank-rule indicators, ranked per peer group over all targets at once.
+    groups = {u.pk: group for u, _o, _n, group in targets}
+    ranked = {ind["id"]: rank_points(ind, values[ind["id"]], groups) for ind in auto
+              if ind.get("rule") == ScoringRule.RANK}
     manual = {(m["indicator_id"], m["unit_id"]): m for m in ManualScore.objects.filter(
         indicator__set=s, period=run.period, unit__in=[u.pk for u in units]).values(
         "indicator_id", "unit_id", "value", "state")}
@@ -160,7 +198,11 @@ def _compute(run: Run, now: datetime) -> None:
         for ind in inds:
             if ind["kind"] == IndicatorKind.AUTO:
                 value = values[ind["id"]].get(unit.pk)
-                points, note = points_for(ind, value)
+                if ind["id"] in ranked:  # h-eval2: rank rule
+                    points, note = (ranked[ind["id"]][unit.pk], "") if value is not None else \
+                        (Decimal(ind["weight"]), "no_basis")
+                else:
+                    points, note = points_for(ind, value)
             elif ind["kind"] in PENALTY_KINDS:
                 n = incidents.get((ind["id"], unit.pk), {})
                 approved, pending = n.get(ScoreState.APPROVED, 0), n.get(ScoreState.ENTERED, 0)

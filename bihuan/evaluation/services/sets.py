@@ -19,6 +19,7 @@ from ..models import (
     IndicatorKind,
     IndicatorSet,
     PeriodKind,
+    ScoringRule,
     StarMode,
     TargetKind,
 )
@@ -57,7 +58,8 @@ def _indicator(spec: dict, i: int, set_unit) -> dict:
                                {"kind": _("automatic, manual, deduction or veto.")})
         out = {"seq": i, "name": name, "kind": kind, "weight": Decimal(0), "source": "", "floor": None,
                "target": None, "direction": Direction.HIGHER, "assessor_unit": None, "penalty": None,
-               "max_penalty": None, "star_cap": None}
+               "max_penalty": None, "star_cap": None,
+               "rule": ScoringRule.LINEAR}
         if kind in PENALTY_KINDS:
             # No weight: a deduction takes points off per incident, a veto caps the stars.
             if decimal(spec.get("weight"), "weight", low=0, high=0, required=False):
@@ -79,6 +81,16 @@ def _indicator(spec: dict, i: int, set_unit) -> dict:
                 raise ServiceError(_("There is no source named %(s)s.") % {"s": source},
                                    {"source": _("Known: %(names)s") % {"names": ", ".join(sorted(registry.SOURCES))}})
             src = registry.SOURCES[source]
+            # h-eval2: a rank rule needs no floor or target (best of the peer group: full points).
+            rule = spec.get("rule") or ScoringRule.LINEAR
+            if rule not in ScoringRule.values:
+                raise ServiceError(_("Unknown scoring rule."), {"rule": _("linear or rank.")})
+            if rule == ScoringRule.RANK:
+                direction = spec.get("direction") or (Direction.HIGHER if src.higher_is_better else Direction.LOWER)
+                if direction not in Direction.values:
+                    raise ServiceError(_("Unknown direction."), {"direction": _("higher or lower.")})
+                out.update(source=source, direction=direction, rule=rule)
+                return out
             floor = decimal(spec.get("floor"), "floor")
             target = decimal(spec.get("target"), "target")
             direction = spec.get("direction") or (Direction.HIGHER if src.higher_is_better else Direction.LOWER)
@@ -166,5 +178,5 @@ def snapshot(s: IndicatorSet) -> dict:
                         "assessor_unit_id": i.assessor_unit_id,
                         "penalty": None if i.penalty is None else str(i.penalty),
                         "max_penalty": None if i.max_penalty is None else str(i.max_penalty),
-                        "star_cap": i.star_cap} for i in s.indicators.all()],
+                        "star_cap": i.star_cap, "rule": i.rule} for i in s.indicators.all()],
     }
