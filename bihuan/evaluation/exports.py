@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import io
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
+# openpyxl is imported inside the functions: 10 MB every web worker would otherwise hold from start-up.
 
 from .models import Line, PeerGroup
 
@@ -15,6 +14,9 @@ PEER_ZH = {PeerGroup.TOWNSHIP: "乡镇街道", PeerGroup.VILLAGE: "村", PeerGro
 
 def results_workbook(run, results) -> bytes:
     """``results`` (a queryset the user may see) of ``run``: one row per target, one column per indicator."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     inds = run.inputs.get("indicators", [])
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(f"{run.period}考核结果"[:31])
@@ -75,6 +77,9 @@ def results_pdf(run, results) -> bytes:
 
 def nominations_workbook(rnd, nominations) -> bytes:
     """A round's nominations the user may see: unit, nominee, deeds, state, citation (Chinese headers)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
     from .models import NominationState
 
     states = {NominationState.NOMINATED: "待审核", NominationState.ACCEPTED: "拟表彰（公示）",

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
+# openpyxl is imported inside the functions: 10 MB every web worker would otherwise hold from start-up.
+
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 
 from .models import Status
 
@@ -30,6 +30,9 @@ def _cell_text(c) -> str:
 
 
 def map_workbook(m: dict) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
     wb = Workbook()
     ws = wb.active
     ws.title = _("Progress map")[:31]
