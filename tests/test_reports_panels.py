@@ -251,3 +251,29 @@ def test_care_visits_panel_on_the_page_and_in_the_api(client, tree, users, token
     assert (p["total"], p["done"], p["due"], p["missed"]) == (2, 0, 2, 0)
     # the board it links to opens for the county
     assert client.get(reverse("care:board") + f"?unit={tree.rencheng.pk}").status_code == 200
+
+
+def test_supervision_board_as_a_chart_and_xlsx(client, tree, users, week):
+    import io
+
+    from openpyxl import load_workbook
+
+    client.force_login(users.rencheng_admin)
+    r = client.get(reverse("loop:board_unit", args=[tree.rencheng.pk]))
+    assert r.status_code == 200 and "section=loop.board" in r.text
+    url = reverse("reports:figures") + f"?section=loop.board&unit={tree.rencheng.pk}"
+    r = client.get(url)
+    assert r.status_code == 200 and "李营街道" in r.text and "仙营街道" in r.text
+    ws = load_workbook(io.BytesIO(client.get(url + "&format=xlsx").content)).worksheets[0]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    head = rows[1]
+    assert head[:2] == ["名次", "单位"]
+    assert head[2:] == ["在办（件）", "待交办（件）", "已超期（件）", "即将超期（件）", "挂牌督办（件）", "待签收（件）", "待评估（件）"]
+    got = {row[1]: row for row in rows[2:]}
+    open_col = next(i for i, h in enumerate(head) if "在办" in str(h))
+    # the board's figures: 李营街道 two in work (one awaiting dispatch), 仙营街道 one
+    assert (got["李营街道"][open_col], got["仙营街道"][open_col]) == ("2", "1"), rows
+    # a snapshot: asked for by name only, never among the dashboard's period sections
+    assert "loop.board" not in [s["name"] for s in selectors.dashboard(tree.rencheng, NOW)["sections"]]
+    # out of scope: no figures
+    assert client.get(reverse("reports:figures") + f"?section=loop.board&unit={tree.yanzhou.pk}").status_code == 404
