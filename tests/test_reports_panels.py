@@ -273,6 +273,8 @@ def test_supervision_board_as_a_chart_and_xlsx(client, tree, users, week):
     open_col = next(i for i, h in enumerate(head) if "在办" in str(h))
     # the board's figures: 李营街道 two in work (one awaiting dispatch), 仙营街道 one
     assert (got["李营街道"][open_col], got["仙营街道"][open_col]) == ("2", "1"), rows
+    png = client.get(url + "&format=png")
+    assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     # a snapshot: asked for by name only, never among the dashboard's period sections
     assert "loop.board" not in [s["name"] for s in selectors.dashboard(tree.rencheng, NOW)["sections"]]
     # out of scope: no figures
