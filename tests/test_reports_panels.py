@@ -182,3 +182,100 @@ def test_trend_series_in_one_query_equals_week_by_week(tree, users, week):
     # the dashboard's trend shows it as a percentage
     series = selectors.dashboard(tree.rencheng, NOW)["trend"]["series"]
     assert any(s["values"][-1] == 50.0 for s in series)
+
+
+# --- h-reports2: star ratings and care visits as dashboard panels --------------------------------
+
+def test_star_ratings_panel_counts_the_latest_public_run_below_the_unit(client, tree, users, token_for):
+    from bihuan.evaluation import services as evaluation
+    from tests.evaluation_helpers import H1, score_all, some_matters, village_set
+
+    cache.clear()
+    some_matters(tree, users)
+    s = village_set(tree, users.city_admin)
+    score_all(s, tree, users, value=90)
+    run = evaluation.compute_run(users.city_admin, s, H1, now=at("2026-07-03 09:00"))
+    # computed but not published: nothing to show
+    assert all(p["name"] != "evaluation.stars" for p in selectors.dashboard(tree.rencheng, NOW)["panels"])
+    evaluation.publish(users.city_admin, run, now=at("2026-07-03 10:00"))
+    cache.clear()
+    p = _panel(selectors.dashboard(tree.rencheng, NOW), "evaluation.stars")
+    # 任城区's villages: 芦庙村 2 stars, 仙营社区 5 (薛庙社区 is 兖州区's)
+    assert {d["stars"]: d["count"] for d in p["distribution"]} == {5: 1, 4: 0, 3: 0, 2: 1, 1: 0}
+    assert p["rated"] == 2 and p["period"] == H1 and p["url"] == reverse("evaluation:run_detail", args=[run.pk])
+    assert p["charts"][0]["series"][0]["values"] == [1, 0, 0, 1, 0]
+    p = _panel(selectors.dashboard(tree.city, NOW), "evaluation.stars")
+    assert p["rated"] == 3 and p["distribution"][0]["count"] == 2
+    client.force_login(users.rencheng_admin)
+    r = client.get(reverse("reports:dashboard") + f"?unit={tree.rencheng.pk}")
+    assert 'data-testid="panel-stars"' in r.text and 'data-testid="stars-chart"' in r.text
+    assert reverse("evaluation:run_detail", args=[run.pk]) in r.text
+    data = client.get("/api/v1/dashboard", {"unit": tree.rencheng.pk},
+                      HTTP_AUTHORIZATION=f"Bearer {token_for(users.rencheng_admin)}").json()
+    assert _panel(data, "evaluation.stars")["rated"] == 2
+    # the ranking it links to opens for the county
+    assert client.get(p["url"]).status_code == 200
+
+
+def test_care_visits_panel_done_due_missed_in_the_subtree(client, tree, users, token_for):
+    from bihuan.care import services as care
+    from tests.care_helpers import make_care
+
+    cache.clear()
+    make_care(tree, users, start=date(2026, 3, 1))
+    care.generate(date(2026, 3, 2), now=at("2026-03-01 20:00"))
+    now = at("2026-03-02 14:00")  # lunch (11:00–12:30) missed, the afternoon visit still due
+    p = _panel(selectors.dashboard(tree.rencheng, now), "care.visits")
+    assert (p["total"], p["done"], p["due"], p["missed"]) == (2, 0, 1, 1)
+    assert p["top_missed"] == [{"unit_id": tree.liying.pk, "unit_name": "李营街道", "missed": 1}]
+    p = _panel(selectors.dashboard(tree.lumiao, now), "care.visits")
+    assert p["top_missed"][0]["unit_name"] == "芦庙村第一网格"
+    # 兖州区 has no care visits today: no panel; nor has 任城区 the next day (nothing generated)
+    assert all(p["name"] != "care.visits" for p in selectors.dashboard(tree.yanzhou, now)["panels"])
+    cache.clear()
+    assert all(p["name"] != "care.visits" for p in selectors.dashboard(tree.rencheng, at("2026-03-03 14:00"))["panels"])
+
+
+def test_care_visits_panel_on_the_page_and_in_the_api(client, tree, users, token_for):
+    from tests.care_helpers import make_care_today
+
+    cache.clear()
+    make_care_today(tree, users)  # real today: lunch on now, the visit in half an hour
+    client.force_login(users.rencheng_admin)
+    r = client.get(reverse("reports:dashboard") + f"?unit={tree.rencheng.pk}")
+    assert 'data-testid="panel-care"' in r.text
+    assert reverse("care:board") + f"?unit={tree.rencheng.pk}" in r.text
+    data = client.get("/api/v1/dashboard", {"unit": tree.rencheng.pk},
+                      HTTP_AUTHORIZATION=f"Bearer {token_for(users.rencheng_admin)}").json()
+    p = _panel(data, "care.visits")
+    assert (p["total"], p["done"], p["due"], p["missed"]) == (2, 0, 2, 0)
+    # the board it links to opens for the county
+    assert client.get(reverse("care:board") + f"?unit={tree.rencheng.pk}").status_code == 200
+
+
+def test_supervision_board_as_a_chart_and_xlsx(client, tree, users, week):
+    import io
+
+    from openpyxl import load_workbook
+
+    client.force_login(users.rencheng_admin)
+    r = client.get(reverse("loop:board_unit", args=[tree.rencheng.pk]))
+    assert r.status_code == 200 and "section=loop.board" in r.text
+    url = reverse("reports:figures") + f"?section=loop.board&unit={tree.rencheng.pk}"
+    r = client.get(url)
+    assert r.status_code == 200 and "李营街道" in r.text and "仙营街道" in r.text
+    ws = load_workbook(io.BytesIO(client.get(url + "&format=xlsx").content)).worksheets[0]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    head = rows[1]
+    assert head[:2] == ["名次", "单位"]
+    assert head[2:] == ["在办（件）", "待交办（件）", "已超期（件）", "即将超期（件）", "挂牌督办（件）", "待签收（件）", "待评估（件）"]
+    got = {row[1]: row for row in rows[2:]}
+    open_col = next(i for i, h in enumerate(head) if "在办" in str(h))
+    # the board's figures: 李营街道 two in work (one awaiting dispatch), 仙营街道 one
+    assert (got["李营街道"][open_col], got["仙营街道"][open_col]) == ("2", "1"), rows
+    png = client.get(url + "&format=png")
+    assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
+    # a snapshot: asked for by name only, never among the dashboard's period sections
+    assert "loop.board" not in [s["name"] for s in selectors.dashboard(tree.rencheng, NOW)["sections"]]
+    # out of scope: no figures
+    assert client.get(reverse("reports:figures") + f"?section=loop.board&unit={tree.yanzhou.pk}").status_code == 404

@@ -37,6 +37,9 @@ class CareConfig(AppConfig):
         from . import home
 
         home.register()  # today's visits on the home page (core.registry)
+        from . import dashboard
+
+        dashboard.register()  # today's visits in the subtree on the command dashboard (core.registry)
         audit.register_action_labels(AUDIT_LABELS)
 
         def _generate(now):

@@ -14,6 +14,10 @@ class EvaluationConfig(AppConfig):
         from . import sources
 
         sources.register()  # the source evaluation.score and the section evaluation.stars (core.registry)
+        # h-reports2: the star distribution panel of the command dashboard (core.registry)
+        from . import dashboard
+
+        dashboard.register()
         audit.register_action_labels({
             "evaluation.set.create": _("Indicator set created"),
             "evaluation.run.compute": _("Assessment run computed"),

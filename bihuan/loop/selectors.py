@@ -366,6 +366,12 @@ def supervision_board(user, unit: OrgUnit, *, now: datetime) -> list[dict]:
     Two grouped queries, each on its own index: the running matters by the child segment of the
     lead unit's path, the matters awaiting dispatch (no lead unit yet) by their location's."""
     _require_view_unit(user, unit)
+    return board_counts(unit, now=now)
+
+
+def board_counts(unit: OrgUnit, *, now: datetime) -> list[dict]:
+    """``supervision_board`` without the scope check: for a caller that checked it (the report
+    section ``loop.board``, reached through reports' own scope)."""
     running = Matter.objects.filter(handling_unit__path__startswith=unit.path, state__in=RUNNING_STATES)
     waiting = Matter.objects.filter(handling_unit__isnull=True, location_unit__path__startswith=unit.path,
                                     state=S.NEW)

@@ -78,6 +78,21 @@ def on_time_series(units, *, starts, end, now) -> dict[int, list]:
     return out
 
 
+# The supervision board's counts as a report section (h-reports2): a snapshot at ``now`` (the
+# period does not apply), one row per child unit, so /reports/figures/ draws it as a bar chart and
+# gives it as XLSX. ``meta["snapshot"]``: not a period figure, so not on the dashboard's sections.
+BOARD_COLUMNS = (
+    ("open", _("Open")), ("to_dispatch", _("To dispatch")), ("red", _("Overdue")), ("yellow", _("Due soon")),
+    ("flagged", _("Flagged")), ("to_accept", _("To accept")), ("to_evaluate", _("To evaluate")),
+)
+
+
+def _board_section(parent, *, start, end, now) -> list[dict]:
+    from . import selectors
+
+    return [r for r in selectors.board_counts(parent, now=now) if not r.get("own")]
+
+
 def register() -> None:
     for key, label, unit, better in FIGURES:
         if better is None:
@@ -91,3 +106,7 @@ def register() -> None:
         name="loop.metrics", label=_("Closed loop: matters by unit"), figures=_section,
         columns=tuple(Column(key, label, unit, better) for key, label, unit, better in FIGURES),
         rank_by="on_time_rate", app="loop"))
+    register_section(Section(
+        name="loop.board", label=_("Supervision board: matters in work by unit (now)"), figures=_board_section,
+        columns=tuple(Column(key, label, "件", None) for key, label in BOARD_COLUMNS), app="loop",
+        meta={"snapshot": True}))

@@ -60,7 +60,8 @@ class ScheduleForm(forms.Form):
 class FiguresForm(forms.Form):
     """Any registered section for a unit and a period, as a chart page or XLSX."""
 
-    section = forms.ChoiceField(label=_("Figures"))
+    # a long section label must not widen the page past a phone's width
+    section = forms.ChoiceField(label=_("Figures"), widget=forms.Select(attrs={"style": "max-width: 100%"}))
     unit = forms.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     period = forms.CharField(max_length=12, required=False)
     rule = forms.ChoiceField(choices=[("week", _("week")), ("month", _("month")), ("quarter", _("quarter")),

@@ -64,7 +64,9 @@ def sections_for(unit, *, start: datetime, end: datetime, now: datetime, names=N
     """Every registered section (or ``names``) for ``unit``'s children over the period (ranked)."""
     from bihuan.core import registry
 
-    names = names or sorted(registry.SECTIONS)
+    # by default the period sections only: a snapshot section (``meta["snapshot"]``, counts as of
+    # now) is asked for by name (the figures page)
+    names = names or sorted(n for n, s in registry.SECTIONS.items() if not s.meta.get("snapshot"))
     with translation.override("zh-hans"):
         return [figures.section_rows(s, unit, start=start, end=end, now=now) for s in figures.registered(names)]
 

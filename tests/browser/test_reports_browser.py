@@ -110,3 +110,37 @@ def test_county_dashboard_panels_draw_on_a_phone(browser, live_server, tree, use
         assert _overflow(page) <= 0, "the dashboard with its panels is wider than the phone"
     finally:
         ctx.close()
+
+
+# --- h-reports2: star ratings and care visits panels; the supervision board as a chart -----------
+
+def test_stars_and_care_panels_and_the_board_chart_on_a_phone(browser, live_server, tree, users, week):
+    from bihuan.evaluation import services as evaluation
+    from tests.care_helpers import make_care_today
+    from tests.evaluation_helpers import H1, score_all, village_set
+    from tests.loop_helpers import at
+
+    s = village_set(tree, users.city_admin)
+    score_all(s, tree, users, value=90)
+    evaluation.publish(users.city_admin, evaluation.compute_run(users.city_admin, s, H1, now=at("2026-07-03 09:00")),
+                       now=at("2026-07-03 10:00"))
+    make_care_today(tree, users)
+    ctx, page = _phone_login(browser, live_server, "rencheng_admin")
+    try:
+        page.goto(f"{live_server.url}/reports/dashboard/?unit={tree.rencheng.pk}")
+        page.wait_for_selector('[data-testid="stars-chart"][data-ready="1"]')
+        assert "★★★★★ 2" in page.locator('[data-testid="stars-distribution"]').inner_text()  # 芦庙村, 仙营社区
+        assert page.locator('[data-testid="care-total"]').inner_text().strip() == "2"
+        assert _overflow(page) <= 0, "the dashboard with the stars and care panels is wider than the phone"
+        page.locator('[data-testid="stars-ranking"]').click()
+        page.wait_for_load_state()
+        assert "/evaluation/runs/" in page.url
+        page.goto(f"{live_server.url}/loop/board/{tree.rencheng.pk}/")
+        page.locator('[data-testid="figures-link"]').click()
+        page.wait_for_load_state()
+        assert "李营街道" in page.locator('[data-testid="figures-table"]').inner_text()
+        assert page.locator('[data-testid="figures-chart"]').evaluate("img => img.complete && img.naturalWidth > 0")
+        wide = page.evaluate("() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))")
+        assert _overflow(page) <= 0, f"the board's figures are wider than the phone: {wide}"
+    finally:
+        ctx.close()
