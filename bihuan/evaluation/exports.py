@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import io
 
-# openpyxl is imported inside the functions: 10 MB every web worker would otherwise hold from start-up.
-
 from .models import Line, PeerGroup
+
+# openpyxl is imported inside the functions: 10 MB every web worker would otherwise hold from start-up.
 
 PEER_ZH = {PeerGroup.TOWNSHIP: "乡镇街道", PeerGroup.VILLAGE: "村", PeerGroup.COMMUNITY: "社区",
            PeerGroup.PARTY_ORG: "党支部"}

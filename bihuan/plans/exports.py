@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 
-# openpyxl is imported inside the functions: 10 MB every web worker would otherwise hold from start-up.
-
 from django.utils.translation import gettext as _
 
 from .models import Status
+
+# openpyxl is imported inside the functions: 10 MB every web worker would otherwise hold from start-up.
 
 # One palette for the page (plans/_status_css.html) and the workbook.
 COLOURS = {
