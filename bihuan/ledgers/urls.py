@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.register_create, name="register_create"),
     path("talents/ages/", views.talent_ages, name="talent_ages"),
     path("talents/ages.xlsx", views.talent_ages_xlsx, name="talent_ages_xlsx"),
+    path("capacity/free/", views.free_places, name="free_places"),  # h-ledgers2: demand → free place
     path("rounds/", views.round_list, name="round_list"),
     path("rounds/<id:round_id>/", views.round_detail, name="round_detail"),
     path("rounds/<id:round_id>/return/", views.round_return, name="round_return"),

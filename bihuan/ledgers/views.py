@@ -407,6 +407,62 @@ def talent_ages_xlsx(request):
     return resp
 
 
+# --- capacity matching: a resident's demand → a free place (block of h-ledgers2) ---------------
+
+def _demand_matter(user, raw):
+    """The loop matter ``?matter=`` in the user's scope (its township and point prefill the search)."""
+    from bihuan.core.scope import get_required
+    from bihuan.loop.models import Matter
+
+    try:
+        ref = int(raw)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < ref < 2**62:
+        return None
+    try:
+        return get_required(user, "loop.matter.view", Matter.objects.select_related("location_unit"), ref)
+    except ServiceError:  # out of scope (403/404) or absent: ignored, like no matter at all
+        return None
+
+
+def _match_params(request):
+    r = services.get_register(request.user, selectors.CAPACITY)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in selectors.CAPACITY_KINDS else ""
+    matter = _demand_matter(request.user, request.GET.get("matter")) if request.GET.get("matter") else None
+    township = None
+    raw = request.GET.get("unit", "")[:20]
+    if raw:
+        township = OrgUnit.objects.filter(units_q(request.user, VIEW), code=raw, valid_to__isnull=True,
+                                          level=Level.TOWNSHIP).first()
+    if township is None and matter is not None:
+        township = selectors.township_of(matter.location_unit)
+    return r, kind, township, matter
+
+
+@requires(VIEW)
+def free_places(request):
+    """岗位学位床位托位: for a kind and a township, the providers with free places — the township's
+    own first, then the county's other townships, nearest first; from a demand matter prefilled."""
+    r, kind, township, matter = _match_params(request)
+    townships = (OrgUnit.objects.filter(units_q(request.user, VIEW), level=Level.TOWNSHIP, valid_to__isnull=True)
+                 .order_by("path")[:500])
+    page, by_township = None, []
+    if kind and township is not None:
+        lat = matter.lat if matter is not None and matter.lat is not None and matter.lon is not None else None
+        lon = matter.lon if lat is not None else None
+        page = paginate(request, selectors.free_places(request.user, r, kind=kind, township=township, lat=lat, lon=lon))
+        for e in page:
+            e.shown = dict((f["key"], v) for f, v in selectors.display(r, e.data))
+            e.free_n = int(e.free_places)
+        by_township = selectors.free_places_by_township(request.user, r, kind=kind,
+                                                        county=township.parent or township)
+    return render(request, "ledgers/free_places.html", {
+        "r": r, "kind": kind, "kinds": selectors.CAPACITY_KINDS, "township": township, "townships": townships,
+        "matter": matter, "page": page, "by_township": by_township, "qs": querystring_without(request, "page")})
+
+
 # --- collection rounds ---------------------------------------------------------------------------
 
 @requires(ROUND_VIEW)
