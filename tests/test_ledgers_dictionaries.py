@@ -61,3 +61,25 @@ def test_dictionary_rules(tree, users, edu):
     with pytest.raises(ServiceError):  # stale
         services.change_dictionary(users.city_admin, edu, version=7, name="x")
     assert Dictionary.objects.count() == 1
+
+
+def test_city_admin_defines_and_changes_a_dictionary_on_its_pages(client, tree, users, edu):
+    client.force_login(users.city_admin)
+    assert 'data-testid="dictionaries"' in client.get("/ledgers/").content.decode()
+    resp = client.post("/ledgers/dictionaries/", {"code": "reception", "name": "接待日", "choices": "周一\n周三\n周五"})
+    assert resp.status_code == 302
+    assert Dictionary.objects.get(code="reception").choices == ["周一", "周三", "周五"]
+    resp = client.post("/ledgers/dictionaries/", {"code": "dup", "name": "重复", "choices": "甲\n甲"})
+    assert resp.status_code == 400 and "选项重复" in resp.content.decode()
+    _register(users, "talents_c")
+    body = client.get("/ledgers/dictionaries/education/").content.decode()
+    assert "人才" in body and 'data-testid="dictionary-versions"' in body
+    resp = client.post("/ledgers/dictionaries/education/", {"name": "学历", "choices": "初中及以下\n高中\n本科\n硕士",
+                                                            "version": 1})
+    assert resp.status_code == 302
+    resp = client.post("/ledgers/dictionaries/education/", {"name": "学历", "choices": "x", "version": 1})
+    assert resp.status_code == 409  # stale
+    for u in (users.rencheng_admin, users.liying_staff, users.nobody):
+        client.force_login(u)
+        assert client.get("/ledgers/dictionaries/").status_code in (403, 404)
+        assert client.get("/ledgers/dictionaries/education/").status_code in (403, 404)

@@ -245,8 +245,7 @@ class FreePlaceOut(Schema):
 @router.get("/{code}/free-places", response=list[FreePlaceOut],
             summary="Providers with free places (capacity − occupied) of a kind: the township's first, then the "
                     "county's other townships, nearest first (岗位学位床位托位)")
-def free_places(request, code: str, kind: str = Query(..., min_length=1, max_length=40),
-                unit: str = Query(..., min_length=1, max_length=20),
+def free_places(request, code: str, kind: str = Query("", max_length=40), unit: str = Query("", max_length=20),
                 lat: float | None = Query(None, ge=-90, le=90), lon: float | None = Query(None, ge=-180, le=180),
                 limit: int = Query(50, ge=1, le=200)):
     r = services.get_register(request.user, code)
@@ -255,7 +254,7 @@ def free_places(request, code: str, kind: str = Query(..., min_length=1, max_len
         raise ServiceError("This register has no capacity.", {"code": "Use a register with kind, capacity and occupied."})
     if kind not in (kf.get("choices") or []):
         raise ServiceError("Unknown kind.", {"kind": "One of: " + "、".join(kf.get("choices") or [])})
-    u = _unit(request.user, unit, "ledgers.entry.view")
+    u = _unit(request.user, unit, "ledgers.entry.view") if unit else None
     if u is None or u.level != 3:
         raise ServiceError("Not a township.", {"unit": "Name a township (乡镇街道) by its division code."})
     if (lat is None) != (lon is None):

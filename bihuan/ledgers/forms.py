@@ -274,3 +274,19 @@ def field_initial(f: dict, version: int) -> dict:
     out["choices"] = "\n".join(f.get("choices") or [])
     out["version"] = version
     return out
+
+
+# --- shared dictionaries (字典, block of h-ledgers2) ----------------------------------------------
+
+class DictionaryForm(StyledMixin, forms.Form):
+    code = forms.SlugField(label=_("Code"), max_length=40)
+    name = forms.CharField(label=_("Name"), max_length=80, validators=[no_control_chars])
+    choices = forms.CharField(label=_("Choices, one per line (the dictionary)"), max_length=10_000,
+                              widget=forms.Textarea(attrs={"rows": 6}))
+
+
+class DictionaryEditForm(StyledMixin, forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=80, validators=[no_control_chars])
+    choices = forms.CharField(label=_("Choices, one per line (the dictionary)"), max_length=10_000,
+                              widget=forms.Textarea(attrs={"rows": 8}))
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)

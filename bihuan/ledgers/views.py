@@ -48,7 +48,8 @@ def register_list(request):
         r.level_label = Level(r.level).label
     return render(request, "ledgers/register_list.html", {
         "page": page, "qs": querystring_without(request, "page"),
-        "can_define": has_anywhere(request.user, MANAGE)})
+        "can_define": has_anywhere(request.user, MANAGE),
+        "can_dictionaries": _is_city_manager(request.user)})
 
 
 def _filters(request, register) -> dict:
@@ -461,6 +462,56 @@ def free_places(request):
     return render(request, "ledgers/free_places.html", {
         "r": r, "kind": kind, "kinds": selectors.CAPACITY_KINDS, "township": township, "townships": townships,
         "matter": matter, "page": page, "by_township": by_township, "qs": querystring_without(request, "page")})
+
+
+# --- shared dictionaries (字典): the city defines a list of choices once (block of h-ledgers2) ----
+
+def _is_city_manager(user) -> bool:
+    root = OrgUnit.objects.filter(parent__isnull=True, valid_to__isnull=True).order_by("id").first()
+    return root is not None and allows(user, MANAGE, root)
+
+
+def _city_manager(request) -> None:
+    """Dictionaries are the city's: ``ledgers.register.manage`` at the root, else 404."""
+    if not _is_city_manager(request.user):
+        raise Http404
+
+
+@requires(MANAGE)
+def dictionary_list(request):
+    from .models import Dictionary
+
+    _city_manager(request)
+    form = forms.DictionaryForm(request.POST or None)
+    d = submit(request, form, lambda c: services.create_dictionary(request.user, code=c["code"], name=c["name"],
+                                                                   choices=c["choices"]))
+    if d is not None:
+        messages.success(request, _("Dictionary %(n)s defined.") % {"n": d.name})
+        return redirect("ledgers:dictionary_list")
+    page = paginate(request, Dictionary.objects.order_by("code"))
+    return render(request, "ledgers/dictionary_list.html", {"form": form, "page": page,
+                                                            "qs": querystring_without(request, "page")},
+                  status=form.status)
+
+
+@requires(MANAGE)
+def dictionary_edit(request, dict_code: str):
+    from .models import Dictionary
+
+    _city_manager(request)
+    d = Dictionary.objects.filter(code=dict_code[:40]).first()
+    if d is None:
+        raise Http404
+    form = forms.DictionaryEditForm(request.POST or None, initial={
+        "name": d.name, "choices": "\n".join(d.choices), "version": d.version})
+    done = submit(request, form, lambda c: services.change_dictionary(request.user, d, version=c["version"],
+                                                                      name=c["name"], choices=c["choices"]))
+    if done is not None:
+        messages.success(request, _("Version %(v)d of the dictionary saved.") % {"v": done.version})
+        return redirect("ledgers:dictionary_edit", dict_code=d.code)
+    return render(request, "ledgers/dictionary_edit.html", {
+        "d": d, "form": form, "using": services.registers_using(d.code),
+        "versions": d.versions.select_related("by").order_by("-version")[:20]}, status=form.status)
 
 
 # --- collection rounds ---------------------------------------------------------------------------
