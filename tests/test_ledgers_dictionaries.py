@@ -83,3 +83,20 @@ def test_city_admin_defines_and_changes_a_dictionary_on_its_pages(client, tree, 
         client.force_login(u)
         assert client.get("/ledgers/dictionaries/").status_code in (403, 404)
         assert client.get("/ledgers/dictionaries/education/").status_code in (403, 404)
+
+
+def test_the_field_builder_links_a_field_to_a_dictionary(client, tree, users, edu):
+    r = services.create_register(users.city_admin, code="people2", name="人员", level=4,
+                                 fields=[{"key": "name", "label": "姓名", "type": "text"}])
+    client.force_login(users.city_admin)
+    assert "学历（education）" in client.get("/ledgers/r/people2/fields/").content.decode()
+    resp = client.post("/ledgers/r/people2/fields/", {"key": "edu", "label": "学历", "type": "choice",
+                                                      "dictionary": "education", "version": 1})
+    assert resp.status_code == 302
+    r.refresh_from_db()
+    assert r.field("edu")["dictionary"] == "education" and r.field("edu")["choices"] == EDU
+    body = client.get("/ledgers/r/people2/new/").content.decode()
+    assert "初中及以下" in body  # the entry form offers the dictionary's choices
+    resp = client.post("/ledgers/r/people2/fields/", {"key": "edu2", "label": "学历2", "type": "choice",
+                                                      "dictionary": "nope", "version": 2})
+    assert resp.status_code == 400

@@ -248,7 +248,7 @@ def change_register(user, register: Register, *, version, name=None, description
 # --- the field-by-field builder (each step a new version through change_register) ----------------
 
 EDITABLE = ("label", "required", "listed", "unique", "min", "max", "places", "unit", "max_length", "pattern",
-            "choices", "default")
+            "choices", "default", "dictionary")
 
 
 def add_field(user, register: Register, *, version, field: dict, now: datetime | None = None) -> Register:
