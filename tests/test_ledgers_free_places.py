@@ -50,6 +50,7 @@ def test_free_places_of_the_township_first_then_nearby_in_sql(tree, users, place
 
 def test_page_lists_free_places_and_a_demand_matter_prefills_it(client, tree, users, places):
     client.force_login(users.rencheng_admin)
+    assert 'href="/ledgers/capacity/free/"' in client.get("/ledgers/r/service_capacity/").content.decode()
     body = client.get("/ledgers/capacity/free/").content.decode()
     assert 'data-testid="free-hint"' in body and "李营街道" in body and "龙桥街道" not in body
     body = client.get("/ledgers/capacity/free/", {"kind": "床位", "unit": tree.liying.code}).content.decode()
