@@ -43,3 +43,22 @@ def test_a_demand_is_matched_to_a_free_bed_on_a_phone(browser, log_in, live_serv
     assert "李营幸福院" in rows.nth(0).inner_text() and rows.nth(0).locator('[data-testid="free-n"]').inner_text() == "20"
     assert "李营养老院" in rows.nth(1).inner_text()
     assert _overflow(page) <= 0, "the free-place page is wider than the phone"
+
+
+def test_city_admin_defines_a_dictionary_on_a_phone(browser, log_in, live_server, transactional_db, tree, users):
+    from bihuan.ledgers.models import Dictionary
+
+    page = log_in("city_admin")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/ledgers/")
+    page.locator('[data-testid="dictionaries"]').click()
+    page.wait_for_load_state()
+    form = page.locator('[data-testid="dictionary-form"]')
+    form.locator('input[name="code"]').fill("education")
+    form.locator('input[name="name"]').fill("学历")
+    form.locator('textarea[name="choices"]').fill("初中及以下\n高中\n本科")
+    form.locator('[data-testid="dictionary-save"]').click()
+    page.wait_for_load_state()
+    assert "学历" in page.locator('[data-testid="dictionary-list"]').inner_text()
+    assert Dictionary.objects.get().choices == ["初中及以下", "高中", "本科"]
+    assert _overflow(page) <= 0, "the dictionaries page is wider than the phone"
