@@ -17,4 +17,5 @@ def make(tree, users) -> dict:
         "name": "薛庙社区食堂", "seats": 40, "licence": files.Upload("许可证.pdf", b"%PDF-1.4\n%%EOF\n")})
     rd = services.open_round(None, r, within=tree.yanzhou, title="兖州区食堂填报", due_on=date(2999, 1, 1))
     services.submit(None, rd, unit=tree.xuemiao)
-    return {"code": r.code, "ledger_entry_id": e.pk, "round_id": rd.pk, "key": "licence"}
+    d = services.create_dictionary(None, code="yz_walk_dict", name="字典", choices=["甲", "乙"])  # the city's only
+    return {"code": r.code, "ledger_entry_id": e.pk, "round_id": rd.pk, "key": "licence", "dict_code": d.code}

@@ -226,3 +226,40 @@ def summary(request, code: str, group_by: str = Query("level", max_length=10), l
     u = _unit(request.user, unit, "ledgers.entry.view") if unit else None
     return selectors.summary(request.user, r, level=level, field=field or None, unit=u, q=query_word(q),
                              filters=_field_filters(request, r))
+
+
+# --- capacity matching: a resident's demand → a free place (block of h-ledgers2) -----------------
+
+class FreePlaceOut(Schema):
+    id: int
+    provider: str
+    kind: str
+    unit_code: str
+    unit_name: str
+    capacity: int
+    occupied: int
+    free: int
+    same_township: bool
+
+
+@router.get("/{code}/free-places", response=list[FreePlaceOut],
+            summary="Providers with free places (capacity − occupied) of a kind: the township's first, then the "
+                    "county's other townships, nearest first (岗位学位床位托位)")
+def free_places(request, code: str, kind: str = Query("", max_length=40), unit: str = Query("", max_length=20),
+                lat: float | None = Query(None, ge=-90, le=90), lon: float | None = Query(None, ge=-180, le=180),
+                limit: int = Query(50, ge=1, le=200)):
+    r = services.get_register(request.user, code)
+    kf, cf, of = r.field("kind"), r.field("capacity"), r.field("occupied")
+    if not (kf and cf and of and kf["type"] == "choice" and cf["type"] in fl.NUMERIC and of["type"] in fl.NUMERIC):
+        raise ServiceError("This register has no capacity.", {"code": "Use a register with kind, capacity and occupied."})
+    if kind not in (kf.get("choices") or []):
+        raise ServiceError("Unknown kind.", {"kind": "One of: " + "、".join(kf.get("choices") or [])})
+    u = _unit(request.user, unit, "ledgers.entry.view") if unit else None
+    if u is None or u.level != 3:
+        raise ServiceError("Not a township.", {"unit": "Name a township (乡镇街道) by its division code."})
+    if (lat is None) != (lon is None):
+        raise ServiceError("Send both lat and lon.", {"lat": "Send both lat and lon, or neither."})
+    rows = selectors.free_places(request.user, r, kind=kind, township=u, lat=lat, lon=lon)[:limit]
+    return [{"id": e.pk, "provider": str(e.data.get("provider", "")), "kind": kind, "unit_code": e.unit.code,
+             "unit_name": e.unit.name, "capacity": int(e._cap), "occupied": int(e._occ), "free": int(e.free_places),
+             "same_township": bool(e.home)} for e in rows]

@@ -150,6 +150,16 @@ def clean_field(raw, path: str) -> dict:
         if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 4:
             _fail(f"{path}.places", _("Between 0 and 4."))
         f["places"] = places
+    if ftype in ("choice", "multi") and raw.get("dictionary"):
+        # a shared dictionary (字典, h-ledgers2): its choices, copied into the definition's version
+        from .models import Dictionary
+
+        code = str(raw["dictionary"])[:41]
+        d = Dictionary.objects.filter(code=code).first()
+        if d is None:
+            _fail(f"{path}.dictionary", _("Unknown dictionary %(c)s.") % {"c": code[:40]})
+        f["dictionary"] = d.code
+        raw = {**raw, "choices": list(d.choices)}
     if ftype in ("choice", "multi"):
         choices = raw.get("choices")
         if not isinstance(choices, list) or not choices or len(choices) > MAX_CHOICES:

@@ -236,6 +236,8 @@ class FieldForm(StyledMixin, forms.Form):
                               max_length=fl.MAX_PATTERN, validators=[no_control_chars])
     choices = forms.CharField(label=_("Choices, one per line (the dictionary)"), required=False, max_length=10_000,
                               validators=[no_control_chars], widget=forms.Textarea(attrs={"rows": 4}))
+    dictionary = forms.ChoiceField(label=_("Or a shared dictionary (its choices)"), required=False,
+                                   choices=[("", "—")])  # h-ledgers2: filled in __init__
     default = forms.CharField(label=_("Default value"), required=False, max_length=200,
                               validators=[no_control_chars])
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)
@@ -243,6 +245,12 @@ class FieldForm(StyledMixin, forms.Form):
     def __init__(self, *args, editing: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.editing = editing
+        from .models import Dictionary
+
+        self.fields["dictionary"].choices = [("", "—"), *((c, f"{n}（{c}）") for c, n in
+                                                          Dictionary.objects.order_by("code").values_list("code", "name")[:500])]
+        if editing is not None and editing.get("type") not in ("choice", "multi"):
+            del self.fields["dictionary"]
         if editing is not None:  # key, type and personal never change
             for name in ("key", "type", "personal"):
                 del self.fields[name]
@@ -264,13 +272,30 @@ class FieldForm(StyledMixin, forms.Form):
             out["pattern"] = d.get("pattern") or ""
         if t in ("choice", "multi"):
             out["choices"] = [c.strip() for c in (d.get("choices") or "").splitlines() if c.strip()]
+            out["dictionary"] = d.get("dictionary") or ""
         out["default"] = d.get("default") or ""
         return out
 
 
 def field_initial(f: dict, version: int) -> dict:
     out = {k: f.get(k) for k in ("label", "required", "listed", "unique", "min", "max", "places", "unit",
-                                 "max_length", "pattern", "default")}
+                                 "max_length", "pattern", "default", "dictionary")}
     out["choices"] = "\n".join(f.get("choices") or [])
     out["version"] = version
     return out
+
+
+# --- shared dictionaries (字典, block of h-ledgers2) ----------------------------------------------
+
+class DictionaryForm(StyledMixin, forms.Form):
+    code = forms.SlugField(label=_("Code"), max_length=40)
+    name = forms.CharField(label=_("Name"), max_length=80, validators=[no_control_chars])
+    choices = forms.CharField(label=_("Choices, one per line (the dictionary)"), max_length=10_000,
+                              widget=forms.Textarea(attrs={"rows": 6}))
+
+
+class DictionaryEditForm(StyledMixin, forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=80, validators=[no_control_chars])
+    choices = forms.CharField(label=_("Choices, one per line (the dictionary)"), max_length=10_000,
+                              widget=forms.Textarea(attrs={"rows": 8}))
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0, max_value=2**31 - 1)

@@ -300,3 +300,47 @@ class EntryFile(models.Model):
     @property
     def audit_unit(self) -> OrgUnit:
         return self.unit
+
+
+# --- shared dictionaries (字典): choices defined once, referenced by fields (block of h-ledgers2) ---
+
+class Dictionary(models.Model):
+    """A named list of choices (字典) defined once by the city; a choice or multi field that names it
+    (``"dictionary": code``) takes its choices from it, and a change of the dictionary is a new
+    version of every register using it (``services.change_dictionary``)."""
+
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("defined by"))
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    choices = models.JSONField(_("choices"), default=list)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("dictionary")
+        verbose_name_plural = _("dictionaries")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class DictionaryVersion(models.Model):
+    dictionary = models.ForeignKey(Dictionary, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    choices = models.JSONField(default=list)
+    at = models.DateTimeField()
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                           related_name="+")
+
+    class Meta:
+        ordering = ["dictionary_id", "version"]
+        constraints = [models.UniqueConstraint(fields=["dictionary", "version"], name="ledgers_dictver_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.dictionary_id} v{self.version}"

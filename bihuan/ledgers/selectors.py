@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Exists, OuterRef, Q, Sum
+from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, OuterRef, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
@@ -234,3 +234,65 @@ def age_structure(user, register: Register, *, level: int, unit: OrgUnit | None 
             .order_by(f"{prefix}__code"))
     return [{"unit_id": r[f"{prefix}_id"], "unit_name": r[f"{prefix}__name"], "unit_code": r[f"{prefix}__code"],
              "total": r["total"], "bands": [r[k] for k, *_rest in AGE_BANDS]} for r in rows[:1000]]
+
+
+# --- capacity matching (岗位学位床位托位): a resident's demand → a free place ---------------------
+# (issue 16 item 5; block of h-ledgers2)
+
+CAPACITY = "service_capacity"
+CAPACITY_KINDS = ("岗位", "学位", "床位", "托位")
+
+
+def township_of(unit: OrgUnit | None) -> OrgUnit | None:
+    """The township (乡镇街道) a unit lies in: itself at that level, else its ancestor."""
+    if unit is None or unit.level < Level.TOWNSHIP:
+        return None
+    if unit.level == Level.TOWNSHIP:
+        return unit
+    return OrgUnit.objects.filter(pk__in=unit.ancestor_ids(), level=Level.TOWNSHIP).first()
+
+
+def free_places(user, register: Register, *, kind: str, township: OrgUnit, lat: float | None = None,
+                lon: float | None = None):
+    """Providers of ``kind`` with free places (capacity − occupied, computed in SQL from the
+    entries' JSON, not the typed 空余) in ``township``'s county, in ``user``'s scope: the
+    township's own first (most free places first), then the other townships of the county,
+    nearest first by their centre point (from ``lat``/``lon`` — the demand's point — or the
+    township's centre), those without a centre last. One query; the caller paginates."""
+    import math
+
+    from django.db.models import Case, F, FloatField, IntegerField, Value, When
+    from django.db.models.functions import Coalesce
+
+    dec = DecimalField(max_digits=20, decimal_places=4)
+    county = township.parent if township.parent_id else township
+    qs = (entries(user, register, filters={"kind": kind}, unit=county)
+          .annotate(_cap=Coalesce(Cast(KT("data__capacity"), dec), Value(Decimal(0)), output_field=dec),
+                    _occ=Coalesce(Cast(KT("data__occupied"), dec), Value(Decimal(0)), output_field=dec))
+          .annotate(free_places=F("_cap") - F("_occ"))
+          .filter(free_places__gt=0)
+          .annotate(home=Case(When(unit_id=township.pk, then=Value(1)), default=Value(0),
+                              output_field=IntegerField())))
+    plat = lat if lat is not None else township.centre_lat
+    plon = lon if lon is not None else township.centre_lon
+    order = ["-home"]
+    if plat is not None and plon is not None:
+        k = math.cos(math.radians(plat))  # equirectangular: enough to rank townships of one county
+        dlat = F("unit__centre_lat") - Value(float(plat))
+        dlon = (F("unit__centre_lon") - Value(float(plon))) * Value(k)
+        qs = qs.annotate(distance2=ExpressionWrapper(dlat * dlat + dlon * dlon, output_field=FloatField()))
+        order.append(F("distance2").asc(nulls_last=True))
+    return qs.order_by(*order, "-free_places", "id")
+
+
+def free_places_by_township(user, register: Register, *, kind: str, county: OrgUnit) -> list[dict]:
+    """The free places of ``kind`` summed per township of ``county`` (in scope, one GROUP BY)."""
+    dec = DecimalField(max_digits=20, decimal_places=4)
+    from django.db.models import F
+
+    rows = (entries(user, register, filters={"kind": kind}, unit=county)
+            .annotate(_free=Cast(KT("data__capacity"), dec) - Cast(KT("data__occupied"), dec))
+            .filter(_free__gt=0).order_by().values("unit_id", "unit__name", "unit__code")
+            .annotate(free=Sum("_free"), providers=Count("id")).order_by(F("free").desc(), "unit__code"))
+    return [{"unit_id": r["unit_id"], "unit_name": r["unit__name"], "unit_code": r["unit__code"],
+             "free": int(r["free"]), "providers": r["providers"]} for r in rows[:500]]

@@ -248,7 +248,7 @@ def change_register(user, register: Register, *, version, name=None, description
 # --- the field-by-field builder (each step a new version through change_register) ----------------
 
 EDITABLE = ("label", "required", "listed", "unique", "min", "max", "places", "unit", "max_length", "pattern",
-            "choices", "default")
+            "choices", "default", "dictionary")
 
 
 def add_field(user, register: Register, *, version, field: dict, now: datetime | None = None) -> Register:
@@ -792,3 +792,87 @@ def receive_proposal(user, office, *, representative: str, title: str, descripti
     audit.record("ledgers.office.proposal", e, after={"office": office_name, "representative": representative,
                                                        "matter_id": matter.pk}, now=now)
     return p
+
+
+# --- shared dictionaries (字典): defined once by the city, referenced by fields (block of h-ledgers2) ---
+
+def _dictionary_choices(choices) -> list[str]:
+    if isinstance(choices, str):
+        choices = [c.strip() for c in choices.splitlines() if c.strip()]
+    if not isinstance(choices, list) or not choices or len(choices) > fl.MAX_CHOICES:
+        raise ServiceError(_("Give 1 to %(n)d choices.") % {"n": fl.MAX_CHOICES},
+                           {"choices": _("Give 1 to %(n)d choices.") % {"n": fl.MAX_CHOICES}})
+    out = []
+    for c in choices:
+        c = _text(c, "choices", limit=40, required=True)
+        if c in out:
+            raise ServiceError(_("A choice appears twice."), {"choices": _("A choice appears twice.")})
+        out.append(c)
+    return out
+
+
+def _dictionary_snapshot(d) -> dict:
+    return {"code": d.code, "name": d.name, "version": d.version, "choices": list(d.choices)}
+
+
+def registers_using(dictionary_code: str) -> list[Register]:
+    """Registers with a live field naming the dictionary (definitions are few: read them all)."""
+    return [r for r in Register.objects.select_related("unit").order_by("code")
+            if any(f.get("dictionary") == dictionary_code for f in r.live_fields())]
+
+
+@transaction.atomic
+def create_dictionary(user, *, code: str, name: str, choices, now: datetime | None = None):
+    """A new shared dictionary, owned by the city (``ledgers.register.manage`` at the root)."""
+    from .models import Dictionary, DictionaryVersion
+
+    now = _now(now)
+    unit = root_unit()
+    require(user, MANAGE, unit)
+    code = _text(code, "code", limit=40, required=True)
+    if not CODE.match(code):
+        raise ServiceError(_("A code is a lower-case letter, then letters, digits or _."),
+                           {"code": _("Letters, digits and _ only.")})
+    if Dictionary.objects.filter(code=code).exists():
+        raise Conflict(_("A dictionary with the code %(c)s exists.") % {"c": code}, field_errors={"code": _("Taken.")})
+    d = Dictionary.objects.create(unit=unit, code=code, name=_text(name, "name", limit=80, required=True),
+                                  choices=_dictionary_choices(choices), created_at=now, updated_at=now)
+    DictionaryVersion.objects.create(dictionary=d, version=1, choices=d.choices, at=now, by=_user(user))
+    audit.record("ledgers.dictionary.create", d, after=_dictionary_snapshot(d), now=now)
+    return d
+
+
+@transaction.atomic
+def change_dictionary(user, dictionary, *, version, name=None, choices=None, now: datetime | None = None):
+    """A new version of a dictionary; every register using it gets a new version with the new
+    choices (``change_register``: refused, nothing saved, while an entry holds a choice taken away)."""
+    from .models import Dictionary, DictionaryVersion
+
+    now = _now(now)
+    d = Dictionary.objects.select_for_update().select_related("unit").get(pk=dictionary.pk)
+    require(user, MANAGE, d.unit)
+    sent = _version(version)
+    if d.version != sent:
+        raise Conflict(_("It was changed by someone else (version %(cur)s, you sent %(sent)d). "
+                         "Reload it and try again.") % {"cur": d.version, "sent": sent})
+    before = _dictionary_snapshot(d)
+    if name is not None:
+        d.name = _text(name, "name", limit=80, required=True)
+    changed = False
+    if choices is not None:
+        new = _dictionary_choices(choices)
+        changed = new != d.choices
+        d.choices = new
+    d.version += 1
+    d.updated_at = now
+    d.save()
+    DictionaryVersion.objects.create(dictionary=d, version=d.version, choices=d.choices, at=now, by=_user(user))
+    if changed:
+        for r in registers_using(d.code):
+            try:
+                change_register(user, r, version=r.version, fields=r.live_fields(), now=now)
+            except ServiceError as exc:
+                raise ServiceError(_("The register %(r)s refuses the change: %(m)s") % {"r": r.name, "m": exc.message},
+                                   {"choices": exc.message}) from None
+    audit.record("ledgers.dictionary.change", d, before=before, after=_dictionary_snapshot(d), now=now)
+    return d

@@ -48,7 +48,8 @@ def register_list(request):
         r.level_label = Level(r.level).label
     return render(request, "ledgers/register_list.html", {
         "page": page, "qs": querystring_without(request, "page"),
-        "can_define": has_anywhere(request.user, MANAGE)})
+        "can_define": has_anywhere(request.user, MANAGE),
+        "can_dictionaries": _is_city_manager(request.user)})
 
 
 def _filters(request, register) -> dict:
@@ -405,6 +406,112 @@ def talent_ages_xlsx(request):
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     resp["Content-Disposition"] = f'attachment; filename="talent-ages-{level}-{timezone.localtime():%Y%m%d}.xlsx"'
     return resp
+
+
+# --- capacity matching: a resident's demand → a free place (block of h-ledgers2) ---------------
+
+def _demand_matter(user, raw):
+    """The loop matter ``?matter=`` in the user's scope (its township and point prefill the search)."""
+    from bihuan.core.scope import get_required
+    from bihuan.loop.models import Matter
+
+    try:
+        ref = int(raw)
+    except (TypeError, ValueError):
+        return None
+    if not 0 < ref < 2**62:
+        return None
+    try:
+        return get_required(user, "loop.matter.view", Matter.objects.select_related("location_unit"), ref)
+    except ServiceError:  # out of scope (403/404) or absent: ignored, like no matter at all
+        return None
+
+
+def _match_params(request):
+    r = services.get_register(request.user, selectors.CAPACITY)
+    kind = request.GET.get("kind", "")
+    kind = kind if kind in selectors.CAPACITY_KINDS else ""
+    matter = _demand_matter(request.user, request.GET.get("matter")) if request.GET.get("matter") else None
+    township = None
+    raw = request.GET.get("unit", "")[:20]
+    if raw:
+        township = OrgUnit.objects.filter(units_q(request.user, VIEW), code=raw, valid_to__isnull=True,
+                                          level=Level.TOWNSHIP).first()
+    if township is None and matter is not None:
+        township = selectors.township_of(matter.location_unit)
+    return r, kind, township, matter
+
+
+@requires(VIEW)
+def free_places(request):
+    """岗位学位床位托位: for a kind and a township, the providers with free places — the township's
+    own first, then the county's other townships, nearest first; from a demand matter prefilled."""
+    r, kind, township, matter = _match_params(request)
+    townships = (OrgUnit.objects.filter(units_q(request.user, VIEW), level=Level.TOWNSHIP, valid_to__isnull=True)
+                 .order_by("path")[:500])
+    page, by_township = None, []
+    if kind and township is not None:
+        lat = matter.lat if matter is not None and matter.lat is not None and matter.lon is not None else None
+        lon = matter.lon if lat is not None else None
+        page = paginate(request, selectors.free_places(request.user, r, kind=kind, township=township, lat=lat, lon=lon))
+        for e in page:
+            e.shown = dict((f["key"], v) for f, v in selectors.display(r, e.data))
+            e.free_n = int(e.free_places)
+        by_township = selectors.free_places_by_township(request.user, r, kind=kind,
+                                                        county=township.parent or township)
+    return render(request, "ledgers/free_places.html", {
+        "r": r, "kind": kind, "kinds": selectors.CAPACITY_KINDS, "township": township, "townships": townships,
+        "matter": matter, "page": page, "by_township": by_township, "qs": querystring_without(request, "page")})
+
+
+# --- shared dictionaries (字典): the city defines a list of choices once (block of h-ledgers2) ----
+
+def _is_city_manager(user) -> bool:
+    root = OrgUnit.objects.filter(parent__isnull=True, valid_to__isnull=True).order_by("id").first()
+    return root is not None and allows(user, MANAGE, root)
+
+
+def _city_manager(request) -> None:
+    """Dictionaries are the city's: ``ledgers.register.manage`` at the root, else 404."""
+    if not _is_city_manager(request.user):
+        raise Http404
+
+
+@requires(MANAGE)
+def dictionary_list(request):
+    from .models import Dictionary
+
+    _city_manager(request)
+    form = forms.DictionaryForm(request.POST or None)
+    d = submit(request, form, lambda c: services.create_dictionary(request.user, code=c["code"], name=c["name"],
+                                                                   choices=c["choices"]))
+    if d is not None:
+        messages.success(request, _("Dictionary %(n)s defined.") % {"n": d.name})
+        return redirect("ledgers:dictionary_list")
+    page = paginate(request, Dictionary.objects.order_by("code"))
+    return render(request, "ledgers/dictionary_list.html", {"form": form, "page": page,
+                                                            "qs": querystring_without(request, "page")},
+                  status=form.status)
+
+
+@requires(MANAGE)
+def dictionary_edit(request, dict_code: str):
+    from .models import Dictionary
+
+    _city_manager(request)
+    d = Dictionary.objects.filter(code=dict_code[:40]).first()
+    if d is None:
+        raise Http404
+    form = forms.DictionaryEditForm(request.POST or None, initial={
+        "name": d.name, "choices": "\n".join(d.choices), "version": d.version})
+    done = submit(request, form, lambda c: services.change_dictionary(request.user, d, version=c["version"],
+                                                                      name=c["name"], choices=c["choices"]))
+    if done is not None:
+        messages.success(request, _("Version %(v)d of the dictionary saved.") % {"v": done.version})
+        return redirect("ledgers:dictionary_edit", dict_code=d.code)
+    return render(request, "ledgers/dictionary_edit.html", {
+        "d": d, "form": form, "using": services.registers_using(d.code),
+        "versions": d.versions.select_related("by").order_by("-version")[:20]}, status=form.status)
 
 
 # --- collection rounds ---------------------------------------------------------------------------
