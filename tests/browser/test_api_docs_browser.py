@@ -24,10 +24,10 @@ def test_api_docs_page_lists_the_operations_under_the_csp(transactional_db, live
     assert resp.status == 200
     assert resp.headers["content-security-policy"] == CSP
     assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP.split("script-src")[1].split(";")[0]
-    page.locator(".opblock").first.wait_for()
+    # Swagger UI renders the operations progressively (a large document): wait for them, not the first.
+    page.locator(".opblock").nth(9).wait_for()
     # The operations list of our API: the tags and a known operation are shown.
     summaries = page.locator(".opblock-summary-path").all_inner_texts()
     assert any(s.startswith("/api/v1/me") for s in summaries)
-    assert page.locator(".opblock").count() >= 10
     assert page.locator(".opblock-tag", has_text="accounts").count() == 1
     assert violations == [] and outside == []
