@@ -143,3 +143,16 @@ def test_token_of_deactivated_user_refused(client, users):
     _, token = services.create_token(users.liying_staff)
     services.set_active(None, users.liying_staff, False)
     assert client.get("/api/v1/me", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 401
+
+
+def test_demo_logins_list_the_apps_logins_too(users, tree):
+    """`make demo` prints every login a newcomer can use, the care volunteer and the lecturer included."""
+    from bihuan.accounts.seed import print_logins
+
+    from .conftest import make_user
+
+    make_user("lumiao_volunteer", tree.lumiao_g1, "volunteer", scope="self")
+    out = StringIO()
+    print_logins(out, "http://127.0.0.1:8000/")
+    line = next(x for x in out.getvalue().splitlines() if "lumiao_volunteer" in x)
+    assert "volunteer" in line.split()[1] and "芦庙村第一网格" in line

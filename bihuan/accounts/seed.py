@@ -28,6 +28,9 @@ class DemoUser:
     display_name: str
 
 
+# Made by the apps' seeds, not here (care, activities), and listed with the others.
+APP_DEMO_USERNAMES = ["lumiao_volunteer", "yanzhou_lecturer", "yanzhou_reviewer1", "yanzhou_reviewer2"]
+
 DEMO_USERS = [
     DemoUser("city_admin", org_seed.CODE_CITY, "city_admin", "济宁市管理员（演示）"),
     DemoUser("rencheng_admin", org_seed.CODE_RENCHENG, "county_admin", "任城区管理员（演示）"),
@@ -66,6 +69,13 @@ def print_logins(out, url: str | None = None) -> None:
     for u in DEMO_USERS:
         if u.username in present:
             out.write(f"  {u.username:<18} {u.role:<18} {units.get(u.unit_code, '?')} ({u.unit_code})\n")
+    # Logins the apps' demo seeds add (care's volunteer, the lecturer, two reviewers), read from
+    # their bindings so the table says what they really are.
+    from .models import Binding
+
+    for b in (Binding.objects.filter(user__username__in=APP_DEMO_USERNAMES).select_related("user", "role", "unit")
+              .order_by("user__username")):
+        out.write(f"  {b.user.username:<18} {b.role.code:<18} {b.unit.name} ({b.unit.code})\n")
     if not settings.BIHUAN_2FA_REQUIRED_FOR:
         out.write("  Two-factor login is not required in this demo (var/2fa_required_for); any user may turn it on\n"
                   "  from the home page. Production requires it of administrators (BIHUAN_2FA_REQUIRED_FOR).\n")
