@@ -307,15 +307,12 @@ class Line(models.Model):
 
 
 
-class ManualScore(models.Model):
-    """A manual indicator's score (0–100) for one target and period: entered, then approved by another."""
+class TwoPersonRecord(models.Model):
+    """What a manual score and an incident share: a unit and a period, entered by one assessor and
+    approved by another (``services.runs.approve_record``), in the score permissions' scope."""
 
-    indicator = models.ForeignKey(Indicator, on_delete=models.PROTECT, related_name="scores")
     unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
     period = models.CharField(max_length=8)
-    value = models.DecimalField(_("score"), max_digits=5, decimal_places=2)
-    comment = models.CharField(_("comment"), max_length=500, blank=True)
-    evidence = models.CharField(_("evidence"), max_length=200, blank=True)
     state = models.CharField(max_length=8, choices=ScoreState.choices, default=ScoreState.ENTERED)
     entered_at = models.DateTimeField()
     entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
@@ -329,6 +326,22 @@ class ManualScore(models.Model):
     scope_unit_field = "unit_id"
     scope_owner_field = None
     objects = ScopedManager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def audit_unit(self) -> OrgUnit:
+        return self.unit
+
+
+class ManualScore(TwoPersonRecord):
+    """A manual indicator's score (0–100) for one target and period: entered, then approved by another."""
+
+    indicator = models.ForeignKey(Indicator, on_delete=models.PROTECT, related_name="scores")
+    value = models.DecimalField(_("score"), max_digits=5, decimal_places=2)
+    comment = models.CharField(_("comment"), max_length=500, blank=True)
+    evidence = models.CharField(_("evidence"), max_length=200, blank=True)
 
     class Meta:
         ordering = ["indicator_id", "unit__path"]
@@ -337,34 +350,15 @@ class ManualScore(models.Model):
     def __str__(self) -> str:
         return f"{self.indicator_id}@{self.unit_id} {self.period}: {self.value}"
 
-    @property
-    def audit_unit(self) -> OrgUnit:
-        return self.unit
 
-
-class Incident(models.Model):
+class Incident(TwoPersonRecord):
     """An incident behind a deduction or a veto (一票否决): recorded by an assessor with evidence,
     approved by another person (like a manual score); only approved incidents count."""
 
     indicator = models.ForeignKey(Indicator, on_delete=models.PROTECT, related_name="incidents")
-    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+", verbose_name=_("unit"))
-    period = models.CharField(max_length=8)
     occurred_on = models.DateField(_("occurred on"))
     description = models.CharField(_("what happened"), max_length=500)
     evidence = models.CharField(_("evidence"), max_length=200)
-    state = models.CharField(max_length=8, choices=ScoreState.choices, default=ScoreState.ENTERED)
-    entered_at = models.DateTimeField()
-    entered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
-    approved_at = models.DateTimeField(null=True, blank=True)
-    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
-
-    scope_resource = "evaluation.score"
-    scope_path_field = "unit__path"
-    scope_unit_field = "unit_id"
-    scope_owner_field = None
-    objects = ScopedManager()
 
     class Meta:
         ordering = ["-occurred_on", "-id"]
@@ -372,10 +366,6 @@ class Incident(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicator_id}@{self.unit_id} {self.occurred_on}"
-
-    @property
-    def audit_unit(self) -> OrgUnit:
-        return self.unit
 
 
 class Objection(models.Model):

@@ -466,24 +466,38 @@ def _locked_run(s: IndicatorSet, label: str) -> None:
         raise Conflict(_("The results of %(p)s are published; a change is a correction with a reason.") % {"p": label})
 
 
+def approve_record(user, model, ref, *, action: str, who: str, done: str, lock_run: bool, after, now) -> object:
+    """A second person (not the one who entered it) approves a manual score or an incident
+    (``models.TwoPersonRecord``): scope on the record and on its assessor unit, one state change
+    under a guard (twice → Conflict), one audit entry. ``lock_run`` refuses it once the period's
+    results are published."""
+    now = now_or(now)
+    pk = getattr(ref, "pk", ref)
+    rec = model.objects.filter(pk=pk).select_related("indicator__set__unit", "unit__parent").first() \
+        if pk is not None else None
+    if rec is None:
+        raise NotFound()
+    require(user, APPROVE, rec)
+    require(user, APPROVE, _assessor(rec.indicator, rec.unit))
+    if user is not None and rec.entered_by_id == getattr(user, "pk", None):
+        raise PermissionDenied(who)
+    with transaction.atomic():
+        if lock_run:
+            _locked_run(rec.indicator.set, rec.period)
+        if not model.objects.filter(pk=rec.pk, state=ScoreState.ENTERED).update(
+                state=ScoreState.APPROVED, approved_at=now, approved_by=user):
+            raise Conflict(done)
+        rec.refresh_from_db()
+        audit.record(action, rec, after=after(rec), now=now)
+    return rec
+
+
 def approve_score(user, score, *, now: datetime | None = None) -> ManualScore:
     """A second person (not the one who entered it) approves a manual score."""
-    now = now_or(now)
-    pk = getattr(score, "pk", score)
-    score = ManualScore.objects.filter(pk=pk).select_related("indicator__set__unit", "unit__parent").first()
-    if score is None:
-        raise NotFound()
-    require(user, APPROVE, score)
-    require(user, APPROVE, _assessor(score.indicator, score.unit))
-    if user is not None and score.entered_by_id == getattr(user, "pk", None):
-        raise PermissionDenied(_("A score is approved by another person than the one who entered it."))
-    with transaction.atomic():
-        if not ManualScore.objects.filter(pk=score.pk, state=ScoreState.ENTERED).update(
-                state=ScoreState.APPROVED, approved_at=now, approved_by=user):
-            raise Conflict(_("This score is approved already."))
-        score.refresh_from_db()
-        audit.record("evaluation.score.approve", score, after={"value": score.value, "period": score.period}, now=now)
-    return score
+    return approve_record(user, ManualScore, score, action="evaluation.score.approve", lock_run=False,
+                          who=_("A score is approved by another person than the one who entered it."),
+                          done=_("This score is approved already."),
+                          after=lambda r: {"value": r.value, "period": r.period}, now=now)
 
 
 # --- incidents (deductions and vetoes) -------------------------------------------------------------
@@ -528,25 +542,10 @@ def record_incident(user, *, indicator, unit: OrgUnit, occurred_on, description:
 
 def approve_incident(user, incident, *, now: datetime | None = None) -> Incident:
     """A second person (not the one who recorded it) approves an incident: then it counts."""
-    now = now_or(now)
-    pk = getattr(incident, "pk", incident)
-    inc = Incident.objects.filter(pk=pk).select_related("indicator__set__unit", "unit__parent").first() \
-        if pk is not None else None
-    if inc is None:
-        raise NotFound()
-    require(user, APPROVE, inc)
-    require(user, APPROVE, _assessor(inc.indicator, inc.unit))
-    if user is not None and inc.entered_by_id == getattr(user, "pk", None):
-        raise PermissionDenied(_("An incident is approved by another person than the one who recorded it."))
-    with transaction.atomic():
-        _locked_run(inc.indicator.set, inc.period)
-        if not Incident.objects.filter(pk=inc.pk, state=ScoreState.ENTERED).update(
-                state=ScoreState.APPROVED, approved_at=now, approved_by=user):
-            raise Conflict(_("This incident is approved already."))
-        inc.refresh_from_db()
-        audit.record("evaluation.incident.approve", inc, after={"period": inc.period, "kind": inc.indicator.kind},
-                     now=now)
-    return inc
+    return approve_record(user, Incident, incident, action="evaluation.incident.approve", lock_run=True,
+                          who=_("An incident is approved by another person than the one who recorded it."),
+                          done=_("This incident is approved already."),
+                          after=lambda r: {"period": r.period, "kind": r.indicator.kind}, now=now)
 
 
 # --- objections ------------------------------------------------------------------------------------
