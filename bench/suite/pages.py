@@ -90,15 +90,30 @@ def list_sql(city: bool, tab: str) -> str:
     return f"SELECT {COLS} FROM loop_matter m {JOINS} WHERE {IN_TOWN_OPEN} AND {where} ORDER BY {order} LIMIT 25"
 
 
+# The board's counts by child unit: the running matters by their lead unit's path, and the matters
+# awaiting dispatch (no lead unit yet) by their location's (``selectors.in_work_q``), summed per child.
+WAITING_RED = "m.dispatch_due_at < %(now)s"
+WAITING_YELLOW = "(m.dispatch_warn_at <= %(now)s AND m.dispatch_due_at >= %(now)s)"
 BOARD_GROUPED = f"""
-SELECT CASE WHEN m.handling_unit_id = %(uid)s THEN '' ELSE split_part(substr(h.path, %(n)s), '/', 1) END AS child,
-       count(*) AS open, count(*) FILTER (WHERE {OVERDUE}) AS red,
-       count(*) FILTER (WHERE {YELLOW} AND NOT {OVERDUE}) AS yellow, count(*) FILTER (WHERE m.flagged) AS flagged,
-       count(*) FILTER (WHERE m.state = 'dispatched') AS to_accept,
-       count(*) FILTER (WHERE m.state = 'reported') AS to_evaluate
-FROM loop_matter m JOIN orgs_orgunit h ON h.id = m.handling_unit_id
-WHERE h.path LIKE %(p)s AND m.state {RUNNING}
-GROUP BY 1"""
+SELECT child, sum(open)::int AS open, sum(red)::int AS red, sum(yellow)::int AS yellow,
+       sum(flagged)::int AS flagged, sum(to_accept)::int AS to_accept, sum(to_evaluate)::int AS to_evaluate
+FROM (
+  SELECT CASE WHEN m.handling_unit_id = %(uid)s THEN '' ELSE split_part(substr(h.path, %(n)s), '/', 1) END AS child,
+         count(*) AS open, count(*) FILTER (WHERE {OVERDUE}) AS red,
+         count(*) FILTER (WHERE {YELLOW} AND NOT {OVERDUE}) AS yellow, count(*) FILTER (WHERE m.flagged) AS flagged,
+         count(*) FILTER (WHERE m.state = 'dispatched') AS to_accept,
+         count(*) FILTER (WHERE m.state = 'reported') AS to_evaluate
+  FROM loop_matter m JOIN orgs_orgunit h ON h.id = m.handling_unit_id
+  WHERE h.path LIKE %(p)s AND m.state {RUNNING}
+  GROUP BY 1
+  UNION ALL
+  SELECT CASE WHEN m.location_unit_id = %(uid)s THEN '' ELSE split_part(substr(l.path, %(n)s), '/', 1) END,
+         count(*), count(*) FILTER (WHERE {WAITING_RED}), count(*) FILTER (WHERE {WAITING_YELLOW}),
+         count(*) FILTER (WHERE m.flagged), 0, 0
+  FROM loop_matter m JOIN orgs_orgunit l ON l.id = m.location_unit_id
+  WHERE m.handling_unit_id IS NULL AND m.state = 'new' AND l.path LIKE %(p)s
+  GROUP BY 1
+) x GROUP BY child"""
 BOARD_CHILDREN = "SELECT id, name, level FROM orgs_orgunit WHERE parent_id = %(uid)s ORDER BY sort, code"
 # The board's list: open matters of the unit's subtree (by lead unit, or by place and dispatcher while
 # there is none) that are overdue or flagged, by due date; and its count for the pagination.
