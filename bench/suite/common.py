@@ -124,8 +124,18 @@ class Server:
             except OSError:
                 continue
             vals = {line.split(":")[0]: int(line.split()[1]) for line in status if line.startswith(("VmRSS", "VmHWM"))}
+            # What the worker costs beyond what it shares with the master and its siblings (a preloaded
+            # application's pages): Pss shares them out, Private_* is the worker's own.
+            try:
+                rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+            except OSError:
+                rollup = []
+            sm = {line.split(":")[0]: int(line.split()[1]) for line in rollup[1:] if line.split()[1:2] and
+                  line.split()[1].isdigit()}
             out.append({"pid": pid, "rss_mb": round(vals.get("VmRSS", 0) / 1024, 1),
-                        "peak_rss_mb": round(vals.get("VmHWM", 0) / 1024, 1)})
+                        "peak_rss_mb": round(vals.get("VmHWM", 0) / 1024, 1),
+                        "pss_mb": round(sm.get("Pss", 0) / 1024, 1),
+                        "private_mb": round((sm.get("Private_Clean", 0) + sm.get("Private_Dirty", 0)) / 1024, 1)})
         return out
 
 

@@ -1067,6 +1067,15 @@ def markdown(r: dict) -> str:
         row("memory: peak RSS per gunicorn worker under intake", f"max {_f(mx)} MB ({', '.join(map(str, peaks))})",
             f"peer max {_f(max(ppeaks) if ppeaks else None)} MB", "", "< 250 MB",
             _status(None if mx is None else mx < 250))
+        own = [w.get("private_mb") for w in mem.get("bihuan_workers", []) if w.get("private_mb") is not None]
+        pown = [w.get("private_mb") for w in mem.get("peer_workers", []) if w.get("private_mb") is not None]
+        pss = [w.get("pss_mb") for w in mem.get("bihuan_workers", []) if w.get("pss_mb") is not None]
+        ppss = [w.get("pss_mb") for w in mem.get("peer_workers", []) if w.get("pss_mb") is not None]
+        if own and pown:
+            row("memory: each worker's own (private) memory after intake; PSS",
+                f"max {_f(max(own))} MB private, PSS max {_f(max(pss))} MB",
+                f"peer max {_f(max(pown))} MB private, PSS max {_f(max(ppss))} MB", "", "≤ peer + 30 MB",
+                _status(max(own) <= max(pown) + 30))
     gr = W.get("growth")
     if gr:
         for g in gr["steps"]:

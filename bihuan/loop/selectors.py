@@ -222,16 +222,20 @@ def scope_matter_ids(unit_ids: list[int], states, limit: int) -> list[int]:
 
 
 def open_matters(user, action: str = "view") -> QuerySet:
-    """The user's open matters: ``restrict(user, action)``, narrowed for a small scope to the ids
-    ``scope_matter_ids`` finds (a literal list the planner sees as what it is: a few hundred rows)."""
-    qs = Matter.objects.restrict(user, action).filter(state__in=OPEN_STATES)
+    """The user's open matters: ``restrict(user, action)``; for a small scope, the ids
+    ``scope_matter_ids`` finds (a literal list the planner sees as what it is: a few hundred rows).
+
+    Those ids *are* the scope: found through the gate's units (``units_q``) by restrict's own rule,
+    so the four-join scope filter is not applied on top of them (it doubled the cost of every
+    inbox query: issue 18, docs/performance.md)."""
     units = scope_unit_ids(user, action)
     if units is not None:
         ids = scope_matter_ids(units, OPEN_STATES, SCOPE_IDS_MAX)
         if len(ids) <= SCOPE_IDS_MAX:
-            qs = qs.filter(pk__any_of=ids)
+            qs = Matter.objects.filter(pk__any_of=ids, state__in=OPEN_STATES)
             qs.narrowed = (units, ids)  # on this object only (not its clones): see inbox_counts
-    return qs
+            return qs
+    return Matter.objects.restrict(user, action).filter(state__in=OPEN_STATES)
 
 
 def closed_count(user, *, cap: int | None = CLOSED_COUNT_CAP) -> int:
@@ -242,8 +246,8 @@ def closed_count(user, *, cap: int | None = CLOSED_COUNT_CAP) -> int:
         return qs.count()
     units = scope_unit_ids(user)
     if units is not None:
-        # Every id found is in scope, so when there are more than ``cap`` of them, so are the matters.
-        return qs.filter(pk__any_of=scope_matter_ids(units, [S.CLOSED], cap)).count()
+        # The ids found are the scope (see open_matters): their number is the count, up to cap + 1.
+        return len(scope_matter_ids(units, [S.CLOSED], cap))
     return qs[:cap + 1].count()
 
 
@@ -324,7 +328,7 @@ def inbox_counts(user, *, now: datetime, closed_cap: int | None = None,
         # scope filter for all seven (every tab's condition names its states).
         units, ids = narrowed
         closed_ids = scope_matter_ids(units, [S.CLOSED], closed_cap)
-        return Matter.objects.restrict(user, "view").filter(pk__any_of=[*ids, *closed_ids]).aggregate(
+        return Matter.objects.filter(pk__any_of=[*ids, *closed_ids]).aggregate(  # the ids are the scope
             **{tab: aggs[tab] if tab != "closed" else Count("id", filter=Q(state=S.CLOSED)) for tab in INBOX_TABS})
     if narrowed:
         counts = base.aggregate(**aggs)

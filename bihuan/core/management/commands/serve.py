@@ -20,6 +20,8 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         "--workers", str(workers),
         "--threads", "2",
         "--timeout", "120",
+        # Load the application once in the master and fork: workers share its pages (bihuan/wsgi.py).
+        "--preload",
         "--access-logfile", "-",
         "--access-logformat", ACCESS_LOG_FORMAT,
         "--forwarded-allow-ips", os.environ.get("BIHUAN_FORWARDED_ALLOW_IPS", "127.0.0.1"),
