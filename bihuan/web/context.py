@@ -1,3 +1,5 @@
+import hashlib
+
 from bihuan import __version__
 
 
@@ -6,4 +8,6 @@ def platform(request):
     perms = set()
     if user is not None and user.is_authenticated and hasattr(user, "_active_bindings"):
         perms = {p for b in user._active_bindings() for p in b.role.permissions}
-    return {"bihuan_version": __version__, "user_perms": perms}
+    # The menu depends only on the permissions (and the language): base.html caches it per set.
+    nav_key = hashlib.blake2s("\n".join(sorted(perms)).encode(), digest_size=8).hexdigest()
+    return {"bihuan_version": __version__, "user_perms": perms, "nav_key": nav_key}
