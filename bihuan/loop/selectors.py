@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Lookup, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, CharField, Count, F, Lookup, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, StrIndex, Substr
 
 from bihuan.core.calendar import WorkCalendar
@@ -210,6 +210,10 @@ def scope_matter_ids(unit_ids: list[int], states, limit: int) -> list[int]:
     """Ids of matters in ``states`` whose place, lead unit, dispatching unit or an assisting unit
     is one of ``unit_ids`` (the scope rule of ``MatterQuerySet.restrict``), at most ``limit + 1``
     of them (in no particular order): one UNION of index-only lookups."""
+    return list(_scope_matter_union(unit_ids, states, limit))
+
+
+def _scope_matter_union(unit_ids: list[int], states, limit: int) -> QuerySet:
     states = list(states)
     parts = [Matter.objects.filter(**{f"{f}__any_of": unit_ids}, state__in=states).order_by()
              .values_list("id", flat=True) for f in ("location_unit", "handling_unit", "dispatch_unit")]
@@ -218,7 +222,7 @@ def scope_matter_ids(unit_ids: list[int], states, limit: int) -> list[int]:
     if connection.features.supports_slicing_ordering_in_compound:
         # Each lookup stops after limit + 1 rows: if one of them has that many, so has the union.
         parts = [p[:limit + 1] for p in parts]
-    return list(parts[0].union(*parts[1:])[:limit + 1])
+    return parts[0].union(*parts[1:])[:limit + 1]
 
 
 def open_matters(user, action: str = "view") -> QuerySet:
@@ -246,8 +250,9 @@ def closed_count(user, *, cap: int | None = CLOSED_COUNT_CAP) -> int:
         return qs.count()
     units = scope_unit_ids(user)
     if units is not None:
-        # The ids found are the scope (see open_matters): their number is the count, up to cap + 1.
-        return len(scope_matter_ids(units, [S.CLOSED], cap))
+        # The ids found are the scope (see open_matters): their number is the count, up to cap + 1,
+        # counted where they are (not a thousand ids brought over to be counted).
+        return _scope_matter_union(units, [S.CLOSED], cap).count()
     return qs[:cap + 1].count()
 
 
@@ -310,39 +315,50 @@ def newest_first(qs: QuerySet, tab: str | None) -> tuple[QuerySet, list[str]]:
 def inbox_counts(user, *, now: datetime, closed_cap: int | None = None,
                  open_base: QuerySet | None = None) -> dict[str, int]:
     """The count of every tab, 已办结 up to ``closed_cap + 1`` (None: all of them, ``closed_count``).
-    For a narrowed ``open_matters`` one conditional aggregate (``COUNT(*) FILTER (…)``) over its
-    open ids and the capped closed ones; otherwise 待交办, then the running tabs, then 已办结."""
+
+    One grouped query: the matters by state, light (``light_expr``) and whether the user
+    dispatches, handles and evaluates for their units; the tabs are sums of those groups (each
+    tab's condition is a state and a light, or a state and one of the three), over the open
+    matters (for a narrowed ``open_matters``, its ids); 已办结 is counted by ``closed_count``.
+    Seven conditional counts, each repeating the deadline conditions, cost ≈14 ms of ORM work
+    per page (issue 18, docs/performance.md)."""
     base = open_base if open_base is not None else open_matters(user)
-    running = {
-        "to_accept": Q(state=S.DISPATCHED) & units_q(user, "loop.matter.handle", "handling_unit__"),
-        "in_progress": Q(state=S.IN_PROGRESS) & ~overdue_q(now) & ~due_soon_q(now),
-        "due_soon": due_soon_q(now) & ~overdue_q(now),
-        "overdue": overdue_q(now),
-        "to_evaluate": Q(state=S.REPORTED) & units_q(user, "loop.matter.evaluate", "dispatch_unit__"),
-    }
-    to_dispatch = Q(state=S.NEW) & units_q(user, "loop.matter.dispatch", "dispatch_unit__")
-    aggs = {"to_dispatch": Count("id", filter=to_dispatch), **{tab: Count("id", filter=q) for tab, q in running.items()}}
-    narrowed = getattr(base, "narrowed", None)
-    if narrowed and closed_cap is not None:
-        # A few hundred open ids and at most closed_cap + 1 closed ones: one pass through the
-        # scope filter for all seven (every tab's condition names its states).
-        units, ids = narrowed
-        closed_ids = scope_matter_ids(units, [S.CLOSED], closed_cap)
-        return Matter.objects.filter(pk__any_of=[*ids, *closed_ids]).aggregate(  # the ids are the scope
-            **{tab: aggs[tab] if tab != "closed" else Count("id", filter=Q(state=S.CLOSED)) for tab in INBOX_TABS})
-    if narrowed:
-        counts = base.aggregate(**aggs)
-    else:  # the matters awaiting dispatch (state index), then the running ones
-        waiting = base.filter(state=S.NEW).aggregate(
-            to_dispatch=aggs["to_dispatch"], overdue=aggs["overdue"], due_soon=aggs["due_soon"])
-        counts = base.filter(state__in=RUNNING_STATES).aggregate(
-            **{tab: q for tab, q in aggs.items() if tab != "to_dispatch"})
-        counts["to_dispatch"] = waiting["to_dispatch"]
-        # a matter past its dispatch limit is overdue too (or due soon past the warning point)
-        counts["overdue"] += waiting["overdue"]
-        counts["due_soon"] += waiting["due_soon"]
+    counts = _tab_tally(base, user, now)
     counts["closed"] = closed_count(user, cap=closed_cap)
-    return {tab: counts[tab] for tab in INBOX_TABS}
+    return counts
+
+
+# Which unit a tab asks the user to act for: 待交办 and 待评估 the dispatching unit, 待签收 the lead unit.
+_TAB_ROLES = (("dispatches", "loop.matter.dispatch", "dispatch_unit__"),
+              ("handles", "loop.matter.handle", "handling_unit__"),
+              ("evaluates", "loop.matter.evaluate", "dispatch_unit__"))
+
+
+def _tab_tally(qs: QuerySet, user, now: datetime) -> dict[str, int]:
+    """The tab counts of ``qs`` (already in the user's scope), from one GROUP BY (see inbox_counts)."""
+    marks = {"light": light_expr(now)}
+    for name, perm, prefix in _TAB_ROLES:
+        q = units_q(user, perm, prefix)
+        if q:  # Q(): everywhere, so every row qualifies
+            marks[name] = Case(When(q, then=Value(True)), default=Value(False), output_field=BooleanField())
+    counts = dict.fromkeys(INBOX_TABS, 0)
+    for r in qs.annotate(**marks).values("state", *marks).annotate(n=Count("id")).order_by():
+        state, light, n = r["state"], r["light"], r["n"]
+        if state == S.NEW and r.get("dispatches", True):
+            counts["to_dispatch"] += n
+        elif state == S.DISPATCHED and r.get("handles", True):
+            counts["to_accept"] += n
+        elif state == S.REPORTED and r.get("evaluates", True):
+            counts["to_evaluate"] += n
+        elif state == S.CLOSED:
+            counts["closed"] += n
+        if state == S.IN_PROGRESS and light == "green":
+            counts["in_progress"] += n
+        if light == "yellow":
+            counts["due_soon"] += n
+        elif light == "red":
+            counts["overdue"] += n
+    return counts
 
 
 # --- supervision board, backlog, hotspots, similar ----------------------------------------------

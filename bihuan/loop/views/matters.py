@@ -29,7 +29,7 @@ from bihuan.orgs.models import Level, OrgUnit
 
 from .. import selectors, services, transitions
 from ..forms import ACTION_FORMS, ReportForm, RevealForm
-from ..models import OPEN_STATES, Category, Kind, Matter, Source, State
+from ..models import Category, Kind, Matter, Source, State
 from ..services.attachments import too_large
 
 TAB_LABELS = {
@@ -124,7 +124,7 @@ def inbox(request):
     open_base = selectors.open_matters(user)
     counts = selectors.inbox_counts(user, now=now, closed_cap=cap, open_base=open_base)
     if selectors.MINE_TAB in tabs:  # the reporter's matters still open
-        counts[selectors.MINE_TAB] = selectors.reported_by(user).filter(state__in=OPEN_STATES).count()
+        counts[selectors.MINE_TAB] = open_base.filter(created_by=user).count()  # reported_by ∩ open
     qs = selectors.inbox(user, tab, now=now, open_base=open_base)
     count = counts[tab] if tab != selectors.MINE_TAB else None  # its badge counts the open ones only
     q = (request.GET.get("q") or "").strip()[:60]
