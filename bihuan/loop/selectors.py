@@ -395,25 +395,23 @@ def board_counts(unit: OrgUnit, *, now: datetime) -> list[dict]:
     running = Matter.objects.filter(handling_unit__path__startswith=unit.path, state__in=RUNNING_STATES)
     waiting = Matter.objects.filter(handling_unit__isnull=True, location_unit__path__startswith=unit.path,
                                     state=S.NEW)
-    aggs = {
-        "open": Count("id"),
-        "to_dispatch": Count("id", filter=Q(state=S.NEW)),
-        "red": Count("id", filter=overdue_q(now)),
-        "yellow": Count("id", filter=due_soon_q(now) & ~overdue_q(now)),
-        "flagged": Count("id", filter=Q(flagged=True)),
-        "to_accept": Count("id", filter=Q(state=S.DISPATCHED)),
-        "to_evaluate": Count("id", filter=Q(state=S.REPORTED)),
-    }
+    # Grouped by child, state, light and flag, and summed here: one CASE for the light instead of
+    # seven conditional counts each repeating the deadline conditions (issue 18).
     rows: dict[str, dict] = {}
     own = dict.fromkeys(BOARD_COUNTS, 0)
     for qs, field in ((running, "handling_unit"), (waiting, "location_unit")):
-        for r in (qs.exclude(**{field: unit}).annotate(child=_child_key(unit, field))
-                  .values("child").annotate(**aggs).order_by()):
-            row = rows.setdefault(r["child"], dict.fromkeys(BOARD_COUNTS, 0))
-            for k in BOARD_COUNTS:
-                row[k] += r[k]
-        for k, v in qs.filter(**{field: unit}).aggregate(**aggs).items():
-            own[k] += v or 0
+        child = Case(When(**{field: unit}, then=Value("")), default=_child_key(unit, field), output_field=CharField())
+        for r in (qs.annotate(child=child, light=light_expr(now)).values("child", "state", "light", "flagged")
+                  .annotate(n=Count("id")).order_by()):
+            row = own if r["child"] == "" else rows.setdefault(r["child"], dict.fromkeys(BOARD_COUNTS, 0))
+            n, state, light = r["n"], r["state"], r["light"]
+            row["open"] += n
+            row["to_dispatch"] += n if state == S.NEW else 0
+            row["to_accept"] += n if state == S.DISPATCHED else 0
+            row["to_evaluate"] += n if state == S.REPORTED else 0
+            row["red"] += n if light == "red" else 0
+            row["yellow"] += n if light == "yellow" else 0
+            row["flagged"] += n if r["flagged"] else 0
     out = []
     for child in OrgUnit.objects.filter(parent=unit).order_by("sort", "code"):
         r = rows.get(str(child.pk), {})
