@@ -324,7 +324,11 @@ def inbox_counts(user, *, now: datetime, closed_cap: int | None = None,
     per page (issue 18, docs/performance.md)."""
     base = open_base if open_base is not None else open_matters(user)
     counts = _tab_tally(base, user, now)
-    counts["closed"] = closed_count(user, cap=closed_cap)
+    narrowed = getattr(base, "narrowed", None)
+    if narrowed and closed_cap is not None:  # the scope's units are known: count the closed ones there
+        counts["closed"] = _scope_matter_union(narrowed[0], [S.CLOSED], closed_cap).count()
+    else:
+        counts["closed"] = closed_count(user, cap=closed_cap)
     return counts
 
 
