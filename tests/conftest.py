@@ -39,6 +39,17 @@ def _fast_hasher(request, settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_calendar():
+    """A test's overrides go with its rolled-back transaction: the process's shared copy
+    (core.calendar, kept up to BIHUAN_CALENDAR_CACHE_SECONDS) must not outlive the test."""
+    from bihuan.core.calendar import forget_overrides
+
+    forget_overrides()
+    yield
+    forget_overrides()
+
+
+@pytest.fixture(autouse=True)
 def _builtin_roles_after_flush(request):
     """A transactional test starts after another one's flush, which empties every table, the
     migrations' data included: put the built-in roles back, for every such test, in one place."""
