@@ -39,14 +39,17 @@ def _fast_hasher(request, settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_calendar():
-    """A test's overrides go with its rolled-back transaction: the process's shared copy
-    (core.calendar, kept up to BIHUAN_CALENDAR_CACHE_SECONDS) must not outlive the test."""
+def _fresh_shared_copies():
+    """A test's rows go with its rolled-back transaction: the process's shared copies of calendar
+    overrides (core.calendar) and of bindings (accounts.models) must not outlive the test."""
+    from bihuan.accounts.models import forget_shared_bindings
     from bihuan.core.calendar import forget_overrides
 
     forget_overrides()
+    forget_shared_bindings()
     yield
     forget_overrides()
+    forget_shared_bindings()
 
 
 @pytest.fixture(autouse=True)

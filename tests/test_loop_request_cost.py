@@ -95,3 +95,62 @@ def test_without_sharing_every_calendar_reads_the_overrides(db, settings):
     assert WorkCalendar().is_workday(d)
     CalendarOverride.objects.bulk_create([CalendarOverride(date=d, is_workday=False, note="别处保存")])
     assert not WorkCalendar().is_workday(d)
+
+
+# --- bindings shared by the process: committed changes, as every worker sees them -----------------
+
+def _get(client, matter, auth):
+    return client.get(f"/api/v1/matters/{matter.pk}", **auth).status_code
+
+
+@pytest.fixture
+def walked(tree, users, cats):
+    m = new_matter(users.liying_staff, cats[0], tree.lumiao, at("2026-11-02 09:00"))
+    return services.dispatch(users.liying_staff, m, version=1, handling_unit=tree.lumiao, now=at("2026-11-02 09:30"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_binding_withdrawn_in_another_process_refuses_the_next_request(client, users, walked, token_for):
+    from bihuan.accounts import models as account_models
+
+    village, me = token_for(users.lumiao_secretary), users.lumiao_secretary
+    assert _get(client, walked, village) == 200
+    held = account_models._BINDINGS[me.pk]  # this process's copy of the secretary's bindings
+    account_services.unbind(None, me.bindings.get())  # committed (as another worker would)
+    account_models._BINDINGS[me.pk] = held  # … which did not drop this process's copy
+    assert _get(client, walked, village) == 404
+    r = post(client, f"/api/v1/matters/{walked.pk}/actions/accept", {"version": 2}, village)
+    assert r.status_code in (403, 404) and walked.events.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_role_granted_counts_on_the_next_request(client, tree, users, walked, token_for):
+    from bihuan.accounts.models import Role
+
+    other = token_for(users.yanzhou_admin)  # 兖州区: the matter is in 任城区
+    assert _get(client, walked, other) == 404
+    account_services.bind(None, users.yanzhou_admin, tree.liying, Role.objects.get(code="township_staff"))
+    assert _get(client, walked, other) == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_moved_subtree_keeps_its_people_in_sight_of_their_matters(client, tree, users, walked, token_for):
+    from bihuan.orgs import services as org_services
+
+    village = token_for(users.lumiao_secretary)
+    assert _get(client, walked, village) == 200  # the secretary's bindings (with 芦庙村's path) kept
+    org_services.move_subtree(None, tree.lumiao, tree.xianying, new_code="370811003201")
+    assert _get(client, walked, village) == 200  # the village's new path, read again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_behind_the_stamp_counts_within_the_stated_bound(client, users, walked, token_for, settings):
+    from bihuan.accounts.models import Binding
+
+    settings.BIHUAN_SCOPE_CACHE_SECONDS = 0.3
+    village = token_for(users.lumiao_secretary)
+    assert _get(client, walked, village) == 200
+    Binding.objects.filter(user=users.lumiao_secretary)._raw_delete("default")  # raw SQL: no stamp
+    assert _get(client, walked, village) == 200  # the copy read under 0.3 s ago
+    time.sleep(0.35)
+    assert _get(client, walked, village) == 404
