@@ -11,7 +11,6 @@ class CoreConfig(AppConfig):
         from .converters import register
 
         register()
-        # The process's shared calendar overrides are forgotten on every change (core.calendar).
         from django.db.models.signals import post_delete, post_save
         from django.utils.translation import gettext_lazy as _
 
@@ -20,6 +19,7 @@ class CoreConfig(AppConfig):
         from .calendar import overrides_changed
         from .models import CalendarOverride
 
+        # The process's shared calendar overrides are forgotten on every change (core.calendar).
         post_save.connect(overrides_changed, sender=CalendarOverride, dispatch_uid="calendar-overrides-save")
         post_delete.connect(overrides_changed, sender=CalendarOverride, dispatch_uid="calendar-overrides-delete")
 
