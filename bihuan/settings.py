@@ -293,6 +293,15 @@ BIHUAN_AUDIT_CHECKPOINT_FILE = Path(os.environ.get("BIHUAN_AUDIT_CHECKPOINT_FILE
                                                    VAR_DIR / "audit_checkpoints.log"))
 BIHUAN_AUDIT_CHECKPOINT_SECONDS = int(os.environ.get("BIHUAN_AUDIT_CHECKPOINT_SECONDS", "60"))
 
+# Copies a web process keeps between requests (issue 18; docs/performance.md "Intake and transitions").
+# Calendar overrides: an override saved in another process counts after at most this many seconds
+# (at once in the process that saved it). 0: read on every request.
+BIHUAN_CALENDAR_CACHE_SECONDS = float(os.environ.get("BIHUAN_CALENDAR_CACHE_SECONDS", "2"))
+# A user's bindings: kept under a stamp on the user's row that every change of them renews, so a
+# change counts on the next request in every process; this bound is only the backstop for a change
+# made around the services (raw SQL). 0: read on every request.
+BIHUAN_SCOPE_CACHE_SECONDS = float(os.environ.get("BIHUAN_SCOPE_CACHE_SECONDS", "60"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

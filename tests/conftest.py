@@ -39,6 +39,20 @@ def _fast_hasher(request, settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_shared_copies():
+    """A test's rows go with its rolled-back transaction: the process's shared copies of calendar
+    overrides (core.calendar) and of bindings (accounts.models) must not outlive the test."""
+    from bihuan.accounts.models import forget_shared_bindings
+    from bihuan.core.calendar import forget_overrides
+
+    forget_overrides()
+    forget_shared_bindings()
+    yield
+    forget_overrides()
+    forget_shared_bindings()
+
+
+@pytest.fixture(autouse=True)
 def _builtin_roles_after_flush(request):
     """A transactional test starts after another one's flush, which empties every table, the
     migrations' data included: put the built-in roles back, for every such test, in one place."""

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
+from time import monotonic
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
-from django.db import models
+from django.db import connection, models, transaction
 from django.db.models import prefetch_related_objects
 from django.utils.translation import gettext_lazy as _
 
@@ -37,6 +40,59 @@ class Role(models.Model):
         return self.name
 
 
+def new_bindings_stamp() -> str:
+    return secrets.token_hex(8)
+
+
+# --- a user's bindings, shared by the process (issue 18) -----------------------------------------
+#
+# Every request asked for the user's bindings (with their units and roles): one query each. A process
+# keeps them per user, under the user's ``bindings_stamp``, a random value written to the user's row
+# in the same transaction as every change to what the bindings grant (a binding granted, changed or
+# withdrawn, its custom units, its role's permissions, a subtree moved: ``restamp_bindings``). The
+# user row is read on every request anyway (the session or the token), so another process sees the
+# new stamp on its next request and reads the bindings again. A copy is also dropped after
+# ``settings.BIHUAN_SCOPE_CACHE_SECONDS`` (default 60; 0 turns the sharing off) in case a change ever
+# bypasses the stamp (a raw SQL edit). Bindings read inside a transaction that changed them are not
+# shared (the transaction may still roll back).
+
+_BINDINGS: dict[int, tuple[str, float, list]] = {}
+
+
+def _scope_cache_seconds() -> float:
+    return float(getattr(settings, "BIHUAN_SCOPE_CACHE_SECONDS", 60.0))
+
+
+def _changed_here() -> set[int]:
+    """Users whose bindings the current transaction of this connection (thread) changed."""
+    changed = getattr(connection, "_bihuan_bindings_changed", None)
+    if changed is None:
+        changed = connection._bihuan_bindings_changed = set()
+    return changed
+
+
+def forget_shared_bindings(user_ids=None) -> None:
+    """Drop the process's copies (of ``user_ids``, or all)."""
+    if user_ids is None:
+        _BINDINGS.clear()
+        return
+    for pk in user_ids:
+        _BINDINGS.pop(pk, None)
+
+
+def restamp_bindings(user_ids) -> None:
+    """What these users' bindings grant changed: new stamps, in the caller's transaction."""
+    ids = sorted({pk for pk in user_ids if pk is not None})
+    if not ids:
+        return
+    for pk in ids:  # one stamp each: a stamp names one state of one user's bindings
+        User.objects.filter(pk=pk).update(bindings_stamp=new_bindings_stamp())
+    forget_shared_bindings(ids)
+    if connection.in_atomic_block:
+        _changed_here().update(ids)
+        transaction.on_commit(lambda: forget_shared_bindings(ids))
+
+
 class BihuanUserQuerySet(ScopedQuerySet):
     pass
 
@@ -50,6 +106,8 @@ class User(AbstractUser):
     failed_logins = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     must_change_password = models.BooleanField(default=False)
+    # Changes with every change to what the user's bindings grant (see ``restamp_bindings``).
+    bindings_stamp = models.CharField(max_length=16, default=new_bindings_stamp, editable=False)
 
     # A user is in scope of an admin through any of their bindings.
     scope_resource = "accounts.user"
@@ -72,11 +130,27 @@ class User(AbstractUser):
     def _active_bindings(self) -> list[Binding]:
         cached = getattr(self, "_bindings_cache", None)
         if cached is None:
-            cached = list(self.bindings.select_related("unit", "role"))
-            # Custom units only where a binding has them: one query fewer on most requests.
-            prefetch_related_objects([b for b in cached if b.scope == ScopeMode.CUSTOM], "custom_units")
+            cached = self._shared_bindings()
             self._bindings_cache = cached
         return cached
+
+    def _shared_bindings(self) -> list[Binding]:
+        """The bindings from the process's copy when it has this user's current stamp (module
+        comment above); else read, and kept unless read in a transaction that changed them."""
+        ttl = _scope_cache_seconds()
+        hit = _BINDINGS.get(self.pk)
+        if hit is not None and hit[0] == self.bindings_stamp and monotonic() - hit[1] < ttl:
+            return hit[2]
+        read_at = monotonic()
+        # Not through self.bindings: a shared binding must not carry this request's user object.
+        bindings = list(Binding.objects.filter(user_id=self.pk).select_related("unit", "role"))
+        # Custom units only where a binding has them: one query fewer on most requests.
+        prefetch_related_objects([b for b in bindings if b.scope == ScopeMode.CUSTOM], "custom_units")
+        if not connection.in_atomic_block:
+            _changed_here().clear()  # the transactions that changed bindings here have ended
+        if ttl > 0 and self.pk is not None and self.pk not in _changed_here():
+            _BINDINGS[self.pk] = (self.bindings_stamp, read_at, bindings)
+        return bindings
 
     def has_perm_anywhere(self, perm: str) -> bool:
         return self.is_active and any(perm in b.role.permissions for b in self._active_bindings())
@@ -109,7 +183,9 @@ class User(AbstractUser):
         return OrgUnit.objects.filter(in_scope).exclude(parent__in=OrgUnit.objects.filter(in_scope))
 
     def forget_bindings(self) -> None:
+        """Read the bindings again on the next question (this object's and the process's copy)."""
         self.__dict__.pop("_bindings_cache", None)
+        forget_shared_bindings([self.pk])
 
 
 class Binding(models.Model):

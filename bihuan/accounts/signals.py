@@ -35,3 +35,51 @@ def _login_failed(sender, credentials, request=None, **kwargs):
                  extra={"username": str(credentials.get("username", ""))[:150],
                         "locked": bool(getattr(request, "login_locked", False)),
                         "reason": getattr(request, "login_refused", "")})
+
+
+# --- what a user's bindings grant changed: a new stamp (accounts.models, the process's copies) -------
+
+def _restamp_binding_user(sender, instance, **kwargs):
+    from .models import restamp_bindings
+
+    restamp_bindings([instance.user_id])
+
+
+def _restamp_custom_units(sender, instance, action, **kwargs):
+    if action in ("post_add", "post_remove", "post_clear"):
+        from .models import restamp_bindings
+
+        restamp_bindings([instance.user_id])
+
+
+def _restamp_role_holders(sender, instance, created, **kwargs):
+    if not created:  # a new role has no bindings yet
+        from .models import Binding, restamp_bindings
+
+        restamp_bindings(Binding.objects.filter(role=instance).values_list("user_id", flat=True))
+
+
+def _restamp_moved_subtree(sender, path: str, **kwargs):
+    from django.db.models import Q
+
+    from .models import Binding, restamp_bindings
+
+    restamp_bindings(Binding.objects.filter(Q(unit__path__startswith=path) | Q(custom_units__path__startswith=path))
+                     .values_list("user_id", flat=True).distinct())
+
+
+def _connect():
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from bihuan.orgs.services import subtree_moved
+
+    from .models import Binding, Role
+
+    post_save.connect(_restamp_binding_user, sender=Binding, dispatch_uid="bindings-stamp-save")
+    post_delete.connect(_restamp_binding_user, sender=Binding, dispatch_uid="bindings-stamp-delete")
+    m2m_changed.connect(_restamp_custom_units, sender=Binding.custom_units.through, dispatch_uid="bindings-stamp-m2m")
+    post_save.connect(_restamp_role_holders, sender=Role, dispatch_uid="bindings-stamp-role")
+    subtree_moved.connect(_restamp_moved_subtree, dispatch_uid="bindings-stamp-move")
+
+
+_connect()

@@ -64,9 +64,59 @@ def _package_is_workday(d: date) -> bool:
     return is_workday(d)
 
 
+# --- the overrides, shared by the process for a bounded time ---------------------------------------
+#
+# Every dispatch, response and evaluation asks the calendar; reading the year's overrides each time
+# was one query per request (issue 18). A process keeps a year's overrides for at most
+# ``settings.BIHUAN_CALENDAR_CACHE_SECONDS`` (default 2 s): an override saved in this process takes
+# effect on its next calendar read (the save clears the cache, and again at commit); one saved in
+# another worker process within that bound. Overrides are entered ahead of the dates they change,
+# so the bound costs nothing in practice; 0 turns the sharing off.
+
+_SHARED: dict[int, tuple[float, dict[date, bool]]] = {}
+
+
+def _cache_seconds() -> float:
+    from django.conf import settings
+
+    return float(getattr(settings, "BIHUAN_CALENDAR_CACHE_SECONDS", 2.0))
+
+
+def forget_overrides(**_kwargs) -> None:
+    """Drop the process's shared overrides (on every save or delete of one, and at its commit)."""
+    _SHARED.clear()
+
+
+def overrides_changed(**_kwargs) -> None:
+    """``post_save``/``post_delete`` of ``CalendarOverride``: forget now, and again once the
+    transaction commits (a read in between would have kept what was not yet committed)."""
+    from django.db import transaction
+
+    forget_overrides()
+    transaction.on_commit(forget_overrides)
+
+
+def _shared_year(year: int) -> dict[date, bool]:
+    from time import monotonic
+
+    from .models import CalendarOverride
+
+    ttl = _cache_seconds()
+    hit = _SHARED.get(year)
+    if hit is not None and monotonic() - hit[0] < ttl:
+        return hit[1]
+    read_at = monotonic()
+    rows = dict(CalendarOverride.objects.filter(date__year=year).values_list("date", "is_workday"))
+    if ttl > 0:
+        _SHARED[year] = (read_at, rows)
+    return rows
+
+
 @dataclass
 class WorkCalendar:
-    """One consistent view of the calendar: overrides are read once per year touched.
+    """One consistent view of the calendar: overrides are read once per year touched (from the
+    process's shared copy, at most ``BIHUAN_CALENDAR_CACHE_SECONDS`` old), and each date's answer
+    is kept.
 
     Build one per operation (or per seed run); it does not see overrides saved after it read them.
     """
@@ -74,19 +124,23 @@ class WorkCalendar:
     strict: bool = True
     warnings: set[int] = field(default_factory=set)
     _overrides: dict[int, dict[date, bool]] = field(default_factory=dict)
+    _days: dict[date, bool] = field(default_factory=dict, repr=False)
 
     def _year_overrides(self, year: int) -> dict[date, bool]:
         if year not in self._overrides:
-            from .models import CalendarOverride
-
-            rows = CalendarOverride.objects.filter(date__year=year).values_list("date", "is_workday")
-            self._overrides[year] = dict(rows)
+            self._overrides[year] = _shared_year(year)
         return self._overrides[year]
 
     def year_known(self, year: int) -> bool:
         return year in package_years() or bool(self._year_overrides(year))
 
     def is_workday(self, d: date) -> bool:
+        known = self._days.get(d)
+        if known is None:
+            known = self._days[d] = self._is_workday(d)
+        return known
+
+    def _is_workday(self, d: date) -> bool:
         ov = self._year_overrides(d.year)
         if d in ov:
             return ov[d]

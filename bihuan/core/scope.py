@@ -185,8 +185,12 @@ def allows(user, perm: str, target=None) -> bool:
     model = type(target)
     if getattr(model, "scope_resource", None) != resource:
         raise ValueError(f"{perm} is not a permission on {model._meta.label}")
-    if scope_for(user, perm).all:
+    scope = scope_for(user, perm)
+    if scope.all:
         return True  # restrict() would return every row: no query needed
+    covered_by = getattr(target, "scope_covered_by", None)
+    if covered_by is not None:  # the model states restrict()'s rule for one loaded row
+        return covered_by(scope)
     return model.objects.restrict(user, action).filter(pk=target.pk).exists()
 
 

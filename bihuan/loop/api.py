@@ -185,6 +185,12 @@ def _ref(u: OrgUnit | None):
     return {"id": u.pk, "name": u.name} if u else None
 
 
+def _assists(m: Matter):
+    # The service leaves the assists it just wrote on the matter (a new or just dispatched one).
+    known = getattr(m, "_prefetched_objects_cache", {}).get("assists")
+    return known if known is not None else m.assists.select_related("unit")
+
+
 def matter_out(user, m: Matter, now: datetime) -> dict:
     st = selectors.matter_status(m, now)
     return {
@@ -194,7 +200,7 @@ def matter_out(user, m: Matter, now: datetime) -> dict:
         "state": m.state, "state_label": str(m.get_state_display()), "version": m.version,
         "location_unit": _ref(m.location_unit), "dispatch_unit": _ref(m.dispatch_unit),
         "handling_unit": _ref(m.handling_unit),
-        "assisting_units": [_ref(a.unit) for a in m.assists.select_related("unit")],
+        "assisting_units": [_ref(a.unit) for a in _assists(m)],
         "address": services.text_for(user, m, m.address), "reporter_name": m.reporter_name, "reporter_phone": m.reporter_phone_masked,
         "created_at": m.created_at, "dispatched_at": m.dispatched_at, "accept_due_at": m.accept_due_at,
         "accepted_at": m.accepted_at, "warn_at": m.warn_at, "due_at": m.due_at, "reported_at": m.reported_at,
@@ -320,8 +326,10 @@ def act(request, matter_id: Id, action: Text(40), payload: ActionIn):
     params = payload.dict()
     params["uploads"] = _uploads(payload.attachments)
     done = services.perform(user, matter_id, action, version=payload.version, params=params, now=now)
-    if not (action in _SCOPE_KEEPING and isinstance(done, Matter) and done.pk == matter_id):
+    if not (isinstance(done, Matter) and done.pk == matter_id):
         done = services.get_matter(user, matter_id)
+    elif action not in _SCOPE_KEEPING and not done.scope_covered_by(scope.scope_for(user, "loop.matter.view")):
+        raise NotFound()  # the act moved the matter out of the caller's sight (as get_matter would say)
     return matter_out(user, done, now)
 
 
@@ -342,8 +350,9 @@ def reveal(request, matter_id: Id, payload: MatterRevealIn):
 
 
 # Actions that leave the matter's location, dispatching, lead and assisting units as they were, so the
-# caller (checked by the service a moment ago) still sees it: their response reuses the matter the
-# service returned instead of loading it through the scope filter again (docs/performance.md).
+# caller (checked by the service a moment ago) still sees it. Every action that returns the matter has
+# its response drawn from the matter the service returned (its fields are the ones just written); the
+# others' is checked against the caller's view scope first (docs/performance.md).
 _SCOPE_KEEPING = frozenset({"accept", "report_done", "evaluate", "flag", "reopen"})
 
 

@@ -60,10 +60,8 @@ def channels() -> list[Channel]:
     return [import_string(path)() for path in getattr(settings, "BIHUAN_NOTIFY_CHANNELS", DEFAULT_CHANNELS)]
 
 
-def _deliver(notification_id: int) -> None:
-    n = Notification.objects.filter(pk=notification_id).first()
-    if n is None:
-        return
+def _deliver(n: Notification) -> None:
+    # The row that was just committed, as written (no second read: issue 18).
     for ch in channels():
         try:
             ch.send(n)
@@ -77,7 +75,7 @@ def notify(*, unit=None, user=None, matter=None, kind: str, title: str, body: st
     # in with a matter's title is masked in the notification (the matter keeps the full text).
     n = Notification.objects.create(unit=unit, user=user, matter=matter, kind=kind, title=mask_text(title)[:200],
                                     body=mask_text(body), created_at=now)
-    transaction.on_commit(lambda: _deliver(n.pk))
+    transaction.on_commit(lambda: _deliver(n))
     return n
 
 

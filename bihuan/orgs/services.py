@@ -8,6 +8,7 @@ from datetime import date
 from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat, Length, Substr
+from django.dispatch import Signal
 from django.utils.translation import gettext as _
 
 from bihuan.core import audit
@@ -15,6 +16,11 @@ from bihuan.core.errors import ServiceError
 from bihuan.core.scope import require, require_city_wide
 
 from .models import Level, OrgUnit, PartyOrg
+
+# Sent inside ``move_subtree``'s transaction with the subtree's new ``path`` (the paths are rewritten
+# by one UPDATE, which sends no model signals): accounts gives the users bound there a new
+# bindings stamp, so no process keeps their scope under the old paths.
+subtree_moved = Signal()
 
 # Digits per level: 市/县区 use GB/T 2260 (6), 乡镇 and 村 the 12-digit statistical
 # division code, 网格 extends its village's code by 3 digits.
@@ -197,6 +203,7 @@ def move_subtree(user, unit: OrgUnit, new_parent: OrgUnit, *, new_code: str | No
     subtree.update(path=Concat(Value(new_path), Substr(F("path"), Length(Value(old_path)) + 1)),
                    depth=F("depth") + depth_delta)
     OrgUnit.objects.filter(pk=unit.pk).update(parent=new_parent)
+    subtree_moved.send(sender=OrgUnit, path=new_path)
     unit.refresh_from_db()
     audit.record("orgs.unit.move", unit, before=before, after=unit_snapshot(unit),
                  extra={"subtree_size": subtree.count()})

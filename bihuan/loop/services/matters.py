@@ -73,6 +73,12 @@ def _tell_reporter(user, matter: Matter, kind: str, title: str, now: datetime) -
         notify_mod.notify(user=matter.created_by, matter=matter, kind=kind, title=title, now=now)
 
 
+def _known_assists(matter: Matter, assists: list[MatterAssist]) -> None:
+    """The assisting units just written, kept on the matter as Django's prefetch would: the
+    response and the scope check read them without a query (``matter.assists.all()``)."""
+    matter._prefetched_objects_cache = {**getattr(matter, "_prefetched_objects_cache", {}), "assists": assists}
+
+
 # --- create -------------------------------------------------------------------------------------
 
 @transaction.atomic
@@ -114,6 +120,7 @@ def create_matter(user, *, category: Category, location_unit: OrgUnit, title: st
                                        actor_unit=_actor_unit(user, location_unit), action="create",
                                        to_state=State.NEW, comment="", data={"source": source})
     store_uploads(matter, event, uploads)
+    _known_assists(matter, [])
     audit.record("loop.matter.create", matter, after={
         "title": title, "kind": kind, "category": category.code, "location_unit_id": location_unit.pk,
         "source": source, "phone": phone}, now=now)
@@ -156,7 +163,8 @@ def dispatch(user, matter, *, version: int, handling_unit: OrgUnit | None = None
             data={"handling_unit_id": handling_unit.pk, "assisting_unit_ids": [u.pk for u in assisting],
                   "due_at": fields["due_at"].isoformat()}, fields=fields)
     MatterAssist.objects.filter(matter=matter).delete()
-    MatterAssist.objects.bulk_create([MatterAssist(matter=matter, unit=u) for u in assisting])
+    assists = MatterAssist.objects.bulk_create([MatterAssist(matter=matter, unit=u) for u in assisting])
+    _known_assists(matter, assists)
     notify_mod.notify(unit=handling_unit, matter=matter, kind="dispatched",
                       title=_("Matter dispatched to you: %(t)s") % {"t": matter.title}, now=now)
     for u in assisting:
