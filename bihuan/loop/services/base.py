@@ -129,7 +129,9 @@ def _commit(user, matter: Matter, action: str, *, to_state: str | None, now: dat
     matter.version = old_version + 1
     actor_unit = _actor_unit(user, matter.handling_unit or matter.dispatch_unit)
     try:
-        with transaction.atomic():
+        # No savepoint (two round trips a transition): a clash on (matter, seq) cannot be kept
+        # apart from the transition anyway, so it fails the whole transaction as a conflict.
+        with transaction.atomic(savepoint=False):
             event = MatterEvent.objects.create(
                 matter=matter, seq=matter.version, at=now, actor=user,
                 actor_name=(getattr(user, "display_name", "") or getattr(user, "username", "")) if user else "system",
