@@ -188,7 +188,9 @@ class AnyOf(Lookup):
 
     def as_postgresql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
-        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, [int(v) for v in self.rhs]]
+        # One text parameter ('{1,2,3}'): psycopg adapts a list of a few hundred ints element by
+        # element (≈1 ms a query for 600 ids), the joined string at once (≈0.2 ms).
+        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, "{" + ",".join(str(int(v)) for v in self.rhs) + "}"]
 
 
 SCOPE_UNITS_MAX = 2_000  # a township has a few hundred units; larger scopes use the scope filter alone
