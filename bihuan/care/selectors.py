@@ -202,6 +202,25 @@ def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dic
     return out
 
 
+def kept_rate_series(units, *, starts, end, now: datetime) -> dict[int, list]:
+    """``visits_kept_rate`` of each unit's subtree for consecutive periods ``[starts[i], starts[i+1])``
+    (the last up to ``end``), as ``unit_figures`` counts it period by period: one query per unit
+    grouped by period (``core.registry.compute_series``; the dashboard's trend)."""
+    from django.db.models import Case, IntegerField, When
+
+    bounds = [timezone.localtime(b).date() for b in [*starts, end]]
+    bucket = Case(*(When(day__lt=b, then=Value(i)) for i, b in enumerate(bounds[1:])), output_field=IntegerField())
+    vis = Visit.objects.filter(day__gte=bounds[0], day__lt=bounds[-1])
+    out = {}
+    for u in units:
+        rows = (vis.filter(unit__path__startswith=u.path).order_by().annotate(b=bucket).values("b")
+                .annotate(kept=Count("id", filter=~Q(outcome="")), missed=Count("id", filter=st.missed_q(now))))
+        got = {r["b"]: r for r in rows}
+        out[u.pk] = [_pct(got[i]["kept"], got[i]["kept"] + got[i]["missed"]) if i in got else None
+                     for i in range(len(starts))]
+    return out
+
+
 def total(figs: dict) -> dict:
     out = _empty()
     for f in figs.values():
