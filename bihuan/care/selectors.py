@@ -158,6 +158,11 @@ def _child_key(unit: OrgUnit, path_field: str = "unit__path"):
     return Substr(rest, 1, StrIndex(rest, Value("/")) - 1)
 
 
+def _child_of(unit: OrgUnit, path: str) -> str:
+    """The id (as text) of the child of ``unit`` on ``path`` (a path under it); ``""``: ``unit`` itself."""
+    return path[len(unit.path):].split("/", 1)[0]
+
+
 def _empty() -> dict:
     return {"visits": 0, "kept": 0, "missed": 0, "surveyed": 0, "hours": 0, "meals": 0}
 
@@ -173,14 +178,15 @@ def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dic
     def grouped(qs, key_expr, **aggs):
         return qs.order_by().annotate(row=key_expr).values("row").annotate(**aggs)
 
-    for qs, key in ((vis.filter(unit=parent), Value("")),
-                    (vis.filter(unit__path__startswith=parent.path).exclude(unit=parent), _child_key(parent))):
-        for g in grouped(qs, key, n=Count("id"), kept=Count("id", filter=~Q(outcome="")),
-                         missed=Count("id", filter=st.missed_q(now))):
-            o = out.setdefault(str(g["row"]), _empty())
-            o["visits"] += g["n"]
-            o["kept"] += g["kept"]
-            o["missed"] += g["missed"]
+    # Visits are the many rows (tens of thousands a month): grouped by their unit's path (no path
+    # expression per row; at most one row per unit), each unit's counts added to its child's.
+    for g in (vis.filter(unit__path__startswith=parent.path).order_by().values("unit__path")
+              .annotate(n=Count("id"), kept=Count("id", filter=~Q(outcome="")),
+                        missed=Count("id", filter=st.missed_q(now)))):
+        o = out.setdefault(_child_of(parent, g["unit__path"]), _empty())
+        o["visits"] += g["n"]
+        o["kept"] += g["kept"]
+        o["missed"] += g["missed"]
     for qs, key in ((sur.filter(unit=parent), Value("")),
                     (sur.filter(unit__path__startswith=parent.path).exclude(unit=parent), _child_key(parent))):
         for g in grouped(qs, key, n=Count("person_id", distinct=True)):
