@@ -396,3 +396,28 @@ def test_the_city_changes_a_meeting_rule_on_its_page(client, tree, users):
     assert "changed by the city" in page or "市级调整" in page
     r = client.post("/activities/party/rules/", {"kind": "committee", "every_months": "2"})
     assert MeetingRule.objects.get(kind="committee").every_months == 3  # refused, unchanged
+
+
+def test_the_meeting_rate_of_all_periods_at_once_equals_period_by_period(tree, users, django_assert_max_num_queries):
+    """The dashboard's trend asks for many periods at once: weeks (no whole month in them) are None
+    without a query; months and quarters are the periods' own values."""
+    from bihuan.core import registry
+
+    p = make_party(tree)
+    for month in (7, 8):
+        meet(p, kind="committee", held_on=date(2026, month, 5))
+    meet(p, kind="theme_day", held_on=date(2026, 9, 6))
+    now = at(2026, 11, 20)
+    units = [tree.city, tree.liying, tree.xianying]
+    for starts, end in (([date(2026, 7, 6), date(2026, 7, 13), date(2026, 7, 20)], date(2026, 7, 27)),
+                        ([date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1)], date(2026, 10, 1))):
+        got = registry.compute_series("activities.meeting_rate", units, starts=starts, end=end, now=now)
+        bounds = [*starts, end]
+        one_by_one = [registry.compute("activities.meeting_rate", units, start=bounds[i], end=bounds[i + 1], now=now)
+                      for i in range(len(starts))]
+        assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+    assert got[tree.liying.pk][1] is not None and got[tree.xianying.pk] == [None, None, None]
+    with django_assert_max_num_queries(1):  # the rules; no meeting counted for weeks
+        weeks = registry.compute_series("activities.meeting_rate", units, starts=[date(2026, 7, 6)],
+                                        end=date(2026, 7, 13), now=now)
+    assert weeks == {u.pk: [None] for u in units}

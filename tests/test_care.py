@@ -328,3 +328,24 @@ def test_cli_generate_and_sweep(tree, users, care):
     assert "'missed_opened': 2" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("care", "generate", "--date", "tomorrow")
+
+
+def test_the_kept_rate_of_all_weeks_at_once_equals_week_by_week(tree, users, care):
+    """The dashboard's trend asks for 12 weeks in one query; each week's value is the period's own."""
+    from bihuan.core import registry
+
+    for day in (date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 10)):
+        services.generate(day, now=at(day.year, day.month, day.day, 6))
+    services.check_in(care.volunteer, Visit.objects.get(day=date(2026, 3, 2), kind="meal"), outcome="done",
+                      now=at(2026, 3, 2, 11, 10))
+    services.check_in(care.volunteer, Visit.objects.get(day=date(2026, 3, 10), kind="meal"), outcome="done",
+                      now=at(2026, 3, 10, 11, 10))
+    starts = [at(2026, 2, 23, 0), at(2026, 3, 2, 0), at(2026, 3, 9, 0)]
+    end, now = at(2026, 3, 16, 0), at(2026, 3, 12)
+    units = [tree.city, tree.liying, tree.lumiao, tree.xianying]
+    got = registry.compute_series("care.visits_kept_rate", units, starts=starts, end=end, now=now)
+    bounds = [*starts, end]
+    one_by_one = [registry.compute("care.visits_kept_rate", units, start=bounds[i], end=bounds[i + 1], now=now)
+                  for i in range(len(starts))]
+    assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+    assert got[tree.lumiao.pk] == [None, 25.0, 50.0] and got[tree.xianying.pk] == [None, None, None]

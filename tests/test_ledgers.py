@@ -209,3 +209,25 @@ def test_sources_and_report_section(tree, users):
     rows = registry.SECTIONS["ledgers.registers"].figures(tree.city, start=start, end=end, now=at(2026, 12, 31))
     by = {x["unit_name"]: x for x in rows}
     assert by["任城区"]["entries"] == 1 and by["任城区"]["due"] == 2 and by["兖州区"]["on_time_rate"] is None
+
+
+def test_the_on_time_rate_of_all_weeks_at_once_equals_week_by_week(tree, users):
+    """The dashboard's trend asks for all weeks in one query; each week's value is its own."""
+    from bihuan.core import registry
+
+    r = load()["cooperatives"]
+    first = services.open_round(None, r, within=tree.rencheng, title="一", due_on=date(2026, 12, 8), now=at(2026, 12, 1))
+    second = services.open_round(None, r, within=tree.rencheng, title="二", due_on=date(2026, 12, 15),
+                                 now=at(2026, 12, 1))
+    services.submit(None, first, unit=tree.lumiao, now=at(2026, 12, 5))
+    services.submit(None, first, unit=tree.xianying_v, now=at(2026, 12, 10))
+    services.submit(None, second, unit=tree.lumiao, now=at(2026, 12, 20))
+    starts = [date(2026, 11, 30), date(2026, 12, 7), date(2026, 12, 14)]
+    end, now = date(2026, 12, 21), at(2026, 12, 31)
+    units = [tree.city, tree.rencheng, tree.liying, tree.xianying, tree.yanzhou]
+    got = registry.compute_series("ledgers.on_time_rate", units, starts=starts, end=end, now=now)
+    bounds = [*starts, end]
+    one_by_one = [registry.compute("ledgers.on_time_rate", units, start=bounds[i], end=bounds[i + 1], now=now)
+                  for i in range(len(starts))]
+    assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+    assert got[tree.rencheng.pk] == [None, 50.0, 0.0] and got[tree.yanzhou.pk] == [None, None, None]

@@ -224,3 +224,23 @@ def test_a_matter_for_a_missed_checkin_is_reported_done_only_after_that_checkin(
     m = loop_services.report_done(users.lumiao_secretary, m.pk, version=m.version, comment="已补报",
                                   now=at(2025, 2, 21, 10))
     assert m.state == "reported"
+
+
+def test_the_done_rate_of_all_periods_at_once_equals_period_by_period(tree, users):
+    """The dashboard's trend asks for all periods in one query; each period's value is its own."""
+    from bihuan.core import registry
+
+    p = make_plan(tree, users.city_admin)
+    services.check_in(users.lumiao_secretary, Assignment.objects.get(task=p.canteen, unit=tree.lumiao), value=12,
+                      completed=True, note="done", now=at(2025, 2, 3))
+    services.check_in(users.liying_staff, Assignment.objects.get(task=p.election, unit=tree.liying), value=40,
+                      note="进行中", now=at(2025, 4, 25))
+    starts = [at(2024, 10, 1, 0), at(2025, 1, 1, 0), at(2025, 4, 1, 0), at(2025, 7, 1, 0)]
+    end, now = at(2026, 1, 1, 0), at(2025, 5, 1)
+    units = [tree.city, tree.rencheng, tree.yanzhou, tree.lumiao]
+    got = registry.compute_series("plans.done_rate", units, starts=starts, end=end, now=now)
+    bounds = [*starts, end]
+    one_by_one = [registry.compute("plans.done_rate", units, start=bounds[i], end=bounds[i + 1], now=now)
+                  for i in range(len(starts))]
+    assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+    assert any(v is not None for v in got[tree.city.pk]) and got[tree.city.pk][0] is None

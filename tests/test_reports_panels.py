@@ -217,6 +217,29 @@ def test_star_ratings_panel_counts_the_latest_public_run_below_the_unit(client, 
     assert client.get(p["url"]).status_code == 200
 
 
+def test_the_score_of_all_periods_at_once_equals_period_by_period(tree, users, django_assert_max_num_queries):
+    from datetime import timedelta
+
+    from bihuan.evaluation import services as evaluation
+    from tests.evaluation_helpers import H1, score_all, some_matters, village_set
+
+    some_matters(tree, users)
+    s = village_set(tree, users.city_admin)
+    score_all(s, tree, users, value=90)
+    evaluation.publish(users.city_admin, evaluation.compute_run(users.city_admin, s, H1, now=at("2026-07-03 09:00")),
+                       now=at("2026-07-03 10:00"))
+    starts = [at("2026-05-01 00:00") + timedelta(weeks=4 * i) for i in range(4)]
+    end = starts[-1] + timedelta(weeks=4)
+    units = [tree.city, tree.lumiao, tree.xianying_v, tree.xuemiao]
+    with django_assert_max_num_queries(1):
+        got = registry.compute_series("evaluation.score", units, starts=starts, end=end, now=NOW)
+    bounds = [*starts, end]
+    one_by_one = [registry.compute("evaluation.score", units, start=bounds[i], end=bounds[i + 1], now=NOW)
+                  for i in range(len(starts))]
+    assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+    assert got[tree.city.pk] == [None] * 4 and sum(v is not None for v in got[tree.lumiao.pk]) == 1
+
+
 def test_care_visits_panel_done_due_missed_in_the_subtree(client, tree, users, token_for):
     from bihuan.care import services as care
     from tests.care_helpers import make_care

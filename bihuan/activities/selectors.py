@@ -562,6 +562,17 @@ def _whole_periods(start: date, end: date, today: date, months: int) -> tuple[in
     return n, first, p
 
 
+def meeting_slots(start, end, now, rules: dict | None = None) -> int:
+    """The (kind, period) slots the rules require of one organisation in the whole months and
+    quarters of [start, end) ended by ``now``: 0 for a week (no whole month fits in it)."""
+    from .services import meeting_rules
+
+    rules = meeting_rules() if rules is None else rules
+    start, end, today = _day(start), _day(end), timezone.localtime(now).date()
+    spans = {m: _whole_periods(start, end, today, m)[0] for m in set(rules.values())}
+    return sum(spans[m] for m in rules.values())
+
+
 def meeting_figures(units, *, start, end, now) -> dict[int, dict]:
     """For each unit: the meeting organisations under it, the (organisation, kind, period) slots
     the rules required in the whole periods of [start, end) ended by ``now``, those with a meeting,
@@ -582,7 +593,7 @@ def meeting_figures(units, *, start, end, now) -> dict[int, dict]:
     start, end, today = _day(start), _day(end), timezone.localtime(now).date()
     rules = meeting_rules()
     spans = {m: _whole_periods(start, end, today, m) for m in set(rules.values())}
-    per_org = sum(spans[m][0] for m in rules.values())
+    per_org = meeting_slots(start, end, now, rules)
     orgs = PartyOrg.objects.filter(kind__in=MEETING_ORG_KINDS, unit__valid_to__isnull=True)
     n_orgs = orgs.aggregate(**{f"u{u.pk}": Count("id", filter=Q(unit__path__startswith=u.path)) for u in units})
     child = Case(*[When(org__unit__path__startswith=u.path, then=Value(u.pk)) for u in units],

@@ -112,10 +112,29 @@ def _meeting_section(parent, *, start, end, now) -> list[dict]:
             for pk, r in rows.items()]
 
 
+def meeting_rate_series(units, *, starts, end, now) -> dict[int, list]:
+    """``meeting_rate`` for consecutive periods ``[starts[i], starts[i+1])`` (the last up to ``end``):
+    a period in which the rules require nothing (a week holds no whole month) is None without a
+    query; the others as ``meeting_rows_for`` gives them (``core.registry.compute_series``)."""
+    from . import selectors
+    from .services import meeting_rules
+
+    units = list(units)
+    rules, bounds = meeting_rules(), [*starts, end]
+    out = {u.pk: [None] * len(starts) for u in units}
+    for i in range(len(starts)):
+        if not selectors.meeting_slots(bounds[i], bounds[i + 1], now, rules):
+            continue
+        for pk, row in meeting_rows_for(units, start=bounds[i], end=bounds[i + 1], now=now).items():
+            out[pk][i] = row.get("meeting_rate")
+    return out
+
+
 def register_meetings() -> None:
+    compute = figure_of(meeting_rows_for, "meeting_rate")
+    compute.series = meeting_rate_series  # the weeks of the dashboard's trend cost no query
     register_source(Source(name="activities.meeting_rate", label=MEETING_FIGURES[0][1], unit="%",
-                           higher_is_better=True, compute=figure_of(meeting_rows_for, "meeting_rate"),
-                           app="activities"))
+                           higher_is_better=True, compute=compute, app="activities"))
     register_section(Section(
         name="activities.meetings", label=_("Party meetings (三会一课) held as required, by unit"),
         figures=_meeting_section,

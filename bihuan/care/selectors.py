@@ -158,6 +158,11 @@ def _child_key(unit: OrgUnit, path_field: str = "unit__path"):
     return Substr(rest, 1, StrIndex(rest, Value("/")) - 1)
 
 
+def _child_of(unit: OrgUnit, path: str) -> str:
+    """The id (as text) of the child of ``unit`` on ``path`` (a path under it); ``""``: ``unit`` itself."""
+    return path[len(unit.path):].split("/", 1)[0]
+
+
 def _empty() -> dict:
     return {"visits": 0, "kept": 0, "missed": 0, "surveyed": 0, "hours": 0, "meals": 0}
 
@@ -173,14 +178,15 @@ def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dic
     def grouped(qs, key_expr, **aggs):
         return qs.order_by().annotate(row=key_expr).values("row").annotate(**aggs)
 
-    for qs, key in ((vis.filter(unit=parent), Value("")),
-                    (vis.filter(unit__path__startswith=parent.path).exclude(unit=parent), _child_key(parent))):
-        for g in grouped(qs, key, n=Count("id"), kept=Count("id", filter=~Q(outcome="")),
-                         missed=Count("id", filter=st.missed_q(now))):
-            o = out.setdefault(str(g["row"]), _empty())
-            o["visits"] += g["n"]
-            o["kept"] += g["kept"]
-            o["missed"] += g["missed"]
+    # Visits are the many rows (tens of thousands a month): grouped by their unit's path (no path
+    # expression per row; at most one row per unit), each unit's counts added to its child's.
+    for g in (vis.filter(unit__path__startswith=parent.path).order_by().values("unit__path")
+              .annotate(n=Count("id"), kept=Count("id", filter=~Q(outcome="")),
+                        missed=Count("id", filter=st.missed_q(now)))):
+        o = out.setdefault(_child_of(parent, g["unit__path"]), _empty())
+        o["visits"] += g["n"]
+        o["kept"] += g["kept"]
+        o["missed"] += g["missed"]
     for qs, key in ((sur.filter(unit=parent), Value("")),
                     (sur.filter(unit__path__startswith=parent.path).exclude(unit=parent), _child_key(parent))):
         for g in grouped(qs, key, n=Count("person_id", distinct=True)):
@@ -199,6 +205,25 @@ def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dic
                      _child_key(parent, "canteen__unit__path"))):
         for g in grouped(qs, key, n=Count("id")):
             out.setdefault(str(g["row"]), _empty())["meals"] += g["n"]
+    return out
+
+
+def kept_rate_series(units, *, starts, end, now: datetime) -> dict[int, list]:
+    """``visits_kept_rate`` of each unit's subtree for consecutive periods ``[starts[i], starts[i+1])``
+    (the last up to ``end``), as ``unit_figures`` counts it period by period: one query per unit
+    grouped by period (``core.registry.compute_series``; the dashboard's trend)."""
+    from django.db.models import Case, IntegerField, When
+
+    bounds = [timezone.localtime(b).date() for b in [*starts, end]]
+    bucket = Case(*(When(day__lt=b, then=Value(i)) for i, b in enumerate(bounds[1:])), output_field=IntegerField())
+    vis = Visit.objects.filter(day__gte=bounds[0], day__lt=bounds[-1])
+    out = {}
+    for u in units:
+        rows = (vis.filter(unit__path__startswith=u.path).order_by().annotate(b=bucket).values("b")
+                .annotate(kept=Count("id", filter=~Q(outcome="")), missed=Count("id", filter=st.missed_q(now))))
+        got = {r["b"]: r for r in rows}
+        out[u.pk] = [_pct(got[i]["kept"], got[i]["kept"] + got[i]["missed"]) if i in got else None
+                     for i in range(len(starts))]
     return out
 
 

@@ -26,6 +26,28 @@ def _score(units, *, start, end, now):
     return {uid: (None if score is None else float(score)) for uid, score in rows}
 
 
+def _score_series(units, *, starts, end, now) -> dict[int, list]:
+    """``evaluation.score`` for consecutive periods ``[starts[i], starts[i+1])`` (the last up to
+    ``end``), as ``_score`` picks it period by period (the latest run ending inside the period, then
+    the latest version): the units' results of all periods in one query, at most one row per run."""
+    from .models import PUBLIC_STATES, Result
+
+    days = [b.date() for b in [*starts, end]]
+    rows = (Result.objects.filter(unit_id__in=[u.pk for u in units], party_org__isnull=True,
+                                  run__state__in=PUBLIC_STATES, run__end__gt=days[0], run__end__lte=days[-1])
+            .values_list("unit_id", "run__end", "run__version", "score"))
+    best: dict[tuple[int, int], tuple] = {}
+    for uid, run_end, version, score in rows:
+        i = next(i for i in range(len(starts)) if days[i] < run_end <= days[i + 1])
+        if (uid, i) not in best or (run_end, version) > best[uid, i][:2]:
+            best[uid, i] = (run_end, version, score)
+    return {u.pk: [None if (u.pk, i) not in best or best[u.pk, i][2] is None else float(best[u.pk, i][2])
+                   for i in range(len(starts))] for u in units}
+
+
+_score.series = _score_series  # several periods at once (core.registry.compute_series)
+
+
 def _section(parent, *, start, end, now) -> list[dict]:
     from bihuan.orgs.models import OrgUnit
 

@@ -84,3 +84,16 @@ def move_candidates(user, unit: OrgUnit) -> QuerySet:
     if unit.depth >= 2:
         candidates = candidates.filter(parent_id=unit.ancestor_ids()[-3])
     return candidates.exclude(pk=unit.parent_id).order_by("path")
+
+
+def ancestor_at(path_field: str, depth: int):
+    """The id (as text) of the ancestor at ``depth`` on a path like ``/1/12/345/`` held in
+    ``path_field``, in SQL: rows of whole subtrees group by the unit of a set above them in one
+    query (units of one depth never overlap, so a row counts for at most one of them)."""
+    from django.db.models import Value
+    from django.db.models.functions import StrIndex, Substr
+
+    rest = Substr(path_field, 2)
+    for _i in range(depth):
+        rest = Substr(rest, StrIndex(rest, Value("/")) + 1)
+    return Substr(rest, 1, StrIndex(rest, Value("/")) - 1)

@@ -263,6 +263,33 @@ def unit_figures(parent: OrgUnit, *, start, end, now: datetime) -> dict[str, dic
     return out
 
 
+def _bucket(field: str, bounds: list):
+    """Which of the consecutive periods ``[bounds[i], bounds[i+1])`` a row's ``field`` lies in."""
+    from django.db.models import Case, IntegerField, When
+
+    return Case(*(When(**{f"{field}__lt": b}, then=Value(i)) for i, b in enumerate(bounds[1:])),
+                output_field=IntegerField())
+
+
+def done_rate_series(units, *, starts, end, now: datetime) -> dict[int, list]:
+    """``done_rate`` of each unit's subtree for consecutive periods ``[starts[i], starts[i+1])``
+    (the last up to ``end``), as ``unit_figures`` counts it period by period: the status rule
+    evaluated once for the tasks due in all the periods, then one query per unit grouped by period
+    (``core.registry.compute_series``; the dashboard's trend)."""
+    bounds = [timezone.localtime(b).date() for b in [*starts, end]]
+    due = Assignment.objects.filter(plan__state=PlanState.PUBLISHED, task__due_on__gte=bounds[0],
+                                    task__due_on__lt=bounds[-1])
+    tasks = Task.objects.filter(pk__in=due.values("task_id")).prefetch_related("milestones")
+    status = st.status_expr(st.clocks_for(tasks, now))
+    out = {}
+    for u in units:
+        rows = (due.filter(unit__path__startswith=u.path).order_by().annotate(status=status, b=_bucket("task__due_on", bounds))
+                .values("b").annotate(n=Count("id"), done=Count("id", filter=Q(status=Status.DONE))))
+        got = {r["b"]: r for r in rows}
+        out[u.pk] = [_pct(got[i]["done"], got[i]["n"]) if i in got else None for i in range(len(starts))]
+    return out
+
+
 def rates(fig: dict) -> dict:
     return {"done_rate": _pct(fig["done"], fig["assignments"]),
             "checkin_on_time_rate": _pct(fig["on_time"], fig["checkins"]),

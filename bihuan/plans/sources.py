@@ -77,12 +77,21 @@ def _section(parent, *, start, end, now) -> list[dict]:
             for c in parent.children.filter(valid_to__isnull=True).order_by("sort", "code")]
 
 
+def _done_rate_series(units, *, starts, end, now) -> dict[int, list]:
+    from . import selectors
+
+    return selectors.done_rate_series(units, starts=starts, end=end, now=now)
+
+
 def register() -> None:
     for key, label, unit, better in FIGURES:
         if better is None:
             continue
+        compute = figure_of(rows_for, key)
+        if key == "done_rate":
+            compute.series = _done_rate_series  # several periods at once (core.registry.compute_series)
         register_source(Source(name=f"plans.{key}", label=label, unit=unit, higher_is_better=better,
-                               compute=figure_of(rows_for, key), app="plans"))
+                               compute=compute, app="plans"))
     register_section(Section(
         name="plans.progress", label=_("Plans: tasks and check-ins by unit"), figures=_section,
         columns=tuple(Column(key, label, unit, better) for key, label, unit, better in FIGURES),
