@@ -161,9 +161,14 @@ class RowParser:
         """Refuse ``row`` if an earlier row had the same unique key (call in file order)."""
         unique = self.unique
         if unique and not (row.errors and any(e.column in self.unique_headers for e in row.errors)):
-            key = tuple(row.values[k] for k in unique)
+            if len(unique) == 1:  # the usual case, without a tuple and a generator per row
+                key = row.values[unique[0]]
+                present = key is not None
+            else:
+                key = tuple(row.values[k] for k in unique)
+                present = any(v is not None for v in key)
             # A row without the key (an empty ID number) duplicates nothing.
-            first = self.seen_keys.setdefault(key, row.number) if any(v is not None for v in key) else row.number
+            first = self.seen_keys.setdefault(key, row.number) if present else row.number
             if first != row.number:
                 row.error(self.dup_header, _("Duplicate of row %(n)d in this file.") % {"n": first})
 
