@@ -268,11 +268,13 @@ def _child_init(parser: RowParser, prepare: Callable, language: str | None) -> N
         conn.execute_wrappers.append(_no_database)
 
 
-def _child_work(lines: list) -> list[Row]:
+def _child_work(lines: list) -> list[tuple]:
     parser, prepare = _child
     rows = [parser.parse(*line) for line in lines]
     prepare(rows)
-    return rows
+    # Plain tuples travel back several times cheaper than Row objects (unpickled in the parent,
+    # whose time is the import's bottleneck); the values in the spec's key order.
+    return [(r.number, tuple(r.values.values()), r.errors, r.prepared, r.size) for r in rows]
 
 
 def _start_pool(workers: int, parser: RowParser, prepare: Callable):
@@ -293,8 +295,11 @@ def _pooled_batches(pool, workers: int, parser: RowParser, lines, batch_rows: in
     pending: deque = deque()
     check_unique = parser.check_unique
 
+    keys = tuple(parser.template)
+
     def done(future) -> list[Row]:
-        rows = future.result()
+        rows = [Row(number, dict(zip(keys, values, strict=True)), errors, prepared, size)
+                for number, values, errors, prepared, size in future.result()]
         for r in rows:
             check_unique(r)
         return rows
@@ -304,7 +309,10 @@ def _pooled_batches(pool, workers: int, parser: RowParser, lines, batch_rows: in
         chars = 0
         for line in lines:
             chunk.append(line)
-            chars += sum(len(v) for v in line[1] if v.__class__ is str)
+            try:
+                chars += sum(map(len, line[1]))  # a CSV's cells: all text
+            except TypeError:
+                chars += sum(len(v) for v in line[1] if v.__class__ is str)
             if len(chunk) >= batch_rows or chars >= BATCH_CHARS:
                 pending.append(pool.submit(_child_work, chunk))
                 chunk, chars = [], 0
