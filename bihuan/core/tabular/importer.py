@@ -3,6 +3,7 @@ back; a non-dry-run import writes exactly one audit entry (file SHA-256, counts,
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue
@@ -281,12 +282,17 @@ def _start_pool(workers: int, parser: RowParser, prepare: Callable):
     """Fork the workers now, from this thread, before any other thread of the import exists."""
     from concurrent.futures import ProcessPoolExecutor
 
+    # Frozen objects are never scanned by a worker's garbage collector, which would otherwise touch
+    # (and so copy, page by page) the whole inherited heap.
+    gc.freeze()
     try:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
                                    initializer=_child_init, initargs=(parser, prepare, translation.get_language()))
         pool.submit(_nothing, None).result()  # with fork, the first submit starts every worker
     except OSError:
         return None  # cannot fork (limits): the reader thread does the work
+    finally:
+        gc.unfreeze()
     return pool
 
 
