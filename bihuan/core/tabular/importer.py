@@ -236,12 +236,13 @@ POOL_MIN_ROWS = 20_000
 
 
 def import_workers() -> int:
-    """Worker processes for a big import (setting or environment BIHUAN_IMPORT_WORKERS; default:
-    the number of cores)."""
+    """Worker processes for a big import (setting or environment BIHUAN_IMPORT_WORKERS). By default
+    the cores left once PostgreSQL's backend and the writing process have one each: none on 2 cores,
+    where workers were measured to cost more CPU than they take off the parent (docs/performance.md)."""
     raw = getattr(settings, "BIHUAN_IMPORT_WORKERS", None)
     if raw is None:
         raw = os.environ.get("BIHUAN_IMPORT_WORKERS") or None
-    return max(0, int(raw)) if raw is not None else (os.cpu_count() or 1)
+    return max(0, int(raw)) if raw is not None else max(0, (os.cpu_count() or 1) - 2)
 
 
 def _workers(handler: ImportHandler, n_rows: int) -> int:
