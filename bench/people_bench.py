@@ -39,9 +39,20 @@ def _admin(sql: str) -> None:
         c.execute(sql)
 
 
-def prepare(name: str, scale: str, keep_existing: bool) -> dict:
+def _exists(name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(PG.replace("postgres://", "postgresql://") + "/postgres", autocommit=True) as c:
+        return c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
+
+
+def prepare(name: str, scale: str, keep_existing: bool, template: bool = False) -> dict:
     env = {**os.environ, "DATABASE_URL": f"{PG}/{name}", "BIHUAN_VAR_DIR": str(ROOT / "var" / "bench")}
-    if not keep_existing:
+    seeded = f"{name}_seeded"  # --template: the migrated, seeded database kept for the next run
+    if not keep_existing and template and _exists(seeded):
+        _admin(f'DROP DATABASE IF EXISTS "{name}"')
+        _admin(f'CREATE DATABASE "{name}" TEMPLATE "{seeded}"')
+    elif not keep_existing:
         _admin(f'DROP DATABASE IF EXISTS "{name}"')  # only the bench's own database
         _admin(f'CREATE DATABASE "{name}"')
         cli = [sys.executable, "-m", "bihuan.cli"]
@@ -50,6 +61,8 @@ def prepare(name: str, scale: str, keep_existing: bool) -> dict:
         # the search bench reads persons only: the loop's millions of matters are left out
         subprocess.run([*cli, "seed", "--scale", scale, "--no-users", "--skip", "loop", "-v0"], env=env, check=True)
         print(f"seeded {scale} in {time.perf_counter() - t:.0f} s", flush=True)
+        if template:
+            _admin(f'CREATE DATABASE "{seeded}" TEMPLATE "{name}"')
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bihuan.settings")
     sys.path.insert(0, str(ROOT))
@@ -105,8 +118,8 @@ def write_xlsx(csv_path: Path, path: Path) -> None:
     wb.save(path)
 
 
-def bench_import(rows: int, keep: bool, fmt: str, db: str) -> None:
-    prepare(db, "demo", keep_existing=False)
+def bench_import(rows: int, keep: bool, fmt: str, db: str, template: bool = False) -> None:
+    prepare(db, "demo", keep_existing=False, template=template)
     from django.db import connection
 
     from bihuan.core import tabular as tb
@@ -282,6 +295,8 @@ def main() -> None:
     a.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="file format imported")
     a.add_argument("--db", default="bihuan_people_bench_import", help="database created (and dropped) for the run")
     a.add_argument("--keep", action="store_true")
+    a.add_argument("--template", action="store_true",
+                   help="keep the seeded database as <db>_seeded and start from it next time (no seed)")
     b = sub.add_parser("search")
     b.add_argument("--scale", choices=["demo", "county", "city"], default="county")
     b.add_argument("--requests", type=int, default=200)
@@ -289,7 +304,7 @@ def main() -> None:
     b.add_argument("--reuse", action="store_true", help="reuse a database kept by an earlier --keep run")
     args = ap.parse_args()
     if args.what == "import":
-        bench_import(args.rows, args.keep, args.format, args.db)
+        bench_import(args.rows, args.keep, args.format, args.db, args.template)
     else:
         bench_search(args.scale, args.requests, args.keep, args.reuse)
 

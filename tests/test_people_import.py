@@ -379,11 +379,11 @@ def test_a_failure_while_writing_stops_the_reader_and_writes_nothing(tmp_path, t
 
     calls = []
 
-    def boom(self, rows):
+    def boom(self, rows, **kw):
         calls.append(len(rows))
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return original(self, rows)
+        return original(self, rows, **kw)
 
     original = people_tabular._Table.write
     monkeypatch.setattr(people_tabular._Table, "write", boom)
@@ -392,6 +392,55 @@ def test_a_failure_while_writing_stops_the_reader_and_writes_nothing(tmp_path, t
         tb.run_import("people", src)
     assert Person.objects.count() == 0 and Household.objects.count() == 0
     assert not [t for t in threading.enumerate() if t.name == "import-reader"]
+
+
+def _errors(result) -> list:
+    return [(e.row, e.column, e.message) for e in result.errors]
+
+
+def test_worker_processes_write_what_the_reader_thread_writes(tmp_path, tree, monkeypatch, settings):
+    """A big file is parsed and encrypted in worker processes: same rows, same errors, same order."""
+    from bihuan.core.tabular import importer
+    from bihuan.people import tabular as people_tabular
+
+    rows = [row(n, 慢性病="是" if n % 7 == 0 else "") for n in range(60)]
+    rows[13] = row(13, 身份证号="37081119400101123")  # too short
+    rows[31] = row(2)  # the same person as row 4 of the sheet, in another batch
+    rows[44] = row(44, 所属单位代码="999999999999")  # no such unit
+    src = tb.open_source(xlsx(tmp_path / "big.xlsx", rows))
+    monkeypatch.setattr(people_tabular.PersonImport, "batch_rows", 8)  # several batches in flight
+    monkeypatch.setattr(importer, "POOL_MIN_ROWS", 1)
+    settings.BIHUAN_IMPORT_WORKERS = 2
+    started = []
+    real_start = importer._start_pool
+    monkeypatch.setattr(importer, "_start_pool", lambda *a: started.append(a[0]) or real_start(*a))
+    outcomes = []
+    for workers in (0, 2):
+        settings.BIHUAN_IMPORT_WORKERS = workers
+        result = tb.run_import("people", src, mode=tb.VALID_ONLY)
+        assert result.applied and result.created == 57, result.errors[:3]
+        outcomes.append((_errors(result), _snapshot()))
+        _wipe()
+    assert started == [2]  # the second run only used the workers
+    (thread_errors, thread_rows), (pool_errors, pool_rows) = outcomes
+    assert pool_errors == thread_errors and {e[0] for e in pool_errors} == {15, 33, 46}
+    assert pool_rows == thread_rows and len(pool_rows) == 57
+
+
+def test_a_worker_process_cannot_use_the_database(tmp_path, tree, monkeypatch, settings):
+    from bihuan.core.tabular import importer
+    from bihuan.people import tabular as people_tabular
+
+    def prepare(self, rows):
+        Person.objects.count()  # a prepare hook that (wrongly) queries
+
+    monkeypatch.setattr(people_tabular.PersonImport, "prepare", prepare)
+    monkeypatch.setattr(importer, "POOL_MIN_ROWS", 1)
+    settings.BIHUAN_IMPORT_WORKERS = 1
+    src = tb.open_source(xlsx(tmp_path / "p.xlsx", [row(n) for n in range(5)]))
+    with pytest.raises(RuntimeError, match="must not use the database"):
+        tb.run_import("people", src)
+    assert Person.objects.count() == 0  # the parent's connection still works, nothing written
 
 
 # --- kill -9 mid-import -----------------------------------------------------------------------------

@@ -3,22 +3,28 @@ back; a non-dry-run import writes exactly one audit entry (file SHA-256, counts,
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import os
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import IntegrityError, connections, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from .. import audit
 from .base import ATOMIC, BATCH_ROWS, VALID_ONLY, Progress, TabularError
 from .limits import read_limits
+from .readers import iter_source
 from .registry import Kind, get_kind
-from .rows import Row, RowError, check_source, parse_rows
+from .rows import Row, RowError, RowParser, check_source, data_rows, next_header
 from .source import Source
 from .spec import Spec
 
@@ -105,6 +111,9 @@ class ImportHandler:
 
     spec: Spec
     batch_rows = BATCH_ROWS  # rows per ``feed`` call (and per progress step)
+    # True: ``prepare`` may run in worker processes for a big file (it then works on a copy of
+    # the handler made before the import began, and must not need anything else).
+    parallel_prepare = False
 
     def __init__(self, ctx: ImportContext):
         self.ctx = ctx
@@ -202,6 +211,129 @@ def _read_ahead(batches: Iterator[list[Row]], prepare: Callable[[list[Row]], Any
         thread.join()
 
 
+def _parsed(parser: RowParser, lines) -> Iterator[Row]:
+    check_unique = parser.check_unique
+    for number, values, formulas in lines:
+        row = parser.parse(number, values, formulas)
+        check_unique(row)
+        yield row
+
+
+def _nothing(_rows) -> None:
+    pass
+
+
+# --- worker processes --------------------------------------------------------------------------
+#
+# For a big file, parsing the cells and the handler's ``prepare`` (encryption, blind indexes: most
+# of the Python time per row) run in worker processes, so they use more than one core despite the
+# GIL. The parent alone reads the file (with its limits), checks duplicates in file order, and
+# talks to the database; the workers are forked before the transaction opens and never use a
+# database connection (any query there raises). A small file, or BIHUAN_IMPORT_WORKERS = 0, keeps
+# the single reader thread: forking costs more than it saves below a few tens of thousands of rows.
+
+POOL_MIN_ROWS = 20_000
+
+
+def import_workers() -> int:
+    """Worker processes for a big import (setting or environment BIHUAN_IMPORT_WORKERS). By default
+    the cores left once PostgreSQL's backend and the writing process have one each: none on 2 cores,
+    where workers were measured to cost more CPU than they take off the parent (docs/performance.md)."""
+    raw = getattr(settings, "BIHUAN_IMPORT_WORKERS", None)
+    if raw is None:
+        raw = os.environ.get("BIHUAN_IMPORT_WORKERS") or None
+    return max(0, int(raw)) if raw is not None else max(0, (os.cpu_count() or 1) - 2)
+
+
+def _workers(handler: ImportHandler, n_rows: int) -> int:
+    if not handler.parallel_prepare or n_rows < POOL_MIN_ROWS:
+        return 0
+    if "fork" not in multiprocessing.get_all_start_methods() or multiprocessing.current_process().daemon:
+        return 0  # no fork (not POSIX), or a daemon process, which may not have children
+    return import_workers()
+
+
+_child: tuple | None = None  # (parser, prepare) in a worker process
+
+
+def _no_database(*_args, **_kw):
+    raise RuntimeError("an import worker process must not use the database")
+
+
+def _child_init(parser: RowParser, prepare: Callable, language: str | None) -> None:
+    global _child
+    _child = (parser, prepare)
+    if language:
+        translation.activate(language)  # messages in the importer's language
+    # The connection objects inherited by the fork are the parent's: never used (nor closed) here.
+    for conn in connections.all():
+        conn.execute_wrappers.append(_no_database)
+
+
+def _child_work(lines: list) -> list[tuple]:
+    parser, prepare = _child
+    rows = [parser.parse(*line) for line in lines]
+    prepare(rows)
+    # Plain tuples travel back several times cheaper than Row objects (unpickled in the parent,
+    # whose time is the import's bottleneck); the values in the spec's key order.
+    return [(r.number, tuple(r.values.values()), r.errors, r.prepared, r.size) for r in rows]
+
+
+def _start_pool(workers: int, parser: RowParser, prepare: Callable):
+    """Fork the workers now, from this thread, before any other thread of the import exists."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Frozen objects are never scanned by a worker's garbage collector, which would otherwise touch
+    # (and so copy, page by page) the whole inherited heap.
+    gc.freeze()
+    try:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_child_init, initargs=(parser, prepare, translation.get_language()))
+        pool.submit(_nothing, None).result()  # with fork, the first submit starts every worker
+    except OSError:
+        return None  # cannot fork (limits): the reader thread does the work
+    finally:
+        gc.unfreeze()
+    return pool
+
+
+def _pooled_batches(pool, workers: int, parser: RowParser, lines, batch_rows: int) -> Iterator[list[Row]]:
+    """Batches parsed and prepared by the workers, in file order, duplicates checked here."""
+    pending: deque = deque()
+    check_unique = parser.check_unique
+
+    keys = tuple(parser.template)
+
+    def done(future) -> list[Row]:
+        rows = [Row(number, dict(zip(keys, values, strict=True)), errors, prepared, size)
+                for number, values, errors, prepared, size in future.result()]
+        for r in rows:
+            check_unique(r)
+        return rows
+
+    try:
+        chunk: list = []
+        chars = 0
+        for line in lines:
+            chunk.append(line)
+            try:
+                chars += sum(map(len, line[1]))  # a CSV's cells: all text
+            except TypeError:
+                chars += sum(len(v) for v in line[1] if v.__class__ is str)
+            if len(chunk) >= batch_rows or chars >= BATCH_CHARS:
+                pending.append(pool.submit(_child_work, chunk))
+                chunk, chars = [], 0
+                if len(pending) > workers:  # one batch waiting beyond those being worked on
+                    yield done(pending.popleft())
+        if chunk:
+            pending.append(pool.submit(_child_work, chunk))
+        while pending:
+            yield done(pending.popleft())
+    finally:
+        for f in pending:
+            f.cancel()
+
+
 def run_import(kind: Kind | str, source: Source, *, user=None, mode: str = ATOMIC, dry_run: bool = False,
                progress: Progress | None = None, now: datetime | None = None) -> ImportResult:
     """Validate and (unless refused or dry) write ``source`` in one transaction.
@@ -219,14 +351,24 @@ def run_import(kind: Kind | str, source: Source, *, user=None, mode: str = ATOMI
     # Only the errors of bad rows are kept (by row number), not their values: a file of
     # 500,000 bad rows must not keep 500,000 rows in memory.
     seen: dict[int, list[RowError]] = {}
+    pool = None
     try:
         # The whole file is read once with every limit BEFORE the transaction opens (on SQLite
         # it takes the only write lock at BEGIN): a hostile, broken or oversized file is refused
         # here without holding the lock, so nobody else's writes wait on it.
-        check_source(source, limits=read_limits())
+        n_rows = check_source(source, limits=read_limits())
+        lines = iter_source(source, read_limits(timed=False))
+        parser = RowParser(kind.spec, next_header(kind.spec, lines))
+        lines = data_rows(lines)
+        workers = _workers(handler, n_rows)
+        if workers:
+            pool = _start_pool(workers, parser, handler.prepare)
         with transaction.atomic():
-            rows = parse_rows(kind.spec, source, limits=read_limits(timed=False))
-            batches = _read_ahead(_batched(rows, handler.batch_rows), handler.prepare)
+            if pool is not None:
+                batches = _read_ahead(_pooled_batches(pool, workers, parser, lines, handler.batch_rows),
+                                      _nothing)
+            else:
+                batches = _read_ahead(_batched(_parsed(parser, lines), handler.batch_rows), handler.prepare)
             try:
                 for batch in batches:
                     result.total += len(batch)
@@ -252,6 +394,9 @@ def run_import(kind: Kind | str, source: Source, *, user=None, mode: str = ATOMI
     except IntegrityError:
         # A concurrent write took a code (or similar) between validation and insert.
         result.file_error = _("The data changed while importing; nothing was applied. Try again.")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     if not result.applied and not dry_run:
         # Refused: nothing was written, whatever the rows would have done.
         result.created = result.updated = result.unchanged = 0

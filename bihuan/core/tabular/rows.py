@@ -75,37 +75,63 @@ def check_source(source: Source, *, max_rows: int | None = None, limits: Limits 
 def parse_rows(spec: Spec, source: Source, *, max_rows: int | None = None,
                limits: Limits | None = None) -> Iterator[Row]:
     """Header check, then one ``Row`` per non-blank line, with cell-level errors filled in."""
-    max_rows = max_rows or max_import_rows()
     it = iter_source(source, limits)
-    mapping = None
+    parser = RowParser(spec, next_header(spec, it))
+    check_unique = parser.check_unique
+    for number, values, formulas in data_rows(it, max_rows):
+        row = parser.parse(number, values, formulas)
+        check_unique(row)
+        yield row
+
+
+def next_header(spec: Spec, it) -> list:
+    """The column mapping of the file's first non-blank row (its header)."""
     for _number, values, _formulas in it:
-        if _blank_row(values):
-            continue
-        mapping = spec.match_headers(values)
-        break
-    if mapping is None:
-        raise TabularError(_("The file is empty: there is no header row."), code="empty")
-    # Everything that does not change from row to row is worked out once: this loop runs a
-    # million times for a large file, so per-row lookups in the spec add up.
-    plan = [(i, col.key, col.header, col.parse, col.required) for i, col in enumerate(mapping) if col is not None]
-    template = dict.fromkeys(c.key for c in spec.columns)  # keys of columns not in the file stay None
-    unique = tuple(spec.unique)
-    unique_headers = {spec.column(k).header for k in unique}
-    dup_header = spec.column(unique[0]).header if unique else ""
-    formula_msg = required_msg = None
-    seen_keys: dict[tuple, int] = {}
+        if not _blank_row(values):
+            return spec.match_headers(values)
+    raise TabularError(_("The file is empty: there is no header row."), code="empty")
+
+
+def data_rows(it, max_rows: int | None = None) -> Iterator[tuple[int, list, set[int]]]:
+    """The non-blank rows after the header, at most ``max_rows`` of them (else ``TabularError``)."""
+    max_rows = max_rows or max_import_rows()
     count = 0
-    for number, values, formulas in it:
-        if _blank_row(values):
+    for item in it:
+        if _blank_row(item[1]):
             continue
         count += 1
         if count > max_rows:
             raise _too_many_rows(max_rows)
-        row = Row(number, dict(template))
+        yield item
+    if count == 0:
+        raise TabularError(_("The file has a header row but no data rows."), code="empty")
+
+
+class RowParser:
+    """Turns one line of values into a ``Row`` (cells parsed, cell errors filled in).
+
+    ``parse`` needs nothing but the spec, so it may run in a worker process; ``check_unique``
+    (duplicates within the file) must see every row in file order, so the caller runs it.
+    """
+
+    def __init__(self, spec: Spec, mapping: list):
+        # Everything that does not change from row to row is worked out once: this loop runs a
+        # million times for a large file, so per-row lookups in the spec add up.
+        self.plan = [(i, col.key, col.header, col.parse, col.required)
+                     for i, col in enumerate(mapping) if col is not None]
+        self.template = dict.fromkeys(c.key for c in spec.columns)  # keys of columns not in the file stay None
+        self.unique = tuple(spec.unique)
+        self.unique_headers = {spec.column(k).header for k in self.unique}
+        self.dup_header = spec.column(self.unique[0]).header if self.unique else ""
+        self.seen_keys: dict[tuple, int] = {}
+        self.formula_msg = self.required_msg = None
+
+    def parse(self, number: int, values: list, formulas: set[int]) -> Row:
+        row = Row(number, dict(self.template))
         out = row.values
         width = len(values)
         size = 0
-        for i, key, header, parse, required in plan:
+        for i, key, header, parse, required in self.plan:
             raw = values[i] if i < width else None
             if i in formulas or (isinstance(raw, str) and raw.lstrip().startswith("=")):
                 raw = _FORMULA
@@ -116,28 +142,35 @@ def parse_rows(spec: Spec, source: Source, *, max_rows: int | None = None,
                 if not raw.strip():
                     raw = None
             if raw is _FORMULA:
-                formula_msg = formula_msg or _("Formulas are not accepted; enter the value itself.")
-                row.error(header, formula_msg)
+                self.formula_msg = self.formula_msg or _("Formulas are not accepted; enter the value itself.")
+                row.error(header, self.formula_msg)
                 continue
             if raw is None:
                 if required:
-                    required_msg = required_msg or _("This column is required.")
-                    row.error(header, required_msg)
+                    self.required_msg = self.required_msg or _("This column is required.")
+                    row.error(header, self.required_msg)
                 continue
             try:
                 out[key] = parse(raw)
             except CellError as exc:
                 row.error(header, str(exc))
-        if unique and not (row.errors and any(e.column in unique_headers for e in row.errors)):
-            key = tuple(out[k] for k in unique)
-            # A row without the key (an empty ID number) duplicates nothing.
-            first = seen_keys.setdefault(key, number) if any(v is not None for v in key) else number
-            if first != number:
-                row.error(dup_header, _("Duplicate of row %(n)d in this file.") % {"n": first})
         row.size = size
-        yield row
-    if count == 0:
-        raise TabularError(_("The file has a header row but no data rows."), code="empty")
+        return row
+
+    def check_unique(self, row: Row) -> None:
+        """Refuse ``row`` if an earlier row had the same unique key (call in file order)."""
+        unique = self.unique
+        if unique and not (row.errors and any(e.column in self.unique_headers for e in row.errors)):
+            if len(unique) == 1:  # the usual case, without a tuple and a generator per row
+                key = row.values[unique[0]]
+                present = key is not None
+            else:
+                key = tuple(row.values[k] for k in unique)
+                present = any(v is not None for v in key)
+            # A row without the key (an empty ID number) duplicates nothing.
+            first = self.seen_keys.setdefault(key, row.number) if present else row.number
+            if first != row.number:
+                row.error(self.dup_header, _("Duplicate of row %(n)d in this file.") % {"n": first})
 
 
 _FORMULA = object()  # marks a formula cell while a row is parsed
