@@ -16,6 +16,7 @@ from bihuan.loop.services import Upload
 from tests.activities_helpers import at
 from tests.loop_helpers import PNG
 from tests.party_helpers import make_party
+from tests.series_helpers import one_by_one
 
 pytestmark = pytest.mark.django_db
 
@@ -412,10 +413,7 @@ def test_the_meeting_rate_of_all_periods_at_once_equals_period_by_period(tree, u
     for starts, end in (([date(2026, 7, 6), date(2026, 7, 13), date(2026, 7, 20)], date(2026, 7, 27)),
                         ([date(2026, 7, 1), date(2026, 8, 1), date(2026, 9, 1)], date(2026, 10, 1))):
         got = registry.compute_series("activities.meeting_rate", units, starts=starts, end=end, now=now)
-        bounds = [*starts, end]
-        one_by_one = [registry.compute("activities.meeting_rate", units, start=bounds[i], end=bounds[i + 1], now=now)
-                      for i in range(len(starts))]
-        assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+        assert got == one_by_one("activities.meeting_rate", units, starts=starts, end=end, now=now)
     assert got[tree.liying.pk][1] is not None and got[tree.xianying.pk] == [None, None, None]
     with django_assert_max_num_queries(1):  # the rules; no meeting counted for weeks
         weeks = registry.compute_series("activities.meeting_rate", units, starts=[date(2026, 7, 6)],

@@ -18,6 +18,7 @@ from bihuan.loop.models import Kind, Matter, Notification
 from bihuan.loop.services import Upload
 from bihuan.people import services as people
 from tests.care_helpers import at, make_care
+from tests.series_helpers import one_by_one
 
 
 def png_bytes() -> bytes:
@@ -344,8 +345,5 @@ def test_the_kept_rate_of_all_weeks_at_once_equals_week_by_week(tree, users, car
     end, now = at(2026, 3, 16, 0), at(2026, 3, 12)
     units = [tree.city, tree.liying, tree.lumiao, tree.xianying]
     got = registry.compute_series("care.visits_kept_rate", units, starts=starts, end=end, now=now)
-    bounds = [*starts, end]
-    one_by_one = [registry.compute("care.visits_kept_rate", units, start=bounds[i], end=bounds[i + 1], now=now)
-                  for i in range(len(starts))]
-    assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+    assert got == one_by_one("care.visits_kept_rate", units, starts=starts, end=end, now=now)
     assert got[tree.lumiao.pk] == [None, 25.0, 50.0] and got[tree.xianying.pk] == [None, None, None]

@@ -12,6 +12,7 @@ from bihuan.ledgers import fields as fl
 from bihuan.ledgers import selectors, services
 from bihuan.ledgers.models import Entry, EntryChange, RegisterVersion, RoundEscalation
 from tests.ledgers_helpers import at, coop, load
+from tests.series_helpers import one_by_one
 
 pytestmark = pytest.mark.django_db
 
@@ -226,8 +227,5 @@ def test_the_on_time_rate_of_all_weeks_at_once_equals_week_by_week(tree, users):
     end, now = date(2026, 12, 21), at(2026, 12, 31)
     units = [tree.city, tree.rencheng, tree.liying, tree.xianying, tree.yanzhou]
     got = registry.compute_series("ledgers.on_time_rate", units, starts=starts, end=end, now=now)
-    bounds = [*starts, end]
-    one_by_one = [registry.compute("ledgers.on_time_rate", units, start=bounds[i], end=bounds[i + 1], now=now)
-                  for i in range(len(starts))]
-    assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+    assert got == one_by_one("ledgers.on_time_rate", units, starts=starts, end=end, now=now)
     assert got[tree.rencheng.pk] == [None, 50.0, 0.0] and got[tree.yanzhou.pk] == [None, None, None]

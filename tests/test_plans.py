@@ -12,6 +12,7 @@ from bihuan.core.models import AuditEntry
 from bihuan.plans import selectors, services
 from bihuan.plans.models import Assignment, CheckIn, Status
 from tests.plans_helpers import at, make_plan
+from tests.series_helpers import one_by_one
 
 pytestmark = pytest.mark.django_db
 
@@ -239,8 +240,5 @@ def test_the_done_rate_of_all_periods_at_once_equals_period_by_period(tree, user
     end, now = at(2026, 1, 1, 0), at(2025, 5, 1)
     units = [tree.city, tree.rencheng, tree.yanzhou, tree.lumiao]
     got = registry.compute_series("plans.done_rate", units, starts=starts, end=end, now=now)
-    bounds = [*starts, end]
-    one_by_one = [registry.compute("plans.done_rate", units, start=bounds[i], end=bounds[i + 1], now=now)
-                  for i in range(len(starts))]
-    assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+    assert got == one_by_one("plans.done_rate", units, starts=starts, end=end, now=now)
     assert any(v is not None for v in got[tree.city.pk]) and got[tree.city.pk][0] is None

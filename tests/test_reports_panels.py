@@ -17,6 +17,7 @@ from bihuan.plans.services import campaigns
 from bihuan.reports import selectors
 from tests.loop_helpers import at, new_matter
 from tests.reports_helpers import NOW, make_week
+from tests.series_helpers import one_by_one
 
 pytestmark = pytest.mark.django_db
 
@@ -233,10 +234,7 @@ def test_the_score_of_all_periods_at_once_equals_period_by_period(tree, users, d
     units = [tree.city, tree.lumiao, tree.xianying_v, tree.xuemiao]
     with django_assert_max_num_queries(1):
         got = registry.compute_series("evaluation.score", units, starts=starts, end=end, now=NOW)
-    bounds = [*starts, end]
-    one_by_one = [registry.compute("evaluation.score", units, start=bounds[i], end=bounds[i + 1], now=NOW)
-                  for i in range(len(starts))]
-    assert got == {u.pk: [p[u.pk] for p in one_by_one] for u in units}
+    assert got == one_by_one("evaluation.score", units, starts=starts, end=end, now=NOW)
     assert got[tree.city.pk] == [None] * 4 and sum(v is not None for v in got[tree.lumiao.pk]) == 1
 
 
