@@ -85,8 +85,12 @@ def restamp_bindings(user_ids) -> None:
     ids = sorted({pk for pk in user_ids if pk is not None})
     if not ids:
         return
-    for pk in ids:  # one stamp each: a stamp names one state of one user's bindings
-        User.objects.filter(pk=pk).update(bindings_stamp=new_bindings_stamp())
+    # One new random stamp for the batch (the copies are kept per user, so users may share a stamp;
+    # what matters is that each user's differs from before): a role held by thousands is one UPDATE
+    # per 5,000 users, not one per user.
+    stamp = new_bindings_stamp()
+    for i in range(0, len(ids), 5000):
+        User.objects.filter(pk__in=ids[i:i + 5000]).update(bindings_stamp=stamp)
     forget_shared_bindings(ids)
     if connection.in_atomic_block:
         _changed_here().update(ids)
