@@ -137,6 +137,8 @@ def test_points_pages_and_api(login, client, users, tree, token_for):
     assert r.status_code == 201
     r = client.get(f"/api/v1/points/rankings?unit={tree.lumiao.code}", **h)
     assert r.status_code == 200 and [i["balance"] for i in r.json()["items"]] == [5, 0]
+    r = client.get("/api/v1/points/rankings?unit=%20%20", **h)  # blank is no unit: refused, not a 500
+    assert r.status_code == 400 and r.json()["errors"]["unit"]
     r = client.get(f"/api/v1/points/households/{p.h1.pk}", **h)
     assert r.json()["balance"] == 0 == sum(e["points"] for e in r.json()["entries"])
     r = client.get(f"/api/v1/points/households/{p.far.pk}", **h)

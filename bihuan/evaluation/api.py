@@ -29,10 +29,13 @@ class _EvaluationIn(CleanIn):
     pass
 
 
-def _unit(user, ref: str | None, *, field: str, perm: str) -> OrgUnit | None:
-    """A current unit by division code or id, inside ``perm``'s scope; unknown → refused."""
+def _unit(user, ref: str | None, *, field: str, perm: str, required: bool = False) -> OrgUnit | None:
+    """A current unit by division code or id, inside ``perm``'s scope; unknown → refused; none given
+    → None, or refused when ``required`` (blank counts as none)."""
     ref = (ref or "").strip()
     if not ref:
+        if required:
+            raise ServiceError("A unit is required.", {field: "Give a division code or unit id."}, code="required")
         return None
     qs = OrgUnit.objects.filter(valid_to__isnull=True).filter(units_q(user, perm))
     unit = qs.filter(code=ref).first() or (qs.filter(pk=int(ref)).first() if ref.isdigit() and len(ref) < 10
@@ -579,7 +582,7 @@ class RankPage(Schema):
 
 @points_router.get("/rankings", response=RankPage, summary="A village's households by balance (names masked)")
 def rankings(request, unit: str = Query(..., min_length=1, max_length=20), limit: Limit = 50):
-    u = _unit(request.user, unit, field="unit", perm="evaluation.points.view")
+    u = _unit(request.user, unit, field="unit", perm="evaluation.points.view", required=True)
     rows = selectors.ranking(request.user, u)[: min(limit, 200)]
     return {"unit_id": u.pk, "items": [{"rank": a.rank, "household_id": a.household_id, "code": a.household.code,
                                         "head": mask_name(a.household.head.name if a.household.head else ""),
