@@ -186,8 +186,7 @@ def _ref(u: OrgUnit | None):
 
 
 def _assists(m: Matter):
-    # The service leaves the assists it just wrote on the matter (a new or just dispatched one).
-    known = getattr(m, "_prefetched_objects_cache", {}).get("assists")
+    known = m.assists_known()  # a new or just dispatched matter carries the ones just written
     return known if known is not None else m.assists.select_related("unit")
 
 

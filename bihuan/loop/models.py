@@ -247,11 +247,15 @@ class Matter(models.Model):
         for unit in (self.location_unit, self.handling_unit, self.dispatch_unit):
             if unit is not None and scope.contains(unit.path, unit.pk):
                 return True
-        cached = getattr(self, "_prefetched_objects_cache", {}).get("assists")
+        cached = self.assists_known()
         if cached is not None:
             return any(scope.contains(a.unit.path, a.unit_id) for a in cached)
         q = unit_scope_q(scope, "unit__path", "unit_id")
         return MatterAssist.objects.filter(matter_id=self.pk).filter(q).exists()
+
+    def assists_known(self):
+        """The assisting units the service just wrote and left on the matter, or None (read them)."""
+        return getattr(self, "_prefetched_objects_cache", {}).get("assists")
 
     def set_reporter_phone(self, phone: str) -> None:
         from bihuan.core.protect import blind_index, encrypt
